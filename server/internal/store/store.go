@@ -1,0 +1,173 @@
+// Package store defines what the server keeps and the small interfaces its
+// storage backends (sqlite, postgres) implement; see storetest for the
+// contract both must pass.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/steward-project/steward/shared/wire"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Host is one enrolled agent. A host is its node key; everything else is an
+// attribute reported by the agent.
+type Host struct {
+	ID             int64     `json:"id"`
+	Hostname       string    `json:"hostname"`
+	OS             string    `json:"os"`       // e.g. "linux"
+	Platform       string    `json:"platform"` // e.g. "debian", from the os section
+	OSVersion      string    `json:"os_version"`
+	Arch           string    `json:"arch"`
+	AgentVersion   string    `json:"agent_version"`
+	EnrolledAt     time.Time `json:"enrolled_at"`
+	LastSeen       time.Time `json:"last_seen,omitzero"`
+	ConnectedAt    time.Time `json:"connected_at,omitzero"`
+	DisconnectedAt time.Time `json:"disconnected_at,omitzero"`
+	LastSeq        uint64    `json:"last_seq"`
+}
+
+// NewHost is what enrollment records.
+type NewHost struct {
+	NodeKeyHash    string // hex SHA-256 of the node key; the key itself is never stored
+	Hostname       string
+	EnrollSecretID int64
+	EnrolledAt     time.Time
+}
+
+// HelloInfo is what an agent says about itself when it connects.
+type HelloInfo struct {
+	Hostname     string
+	OS           string
+	Arch         string
+	AgentVersion string
+}
+
+// HostPage selects one page of hosts ordered by (hostname, id).
+type HostPage struct {
+	AfterHostname string
+	AfterID       int64 // 0: from the start
+	Limit         int
+}
+
+// Hosts is enrollment and host bookkeeping.
+type Hosts interface {
+	EnrollHost(ctx context.Context, h NewHost) (int64, error)
+	// HostByNodeKey returns ErrNotFound for an unknown key.
+	HostByNodeKey(ctx context.Context, nodeKeyHash string) (Host, error)
+	HostConnected(ctx context.Context, id int64, info HelloInfo, at time.Time) error
+	HostDisconnected(ctx context.Context, id int64, at time.Time) error
+	// GetHost returns ErrNotFound for an unknown id.
+	GetHost(ctx context.Context, id int64) (Host, error)
+	ListHosts(ctx context.Context, p HostPage) ([]Host, error)
+}
+
+// Message is one decoded, validated agent data message ready to commit.
+type Message struct {
+	HostID    int64
+	Seq       uint64
+	Type      string // wire.TypeInventory or wire.TypeHeartbeat
+	Received  time.Time
+	Inventory *wire.Inventory // set when Type is inventory
+}
+
+// Result is the outcome of committing one Message.
+type Result struct {
+	// Duplicate is true when Seq was at or below the host's last applied
+	// sequence number: the message was applied before and is acked again.
+	Duplicate bool
+	// Resync is true when, after applying, the section hashes the store
+	// holds do not fold into the message's digest.
+	Resync bool
+}
+
+// Ingest commits agent messages.
+type Ingest interface {
+	// ApplyBatch commits every message in one transaction and returns one
+	// Result per message, in order. Messages of one host are applied in the
+	// order given. Either all are committed or, with an error, none.
+	ApplyBatch(ctx context.Context, msgs []Message) ([]Result, error)
+}
+
+// InventoryDoc is a host's current inventory as stored.
+type InventoryDoc struct {
+	HostID      int64                      `json:"host_id"`
+	CollectedAt time.Time                  `json:"collected_at,omitzero"`
+	Sections    map[string]json.RawMessage `json:"sections"`
+	Hashes      map[string]string          `json:"hashes"`
+	Errors      map[string]string          `json:"errors,omitempty"`
+}
+
+// Inventory reads stored inventory documents.
+type Inventory interface {
+	// Inventory returns ErrNotFound for an unknown host; a known host with
+	// no inventory yet has empty maps.
+	Inventory(ctx context.Context, hostID int64) (InventoryDoc, error)
+}
+
+// SoftwareQuery selects hosts by installed software. Name is an exact,
+// case-sensitive match; Version, when set, too. Results are ordered by
+// (software id, host id).
+type SoftwareQuery struct {
+	Name            string
+	Version         string
+	AfterSoftwareID int64
+	AfterHostID     int64
+	Limit           int
+}
+
+// SoftwareHit is one host with one matching catalog entry.
+type SoftwareHit struct {
+	SoftwareID int64  `json:"software_id"`
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	Arch       string `json:"arch,omitempty"`
+	Source     string `json:"source"`
+	HostID     int64  `json:"host_id"`
+	Hostname   string `json:"hostname"`
+}
+
+// Software answers fleet-wide software questions from the normalized
+// catalog (one row per name/version/arch/source) and its host links.
+type Software interface {
+	SearchSoftware(ctx context.Context, q SoftwareQuery) ([]SoftwareHit, error)
+}
+
+// Credential is a secret to store: a name for people and the hex SHA-256
+// of the secret. Secrets themselves are never stored.
+type Credential struct {
+	Name string
+	Hash string
+}
+
+// Auth holds admin API tokens and enroll secrets.
+type Auth interface {
+	// Bootstrap stores the first admin token and enroll secret if the
+	// store has no admin token yet, and reports whether it did.
+	Bootstrap(ctx context.Context, admin, enroll Credential) (bool, error)
+	// AdminTokenValid reports whether hash names a live admin token.
+	AdminTokenValid(ctx context.Context, hash string) (bool, error)
+	// EnrollSecretID returns the id of the live enroll secret with this
+	// hash, or ErrNotFound.
+	EnrollSecretID(ctx context.Context, hash string) (int64, error)
+}
+
+// Store is everything a backend provides; the server's wiring holds one and
+// hands each part only the small interface it needs.
+type Store interface {
+	Hosts
+	Ingest
+	Inventory
+	Software
+	Auth
+	// Migrate applies pending schema migrations.
+	Migrate(ctx context.Context) error
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,272 @@
+package inventory
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Section names, in the order SPEC section 5 lists them.
+const (
+	SectionHost     = "host"
+	SectionOS       = "os"
+	SectionCPU      = "cpu"
+	SectionMemory   = "memory"
+	SectionDisks    = "disks"
+	SectionNetwork  = "network"
+	SectionSoftware = "software"
+	SectionServices = "services"
+	SectionUsers    = "users"
+	SectionPorts    = "ports"
+)
+
+// SectionNames lists every known section name in document order.
+var SectionNames = []string{
+	SectionHost, SectionOS, SectionCPU, SectionMemory, SectionDisks,
+	SectionNetwork, SectionSoftware, SectionServices, SectionUsers, SectionPorts,
+}
+
+// KnownSection reports whether name is a section this protocol version defines.
+func KnownSection(name string) bool {
+	for _, n := range SectionNames {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Document is one host's inventory as the agent prints it and sends it.
+// Sections holds each section's canonical JSON; Errors holds, per section,
+// why a collector produced nothing (unsupported, timed out, failed).
+type Document struct {
+	CollectedAt time.Time                  `json:"collected_at"`
+	Sections    map[string]json.RawMessage `json:"sections"`
+	Errors      map[string]string          `json:"errors,omitempty"`
+}
+
+// Host is the "host" section.
+type Host struct {
+	Hostname       string    `json:"hostname"`
+	HardwareUUID   string    `json:"hardware_uuid,omitempty"`
+	MachineID      string    `json:"machine_id,omitempty"`
+	Serial         string    `json:"serial,omitempty"`
+	Vendor         string    `json:"vendor,omitempty"`
+	Model          string    `json:"model,omitempty"`
+	BIOSVendor     string    `json:"bios_vendor,omitempty"`
+	BIOSVersion    string    `json:"bios_version,omitempty"`
+	BIOSDate       string    `json:"bios_date,omitempty"`
+	Virtualization string    `json:"virtualization,omitempty"`
+	BootTime       time.Time `json:"boot_time,omitzero"`
+}
+
+// OS is the "os" section.
+type OS struct {
+	Name     string `json:"name"`
+	Platform string `json:"platform"`
+	Family   string `json:"family,omitempty"`
+	Version  string `json:"version,omitempty"`
+	Build    string `json:"build,omitempty"`
+	Kernel   string `json:"kernel,omitempty"`
+	Arch     string `json:"arch"`
+}
+
+// CPU is the "cpu" section.
+type CPU struct {
+	Model   string  `json:"model"`
+	Sockets int     `json:"sockets"`
+	Cores   int     `json:"cores"`
+	Threads int     `json:"threads"`
+	MHz     float64 `json:"mhz,omitempty"`
+}
+
+// Memory is the "memory" section; sizes in bytes.
+type Memory struct {
+	TotalBytes uint64 `json:"total_bytes"`
+	SwapBytes  uint64 `json:"swap_bytes"`
+}
+
+// Disks is the "disks" section.
+type Disks struct {
+	Physical []PhysicalDisk `json:"physical"`
+	Volumes  []Volume       `json:"volumes"`
+}
+
+// PhysicalDisk is a block device that is not a partition.
+type PhysicalDisk struct {
+	Device     string `json:"device"`
+	Model      string `json:"model,omitempty"`
+	Serial     string `json:"serial,omitempty"`
+	SizeBytes  uint64 `json:"size_bytes"`
+	Rotational bool   `json:"rotational,omitempty"`
+	Removable  bool   `json:"removable,omitempty"`
+}
+
+// Volume is a mounted file system.
+type Volume struct {
+	Device    string `json:"device"`
+	Mount     string `json:"mount"`
+	FS        string `json:"fs"`
+	SizeBytes uint64 `json:"size_bytes"`
+	FreeBytes uint64 `json:"free_bytes"`
+	Encrypted *bool  `json:"encrypted,omitempty"`
+	ReadOnly  bool   `json:"read_only,omitempty"`
+}
+
+// Network is the "network" section.
+type Network struct {
+	Interfaces []Interface `json:"interfaces"`
+}
+
+// Interface is one network interface. Addresses are in CIDR notation.
+type Interface struct {
+	Name      string   `json:"name"`
+	MAC       string   `json:"mac,omitempty"`
+	Addresses []string `json:"addresses"`
+	Up        bool     `json:"up"`
+	MTU       int      `json:"mtu,omitempty"`
+}
+
+// Software is the "software" section.
+type Software struct {
+	Packages []Package `json:"packages"`
+}
+
+// Package is one installed piece of software from one source.
+type Package struct {
+	Name        string    `json:"name"`
+	Version     string    `json:"version"`
+	Arch        string    `json:"arch,omitempty"`
+	Source      string    `json:"source"`
+	Publisher   string    `json:"publisher,omitempty"`
+	InstallTime time.Time `json:"install_time,omitzero"`
+}
+
+// Software sources named by SPEC section 5.
+const (
+	SourceDpkg            = "dpkg"
+	SourceRPM             = "rpm"
+	SourceAPK             = "apk"
+	SourcePacman          = "pacman"
+	SourceSnap            = "snap"
+	SourceFlatpak         = "flatpak"
+	SourceWindowsRegistry = "windows_registry"
+	SourceMSIX            = "msix"
+	SourceMacOSApp        = "macos_app"
+	SourcePkgutil         = "pkgutil"
+	SourceHomebrew        = "homebrew"
+)
+
+// Canonical returns v's canonical JSON: object keys sorted, no insignificant
+// white space, HTML characters not escaped. Hashes are taken over this form
+// so that agent and server agree byte for byte.
+func Canonical(v any) ([]byte, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("marshal: %w", err)
+	}
+	return CanonicalizeJSON(raw)
+}
+
+// CanonicalizeJSON rewrites raw JSON into canonical form (see Canonical).
+func CanonicalizeJSON(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("decode: trailing data after JSON value")
+	}
+	var buf bytes.Buffer
+	if err := writeCanonical(&buf, v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeCanonical(buf *bytes.Buffer, v any) error {
+	switch t := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		buf.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			writeString(buf, k)
+			buf.WriteByte(':')
+			if err := writeCanonical(buf, t[k]); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte('}')
+	case []any:
+		buf.WriteByte('[')
+		for i, e := range t {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := writeCanonical(buf, e); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+	case string:
+		writeString(buf, t)
+	case json.Number:
+		buf.WriteString(t.String())
+	case bool:
+		if t {
+			buf.WriteString("true")
+		} else {
+			buf.WriteString("false")
+		}
+	case nil:
+		buf.WriteString("null")
+	default:
+		return fmt.Errorf("canonical json: unexpected %T", v)
+	}
+	return nil
+}
+
+func writeString(buf *bytes.Buffer, s string) {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // encoding a string cannot fail
+	buf.Truncate(buf.Len() - 1)
+}
+
+// Hash returns the hex SHA-256 of canonical section JSON.
+func Hash(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:])
+}
+
+// Digest folds a set of section hashes into one value: the hex SHA-256 over
+// "name=hash\n" lines in name order. Agent and server compute it the same
+// way, so one digest stands for every unchanged section on the wire.
+func Digest(hashes map[string]string) string {
+	names := make([]string, 0, len(hashes))
+	for n := range hashes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		h.Write([]byte(n))
+		h.Write([]byte{'='})
+		h.Write([]byte(hashes[n]))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

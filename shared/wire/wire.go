@@ -1,0 +1,215 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/steward-project/steward/shared/inventory"
+)
+
+// ProtocolVersion is the newest protocol version this build speaks.
+const ProtocolVersion = 1
+
+// MaxMessageBytes bounds one WebSocket message after decompression. A full
+// software section of a few thousand packages is a few hundred KiB, so this
+// leaves room while keeping one agent from exhausting server memory.
+const MaxMessageBytes = 8 << 20
+
+// Message types. Agent to server: hello, inventory, heartbeat. Server to
+// agent: welcome, ack, error.
+const (
+	TypeHello     = "hello"
+	TypeWelcome   = "welcome"
+	TypeInventory = "inventory"
+	TypeHeartbeat = "heartbeat"
+	TypeAck       = "ack"
+	TypeError     = "error"
+)
+
+// Envelope wraps every message. Seq is assigned by the sender of data
+// messages (inventory, heartbeat) and increases by one for each message the
+// agent spools; acks name the Seq they acknowledge. Hello, welcome and error
+// carry Seq 0.
+type Envelope struct {
+	Type    string          `json:"type"`
+	Seq     uint64          `json:"seq,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Hello is the agent's first message on a connection.
+type Hello struct {
+	// ProtocolVersions lists every version the agent speaks.
+	ProtocolVersions []int  `json:"protocol_versions"`
+	AgentVersion     string `json:"agent_version"`
+	OS               string `json:"os"`
+	Arch             string `json:"arch"`
+	Hostname         string `json:"hostname"`
+}
+
+// Welcome answers Hello: the version chosen and the schedule the server
+// wants this agent to keep.
+type Welcome struct {
+	ProtocolVersion   int       `json:"protocol_version"`
+	HostID            int64     `json:"host_id"`
+	ServerTime        time.Time `json:"server_time"`
+	InventoryInterval Duration  `json:"inventory_interval"`
+	HeartbeatInterval Duration  `json:"heartbeat_interval"`
+	// LastSeq is the highest sequence number the server has applied for
+	// this host, so an agent that lost its state resumes above it.
+	LastSeq uint64 `json:"last_seq"`
+}
+
+// Inventory carries the sections that changed since the last acknowledged
+// inventory, in full, and a digest over every section's hash. Unchanged
+// sections travel only inside the digest.
+type Inventory struct {
+	CollectedAt time.Time         `json:"collected_at"`
+	Digest      string            `json:"digest"`
+	Sections    []Section         `json:"sections,omitempty"`
+	Removed     []string          `json:"removed,omitempty"`
+	Errors      map[string]string `json:"errors,omitempty"`
+}
+
+// Section is one inventory section in full.
+type Section struct {
+	Name string          `json:"name"`
+	Hash string          `json:"hash"`
+	Data json.RawMessage `json:"data"`
+}
+
+// Heartbeat says the agent is alive between inventories.
+type Heartbeat struct {
+	Time time.Time `json:"time"`
+}
+
+// Ack acknowledges one data message after the server committed it.
+// Resync asks the agent to send every section in full: the digest did not
+// match what the server holds.
+type Ack struct {
+	Resync bool `json:"resync,omitempty"`
+}
+
+// Error tells the agent why the server is closing the connection and,
+// with RetryAfter, how long to wait before reconnecting.
+type Error struct {
+	Code       string   `json:"code"`
+	Message    string   `json:"message"`
+	RetryAfter Duration `json:"retry_after,omitempty"`
+}
+
+// Error codes.
+const (
+	CodeBadMessage  = "bad_message"
+	CodeUnsupported = "unsupported_version"
+	CodeUnavailable = "unavailable"
+	CodeShutdown    = "shutdown"
+)
+
+// Duration is a time.Duration that travels as a Go duration string ("1h0m0s").
+type Duration time.Duration
+
+// MarshalJSON writes d as a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Encode builds an envelope around payload.
+func Encode(typ string, seq uint64, payload any) ([]byte, error) {
+	env := Envelope{Type: typ, Seq: seq}
+	if payload != nil {
+		raw, err := json.Marshal(payload)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", typ, err)
+		}
+		env.Payload = raw
+	}
+	return json.Marshal(env)
+}
+
+// ErrMalformed marks a message that cannot be decoded or breaks the rules.
+var ErrMalformed = errors.New("malformed message")
+
+// Decode parses an envelope and checks its type is known.
+func Decode(b []byte) (Envelope, error) {
+	var env Envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return env, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	switch env.Type {
+	case TypeHello, TypeWelcome, TypeInventory, TypeHeartbeat, TypeAck, TypeError:
+	case "":
+		return env, fmt.Errorf("%w: missing type", ErrMalformed)
+	default:
+		return env, fmt.Errorf("%w: unknown type %q", ErrMalformed, env.Type)
+	}
+	return env, nil
+}
+
+// DecodePayload unmarshals env's payload into v, rejecting unknown fields
+// only where strictness matters to the caller (it does not here: newer
+// agents may add fields).
+func DecodePayload(env Envelope, v any) error {
+	if len(env.Payload) == 0 {
+		return fmt.Errorf("%w: %s without payload", ErrMalformed, env.Type)
+	}
+	if err := json.Unmarshal(env.Payload, v); err != nil {
+		return fmt.Errorf("%w: %s payload: %v", ErrMalformed, env.Type, err)
+	}
+	return nil
+}
+
+// Validate checks an inventory payload: known section names, each section
+// once, a hash that matches its data as sent, and a well-formed digest.
+func (inv *Inventory) Validate() error {
+	if len(inv.Digest) != 64 {
+		return fmt.Errorf("%w: inventory digest must be 64 hex characters", ErrMalformed)
+	}
+	seen := make(map[string]bool, len(inv.Sections))
+	for _, s := range inv.Sections {
+		if !inventory.KnownSection(s.Name) {
+			return fmt.Errorf("%w: unknown section %q", ErrMalformed, s.Name)
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("%w: section %q twice", ErrMalformed, s.Name)
+		}
+		seen[s.Name] = true
+		// The agent sends each section in canonical form, so the hash is
+		// checked over the bytes as received, without re-encoding.
+		if !json.Valid(s.Data) {
+			return fmt.Errorf("%w: section %q is not valid JSON", ErrMalformed, s.Name)
+		}
+		if got := inventory.Hash(s.Data); got != s.Hash {
+			return fmt.Errorf("%w: section %q hash %s does not match its data (%s)", ErrMalformed, s.Name, s.Hash, got)
+		}
+	}
+	for _, name := range inv.Removed {
+		if !inventory.KnownSection(name) {
+			return fmt.Errorf("%w: unknown removed section %q", ErrMalformed, name)
+		}
+		if seen[name] {
+			return fmt.Errorf("%w: section %q both sent and removed", ErrMalformed, name)
+		}
+	}
+	for name := range inv.Errors {
+		if !inventory.KnownSection(name) {
+			return fmt.Errorf("%w: error for unknown section %q", ErrMalformed, name)
+		}
+	}
+	return nil
+}
