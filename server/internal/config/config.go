@@ -1,0 +1,186 @@
+// Package config loads the server's configuration from defaults, a YAML
+// file, STEWARD_* environment variables and flags, in rising precedence.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole server configuration, loaded once and passed down.
+type Config struct {
+	Listen   string `yaml:"listen"`
+	DB       string `yaml:"db"`
+	DataDir  string `yaml:"data_dir"`
+	TLSCert  string `yaml:"tls_cert"`
+	TLSKey   string `yaml:"tls_key"`
+	LogLevel string `yaml:"log_level"`
+	Agent    Agent  `yaml:"agent"`
+	// File is where the YAML came from, if anywhere.
+	File string `yaml:"-"`
+}
+
+// Agent holds what the server tells agents in its welcome.
+type Agent struct {
+	InventoryInterval time.Duration `yaml:"inventory_interval"`
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Listen:   "127.0.0.1:8080",
+		DB:       "sqlite://./data/steward.db",
+		DataDir:  "./data",
+		LogLevel: "info",
+		Agent: Agent{
+			InventoryInterval: time.Hour,
+			HeartbeatInterval: 30 * time.Second,
+		},
+	}
+}
+
+// Load builds the configuration for one command from its arguments and
+// the environment (getenv is os.Getenv outside tests). Precedence: flag,
+// then STEWARD_<FLAG> variable, then the --config file, then defaults.
+func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := Default()
+	var flagged Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&flagged.Listen, "listen", cfg.Listen, "address to listen on")
+	fs.StringVar(&flagged.DB, "db", cfg.DB, "database: sqlite://PATH or postgres://...")
+	fs.StringVar(&flagged.DataDir, "data-dir", cfg.DataDir, "directory for the admin token and enroll secret files")
+	fs.StringVar(&flagged.File, "config", "", "YAML configuration file")
+	fs.StringVar(&flagged.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
+	fs.StringVar(&flagged.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&flagged.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	value := func(flagName, flagValue string) (string, bool) {
+		if set[flagName] {
+			return flagValue, true
+		}
+		env := "STEWARD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+		if v := getenv(env); v != "" {
+			return v, true
+		}
+		return "", false
+	}
+	if file, ok := value("config", flagged.File); ok {
+		if err := loadFile(&cfg, file); err != nil {
+			return cfg, err
+		}
+		cfg.File = file
+	}
+	for _, f := range []struct {
+		name string
+		flag string
+		dst  *string
+	}{
+		{"listen", flagged.Listen, &cfg.Listen},
+		{"db", flagged.DB, &cfg.DB},
+		{"data-dir", flagged.DataDir, &cfg.DataDir},
+		{"tls-cert", flagged.TLSCert, &cfg.TLSCert},
+		{"tls-key", flagged.TLSKey, &cfg.TLSKey},
+		{"log-level", flagged.LogLevel, &cfg.LogLevel},
+	} {
+		if v, ok := value(f.name, f.flag); ok {
+			*f.dst = v
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+func loadFile(cfg *Config, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate checks the configuration is usable.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	if _, _, err := ParseDB(c.DB); err != nil {
+		return err
+	}
+	if c.DataDir == "" {
+		return errors.New("data-dir must not be empty")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("tls-cert and tls-key must be given together")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.Agent.InventoryInterval < time.Second {
+		return fmt.Errorf("agent.inventory_interval %v: must be at least 1s", c.Agent.InventoryInterval)
+	}
+	if c.Agent.HeartbeatInterval < time.Second {
+		return fmt.Errorf("agent.heartbeat_interval %v: must be at least 1s", c.Agent.HeartbeatInterval)
+	}
+	return nil
+}
+
+// Database kinds ParseDB recognises.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// ParseDB splits a --db value into its kind and what the backend opens:
+// a file path for SQLite, the URL itself for PostgreSQL.
+func ParseDB(db string) (kind, target string, err error) {
+	switch {
+	case strings.HasPrefix(db, "sqlite://"):
+		path := strings.TrimPrefix(db, "sqlite://")
+		if path == "" {
+			return "", "", fmt.Errorf("db %q: sqlite:// needs a file path", db)
+		}
+		return SQLite, path, nil
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return Postgres, db, nil
+	default:
+		return "", "", fmt.Errorf("db %q: want sqlite://PATH or postgres://URL", Redact(db))
+	}
+}
+
+// Redact hides the password in a database URL for messages and logs.
+func Redact(db string) string {
+	at := strings.LastIndex(db, "@")
+	scheme := strings.Index(db, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return db
+	}
+	userinfo := db[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return db[:scheme+3] + userinfo[:i] + ":xxxxx" + db[at:]
+	}
+	return db
+}

@@ -1,0 +1,313 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/shared/wire"
+)
+
+// writeWait bounds one frame write; a peer that cannot take a frame in this
+// time is treated as gone.
+const writeWait = 10 * time.Second
+
+// closing is the last frame a connection sends before the close frame.
+type closing struct {
+	frame     []byte // an error envelope, or nil
+	closeCode int
+	reason    string
+}
+
+func errorFrame(code, msg string, retry time.Duration) closing {
+	b, _ := wire.Encode(wire.TypeError, 0, wire.Error{Code: code, Message: msg, RetryAfter: wire.Duration(retry)})
+	cc := websocket.CloseNormalClosure
+	switch code {
+	case wire.CodeBadMessage, wire.CodeUnsupported:
+		cc = websocket.ClosePolicyViolation
+	case wire.CodeUnavailable:
+		cc = websocket.CloseTryAgainLater
+	case wire.CodeShutdown:
+		cc = websocket.CloseGoingAway
+	}
+	return closing{frame: b, closeCode: cc, reason: code}
+}
+
+// conn is one agent's WebSocket. The reader runs on the HTTP handler's
+// goroutine; one writer goroutine owns every data write.
+type conn struct {
+	g      *Gateway
+	ws     *websocket.Conn
+	host   store.Host
+	remote string
+
+	ctx    context.Context // ends when the connection is torn down
+	cancel context.CancelFunc
+	out    chan []byte
+	once   sync.Once
+	final  closing
+	wdone  chan struct{}
+}
+
+func newConn(g *Gateway, ws *websocket.Conn, host store.Host, remote string) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{g: g, ws: ws, host: host, remote: remote, ctx: ctx, cancel: cancel,
+		out: make(chan []byte, 64), wdone: make(chan struct{})}
+}
+
+// fail starts tearing the connection down, sending c's closing frame first.
+// Only the first call's frame is sent.
+func (c *conn) fail(cl closing) {
+	c.once.Do(func() {
+		c.final = cl
+		c.cancel()
+	})
+}
+
+// send queues a frame for the writer. An agent whose queue is full is not
+// reading; it is dropped rather than allowed to hold server memory.
+func (c *conn) send(b []byte) {
+	select {
+	case <-c.ctx.Done():
+	case c.out <- b:
+	default:
+		c.g.cfg.Logger.Warn("agent not reading; closing connection", "host_id", c.host.ID)
+		c.fail(closing{closeCode: websocket.ClosePolicyViolation, reason: "slow_reader"})
+	}
+}
+
+func (c *conn) serve() {
+	log := c.g.cfg.Logger.With("host_id", c.host.ID, "remote", c.remote)
+	c.ws.SetReadLimit(wire.MaxMessageBytes)
+	go c.writeLoop()
+	defer func() {
+		c.fail(closing{closeCode: websocket.CloseNormalClosure})
+		<-c.wdone
+	}()
+
+	hello, err := c.readHello()
+	if err != nil {
+		c.reject(log, err)
+		return
+	}
+	now := time.Now().UTC()
+	info := store.HelloInfo{Hostname: hello.Hostname, OS: hello.OS, Arch: hello.Arch, AgentVersion: hello.AgentVersion}
+	if err := c.g.cfg.Store.HostConnected(c.ctx, c.host.ID, info, now); err != nil {
+		log.Error("record connection", "err", err)
+		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
+		return
+	}
+	c.g.attach(c)
+	defer func() {
+		if c.g.detach(c) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := c.g.cfg.Store.HostDisconnected(ctx, c.host.ID, time.Now().UTC()); err != nil {
+				log.Warn("record disconnection", "err", err)
+			}
+		}
+	}()
+	welcome, _ := wire.Encode(wire.TypeWelcome, 0, wire.Welcome{
+		ProtocolVersion:   wire.ProtocolVersion,
+		HostID:            c.host.ID,
+		ServerTime:        now,
+		InventoryInterval: wire.Duration(c.g.cfg.InventoryInterval),
+		HeartbeatInterval: wire.Duration(c.g.cfg.HeartbeatInterval),
+		LastSeq:           c.host.LastSeq,
+	})
+	c.send(welcome)
+	log.Debug("agent connected", "agent_version", hello.AgentVersion)
+
+	if err := c.readLoop(); err != nil {
+		c.reject(log, err)
+	}
+}
+
+// reject logs why a connection ends and picks the frame that tells the agent.
+func (c *conn) reject(log interface {
+	Warn(string, ...any)
+	Debug(string, ...any)
+}, err error) {
+	m := c.g.cfg.Metrics
+	switch {
+	case errors.Is(err, wire.ErrMalformed):
+		log.Warn("closing agent connection: bad message", "err", err)
+		if m != nil {
+			m.MessagesRejected.WithLabelValues("malformed").Inc()
+		}
+		c.fail(errorFrame(wire.CodeBadMessage, err.Error(), 0))
+	case errors.Is(err, errUnsupported):
+		log.Warn("closing agent connection: no common protocol version", "err", err)
+		if m != nil {
+			m.MessagesRejected.WithLabelValues("unsupported_version").Inc()
+		}
+		c.fail(errorFrame(wire.CodeUnsupported, err.Error(), 0))
+	case errors.Is(err, websocket.ErrReadLimit):
+		log.Warn("closing agent connection: message too large", "limit_bytes", wire.MaxMessageBytes)
+		if m != nil {
+			m.MessagesRejected.WithLabelValues("too_large").Inc()
+		}
+		// The library has already sent close code 1009.
+		c.fail(closing{})
+	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
+		log.Debug("agent closed connection")
+	case c.ctx.Err() != nil:
+		// Torn down from our side (shutdown, replaced, database down).
+	default:
+		log.Debug("agent connection ended", "err", err)
+	}
+}
+
+var errUnsupported = errors.New("unsupported protocol version")
+
+func (c *conn) readHello() (wire.Hello, error) {
+	var hello wire.Hello
+	c.ws.SetReadDeadline(time.Now().Add(c.g.cfg.HelloTimeout))
+	env, err := c.readEnvelope()
+	if err != nil {
+		return hello, err
+	}
+	if env.Type != wire.TypeHello {
+		return hello, fmt.Errorf("%w: first message is %q, want hello", wire.ErrMalformed, env.Type)
+	}
+	if err := wire.DecodePayload(env, &hello); err != nil {
+		return hello, err
+	}
+	if !slices.Contains(hello.ProtocolVersions, wire.ProtocolVersion) {
+		return hello, fmt.Errorf("%w: agent speaks %v, server speaks %d", errUnsupported, hello.ProtocolVersions, wire.ProtocolVersion)
+	}
+	return hello, nil
+}
+
+func (c *conn) readEnvelope() (wire.Envelope, error) {
+	typ, data, err := c.ws.ReadMessage()
+	if err != nil {
+		return wire.Envelope{}, err
+	}
+	if typ != websocket.TextMessage {
+		return wire.Envelope{}, fmt.Errorf("%w: binary frame", wire.ErrMalformed)
+	}
+	env, err := wire.Decode(data)
+	if err == nil && c.g.cfg.Metrics != nil {
+		c.g.cfg.Metrics.MessagesReceived.WithLabelValues(env.Type).Inc()
+	}
+	return env, err
+}
+
+func (c *conn) readLoop() error {
+	pongWait := c.g.cfg.PongWait
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	for {
+		c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		env, err := c.readEnvelope()
+		if err != nil {
+			return err
+		}
+		msg, err := c.message(env)
+		if err != nil {
+			return err
+		}
+		seq := msg.Seq
+		err = c.g.cfg.Ingest.Submit(c.ctx, msg, func(res store.Result, err error) {
+			if err != nil {
+				c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
+				return
+			}
+			ack, _ := wire.Encode(wire.TypeAck, seq, wire.Ack{Resync: res.Resync})
+			c.send(ack)
+		})
+		if err != nil {
+			c.fail(errorFrame(wire.CodeUnavailable, "server is not accepting data", c.g.cfg.RetryAfter))
+			return nil
+		}
+	}
+}
+
+// message turns a data envelope into a store message, validating it.
+func (c *conn) message(env wire.Envelope) (store.Message, error) {
+	msg := store.Message{HostID: c.host.ID, Seq: env.Seq, Type: env.Type, Received: time.Now()}
+	if env.Seq == 0 {
+		return msg, fmt.Errorf("%w: %s without a sequence number", wire.ErrMalformed, env.Type)
+	}
+	switch env.Type {
+	case wire.TypeInventory:
+		var inv wire.Inventory
+		if err := wire.DecodePayload(env, &inv); err != nil {
+			return msg, err
+		}
+		if err := inv.Validate(); err != nil {
+			return msg, err
+		}
+		msg.Inventory = &inv
+	case wire.TypeHeartbeat:
+		var hb wire.Heartbeat
+		if err := wire.DecodePayload(env, &hb); err != nil {
+			return msg, err
+		}
+	default:
+		return msg, fmt.Errorf("%w: agent may not send %q", wire.ErrMalformed, env.Type)
+	}
+	return msg, nil
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.wdone)
+	defer c.ws.Close()
+	ticker := time.NewTicker(c.g.cfg.PingInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case b := <-c.out:
+			if err := c.write(websocket.TextMessage, b); err != nil {
+				c.fail(closing{})
+				return
+			}
+		case <-ticker.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				c.fail(closing{})
+				return
+			}
+		case <-c.ctx.Done():
+			c.flush()
+			return
+		}
+	}
+}
+
+// flush sends what is queued (acks of committed messages are worth
+// delivering), then the closing frame and a close frame.
+func (c *conn) flush() {
+	for {
+		select {
+		case b := <-c.out:
+			if c.write(websocket.TextMessage, b) != nil {
+				return
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if c.final.frame != nil {
+		if c.write(websocket.TextMessage, c.final.frame) != nil {
+			return
+		}
+	}
+	if c.final.closeCode != 0 {
+		msg := websocket.FormatCloseMessage(c.final.closeCode, c.final.reason)
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+	}
+}
+
+func (c *conn) write(typ int, b []byte) error {
+	c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	return c.ws.WriteMessage(typ, b)
+}

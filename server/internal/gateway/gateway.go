@@ -1,0 +1,308 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/steward-project/steward/server/internal/auth"
+	"github.com/steward-project/steward/server/internal/ingest"
+	"github.com/steward-project/steward/server/internal/metrics"
+	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/shared/wire"
+)
+
+// Store is what the gateway needs from storage.
+type Store interface {
+	EnrollSecretID(ctx context.Context, hash string) (int64, error)
+	EnrollHost(ctx context.Context, h store.NewHost) (int64, error)
+	HostByNodeKey(ctx context.Context, nodeKeyHash string) (store.Host, error)
+	HostConnected(ctx context.Context, id int64, info store.HelloInfo, at time.Time) error
+	HostDisconnected(ctx context.Context, id int64, at time.Time) error
+}
+
+// Submitter queues a data message for commit; ingest.Batcher is one.
+type Submitter interface {
+	Submit(ctx context.Context, msg store.Message, done ingest.Done) error
+}
+
+// Config wires a Gateway.
+type Config struct {
+	Store             Store
+	Ingest            Submitter
+	Logger            *slog.Logger
+	Metrics           *metrics.Metrics
+	InventoryInterval time.Duration
+	HeartbeatInterval time.Duration
+	// RetryAfter is what agents are told to wait when the database is down.
+	RetryAfter time.Duration
+	// PingInterval and PongWait bound how long a silent peer is kept.
+	PingInterval time.Duration
+	PongWait     time.Duration
+	HelloTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.InventoryInterval <= 0 {
+		c.InventoryInterval = time.Hour
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 30 * time.Second
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 30 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = 2 * c.PingInterval
+	}
+	if c.HelloTimeout <= 0 {
+		c.HelloTimeout = 10 * time.Second
+	}
+}
+
+// Gateway serves /agent/v1/enroll and /agent/v1/ws and tracks live
+// connections, one per host.
+type Gateway struct {
+	cfg      Config
+	upgrader websocket.Upgrader
+
+	mu     sync.Mutex
+	conns  map[int64]*conn
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New builds a Gateway.
+func New(cfg Config) *Gateway {
+	cfg.setDefaults()
+	return &Gateway{
+		cfg:   cfg,
+		conns: make(map[int64]*conn),
+		upgrader: websocket.Upgrader{
+			HandshakeTimeout:  10 * time.Second,
+			ReadBufferSize:    4096,
+			WriteBufferSize:   4096,
+			EnableCompression: true,
+			// Agents send no Origin header; a browser always does. Refusing
+			// any Origin keeps web pages from opening agent sessions.
+			CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "" },
+		},
+	}
+}
+
+// Register mounts the agent endpoints on mux.
+func (g *Gateway) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /agent/v1/enroll", g.enroll)
+	mux.HandleFunc("GET /agent/v1/ws", g.serveWS)
+}
+
+// Connected returns how many agents have a live, welcomed connection.
+func (g *Gateway) Connected() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.conns)
+}
+
+// Shutdown tells every connected agent the server is stopping, closes the
+// connections and waits for their goroutines, or until ctx ends.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.closed = true
+	conns := make([]*conn, 0, len(g.conns))
+	for _, c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	for _, c := range conns {
+		c.fail(errorFrame(wire.CodeShutdown, "server is shutting down", 5*time.Second))
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type enrollRequest struct {
+	EnrollSecret string `json:"enroll_secret"`
+	Hostname     string `json:"hostname"`
+}
+
+type enrollResponse struct {
+	HostID  int64  `json:"host_id"`
+	NodeKey string `json:"node_key"`
+}
+
+func (g *Gateway) enroll(w http.ResponseWriter, r *http.Request) {
+	var req enrollRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err := dec.Decode(&req); err != nil {
+		g.countEnroll("error")
+		writeJSONError(w, http.StatusBadRequest, "malformed enroll request: "+err.Error())
+		return
+	}
+	if req.EnrollSecret == "" {
+		g.countEnroll("refused")
+		writeJSONError(w, http.StatusUnauthorized, "enroll secret required")
+		return
+	}
+	if len(req.Hostname) > 255 {
+		g.countEnroll("error")
+		writeJSONError(w, http.StatusBadRequest, "hostname longer than 255 bytes")
+		return
+	}
+	ctx := r.Context()
+	secretID, err := g.cfg.Store.EnrollSecretID(ctx, auth.Hash(req.EnrollSecret))
+	if errors.Is(err, store.ErrNotFound) {
+		g.countEnroll("refused")
+		g.cfg.Logger.Warn("enroll refused: unknown enroll secret", "remote", r.RemoteAddr, "hostname", req.Hostname)
+		writeJSONError(w, http.StatusUnauthorized, "enroll secret refused")
+		return
+	}
+	if err != nil {
+		g.unavailable(w, "enroll: look up secret", err)
+		return
+	}
+	key := auth.NewSecret()
+	id, err := g.cfg.Store.EnrollHost(ctx, store.NewHost{
+		NodeKeyHash:    auth.Hash(key),
+		Hostname:       req.Hostname,
+		EnrollSecretID: secretID,
+		EnrolledAt:     time.Now().UTC(),
+	})
+	if err != nil {
+		g.unavailable(w, "enroll: create host", err)
+		return
+	}
+	g.countEnroll("ok")
+	g.cfg.Logger.Info("host enrolled", "host_id", id, "hostname", req.Hostname)
+	writeJSON(w, http.StatusOK, enrollResponse{HostID: id, NodeKey: key})
+}
+
+func (g *Gateway) countEnroll(result string) {
+	if g.cfg.Metrics != nil {
+		g.cfg.Metrics.Enrollments.WithLabelValues(result).Inc()
+	}
+}
+
+func (g *Gateway) unavailable(w http.ResponseWriter, op string, err error) {
+	g.countEnroll("error")
+	g.cfg.Logger.Error(op, "err", err)
+	w.Header().Set("Retry-After", fmt.Sprint(int(g.cfg.RetryAfter.Seconds())))
+	writeJSONError(w, http.StatusServiceUnavailable, "database unavailable, retry later")
+}
+
+func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	key, ok := bearer(r)
+	if !ok {
+		writeJSONError(w, http.StatusUnauthorized, "node key required")
+		return
+	}
+	host, err := g.cfg.Store.HostByNodeKey(r.Context(), auth.Hash(key))
+	if errors.Is(err, store.ErrNotFound) {
+		g.cfg.Logger.Warn("agent connection refused: unknown node key", "remote", r.RemoteAddr)
+		writeJSONError(w, http.StatusUnauthorized, "unknown node key")
+		return
+	}
+	if err != nil {
+		g.cfg.Logger.Error("agent connection: look up node key", "err", err)
+		w.Header().Set("Retry-After", fmt.Sprint(int(g.cfg.RetryAfter.Seconds())))
+		writeJSONError(w, http.StatusServiceUnavailable, "database unavailable, retry later")
+		return
+	}
+	g.mu.Lock()
+	closed := g.closed
+	if !closed {
+		g.wg.Add(1)
+	}
+	g.mu.Unlock()
+	if closed {
+		w.Header().Set("Retry-After", "5")
+		writeJSONError(w, http.StatusServiceUnavailable, "server is shutting down")
+		return
+	}
+	defer g.wg.Done()
+	ws, err := g.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		// The upgrader has already written an HTTP error.
+		g.cfg.Logger.Debug("websocket upgrade failed", "host_id", host.ID, "err", err)
+		return
+	}
+	newConn(g, ws, host, r.RemoteAddr).serve()
+}
+
+// attach registers c as host's live connection, replacing (and closing)
+// an older one: an agent that reconnects before the server noticed its old
+// connection died, or a second agent copying the first one's node key.
+func (g *Gateway) attach(c *conn) {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		c.fail(errorFrame(wire.CodeShutdown, "server is shutting down", 5*time.Second))
+		return
+	}
+	old := g.conns[c.host.ID]
+	g.conns[c.host.ID] = c
+	n := len(g.conns)
+	g.mu.Unlock()
+	if old != nil {
+		g.cfg.Logger.Warn("host connected twice; closing the older connection", "host_id", c.host.ID,
+			"old_remote", old.remote, "new_remote", c.remote)
+		old.fail(errorFrame(wire.CodeBadMessage, "replaced by a newer connection for this node key", 0))
+	}
+	if g.cfg.Metrics != nil {
+		g.cfg.Metrics.AgentsConnected.Set(float64(n))
+	}
+}
+
+// detach removes c if it is still host's live connection and reports
+// whether it was.
+func (g *Gateway) detach(c *conn) bool {
+	g.mu.Lock()
+	cur := g.conns[c.host.ID] == c
+	if cur {
+		delete(g.conns, c.host.ID)
+	}
+	n := len(g.conns)
+	g.mu.Unlock()
+	if g.cfg.Metrics != nil {
+		g.cfg.Metrics.AgentsConnected.Set(float64(n))
+	}
+	return cur
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(prefix):]), true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,168 @@
+// Package ingest commits agent messages in batches: many messages per
+// transaction, acknowledged only after their commit.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/steward-project/steward/server/internal/metrics"
+	"github.com/steward-project/steward/server/internal/store"
+)
+
+// Sink is the store's part that ingest needs.
+type Sink interface {
+	ApplyBatch(ctx context.Context, msgs []store.Message) ([]store.Result, error)
+}
+
+// Done is called once per submitted message, from a writer goroutine,
+// after its batch committed (err nil) or failed.
+type Done func(store.Result, error)
+
+// ErrStopped is passed to Done for messages that arrive after Stop.
+var ErrStopped = errors.New("ingest stopped")
+
+// Config tunes a Batcher.
+type Config struct {
+	// Writers is the number of batch writer goroutines. Messages are
+	// sharded by host, so one host's messages stay in order. SQLite has a
+	// single writer connection and wants 1.
+	Writers int
+	// MaxBatch caps messages per transaction.
+	MaxBatch int
+	// QueueLen is each writer's queue length; Submit blocks when it is full,
+	// which pushes back on the agents' connections.
+	QueueLen int
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+}
+
+type item struct {
+	msg  store.Message
+	done Done
+}
+
+// Batcher collects messages from all connections and commits them in
+// batches. It batches naturally: a writer takes everything queued (up to
+// MaxBatch) while the previous transaction was committing, so batches grow
+// with load and a lone message is committed at once.
+type Batcher struct {
+	sink   Sink
+	cfg    Config
+	queues []chan item
+	wg     sync.WaitGroup
+	mu     sync.RWMutex
+	closed bool
+}
+
+// New starts the writers. Call Stop to drain and end them.
+func New(sink Sink, cfg Config) *Batcher {
+	if cfg.Writers <= 0 {
+		cfg.Writers = 1
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 512
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = 4096
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Batcher{sink: sink, cfg: cfg}
+	for range cfg.Writers {
+		q := make(chan item, cfg.QueueLen)
+		b.queues = append(b.queues, q)
+		b.wg.Add(1)
+		go b.write(q)
+	}
+	return b
+}
+
+// Submit queues msg; done runs after its batch committed or failed. It
+// blocks while the writer's queue is full, or until ctx ends.
+func (b *Batcher) Submit(ctx context.Context, msg store.Message, done Done) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return ErrStopped
+	}
+	q := b.queues[uint64(msg.HostID)%uint64(len(b.queues))]
+	select {
+	case q <- item{msg: msg, done: done}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stop refuses new messages, commits what is queued and waits for the
+// writers to finish.
+func (b *Batcher) Stop() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		for _, q := range b.queues {
+			close(q)
+		}
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+func (b *Batcher) write(q chan item) {
+	defer b.wg.Done()
+	batch := make([]item, 0, b.cfg.MaxBatch)
+	msgs := make([]store.Message, 0, b.cfg.MaxBatch)
+	for first := range q {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < b.cfg.MaxBatch {
+			select {
+			case it, ok := <-q:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, it)
+			default:
+				break fill
+			}
+		}
+		msgs = msgs[:0]
+		for _, it := range batch {
+			msgs = append(msgs, it.msg)
+		}
+		b.commit(batch, msgs)
+	}
+}
+
+func (b *Batcher) commit(batch []item, msgs []store.Message) {
+	// The commit runs under its own deadline, not a caller's context: a
+	// batch holds many agents' messages and must not be cut short by one.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	results, err := b.sink.ApplyBatch(ctx, msgs)
+	cancel()
+	now := time.Now()
+	if m := b.cfg.Metrics; m != nil {
+		m.BatchSize.Observe(float64(len(msgs)))
+		if err != nil {
+			m.BatchFailures.Inc()
+		}
+	}
+	if err != nil {
+		b.cfg.Logger.Error("ingest batch failed", "messages", len(msgs), "err", err)
+	}
+	for i, it := range batch {
+		var res store.Result
+		if err == nil {
+			res = results[i]
+			if m := b.cfg.Metrics; m != nil {
+				m.IngestDuration.Observe(now.Sub(it.msg.Received).Seconds())
+			}
+		}
+		it.done(res, err)
+	}
+}

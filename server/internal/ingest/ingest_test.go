@@ -1,0 +1,122 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/steward-project/steward/server/internal/store"
+)
+
+// recordingSink records every batch and can be told to fail or block.
+type recordingSink struct {
+	mu      sync.Mutex
+	batches [][]store.Message
+	fail    error
+	gate    chan struct{} // when set, ApplyBatch waits on it
+}
+
+func (s *recordingSink) ApplyBatch(_ context.Context, msgs []store.Message) ([]store.Result, error) {
+	if s.gate != nil {
+		<-s.gate
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	s.batches = append(s.batches, append([]store.Message(nil), msgs...))
+	res := make([]store.Result, len(msgs))
+	for i, m := range msgs {
+		res[i].Duplicate = m.Seq == 0
+	}
+	return res, nil
+}
+
+func TestBatcherGroupsQueuedMessagesAndKeepsHostOrder(t *testing.T) {
+	sink := &recordingSink{gate: make(chan struct{})}
+	b := New(sink, Config{Writers: 1, MaxBatch: 100})
+	var mu sync.Mutex
+	var done []uint64
+	var wg sync.WaitGroup
+	submit := func(seq uint64) {
+		wg.Add(1)
+		err := b.Submit(context.Background(), store.Message{HostID: 7, Seq: seq, Received: time.Now()},
+			func(r store.Result, err error) {
+				defer wg.Done()
+				if err != nil || r.Duplicate {
+					t.Errorf("seq %d: result %+v err %v", seq, r, err)
+				}
+				mu.Lock()
+				done = append(done, seq)
+				mu.Unlock()
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit(1) // taken alone; its commit waits on the gate
+	// Give the writer the first message before queueing the rest, so they
+	// pile up behind the blocked commit and form one batch.
+	for len(b.queues[0]) != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for seq := uint64(2); seq <= 50; seq++ {
+		submit(seq)
+	}
+	close(sink.gate)
+	wg.Wait()
+	b.Stop()
+
+	if len(sink.batches) != 2 {
+		t.Fatalf("got %d batches, want 2 (one lone message, then the 49 queued behind it)", len(sink.batches))
+	}
+	if len(sink.batches[1]) != 49 {
+		t.Errorf("second batch has %d messages, want 49", len(sink.batches[1]))
+	}
+	for i, seq := range done {
+		if seq != uint64(i+1) {
+			t.Fatalf("acks out of order: %v", done)
+		}
+	}
+}
+
+func TestBatcherReportsFailureToEveryMessage(t *testing.T) {
+	boom := errors.New("database down")
+	b := New(&recordingSink{fail: boom}, Config{Writers: 2})
+	var wg sync.WaitGroup
+	for host := int64(1); host <= 10; host++ {
+		wg.Add(1)
+		err := b.Submit(context.Background(), store.Message{HostID: host, Seq: 1}, func(_ store.Result, err error) {
+			defer wg.Done()
+			if !errors.Is(err, boom) {
+				t.Errorf("host %d: err %v, want %v", host, err, boom)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	b.Stop()
+}
+
+func TestBatcherRefusesAfterStopAndDrainsBefore(t *testing.T) {
+	sink := &recordingSink{}
+	b := New(sink, Config{Writers: 1})
+	var committed int
+	for seq := uint64(1); seq <= 20; seq++ {
+		if err := b.Submit(context.Background(), store.Message{HostID: 1, Seq: seq}, func(store.Result, error) { committed++ }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Stop()
+	if committed != 20 {
+		t.Errorf("Stop returned with %d of 20 messages committed", committed)
+	}
+	if err := b.Submit(context.Background(), store.Message{HostID: 1, Seq: 21}, func(store.Result, error) {}); !errors.Is(err, ErrStopped) {
+		t.Errorf("Submit after Stop: %v, want ErrStopped", err)
+	}
+}

@@ -1,0 +1,77 @@
+// Package metrics defines the server's Prometheus metrics. Label values are
+// bounded sets (message types, outcomes), never host or software names.
+package metrics
+
+import (
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds every server metric.
+type Metrics struct {
+	Registry         *prometheus.Registry
+	AgentsConnected  prometheus.Gauge
+	MessagesReceived *prometheus.CounterVec
+	MessagesRejected *prometheus.CounterVec
+	IngestDuration   prometheus.Histogram
+	BatchSize        prometheus.Histogram
+	BatchFailures    prometheus.Counter
+	Enrollments      *prometheus.CounterVec
+}
+
+// New registers the metrics on a fresh registry, with Go and process
+// collectors and a build info gauge.
+func New(version string) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		AgentsConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "steward_agents_connected",
+			Help: "Agents with an open, welcomed WebSocket on this server.",
+		}),
+		MessagesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steward_agent_messages_received_total",
+			Help: "Agent messages received, by message type.",
+		}, []string{"type"}),
+		MessagesRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steward_agent_messages_rejected_total",
+			Help: "Agent messages that closed their connection, by reason.",
+		}, []string{"reason"}),
+		IngestDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "steward_ingest_duration_seconds",
+			Help:    "Time from receiving an agent message to committing it.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "steward_ingest_batch_messages",
+			Help:    "Messages committed per ingest transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 11),
+		}),
+		BatchFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "steward_ingest_batch_failures_total",
+			Help: "Ingest transactions that failed and were not committed.",
+		}),
+		Enrollments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steward_enrollments_total",
+			Help: "Enrollment requests, by result.",
+		}, []string{"result"}),
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "steward_build_info",
+		Help: "Build information of the running server; always 1.",
+	}, []string{"version", "goversion"})
+	build.WithLabelValues(version, runtime.Version()).Set(1)
+	reg.MustRegister(m.AgentsConnected, m.MessagesReceived, m.MessagesRejected,
+		m.IngestDuration, m.BatchSize, m.BatchFailures, m.Enrollments, build,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, t := range []string{"hello", "inventory", "heartbeat"} {
+		m.MessagesReceived.WithLabelValues(t)
+	}
+	for _, r := range []string{"ok", "refused", "error"} {
+		m.Enrollments.WithLabelValues(r)
+	}
+	return m
+}
