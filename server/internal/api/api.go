@@ -1,0 +1,163 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/steward-project/steward/server/internal/auth"
+	"github.com/steward-project/steward/server/internal/store"
+)
+
+// Prefix is the path under which every admin API route lives. Mount the
+// handler from New at this pattern, without stripping it:
+//
+//	mux.Handle(api.Prefix, api.New(cfg))
+const Prefix = "/api/v1/"
+
+// DefaultOnlineWindow is how long after its last message a connected host
+// still counts as online: three heartbeats of the default 30 s interval, so
+// one late heartbeat does not flip a host offline.
+const DefaultOnlineWindow = 90 * time.Second
+
+// Store is the part of the server's store the admin API reads.
+type Store interface {
+	AdminTokenValid(ctx context.Context, hash string) (bool, error)
+	GetHost(ctx context.Context, id int64) (store.Host, error)
+	ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, error)
+	Inventory(ctx context.Context, hostID int64) (store.InventoryDoc, error)
+	SearchSoftware(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error)
+}
+
+// Config is what New needs. Only Store is required.
+type Config struct {
+	Store Store
+	// Logger receives store failures; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock used to decide whether a host is online; nil means
+	// time.Now.
+	Now func() time.Time
+	// OnlineWindow is how recent a connected host's last message must be
+	// for it to count as online; zero means DefaultOnlineWindow.
+	OnlineWindow time.Duration
+}
+
+// Route is one registered method and path pattern, in net/http ServeMux
+// syntax ("/api/v1/hosts/{id}").
+type Route struct {
+	Method  string
+	Pattern string
+}
+
+type server struct {
+	store  Store
+	log    *slog.Logger
+	now    func() time.Time
+	window time.Duration
+}
+
+// routeTable is the single list both New and Routes read, so the OpenAPI
+// test checks exactly what is served.
+var routeTable = []struct {
+	method, pattern string
+	handle          func(*server, http.ResponseWriter, *http.Request)
+}{
+	{http.MethodGet, "/api/v1/hosts", (*server).listHosts},
+	{http.MethodGet, "/api/v1/hosts/{id}", (*server).getHost},
+	{http.MethodGet, "/api/v1/hosts/{id}/inventory", (*server).getInventory},
+	{http.MethodGet, "/api/v1/software", (*server).searchSoftware},
+}
+
+// Routes lists every route New registers.
+func Routes() []Route {
+	out := make([]Route, 0, len(routeTable))
+	for _, rt := range routeTable {
+		out = append(out, Route{Method: rt.method, Pattern: rt.pattern})
+	}
+	return out
+}
+
+// New returns the admin API handler. Every request, including one for an
+// unknown path, must carry a valid admin token first, so the API does not
+// reveal its routes to anonymous callers. New panics if cfg.Store is nil.
+func New(cfg Config) http.Handler {
+	if cfg.Store == nil {
+		panic("api.New: nil Store")
+	}
+	s := &server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, window: cfg.OnlineWindow}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.window <= 0 {
+		s.window = DefaultOnlineWindow
+	}
+
+	mux := http.NewServeMux()
+	// paths matches a request's path regardless of method, so that the
+	// fallback can tell "no such path" (404) from "wrong method" (405).
+	paths := http.NewServeMux()
+	allowed := make(map[string][]string)
+	for _, rt := range routeTable {
+		mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+			rt.handle(s, w, r)
+		})
+		if _, seen := allowed[rt.pattern]; !seen {
+			paths.Handle(rt.pattern, http.NotFoundHandler())
+		}
+		allowed[rt.pattern] = append(allowed[rt.pattern], rt.method)
+	}
+	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" {
+			methods := slices.Clone(allowed[pattern])
+			if slices.Contains(methods, http.MethodGet) {
+				methods = append(methods, http.MethodHead)
+			}
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path)
+			return
+		}
+		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
+	})
+	return s.authenticate(mux)
+}
+
+// authenticate admits requests whose bearer token the store knows. Only
+// the token's hash is sent to the store, which holds nothing else.
+func (s *server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="steward"`)
+			writeError(w, http.StatusUnauthorized, "missing bearer token in the Authorization header")
+			return
+		}
+		valid, err := s.store.AdminTokenValid(r.Context(), auth.Hash(token))
+		if err != nil {
+			s.storeFailed(w, r, "check admin token", err)
+			return
+		}
+		if !valid {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="steward", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "invalid or revoked admin token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearerToken extracts the token from an Authorization header value. The
+// scheme name is case-insensitive (RFC 9110 section 11.1).
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}

@@ -1,0 +1,232 @@
+package apitest
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/store"
+)
+
+// Store is an in-memory api.Store. It keeps the ordering and keyset rules
+// of the real backends, so paging bugs show up against it too.
+type Store struct {
+	mu          sync.Mutex
+	hosts       map[int64]store.Host
+	inventories map[int64]store.InventoryDoc
+	software    []store.SoftwareHit
+	tokens      map[string]bool // hash -> live
+	failAll     error
+	failing     map[string]error // method name -> injected error
+	calls       int
+}
+
+var _ api.Store = (*Store)(nil)
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{
+		hosts:       map[int64]store.Host{},
+		inventories: map[int64]store.InventoryDoc{},
+		tokens:      map[string]bool{},
+		failing:     map[string]error{},
+	}
+}
+
+// AddToken makes token a live admin token.
+func (s *Store) AddToken(token string) {
+	sum := sha256.Sum256([]byte(token))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[hex.EncodeToString(sum[:])] = true
+}
+
+// AddHost stores h, replacing any host with the same ID.
+func (s *Store) AddHost(h store.Host) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hosts[h.ID] = h
+}
+
+// SetInventory stores doc as the current inventory of doc.HostID.
+func (s *Store) SetInventory(doc store.InventoryDoc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inventories[doc.HostID] = doc
+}
+
+// AddSoftware records one installed package on one host.
+func (s *Store) AddSoftware(hit store.SoftwareHit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.software = append(s.software, hit)
+}
+
+// FailWith makes later calls of the named methods (all methods when none
+// is named) return err; a nil err heals them.
+func (s *Store) FailWith(err error, methods ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(methods) == 0 {
+		s.failAll = err
+		clear(s.failing)
+		return
+	}
+	for _, m := range methods {
+		s.failing[m] = err
+	}
+}
+
+// Calls reports how many store methods were called.
+func (s *Store) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+// enter counts a call of method and returns the injected failure, if any.
+// The caller holds s.mu afterwards and must unlock it.
+func (s *Store) enter(method string) error {
+	s.mu.Lock()
+	s.calls++
+	if err := s.failing[method]; err != nil {
+		return err
+	}
+	return s.failAll
+}
+
+// AdminTokenValid implements api.Store.
+func (s *Store) AdminTokenValid(_ context.Context, hash string) (bool, error) {
+	err := s.enter("AdminTokenValid")
+	defer s.mu.Unlock()
+	if err != nil {
+		return false, err
+	}
+	return s.tokens[hash], nil
+}
+
+// GetHost implements api.Store.
+func (s *Store) GetHost(_ context.Context, id int64) (store.Host, error) {
+	err := s.enter("GetHost")
+	defer s.mu.Unlock()
+	if err != nil {
+		return store.Host{}, err
+	}
+	h, ok := s.hosts[id]
+	if !ok {
+		return store.Host{}, fmt.Errorf("host %d: %w", id, store.ErrNotFound)
+	}
+	return h, nil
+}
+
+// ListHosts implements api.Store: hosts ordered by (hostname, id), after
+// the given key.
+func (s *Store) ListHosts(_ context.Context, p store.HostPage) ([]store.Host, error) {
+	err := s.enter("ListHosts")
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if p.Limit <= 0 {
+		return nil, errors.New("list hosts: limit must be positive")
+	}
+	all := make([]store.Host, 0, len(s.hosts))
+	for _, h := range s.hosts {
+		all = append(all, h)
+	}
+	slices.SortFunc(all, func(a, b store.Host) int {
+		return cmp.Or(cmp.Compare(a.Hostname, b.Hostname), cmp.Compare(a.ID, b.ID))
+	})
+	var out []store.Host
+	for _, h := range all {
+		if p.AfterID != 0 && cmp.Or(cmp.Compare(h.Hostname, p.AfterHostname), cmp.Compare(h.ID, p.AfterID)) <= 0 {
+			continue
+		}
+		if len(out) == p.Limit {
+			break
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// Inventory implements api.Store.
+func (s *Store) Inventory(_ context.Context, hostID int64) (store.InventoryDoc, error) {
+	err := s.enter("Inventory")
+	defer s.mu.Unlock()
+	if err != nil {
+		return store.InventoryDoc{}, err
+	}
+	if _, ok := s.hosts[hostID]; !ok {
+		return store.InventoryDoc{}, fmt.Errorf("inventory of host %d: %w", hostID, store.ErrNotFound)
+	}
+	doc, ok := s.inventories[hostID]
+	if !ok {
+		// A known host without inventory has empty maps, as the contract says.
+		return store.InventoryDoc{HostID: hostID, Sections: map[string]json.RawMessage{}, Hashes: map[string]string{}}, nil
+	}
+	return doc, nil
+}
+
+// SearchSoftware implements api.Store: exact name (and version) matches
+// ordered by (software id, host id), after the given key.
+func (s *Store) SearchSoftware(_ context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error) {
+	err := s.enter("SearchSoftware")
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if q.Limit <= 0 {
+		return nil, errors.New("search software: limit must be positive")
+	}
+	var match []store.SoftwareHit
+	for _, h := range s.software {
+		if h.Name != q.Name || (q.Version != "" && h.Version != q.Version) {
+			continue
+		}
+		match = append(match, h)
+	}
+	slices.SortFunc(match, func(a, b store.SoftwareHit) int {
+		return cmp.Or(cmp.Compare(a.SoftwareID, b.SoftwareID), cmp.Compare(a.HostID, b.HostID))
+	})
+	var out []store.SoftwareHit
+	for _, h := range match {
+		if cmp.Or(cmp.Compare(h.SoftwareID, q.AfterSoftwareID), cmp.Compare(h.HostID, q.AfterHostID)) <= 0 {
+			continue
+		}
+		if len(out) == q.Limit {
+			break
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// Token is the admin token NewServer's store accepts.
+const Token = "test-admin-token"
+
+// Now is the fixed clock NewServer's API uses.
+var Now = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// NewServer starts an httptest server running the real API over st, with
+// Token accepted and the clock fixed at Now. It is closed when t ends.
+func NewServer(t testing.TB, st *Store) *httptest.Server {
+	t.Helper()
+	st.AddToken(Token)
+	srv := httptest.NewServer(api.New(api.Config{
+		Store: st,
+		Now:   func() time.Time { return Now },
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}

@@ -1,0 +1,172 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/steward-project/steward/server/internal/store"
+)
+
+// Host is one host as the API shows it. LastSeen is absent for a host that
+// never connected.
+type Host struct {
+	ID           int64     `json:"id"`
+	Hostname     string    `json:"hostname"`
+	OS           string    `json:"os"`
+	Platform     string    `json:"platform"`
+	OSVersion    string    `json:"os_version"`
+	Arch         string    `json:"arch"`
+	AgentVersion string    `json:"agent_version"`
+	Online       bool      `json:"online"`
+	LastSeen     time.Time `json:"last_seen,omitzero"`
+	EnrolledAt   time.Time `json:"enrolled_at"`
+}
+
+// HostList is one page of hosts. NextCursor is absent on the last page.
+type HostList struct {
+	Hosts      []Host `json:"hosts"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Inventory is a host's current inventory: each section's raw JSON as the
+// agent sent it, its hash, and why a section is missing where known.
+// CollectedAt is absent until the host sent its first inventory.
+type Inventory struct {
+	HostID      int64                      `json:"host_id"`
+	CollectedAt time.Time                  `json:"collected_at,omitzero"`
+	Sections    map[string]json.RawMessage `json:"sections"`
+	Hashes      map[string]string          `json:"hashes"`
+	Errors      map[string]string          `json:"errors"`
+}
+
+// Online reports whether a host counts as online at now: its latest
+// connection is still open (connected after it last disconnected) and it
+// spoke within window. The second condition catches a server that died
+// without recording the disconnect.
+func Online(h store.Host, now time.Time, window time.Duration) bool {
+	open := h.DisconnectedAt.IsZero() || h.ConnectedAt.After(h.DisconnectedAt)
+	return open && !h.LastSeen.IsZero() && now.Sub(h.LastSeen) <= window
+}
+
+func (s *server) hostView(h store.Host, now time.Time) Host {
+	return Host{
+		ID:           h.ID,
+		Hostname:     h.Hostname,
+		OS:           h.OS,
+		Platform:     h.Platform,
+		OSVersion:    h.OSVersion,
+		Arch:         h.Arch,
+		AgentVersion: h.AgentVersion,
+		Online:       Online(h, now, s.window),
+		LastSeen:     utc(h.LastSeen),
+		EnrolledAt:   utc(h.EnrolledAt),
+	}
+}
+
+func (s *server) listHosts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := parseLimit(q.Get("limit"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var after hostCursor
+	if c := q.Get("cursor"); c != "" {
+		if err := decodeCursor(c, &after); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	// One row more than asked tells whether another page exists, so the
+	// last page never carries a cursor to an empty page.
+	rows, err := s.store.ListHosts(r.Context(), store.HostPage{
+		AfterHostname: after.Hostname, AfterID: after.ID, Limit: limit + 1,
+	})
+	if err != nil {
+		s.storeFailed(w, r, "list hosts", err)
+		return
+	}
+	out := HostList{Hosts: make([]Host, 0, min(len(rows), limit))}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[len(rows)-1]
+		out.NextCursor = encodeCursor(hostCursor{Hostname: last.Hostname, ID: last.ID})
+	}
+	now := s.now()
+	for _, h := range rows {
+		out.Hosts = append(out.Hosts, s.hostView(h, now))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) getHost(w http.ResponseWriter, r *http.Request) {
+	id, ok := hostID(w, r)
+	if !ok {
+		return
+	}
+	h, err := s.store.GetHost(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("host %d not found", id))
+		return
+	}
+	if err != nil {
+		s.storeFailed(w, r, "get host", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.hostView(h, s.now()))
+}
+
+func (s *server) getInventory(w http.ResponseWriter, r *http.Request) {
+	id, ok := hostID(w, r)
+	if !ok {
+		return
+	}
+	doc, err := s.store.Inventory(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("host %d not found", id))
+		return
+	}
+	if err != nil {
+		s.storeFailed(w, r, "get inventory", err)
+		return
+	}
+	// Empty maps, not null, so clients can index without a nil check.
+	out := Inventory{
+		HostID:      id,
+		CollectedAt: utc(doc.CollectedAt),
+		Sections:    nonNil(doc.Sections),
+		Hashes:      nonNil(doc.Hashes),
+		Errors:      nonNil(doc.Errors),
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// hostID parses the {id} path value, answering 400 itself when it is not
+// a positive integer.
+func hostID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	raw := r.PathValue("id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id < 1 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("host id %q is not a positive integer", raw))
+		return 0, false
+	}
+	return id, true
+}
+
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+func nonNil[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
+}

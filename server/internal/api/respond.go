@@ -1,0 +1,48 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// Error is the body of every error response.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// retryAfterSeconds is what a 503 asks clients to wait; a store outage is
+// rarely shorter, and admin clients are people or scripts that can wait.
+const retryAfterSeconds = "5"
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a programming error (an unencodable type) gets here.
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":"internal error: cannot encode response"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	// Inventory is sensitive; keep it out of shared caches.
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, Error{Error: msg})
+}
+
+// storeFailed logs a store error, the one place it is logged, and answers
+// 503 without the error's text, which may name tables or hosts.
+func (s *server) storeFailed(w http.ResponseWriter, r *http.Request, op string, err error) {
+	if r.Context().Err() != nil {
+		// The client went away; the failure is its cancellation, not the store.
+		s.log.Debug("api request canceled", "op", op, "path", r.URL.Path, "err", err)
+	} else {
+		s.log.Error("api store call failed", "op", op, "path", r.URL.Path, "err", err)
+	}
+	w.Header().Set("Retry-After", retryAfterSeconds)
+	writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again later")
+}

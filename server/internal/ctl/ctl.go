@@ -1,0 +1,141 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/steward-project/steward/server/internal/apiclient"
+)
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitError = 1
+	ExitUsage = 2
+)
+
+// Env is what Run takes from the process, so tests run in parallel with
+// their own environment and outputs.
+type Env struct {
+	Stdout, Stderr io.Writer
+	// Getenv reads the environment; nil means an empty environment.
+	Getenv func(string) string
+	// HTTPClient sends the API requests; nil means http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// session is what a command runs with once flags are parsed.
+type session struct {
+	client *apiclient.Client
+	out    io.Writer
+	output string // outputTable or outputJSON
+}
+
+// usageError is a command line mistake: exit code 2 and the relevant usage.
+type usageError struct {
+	msg   string
+	usage func(io.Writer) // nil: the general usage
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+// Run runs stewardctl with args (without the program name) and returns the
+// exit code.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	err := run(ctx, args, env)
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(env.Stderr, "stewardctl: %s\n\n", ue.msg)
+		if ue.usage != nil {
+			ue.usage(env.Stderr)
+		} else {
+			printUsage(env.Stderr)
+		}
+		return ExitUsage
+	}
+	fmt.Fprintf(env.Stderr, "stewardctl: %s\n", describe(err))
+	return ExitError
+}
+
+func run(ctx context.Context, args []string, env Env) error {
+	g := newGlobals(env.Getenv)
+	fs := newFlagSet("stewardctl")
+	g.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return helpOr(err, env.Stdout, printUsage)
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return &usageError{msg: "no command given"}
+	}
+	if rest[0] == "help" {
+		return help(env.Stdout, rest[1:])
+	}
+	cmd, words := lookup(rest)
+	if cmd == nil {
+		return unknownCommand(rest)
+	}
+
+	cfs := newFlagSet("stewardctl " + cmd.name)
+	g.register(cfs)
+	runCmd := cmd.setup(cfs)
+	usage := cmd.printUsage
+	pos, err := parseInterspersed(cfs, rest[words:])
+	if err != nil {
+		return helpOr(err, env.Stdout, usage)
+	}
+	if len(pos) != len(cmd.args) {
+		return &usageError{msg: fmt.Sprintf("%s takes %d argument(s), got %d", cmd.name, len(cmd.args), len(pos)), usage: usage}
+	}
+	if err := g.validate(); err != nil {
+		return &usageError{msg: err.Error(), usage: usage}
+	}
+	token, err := g.resolveToken()
+	if err != nil {
+		return err
+	}
+	client, err := apiclient.New(g.server, token, env.HTTPClient)
+	if err != nil {
+		return &usageError{msg: err.Error(), usage: usage}
+	}
+	return runCmd(ctx, &session{client: client, out: env.Stdout, output: g.output}, pos)
+}
+
+// helpOr turns -h into printed help and any other flag error into a usage
+// error.
+func helpOr(err error, stdout io.Writer, usage func(io.Writer)) error {
+	if errors.Is(err, flag.ErrHelp) {
+		usage(stdout)
+		return err
+	}
+	return &usageError{msg: err.Error(), usage: usage}
+}
+
+// describe says what went wrong and, where it is the usual cause, what to
+// check.
+func describe(err error) string {
+	var se *apiclient.StatusError
+	var ce *apiclient.ConnError
+	switch {
+	case errors.As(err, &se) && se.Status == http.StatusUnauthorized:
+		return "the server refused the token (401): check --token or STEWARD_TOKEN"
+	case errors.As(err, &se):
+		return fmt.Sprintf("%s (%d from %s %s)", se.Message, se.Status, se.Method, se.Path)
+	case errors.As(err, &ce):
+		return fmt.Sprintf("cannot reach the server at %s: %v (is it running? check --server or STEWARD_SERVER)", ce.URL, ce.Err)
+	}
+	return err.Error()
+}

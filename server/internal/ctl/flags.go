@@ -1,0 +1,154 @@
+package ctl
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// DefaultServer is where stewardctl looks without --server or
+// STEWARD_SERVER: the address `make run` serves on.
+const DefaultServer = "http://127.0.0.1:8080"
+
+// Output formats.
+const (
+	outputTable = "table"
+	outputJSON  = "json"
+)
+
+// globals are the flags every command accepts, before or after its name.
+// Their defaults come from the environment.
+type globals struct {
+	server    string
+	token     string
+	tokenFile string
+	output    string
+
+	// Set on the command line (not from the environment); explicit flags
+	// beat the environment.
+	tokenSet, tokenFileSet bool
+	envToken, envTokenFile string
+}
+
+func newGlobals(getenv func(string) string) *globals {
+	g := &globals{
+		server:       getenv("STEWARD_SERVER"),
+		envToken:     getenv("STEWARD_TOKEN"),
+		envTokenFile: getenv("STEWARD_TOKEN_FILE"),
+		output:       outputTable,
+	}
+	if g.server == "" {
+		g.server = DefaultServer
+	}
+	return g
+}
+
+// register adds the global flags to fs. It is called on the leading flag
+// set and again on the command's, with the values parsed so far as the
+// defaults, so a flag given before the command survives.
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.server, "server", g.server, "")
+	fs.Var(&trackedString{p: &g.token, set: &g.tokenSet}, "token", "")
+	fs.Var(&trackedString{p: &g.tokenFile, set: &g.tokenFileSet}, "token-file", "")
+	fs.StringVar(&g.output, "o", g.output, "")
+	fs.StringVar(&g.output, "output", g.output, "")
+}
+
+const globalsHelp = `Global flags (before or after the command):
+  --server URL          Steward server (env STEWARD_SERVER, default ` + DefaultServer + `)
+  --token TOKEN         admin API token (env STEWARD_TOKEN)
+  --token-file PATH     read the token from a file such as ./data/admin-token
+                        (env STEWARD_TOKEN_FILE)
+  -o, --output FORMAT   table or json (default table)
+`
+
+func (g *globals) validate() error {
+	if g.output != outputTable && g.output != outputJSON {
+		return fmt.Errorf("output format %q: want table or json", g.output)
+	}
+	if g.tokenSet && g.tokenFileSet {
+		return errors.New("give --token or --token-file, not both")
+	}
+	return nil
+}
+
+// resolveToken picks the token: a flag over the environment, and a token
+// over a token file at the same level.
+func (g *globals) resolveToken() (string, error) {
+	switch {
+	case g.tokenSet:
+		if strings.TrimSpace(g.token) == "" {
+			return "", &usageError{msg: "--token is empty"}
+		}
+		return strings.TrimSpace(g.token), nil
+	case g.tokenFileSet:
+		return readToken(g.tokenFile)
+	case g.envToken != "":
+		return strings.TrimSpace(g.envToken), nil
+	case g.envTokenFile != "":
+		return readToken(g.envTokenFile)
+	}
+	return "", &usageError{msg: "no admin token: pass --token or --token-file (the server writes one to <data-dir>/admin-token), or set STEWARD_TOKEN or STEWARD_TOKEN_FILE"}
+}
+
+func readToken(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read token file: %w", err)
+	}
+	token := strings.TrimSpace(string(raw))
+	if token == "" {
+		return "", fmt.Errorf("token file %s is empty", path)
+	}
+	return token, nil
+}
+
+// trackedString is a string flag that records whether it was given.
+type trackedString struct {
+	p   *string
+	set *bool
+}
+
+func (s *trackedString) String() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
+
+func (s *trackedString) Set(v string) error {
+	*s.p, *s.set = v, true
+	return nil
+}
+
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	// Errors and help are printed by Run, once, in its own words.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parseInterspersed parses flags anywhere among the positional arguments,
+// which the flag package alone stops at, and returns the positionals.
+// Everything after "--" is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
