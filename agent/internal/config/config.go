@@ -1,0 +1,132 @@
+// Package config loads the agent's configuration from its YAML file and
+// command-line flags (flags win).
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the agent's whole configuration, loaded once.
+type Config struct {
+	Server           string `yaml:"server"`
+	EnrollSecret     string `yaml:"enroll_secret"`
+	EnrollSecretFile string `yaml:"enroll_secret_file"`
+	StateDir         string `yaml:"state_dir"`
+	LogLevel         string `yaml:"log_level"`
+	// InventoryInterval and HeartbeatInterval override what the server
+	// asks for; zero means use the server's values.
+	InventoryInterval time.Duration `yaml:"inventory_interval"`
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// File is where the YAML came from, if anywhere.
+	File string `yaml:"-"`
+}
+
+// DefaultStateDir is where a service install keeps its state.
+func DefaultStateDir() string {
+	switch runtime.GOOS {
+	case "windows":
+		return `C:\ProgramData\Steward\agent`
+	case "darwin":
+		return "/Library/Application Support/Steward/agent"
+	default:
+		return "/var/lib/steward-agent"
+	}
+}
+
+// Load parses run's flags, reading --config first so flags override it.
+func Load(args []string, stderr io.Writer) (Config, error) {
+	cfg := Config{StateDir: DefaultStateDir(), LogLevel: "info"}
+	var fl Config
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&fl.Server, "server", "", "server URL, e.g. https://steward.example.com")
+	fs.StringVar(&fl.EnrollSecret, "enroll-secret", "", "enroll secret (used once, to obtain a node key)")
+	fs.StringVar(&fl.EnrollSecretFile, "enroll-secret-file", "", "file holding the enroll secret (keeps it out of the process list)")
+	fs.StringVar(&fl.StateDir, "state-dir", "", "directory for the node key and agent state (default "+DefaultStateDir()+")")
+	fs.StringVar(&fl.File, "config", "", "YAML configuration file")
+	fs.StringVar(&fl.LogLevel, "log-level", "", "debug, info, warn or error")
+	fs.DurationVar(&fl.InventoryInterval, "inventory-interval", 0, "override the server's inventory interval")
+	fs.DurationVar(&fl.HeartbeatInterval, "heartbeat-interval", 0, "override the server's heartbeat interval")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if fl.File != "" {
+		if err := loadFile(&cfg, fl.File); err != nil {
+			return cfg, err
+		}
+		cfg.File = fl.File
+	}
+	for _, p := range []struct{ from, to *string }{
+		{&fl.Server, &cfg.Server}, {&fl.EnrollSecret, &cfg.EnrollSecret},
+		{&fl.EnrollSecretFile, &cfg.EnrollSecretFile}, {&fl.StateDir, &cfg.StateDir},
+		{&fl.LogLevel, &cfg.LogLevel},
+	} {
+		if *p.from != "" {
+			*p.to = *p.from
+		}
+	}
+	if fl.InventoryInterval != 0 {
+		cfg.InventoryInterval = fl.InventoryInterval
+	}
+	if fl.HeartbeatInterval != 0 {
+		cfg.HeartbeatInterval = fl.HeartbeatInterval
+	}
+	if cfg.EnrollSecret == "" && cfg.EnrollSecretFile != "" {
+		b, err := os.ReadFile(cfg.EnrollSecretFile)
+		if err != nil {
+			return cfg, fmt.Errorf("enroll secret file: %w", err)
+		}
+		cfg.EnrollSecret = strings.TrimSpace(string(b))
+	}
+	return cfg, cfg.Validate()
+}
+
+func loadFile(cfg *Config, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate checks the configuration is usable for run.
+func (c Config) Validate() error {
+	if c.Server == "" {
+		return errors.New("--server is required")
+	}
+	u, err := url.Parse(c.Server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--server %q: want http(s)://host[:port]", c.Server)
+	}
+	if c.StateDir == "" {
+		return errors.New("--state-dir must not be empty")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.InventoryInterval < 0 || c.HeartbeatInterval < 0 {
+		return errors.New("intervals must not be negative")
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/steward-project/steward/shared/inventory"
+)
+
+// Config is what Run needs. The zero value of every optional field picks
+// the documented default.
+type Config struct {
+	// ServerURL is the server's base URL, http or https.
+	ServerURL string
+	// EnrollSecret is used when the state dir holds no node key, and to
+	// enroll again when the server refuses the key. Optional once enrolled.
+	EnrollSecret string
+	// StateDir holds the node key and state.json.
+	StateDir string
+	// AgentVersion is reported in hello.
+	AgentVersion string
+	// Hostname is reported at enrollment and in hello; empty means
+	// os.Hostname().
+	Hostname string
+	// Collect gathers one inventory document. It must honour ctx.
+	Collect func(ctx context.Context) inventory.Document
+	// InventoryInterval and HeartbeatInterval override the schedule the
+	// server sends in welcome; 0 means use the server's.
+	InventoryInterval time.Duration
+	HeartbeatInterval time.Duration
+	// Logger receives the runner's logs; nil discards them.
+	Logger *slog.Logger
+	// HTTPClient is used for enrollment, and its *http.Transport's TLS,
+	// proxy and dial settings for the WebSocket; nil means a default client.
+	HTTPClient *http.Client
+}
+
+// Validate reports the first missing or malformed field.
+func (c Config) Validate() error {
+	u, err := url.Parse(c.ServerURL)
+	switch {
+	case c.ServerURL == "":
+		return errors.New("config: server url is empty")
+	case err != nil:
+		return fmt.Errorf("config: server url: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("config: server url %q: scheme must be http or https", c.ServerURL)
+	case u.Host == "":
+		return fmt.Errorf("config: server url %q: no host", c.ServerURL)
+	case c.StateDir == "":
+		return errors.New("config: state dir is empty")
+	case c.AgentVersion == "":
+		return errors.New("config: agent version is empty")
+	case c.Collect == nil:
+		return errors.New("config: no collect function")
+	case c.InventoryInterval < 0 || c.HeartbeatInterval < 0:
+		return errors.New("config: intervals must not be negative")
+	}
+	return nil
+}
+
+// withDefaults fills the optional fields.
+func (c Config) withDefaults() (Config, error) {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: time.Minute}
+	}
+	if c.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return c, fmt.Errorf("hostname: %w", err)
+		}
+		c.Hostname = h
+	}
+	return c, nil
+}

@@ -1,0 +1,331 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/steward-project/steward/agent/internal/transport"
+	"github.com/steward-project/steward/shared/inventory"
+	"github.com/steward-project/steward/shared/wire"
+)
+
+const (
+	// welcomeTimeout bounds the wait for welcome after hello.
+	welcomeTimeout = 10 * time.Second
+	// initialIdle is the silence allowed before the welcome sets the
+	// schedule; the welcome timeout normally fires well before it.
+	initialIdle = 2*defaultHeartbeat + idleSlack
+	// idleSlack is added to twice the heartbeat interval to get how long
+	// the server may stay silent before the connection counts as dead: the
+	// server acks every heartbeat and pings every 30 s.
+	idleSlack = 30 * time.Second
+
+	defaultInventory = time.Hour
+	defaultHeartbeat = 30 * time.Second
+	// minServerInterval keeps a misconfigured server from making a fleet
+	// report in a busy loop; Config overrides are not clamped (tests).
+	minServerInterval = time.Second
+)
+
+// serverError is an error message the server sent before closing.
+type serverError struct {
+	Code, Message string
+}
+
+func (e *serverError) Error() string {
+	return fmt.Sprintf("server error %s: %s", e.Code, e.Message)
+}
+
+// inFlight is the one inventory awaiting its ack.
+type inFlight struct {
+	seq    uint64
+	hashes map[string]string
+	doc    inventory.Document // kept to answer a resync without collecting again
+}
+
+// session is one welcomed connection. All its fields are used by the
+// goroutine running run, except the collection goroutine's channel.
+type session struct {
+	a    *agent
+	conn *transport.Conn
+	log  *slog.Logger
+
+	inventoryEvery time.Duration
+	heartbeatEvery time.Duration
+
+	inflight    *inFlight
+	collecting  bool
+	collectDue  bool // the inventory timer fired while busy
+	results     chan inventory.Document
+	collectCtx  context.Context
+	stopCollect context.CancelFunc
+	collectors  sync.WaitGroup
+}
+
+func newSession(a *agent, conn *transport.Conn) *session {
+	return &session{a: a, conn: conn, log: a.log, results: make(chan inventory.Document, 1)}
+}
+
+// run speaks the protocol on conn until it fails, the server closes it or
+// ctx ends; it always closes conn (with a close frame) before returning.
+func (s *session) run(ctx context.Context) outcome {
+	s.collectCtx, s.stopCollect = context.WithCancel(ctx)
+	defer func() {
+		s.stopCollect()
+		s.collectors.Wait()
+	}()
+	defer s.conn.Close()
+
+	if o, ok := s.handshake(ctx); !ok {
+		return o
+	}
+	start := s.a.h.now()
+	o := s.loop(ctx)
+	o.welcomed = true
+	o.upFor = s.a.h.now().Sub(start)
+	return o
+}
+
+// handshake sends hello and waits for welcome; ok is false when the
+// session should end with o.
+func (s *session) handshake(ctx context.Context) (o outcome, ok bool) {
+	hello := wire.Hello{
+		ProtocolVersions: []int{wire.ProtocolVersion},
+		AgentVersion:     s.a.cfg.AgentVersion,
+		OS:               runtime.GOOS,
+		Arch:             runtime.GOARCH,
+		Hostname:         s.a.cfg.Hostname,
+	}
+	if o, ok := s.send(ctx, wire.TypeHello, 0, hello); !ok {
+		return o, false
+	}
+	timer := time.NewTimer(welcomeTimeout)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return outcome{}, false
+	case <-timer.C:
+		return outcome{err: fmt.Errorf("no welcome within %v", welcomeTimeout)}, false
+	case env, open := <-s.conn.Incoming():
+		if !open {
+			return outcome{err: s.conn.Err()}, false
+		}
+		switch env.Type {
+		case wire.TypeWelcome:
+			return s.welcome(env)
+		case wire.TypeError:
+			return s.serverError(env), false
+		default:
+			return outcome{err: fmt.Errorf("expected welcome, got %s", env.Type)}, false
+		}
+	}
+}
+
+func (s *session) welcome(env wire.Envelope) (outcome, bool) {
+	var w wire.Welcome
+	if err := wire.DecodePayload(env, &w); err != nil {
+		return outcome{err: fmt.Errorf("welcome: %w", err)}, false
+	}
+	if w.ProtocolVersion != wire.ProtocolVersion {
+		return outcome{err: fmt.Errorf("welcome: server chose protocol version %d, this agent speaks %d", w.ProtocolVersion, wire.ProtocolVersion)}, false
+	}
+	jumped, err := s.a.st.ResumeAfter(w.LastSeq)
+	if err != nil {
+		return outcome{fatal: err}, false
+	}
+	if jumped {
+		s.log.Info("server has applied newer sequence numbers than the state dir holds; continuing above them", "last_seq", w.LastSeq)
+	}
+	if w.HostID != 0 && w.HostID != s.a.st.Snapshot().HostID {
+		if err := s.a.st.SetHostID(w.HostID); err != nil {
+			return outcome{fatal: err}, false
+		}
+	}
+	s.inventoryEvery = pickInterval(s.a.cfg.InventoryInterval, time.Duration(w.InventoryInterval), defaultInventory)
+	s.heartbeatEvery = pickInterval(s.a.cfg.HeartbeatInterval, time.Duration(w.HeartbeatInterval), defaultHeartbeat)
+	s.conn.SetIdleTimeout(2*s.heartbeatEvery + idleSlack)
+	s.log.Info("connected", "host_id", w.HostID, "last_seq", w.LastSeq,
+		"inventory_interval", s.inventoryEvery, "heartbeat_interval", s.heartbeatEvery)
+	return outcome{}, true
+}
+
+// pickInterval prefers the local override, then the server's value
+// (clamped), then the default.
+func pickInterval(local, server, def time.Duration) time.Duration {
+	switch {
+	case local > 0:
+		return local
+	case server > 0:
+		return max(server, minServerInterval)
+	default:
+		return def
+	}
+}
+
+func (s *session) loop(ctx context.Context) outcome {
+	heartbeat := time.NewTicker(s.heartbeatEvery)
+	defer heartbeat.Stop()
+	nextInventory := time.NewTimer(jitter(s.inventoryEvery, s.a.h.rand()))
+	defer nextInventory.Stop()
+	s.startCollect()
+
+	for {
+		select {
+		case <-ctx.Done():
+			return outcome{}
+		case env, open := <-s.conn.Incoming():
+			if !open {
+				return outcome{err: s.conn.Err()}
+			}
+			if o, ok := s.handle(ctx, env); !ok {
+				return o
+			}
+		case <-heartbeat.C:
+			if o, ok := s.sendData(ctx, wire.TypeHeartbeat, wire.Heartbeat{Time: s.a.h.now().UTC()}); !ok {
+				return o
+			}
+		case <-nextInventory.C:
+			nextInventory.Reset(jitter(s.inventoryEvery, s.a.h.rand()))
+			if s.collecting || s.inflight != nil {
+				s.collectDue = true
+			} else {
+				s.startCollect()
+			}
+		case doc := <-s.results:
+			s.collecting = false
+			if o, ok := s.sendInventory(ctx, doc); !ok {
+				return o
+			}
+		}
+	}
+}
+
+// handle reacts to one server message.
+func (s *session) handle(ctx context.Context, env wire.Envelope) (outcome, bool) {
+	switch env.Type {
+	case wire.TypeAck:
+		return s.ack(ctx, env)
+	case wire.TypeError:
+		return s.serverError(env), false
+	default:
+		s.log.Debug("ignoring unexpected message", "type", env.Type)
+		return outcome{}, true
+	}
+}
+
+func (s *session) ack(ctx context.Context, env wire.Envelope) (outcome, bool) {
+	if s.inflight == nil || env.Seq != s.inflight.seq {
+		return outcome{}, true // a heartbeat's ack, or a stale one
+	}
+	var ack wire.Ack
+	if len(env.Payload) > 0 {
+		if err := wire.DecodePayload(env, &ack); err != nil {
+			return outcome{err: fmt.Errorf("ack: %w", err)}, false
+		}
+	}
+	done := s.inflight
+	s.inflight = nil
+	if ack.Resync {
+		s.log.Info("server asked for a full inventory", "seq", env.Seq)
+		if err := s.a.st.SetAckedHashes(nil); err != nil {
+			return outcome{fatal: err}, false
+		}
+		return s.sendInventory(ctx, done.doc)
+	}
+	if err := s.a.st.SetAckedHashes(done.hashes); err != nil {
+		return outcome{fatal: err}, false
+	}
+	if s.collectDue {
+		s.startCollect()
+	}
+	return outcome{}, true
+}
+
+func (s *session) serverError(env wire.Envelope) outcome {
+	var e wire.Error
+	if err := wire.DecodePayload(env, &e); err != nil {
+		return outcome{err: fmt.Errorf("server error: %w", err)}
+	}
+	return outcome{err: &serverError{Code: e.Code, Message: e.Message}, retryAfter: time.Duration(e.RetryAfter)}
+}
+
+// startCollect runs Collect in the background so that heartbeats and acks
+// keep flowing during a slow collection.
+func (s *session) startCollect() {
+	s.collecting = true
+	s.collectDue = false
+	ctx := s.collectCtx
+	s.collectors.Add(1)
+	go func() {
+		defer s.collectors.Done()
+		s.results <- s.a.cfg.Collect(ctx)
+	}()
+}
+
+func (s *session) sendInventory(ctx context.Context, doc inventory.Document) (outcome, bool) {
+	if ctx.Err() != nil {
+		return outcome{}, false
+	}
+	d := buildInventory(doc, s.a.st.AckedHashes(), s.a.h.now())
+	if len(d.skipped) > 0 {
+		s.log.Warn("inventory sections left out: unknown name or invalid JSON", "sections", d.skipped)
+	}
+	seq, err := s.a.st.NextSeq()
+	if err != nil {
+		return outcome{fatal: err}, false
+	}
+	msg, err := wire.Encode(wire.TypeInventory, seq, d.msg)
+	if err != nil {
+		return outcome{err: err}, false
+	}
+	if len(msg) > wire.MaxMessageBytes {
+		// The server would drop the connection for it, and every retry
+		// would do the same; stay connected and try the next collection.
+		s.log.Error("inventory too large to send", "bytes", len(msg), "limit", wire.MaxMessageBytes)
+		return outcome{}, true
+	}
+	if err := s.conn.Send(ctx, msg); err != nil {
+		return s.sendFailed(ctx, err), false
+	}
+	s.inflight = &inFlight{seq: seq, hashes: d.hashes, doc: doc}
+	s.log.Debug("inventory sent", "seq", seq, "sections", len(d.msg.Sections), "removed", len(d.msg.Removed), "bytes", len(msg))
+	return outcome{}, true
+}
+
+// sendData reserves the next sequence number (on disk first) and sends a
+// data message with it.
+func (s *session) sendData(ctx context.Context, typ string, payload any) (outcome, bool) {
+	seq, err := s.a.st.NextSeq()
+	if err != nil {
+		return outcome{fatal: err}, false
+	}
+	return s.send(ctx, typ, seq, payload)
+}
+
+// send encodes and queues one message; seq 0 is left off the envelope.
+func (s *session) send(ctx context.Context, typ string, seq uint64, payload any) (outcome, bool) {
+	msg, err := wire.Encode(typ, seq, payload)
+	if err != nil {
+		return outcome{err: err}, false
+	}
+	if err := s.conn.Send(ctx, msg); err != nil {
+		return s.sendFailed(ctx, err), false
+	}
+	return outcome{}, true
+}
+
+func (s *session) sendFailed(ctx context.Context, err error) outcome {
+	if ctx.Err() != nil {
+		return outcome{}
+	}
+	// The writer stopped; its reason is more useful than ErrClosed.
+	if errors.Is(err, transport.ErrClosed) && s.conn.Err() != nil {
+		err = s.conn.Err()
+	}
+	return outcome{err: fmt.Errorf("send: %w", err)}
+}
