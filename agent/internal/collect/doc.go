@@ -1,0 +1,2 @@
+// Package collect gathers the inventory document from the machine the agent runs on.
+package collect

@@ -1,0 +1,4 @@
+Package: curl
+Status: install ok installed
+Architecture: amd64
+Version: 99.0-ignored
