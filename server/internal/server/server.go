@@ -1,0 +1,157 @@
+// Package server wires the steward-server process together: store, ingest,
+// agent gateway, admin API, health and metrics endpoints.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/auth"
+	"github.com/steward-project/steward/server/internal/config"
+	"github.com/steward-project/steward/server/internal/gateway"
+	"github.com/steward-project/steward/server/internal/ingest"
+	"github.com/steward-project/steward/server/internal/metrics"
+	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/server/internal/store/postgres"
+	"github.com/steward-project/steward/server/internal/store/sqlite"
+)
+
+// OpenStore opens the database named by cfg.DB.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, string, error) {
+	kind, target, err := config.ParseDB(cfg.DB)
+	if err != nil {
+		return nil, "", err
+	}
+	var st store.Store
+	switch kind {
+	case config.SQLite:
+		st, err = sqlite.Open(ctx, target, log)
+	case config.Postgres:
+		st, err = postgres.Open(ctx, target, log)
+	}
+	if err != nil {
+		return nil, kind, fmt.Errorf("open database %s: %w", config.Redact(cfg.DB), err)
+	}
+	return st, kind, nil
+}
+
+// Migrate applies pending schema migrations and returns.
+func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	st, _, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate %s: %w", config.Redact(cfg.DB), err)
+	}
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down in order: stop accepting,
+// close agent connections, commit queued messages, close the store.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version string) error {
+	st, kind, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate %s: %w", config.Redact(cfg.DB), err)
+	}
+	created, err := auth.Bootstrap(ctx, st, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created first admin token and enroll secret", "data_dir", cfg.DataDir,
+			"files", []string{auth.AdminTokenFile, auth.EnrollSecretFile})
+	}
+
+	m := metrics.New(version)
+	writers := 4
+	if kind == config.SQLite {
+		writers = 1 // SQLite has one writer connection
+	}
+	batcher := ingest.New(st, ingest.Config{Writers: writers, Logger: log, Metrics: m})
+	gw := gateway.New(gateway.Config{
+		Store:             st,
+		Ingest:            batcher,
+		Logger:            log,
+		Metrics:           m,
+		InventoryInterval: cfg.Agent.InventoryInterval,
+		HeartbeatInterval: cfg.Agent.HeartbeatInterval,
+	})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(pctx); err != nil {
+			log.Warn("readiness check failed", "err", err)
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	gw.Register(mux)
+	mux.Handle(api.Prefix, api.New(api.Config{
+		Store:        st,
+		Logger:       log,
+		OnlineWindow: 3 * cfg.Agent.HeartbeatInterval,
+	}))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		batcher.Stop()
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	log.Info("steward-server listening", "url", scheme+"://"+ln.Addr().String(), "db", config.Redact(cfg.DB), "version", version)
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+
+	select {
+	case err = <-errc:
+		err = fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		err = nil
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		log.Warn("http shutdown", "err", serr)
+	}
+	if gerr := gw.Shutdown(sctx); gerr != nil {
+		log.Warn("agent connections did not close in time", "err", gerr)
+	}
+	batcher.Stop()
+	return err
+}

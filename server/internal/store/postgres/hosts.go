@@ -1,0 +1,149 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/steward-project/steward/server/internal/store"
+)
+
+// hostColumns is what every host read selects, into hostRow.
+const hostColumns = `id, hostname, os, platform, os_version, arch, agent_version,
+	enrolled_at, last_seen, connected_at, disconnected_at, last_seq`
+
+type hostRow struct {
+	ID             int64      `db:"id"`
+	Hostname       string     `db:"hostname"`
+	OS             string     `db:"os"`
+	Platform       string     `db:"platform"`
+	OSVersion      string     `db:"os_version"`
+	Arch           string     `db:"arch"`
+	AgentVersion   string     `db:"agent_version"`
+	EnrolledAt     time.Time  `db:"enrolled_at"`
+	LastSeen       *time.Time `db:"last_seen"`
+	ConnectedAt    *time.Time `db:"connected_at"`
+	DisconnectedAt *time.Time `db:"disconnected_at"`
+	LastSeq        int64      `db:"last_seq"`
+}
+
+func (r hostRow) host() store.Host {
+	return store.Host{
+		ID: r.ID, Hostname: r.Hostname, OS: r.OS, Platform: r.Platform, OSVersion: r.OSVersion,
+		Arch: r.Arch, AgentVersion: r.AgentVersion,
+		EnrolledAt:     r.EnrolledAt.UTC(),
+		LastSeen:       utc(r.LastSeen),
+		ConnectedAt:    utc(r.ConnectedAt),
+		DisconnectedAt: utc(r.DisconnectedAt),
+		LastSeq:        uint64(r.LastSeq),
+	}
+}
+
+// EnrollHost records a new host. A zero EnrolledAt means now; an
+// EnrollSecretID of 0 records no secret.
+func (s *Store) EnrollHost(ctx context.Context, h store.NewHost) (int64, error) {
+	at := h.EnrolledAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var secret *int64
+	if h.EnrollSecretID != 0 {
+		secret = &h.EnrollSecretID
+	}
+	var id int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO hosts (node_key_hash, hostname, enroll_secret_id, enrolled_at)
+		VALUES ($1, $2, $3, $4) RETURNING id`, h.NodeKeyHash, clean(h.Hostname), secret, at).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("enroll host: %w", err)
+	}
+	return id, nil
+}
+
+func (s *Store) oneHost(ctx context.Context, where string, arg any) (store.Host, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+hostColumns+` FROM hosts WHERE `+where, arg)
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[hostRow])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Host{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Host{}, err
+	}
+	return r.host(), nil
+}
+
+// HostByNodeKey returns the host with this node key hash.
+func (s *Store) HostByNodeKey(ctx context.Context, nodeKeyHash string) (store.Host, error) {
+	h, err := s.oneHost(ctx, `node_key_hash = $1`, nodeKeyHash)
+	if err != nil {
+		return store.Host{}, fmt.Errorf("host by node key: %w", err)
+	}
+	return h, nil
+}
+
+// GetHost returns one host.
+func (s *Store) GetHost(ctx context.Context, id int64) (store.Host, error) {
+	h, err := s.oneHost(ctx, `id = $1`, id)
+	if err != nil {
+		return store.Host{}, fmt.Errorf("get host %d: %w", id, err)
+	}
+	return h, nil
+}
+
+// HostConnected records what the agent said in its hello.
+func (s *Store) HostConnected(ctx context.Context, id int64, info store.HelloInfo, at time.Time) error {
+	err := s.updateHost(ctx, `UPDATE hosts SET hostname = $2, os = $3, arch = $4, agent_version = $5,
+		connected_at = $6, last_seen = $6 WHERE id = $1`,
+		id, clean(info.Hostname), clean(info.OS), clean(info.Arch), clean(info.AgentVersion), nullTime(at))
+	if err != nil {
+		return fmt.Errorf("host %d connected: %w", id, err)
+	}
+	return nil
+}
+
+// HostDisconnected records when the agent's connection ended.
+func (s *Store) HostDisconnected(ctx context.Context, id int64, at time.Time) error {
+	if err := s.updateHost(ctx, `UPDATE hosts SET disconnected_at = $2 WHERE id = $1`, id, nullTime(at)); err != nil {
+		return fmt.Errorf("host %d disconnected: %w", id, err)
+	}
+	return nil
+}
+
+// updateHost runs a one-row update and reports ErrNotFound if no row matched.
+func (s *Store) updateHost(ctx context.Context, query string, args ...any) error {
+	tag, err := s.pool.Exec(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// ListHosts returns one page of hosts in (hostname, id) order; hostname
+// collates "C", so names compare bytewise as in SQLite.
+func (s *Store) ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, error) {
+	var rows pgx.Rows
+	if p.AfterID > 0 {
+		rows, _ = s.pool.Query(ctx, listHostsAfterSQL, p.AfterHostname, p.AfterID, limitOrDefault(p.Limit))
+	} else {
+		rows, _ = s.pool.Query(ctx, `SELECT `+hostColumns+` FROM hosts ORDER BY hostname, id LIMIT $1`, limitOrDefault(p.Limit))
+	}
+	rs, err := pgx.CollectRows(rows, pgx.RowToStructByName[hostRow])
+	if err != nil {
+		return nil, fmt.Errorf("list hosts: %w", err)
+	}
+	hosts := make([]store.Host, len(rs))
+	for i, r := range rs {
+		hosts[i] = r.host()
+	}
+	return hosts, nil
+}
+
+// listHostsAfterSQL's row comparison is one range scan of the (hostname,
+// id) index starting just after the cursor.
+const listHostsAfterSQL = `SELECT ` + hostColumns + ` FROM hosts
+	WHERE (hostname, id) > ($1, $2) ORDER BY hostname, id LIMIT $3`

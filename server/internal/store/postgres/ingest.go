@@ -1,0 +1,213 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/shared/wire"
+)
+
+// ApplyBatch commits msgs in one transaction; see store.Ingest. Whatever
+// the batch size it costs three round trips: lock and read the hosts'
+// state; send every write as one pipelined batch; adjust catalog host
+// counts. Go tracks sequence numbers and section hashes in between, so no
+// statement waits on the answer of another.
+func (s *Store) ApplyBatch(ctx context.Context, msgs []store.Message) ([]store.Result, error) {
+	results := make([]store.Result, len(msgs))
+	if len(msgs) == 0 {
+		return results, nil
+	}
+	if err := checkMessages(msgs); err != nil {
+		return nil, fmt.Errorf("apply batch: %w", err)
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		clear(results)
+		return applyBatch(ctx, tx, s.log, msgs, results)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apply batch: %w", err)
+	}
+	return results, nil
+}
+
+// checkMessages refuses, before any database work, what no database state
+// could make valid.
+func checkMessages(msgs []store.Message) error {
+	for i, m := range msgs {
+		switch m.Type {
+		case wire.TypeHeartbeat:
+		case wire.TypeInventory:
+			if m.Inventory == nil {
+				return fmt.Errorf("message %d: inventory message without inventory", i)
+			}
+			for _, sec := range m.Inventory.Sections {
+				// json.Valid lets invalid UTF-8 through; PostgreSQL text
+				// refuses it, and the section's hash forbids repairing it.
+				if !utf8.Valid(sec.Data) {
+					return fmt.Errorf("message %d: section %s is not valid UTF-8", i, sec.Name)
+				}
+			}
+		default:
+			return fmt.Errorf("message %d: unknown message type %q", i, m.Type)
+		}
+		if m.Seq > math.MaxInt64 {
+			return fmt.Errorf("message %d: sequence number %d out of range", i, m.Seq)
+		}
+	}
+	return nil
+}
+
+// hostState is what a batch knows about one host while planning.
+type hostState struct {
+	lastSeq  uint64
+	lastSeen time.Time
+	changed  bool              // lastSeq/lastSeen must be written
+	hashes   map[string]string // stored section hashes, as the batch leaves them
+}
+
+func applyBatch(ctx context.Context, tx pgx.Tx, log *slog.Logger, msgs []store.Message, results []store.Result) error {
+	hosts, err := lockHosts(ctx, tx, msgs)
+	if err != nil {
+		return err
+	}
+	p := &planner{log: log, batch: &pgx.Batch{}, deltas: map[int64]int64{}}
+	for i, m := range msgs {
+		h := hosts[m.HostID]
+		if m.Seq <= h.lastSeq {
+			results[i].Duplicate = true
+			continue
+		}
+		h.lastSeq, h.lastSeen, h.changed = m.Seq, m.Received, true
+		if m.Type == wire.TypeInventory {
+			results[i].Resync = p.inventory(m.HostID, m.Received, m.Inventory, h.hashes)
+		}
+	}
+	p.hostProgress(hosts)
+	if err := tx.SendBatch(ctx, p.batch).Close(); err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
+	return applyCounts(ctx, tx, p.deltas)
+}
+
+// lockHosts locks every host of the batch in id order, so batches sharing
+// hosts queue instead of deadlocking, and reads their sequence numbers and,
+// for hosts with inventory, their section hashes.
+func lockHosts(ctx context.Context, tx pgx.Tx, msgs []store.Message) (map[int64]*hostState, error) {
+	ids, invIDs := map[int64]bool{}, map[int64]bool{}
+	for _, m := range msgs {
+		ids[m.HostID] = true
+		if m.Type == wire.TypeInventory {
+			invIDs[m.HostID] = true
+		}
+	}
+	hosts := make(map[int64]*hostState, len(ids))
+	b := &pgx.Batch{}
+	b.Queue(`SELECT id, last_seq FROM hosts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`,
+		slices.Sorted(maps.Keys(ids))).Query(func(rows pgx.Rows) error {
+		var id, seq int64
+		_, err := pgx.ForEachRow(rows, []any{&id, &seq}, func() error {
+			h := &hostState{lastSeq: uint64(seq)}
+			if invIDs[id] {
+				h.hashes = map[string]string{}
+			}
+			hosts[id] = h
+			return nil
+		})
+		return err
+	})
+	if len(invIDs) > 0 {
+		b.Queue(`SELECT host_id, name, hash FROM inventory_sections WHERE host_id = ANY($1)`,
+			slices.Collect(maps.Keys(invIDs))).Query(func(rows pgx.Rows) error {
+			var (
+				id         int64
+				name, hash string
+			)
+			_, err := pgx.ForEachRow(rows, []any{&id, &name, &hash}, func() error {
+				if h := hosts[id]; h != nil {
+					h.hashes[name] = hash
+				}
+				return nil
+			})
+			return err
+		})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("lock hosts: %w", err)
+	}
+	for _, m := range msgs {
+		if hosts[m.HostID] == nil {
+			return nil, fmt.Errorf("host %d: %w", m.HostID, store.ErrNotFound)
+		}
+	}
+	return hosts, nil
+}
+
+// planner queues one batch's writes.
+type planner struct {
+	log   *slog.Logger
+	batch *pgx.Batch
+	// deltas sums host_count changes per catalog id, filled in as the
+	// batch's link statements report what they changed.
+	deltas map[int64]int64
+}
+
+// hostProgress writes every host's final last_seq and last_seen in one
+// statement: a batch of heartbeats costs one UPDATE, not one per message.
+func (p *planner) hostProgress(hosts map[int64]*hostState) {
+	var (
+		ids  []int64
+		seqs []int64
+		seen []time.Time
+	)
+	for id, h := range hosts {
+		if !h.changed {
+			continue
+		}
+		ids = append(ids, id)
+		seqs = append(seqs, int64(h.lastSeq))
+		seen = append(seen, h.lastSeen)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	p.batch.Queue(`UPDATE hosts h SET last_seq = u.seq, last_seen = u.seen
+		FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS u(id, seq, seen)
+		WHERE h.id = u.id`, ids, seqs, seen)
+}
+
+// applyCounts adds the batch's host_count deltas. Rows are locked in id
+// order first: concurrent batches all touch the popular catalog rows
+// (libc, openssl), and a common order keeps them from deadlocking.
+func applyCounts(ctx context.Context, tx pgx.Tx, deltas map[int64]int64) error {
+	ids := make([]int64, 0, len(deltas))
+	for id, d := range deltas {
+		if d != 0 {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	ds := make([]int64, len(ids))
+	for i, id := range ids {
+		ds[i] = deltas[id]
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT id FROM software WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
+	b.Queue(`UPDATE software s SET host_count = s.host_count + d.delta
+		FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta) WHERE s.id = d.id`, ids, ds)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("update host counts: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/shared/inventory"
+)
+
+// softwareKey identifies one catalog row.
+type softwareKey struct {
+	name, version, arch, source string
+}
+
+// decodeSoftware returns the distinct packages of a software section, each
+// with the publisher first reported for it. Packages without a name carry
+// nothing to search for and are left out.
+func decodeSoftware(data []byte) (map[softwareKey]string, error) {
+	var sw inventory.Software
+	if err := json.Unmarshal(data, &sw); err != nil {
+		return nil, fmt.Errorf("decode software section: %w", err)
+	}
+	want := make(map[softwareKey]string, len(sw.Packages))
+	for _, p := range sw.Packages {
+		k := softwareKey{clean(p.Name), clean(p.Version), clean(p.Arch), clean(p.Source)}
+		if k.name == "" {
+			continue
+		}
+		if _, dup := want[k]; !dup {
+			want[k] = clean(p.Publisher)
+		}
+	}
+	return want, nil
+}
+
+// setSoftware makes the host's links equal want: links to packages no
+// longer reported go, new ones are added (with their catalog row if it is
+// the first host to report it), and host_count deltas are noted.
+func (b *batch) setSoftware(hostID int64, want map[softwareKey]string) error {
+	have, err := b.hostSoftware(hostID)
+	if err != nil {
+		return err
+	}
+	for k, id := range have {
+		if _, keep := want[k]; keep {
+			continue
+		}
+		if err := b.exec(`DELETE FROM host_software WHERE host_id = ? AND software_id = ?`, hostID, id); err != nil {
+			return fmt.Errorf("unlink software: %w", err)
+		}
+		b.deltas[id]--
+	}
+	for k, publisher := range want {
+		if _, ok := have[k]; ok {
+			continue
+		}
+		id, err := b.catalogID(k, publisher)
+		if err != nil {
+			return err
+		}
+		if err := b.exec(`INSERT INTO host_software (host_id, software_id) VALUES (?, ?)`, hostID, id); err != nil {
+			return fmt.Errorf("link software: %w", err)
+		}
+		b.deltas[id]++
+	}
+	return nil
+}
+
+func (b *batch) hostSoftware(hostID int64) (map[softwareKey]int64, error) {
+	rows, err := b.query(`SELECT s.id, s.name, s.version, s.arch, s.source
+		FROM host_software hs JOIN software s ON s.id = hs.software_id
+		WHERE hs.host_id = ?`, hostID)
+	if err != nil {
+		return nil, fmt.Errorf("read host software: %w", err)
+	}
+	defer rows.Close()
+	have := map[softwareKey]int64{}
+	for rows.Next() {
+		var (
+			id int64
+			k  softwareKey
+		)
+		if err := rows.Scan(&id, &k.name, &k.version, &k.arch, &k.source); err != nil {
+			return nil, fmt.Errorf("read host software: %w", err)
+		}
+		have[k] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read host software: %w", err)
+	}
+	return have, nil
+}
+
+// catalogID returns the catalog id of k, creating the row if needed. The
+// write transaction holds SQLite's only write lock, so nobody can insert
+// the same key between the lookup and the insert.
+func (b *batch) catalogID(k softwareKey, publisher string) (int64, error) {
+	row, err := b.queryRow(`SELECT id FROM software WHERE name = ? AND version = ? AND arch = ? AND source = ?`,
+		k.name, k.version, k.arch, k.source)
+	if err != nil {
+		return 0, fmt.Errorf("find software: %w", err)
+	}
+	var id int64
+	err = row.Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("find software: %w", err)
+	}
+	row, err = b.queryRow(`INSERT INTO software (name, version, arch, source, publisher)
+		VALUES (?, ?, ?, ?, ?) RETURNING id`, k.name, k.version, k.arch, k.source, publisher)
+	if err != nil {
+		return 0, fmt.Errorf("add software: %w", err)
+	}
+	if err := row.Scan(&id); err != nil {
+		return 0, fmt.Errorf("add software: %w", err)
+	}
+	return id, nil
+}
+
+// Software search runs in two steps so that no step sorts the hits: the
+// few catalog rows of a name come from the (name, version, ...) unique
+// index, then each row's hosts from host_software's (software_id, host_id)
+// index, already in order. One query joining both would sort every link
+// of the name on every page.
+const (
+	searchCatalogSQL = `SELECT id, name, version, arch, source FROM software
+		WHERE name = ? %s AND id >= ? ORDER BY id`
+	searchLinksSQL = `SELECT hs.host_id, h.hostname
+		FROM host_software hs JOIN hosts h ON h.id = hs.host_id
+		WHERE hs.software_id = ? AND hs.host_id > ?
+		ORDER BY hs.host_id LIMIT ?`
+)
+
+// SearchSoftware returns hosts with software of this exact name (and
+// version, when given), one page in (software id, host id) order.
+func (s *Store) SearchSoftware(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error) {
+	hits, err := s.searchSoftware(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("search software: %w", err)
+	}
+	return hits, nil
+}
+
+func (s *Store) searchSoftware(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error) {
+	// One read transaction: both steps see one snapshot.
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	version, args := "", []any{q.Name}
+	if q.Version != "" {
+		version = "AND version = ?"
+		args = append(args, q.Version)
+	}
+	args = append(args, q.AfterSoftwareID)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(searchCatalogSQL, version), args...)
+	if err != nil {
+		return nil, err
+	}
+	var catalog []store.SoftwareHit
+	for rows.Next() {
+		var h store.SoftwareHit
+		if err := rows.Scan(&h.SoftwareID, &h.Name, &h.Version, &h.Arch, &h.Source); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		catalog = append(catalog, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	limit := limitOrDefault(q.Limit)
+	hits := []store.SoftwareHit{}
+	links, err := tx.PrepareContext(ctx, searchLinksSQL)
+	if err != nil {
+		return nil, err
+	}
+	defer links.Close()
+	for _, c := range catalog {
+		after := int64(0)
+		if c.SoftwareID == q.AfterSoftwareID {
+			after = q.AfterHostID
+		}
+		rows, err := links.QueryContext(ctx, c.SoftwareID, after, limit-len(hits))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			h := c
+			if err := rows.Scan(&h.HostID, &h.Hostname); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			hits = append(hits, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(hits) == limit {
+			break
+		}
+	}
+	return hits, nil
+}
+
+// SoftwareHostCount returns a catalog row's host_count, or ErrNotFound. It
+// is not part of store.Software yet; top-N software counts will read the
+// same column and the contract suite checks it with this.
+func (s *Store) SoftwareHostCount(ctx context.Context, softwareID int64) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT host_count FROM software WHERE id = ?`, softwareID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("software %d host count: %w", softwareID, store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("software %d host count: %w", softwareID, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,185 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/steward-project/steward/server/internal/store"
+)
+
+var hostTests = []subtest{
+	{"enroll and read back", testEnroll},
+	{"unknown host", testUnknownHost},
+	{"duplicate node key", testDuplicateNodeKey},
+	{"connect and disconnect", testConnect},
+	{"list pages", testListPages},
+	{"list default limit", testListDefaultLimit},
+}
+
+func testEnroll(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	id, err := st.EnrollHost(ctx, store.NewHost{NodeKeyHash: "abc123", Hostname: "web-1", EnrolledAt: t0})
+	if err != nil {
+		t.Fatalf("enroll: %v", err)
+	}
+	if id <= 0 {
+		t.Fatalf("enroll: id %d, want > 0", id)
+	}
+	want := store.Host{ID: id, Hostname: "web-1", EnrolledAt: t0}
+	for name, get := range map[string]func() (store.Host, error){
+		"GetHost":       func() (store.Host, error) { return st.GetHost(ctx, id) },
+		"HostByNodeKey": func() (store.Host, error) { return st.HostByNodeKey(ctx, "abc123") },
+	} {
+		h, err := get()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		sameTime(t, name+" enrolled_at", h.EnrolledAt, t0)
+		h.EnrolledAt = t0
+		if h != want {
+			t.Errorf("%s = %+v, want %+v", name, h, want)
+		}
+	}
+	second := enroll(t, st, "web-2")
+	if second == id {
+		t.Errorf("second host got the same id %d", id)
+	}
+}
+
+func testUnknownHost(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	known := enroll(t, st, "known")
+	missing := known + 1000
+	checks := []struct {
+		name string
+		err  error
+	}{
+		{"GetHost", func() error { _, err := st.GetHost(ctx, missing); return err }()},
+		{"HostByNodeKey", func() error { _, err := st.HostByNodeKey(ctx, "no-such-key"); return err }()},
+		{"HostConnected", st.HostConnected(ctx, missing, store.HelloInfo{Hostname: "x"}, t0)},
+		{"HostDisconnected", st.HostDisconnected(ctx, missing, t0)},
+		{"Inventory", func() error { _, err := st.Inventory(ctx, missing); return err }()},
+	}
+	for _, c := range checks {
+		if !errors.Is(c.err, store.ErrNotFound) {
+			t.Errorf("%s on unknown host: err = %v, want ErrNotFound", c.name, c.err)
+		}
+	}
+}
+
+func testDuplicateNodeKey(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	if _, err := st.EnrollHost(ctx, store.NewHost{NodeKeyHash: "same", Hostname: "a", EnrolledAt: t0}); err != nil {
+		t.Fatalf("first enroll: %v", err)
+	}
+	if _, err := st.EnrollHost(ctx, store.NewHost{NodeKeyHash: "same", Hostname: "b", EnrolledAt: t0}); err == nil {
+		t.Fatal("second enroll with the same node key hash succeeded")
+	}
+}
+
+func testConnect(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	id := enroll(t, st, "old-name")
+	info := store.HelloInfo{Hostname: "new-name", OS: "linux", Arch: "amd64", AgentVersion: "1.2.3"}
+	if err := st.HostConnected(ctx, id, info, at(time.Minute)); err != nil {
+		t.Fatalf("connected: %v", err)
+	}
+	h := getHost(t, st, id)
+	if h.Hostname != "new-name" || h.OS != "linux" || h.Arch != "amd64" || h.AgentVersion != "1.2.3" {
+		t.Errorf("after hello: %+v", h)
+	}
+	sameTime(t, "connected_at", h.ConnectedAt, at(time.Minute))
+	sameTime(t, "last_seen", h.LastSeen, at(time.Minute))
+	sameTime(t, "disconnected_at", h.DisconnectedAt, time.Time{})
+
+	if err := st.HostDisconnected(ctx, id, at(2*time.Minute)); err != nil {
+		t.Fatalf("disconnected: %v", err)
+	}
+	h = getHost(t, st, id)
+	sameTime(t, "disconnected_at", h.DisconnectedAt, at(2*time.Minute))
+	sameTime(t, "connected_at after disconnect", h.ConnectedAt, at(time.Minute))
+}
+
+// listAll pages through every host with page size n.
+func listAll(t *testing.T, st store.Store, n int) []store.Host {
+	t.Helper()
+	var all []store.Host
+	p := store.HostPage{Limit: n}
+	for range 100 {
+		page, err := st.ListHosts(t.Context(), p)
+		if err != nil {
+			t.Fatalf("list hosts %+v: %v", p, err)
+		}
+		if len(page) > n {
+			t.Fatalf("list hosts %+v: %d rows, limit %d", p, len(page), n)
+		}
+		all = append(all, page...)
+		if len(page) < n {
+			return all
+		}
+		last := page[len(page)-1]
+		p = store.HostPage{AfterHostname: last.Hostname, AfterID: last.ID, Limit: n}
+	}
+	t.Fatal("list hosts: paging does not end")
+	return nil
+}
+
+func testListPages(t *testing.T, st store.Store) {
+	// Hostnames sort bytewise ("B" before "a"), equal names by id.
+	names := []string{"b", "a", "B", "a", "", "a-1", "b"}
+	ids := map[string][]int64{}
+	for _, n := range names {
+		ids[n] = append(ids[n], enroll(t, st, n))
+	}
+	order := []string{"", "B", "a", "a", "a-1", "b", "b"}
+	var want []string
+	seen := map[string]int{}
+	for _, n := range order {
+		want = append(want, fmt.Sprintf("%s#%d", n, ids[n][seen[n]]))
+		seen[n]++
+	}
+	for _, size := range []int{1, 2, 3, len(names), len(names) + 1} {
+		t.Run(fmt.Sprintf("page size %d", size), func(t *testing.T) {
+			var got []string
+			for _, h := range listAll(t, st, size) {
+				got = append(got, fmt.Sprintf("%s#%d", h.Hostname, h.ID))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("hosts = %q, want %q", got, want)
+			}
+		})
+	}
+	// AfterHostname alone does not page: AfterID 0 means from the start.
+	page, err := st.ListHosts(t.Context(), store.HostPage{AfterHostname: "b", Limit: 1})
+	if err != nil || len(page) != 1 || page[0].Hostname != "" {
+		t.Errorf("AfterID 0 page = %+v, %v; want the first host", page, err)
+	}
+	// Strictly after: the cursor's own row is not repeated, a same-named
+	// host with a larger id is not skipped.
+	first := ids["a"][0]
+	page, err = st.ListHosts(t.Context(), store.HostPage{AfterHostname: "a", AfterID: first, Limit: 1})
+	if err != nil || len(page) != 1 || page[0].ID != ids["a"][1] {
+		t.Errorf("after (a, %d) = %+v, %v; want host %d", first, page, err, ids["a"][1])
+	}
+	page, err = st.ListHosts(t.Context(), store.HostPage{AfterHostname: "b", AfterID: ids["b"][1], Limit: 5})
+	if err != nil || len(page) != 0 {
+		t.Errorf("after the last host = %+v, %v; want empty", page, err)
+	}
+}
+
+func testListDefaultLimit(t *testing.T, st store.Store) {
+	for i := range 101 {
+		enroll(t, st, fmt.Sprintf("h%03d", i))
+	}
+	for _, limit := range []int{0, -1} {
+		page, err := st.ListHosts(t.Context(), store.HostPage{Limit: limit})
+		if err != nil {
+			t.Fatalf("list hosts: %v", err)
+		}
+		if len(page) != 100 {
+			t.Errorf("limit %d: %d hosts, want 100", limit, len(page))
+		}
+	}
+}
