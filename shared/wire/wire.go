@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
+	"unicode/utf8"
 
 	"github.com/steward-project/steward/shared/inventory"
 )
@@ -145,11 +147,18 @@ func Encode(typ string, seq uint64, payload any) ([]byte, error) {
 // ErrMalformed marks a message that cannot be decoded or breaks the rules.
 var ErrMalformed = errors.New("malformed message")
 
+// MaxSeq is the largest sequence number; stores keep it in a signed
+// 64-bit column.
+const MaxSeq = math.MaxInt64
+
 // Decode parses an envelope and checks its type is known.
 func Decode(b []byte) (Envelope, error) {
 	var env Envelope
 	if err := json.Unmarshal(b, &env); err != nil {
 		return env, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if env.Seq > MaxSeq {
+		return env, fmt.Errorf("%w: seq %d above %d", ErrMalformed, env.Seq, uint64(MaxSeq))
 	}
 	switch env.Type {
 	case TypeHello, TypeWelcome, TypeInventory, TypeHeartbeat, TypeAck, TypeError:
@@ -193,6 +202,11 @@ func (inv *Inventory) Validate() error {
 		// checked over the bytes as received, without re-encoding.
 		if !json.Valid(s.Data) {
 			return fmt.Errorf("%w: section %q is not valid JSON", ErrMalformed, s.Name)
+		}
+		// encoding/json tolerates invalid UTF-8 inside strings; databases
+		// do not, and one agent's bad bytes must not fail a shared batch.
+		if !utf8.Valid(s.Data) {
+			return fmt.Errorf("%w: section %q is not valid UTF-8", ErrMalformed, s.Name)
 		}
 		if got := inventory.Hash(s.Data); got != s.Hash {
 			return fmt.Errorf("%w: section %q hash %s does not match its data (%s)", ErrMalformed, s.Name, s.Hash, got)

@@ -109,6 +109,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"unknown type", `{"type":"shell","payload":{}}`},
 		{"seq not a number", `{"type":"ack","seq":"one"}`},
 		{"negative seq", `{"type":"ack","seq":-1}`},
+		{"seq above int64", `{"type":"heartbeat","seq":9223372036854775808,"payload":{}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := Decode([]byte(tc.in)); !errors.Is(err, ErrMalformed) {
@@ -138,6 +139,7 @@ func TestInventoryValidate(t *testing.T) {
 		{"twice", Inventory{Digest: digest, Sections: []Section{good, good}}, false},
 		{"hash mismatch", Inventory{Digest: digest, Sections: []Section{{Name: "os", Hash: strings.Repeat("0", 64), Data: good.Data}}}, false},
 		{"invalid json", Inventory{Digest: digest, Sections: []Section{{Name: "os", Hash: inventory.Hash([]byte("{")), Data: json.RawMessage("{")}}}, false},
+		{"invalid utf-8", Inventory{Digest: digest, Sections: []Section{{Name: "os", Hash: inventory.Hash([]byte("{\"name\":\"\xff\"}")), Data: json.RawMessage("{\"name\":\"\xff\"}")}}}, false},
 		{"sent and removed", Inventory{Digest: digest, Sections: []Section{good}, Removed: []string{"os"}}, false},
 		{"unknown removed", Inventory{Digest: digest, Removed: []string{"x"}}, false},
 		{"unknown error section", Inventory{Digest: digest, Errors: map[string]string{"x": "y"}}, false},

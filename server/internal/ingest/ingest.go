@@ -5,6 +5,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -140,21 +141,21 @@ func (b *Batcher) write(q chan item) {
 }
 
 func (b *Batcher) commit(batch []item, msgs []store.Message) {
-	// The commit runs under its own deadline, not a caller's context: a
-	// batch holds many agents' messages and must not be cut short by one.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	results, err := b.sink.ApplyBatch(ctx, msgs)
-	cancel()
-	now := time.Now()
-	if m := b.cfg.Metrics; m != nil {
-		m.BatchSize.Observe(float64(len(msgs)))
-		if err != nil {
-			m.BatchFailures.Inc()
+	results, err := b.apply(msgs)
+	if err != nil && len(msgs) > 1 {
+		// One message the database refuses must not hold back the other
+		// agents in its batch: apply each alone, so only the culprit (or,
+		// with the database down, every message) fails.
+		b.cfg.Logger.Warn("ingest batch failed; retrying its messages one by one", "messages", len(msgs), "err", err)
+		for i := range batch {
+			b.commit(batch[i:i+1], msgs[i:i+1])
 		}
+		return
 	}
 	if err != nil {
-		b.cfg.Logger.Error("ingest batch failed", "messages", len(msgs), "err", err)
+		b.cfg.Logger.Error("ingest failed", "host_id", msgs[0].HostID, "seq", msgs[0].Seq, "err", err)
 	}
+	now := time.Now()
 	for i, it := range batch {
 		var res store.Result
 		if err == nil {
@@ -165,4 +166,22 @@ func (b *Batcher) commit(batch []item, msgs []store.Message) {
 		}
 		it.done(res, err)
 	}
+}
+
+func (b *Batcher) apply(msgs []store.Message) ([]store.Result, error) {
+	// The commit runs under its own deadline, not a caller's context: a
+	// batch holds many agents' messages and must not be cut short by one.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	results, err := b.sink.ApplyBatch(ctx, msgs)
+	if m := b.cfg.Metrics; m != nil {
+		m.BatchSize.Observe(float64(len(msgs)))
+		if err != nil {
+			m.BatchFailures.Inc()
+		}
+	}
+	if err == nil && len(results) != len(msgs) {
+		err = fmt.Errorf("store returned %d results for %d messages", len(results), len(msgs))
+	}
+	return results, err
 }

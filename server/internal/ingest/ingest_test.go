@@ -12,10 +12,12 @@ import (
 
 // recordingSink records every batch and can be told to fail or block.
 type recordingSink struct {
-	mu      sync.Mutex
-	batches [][]store.Message
-	fail    error
-	gate    chan struct{} // when set, ApplyBatch waits on it
+	mu       sync.Mutex
+	batches  [][]store.Message
+	fail     error
+	poison   int64         // a batch holding this host's message fails
+	gate     chan struct{} // when set, ApplyBatch waits on it
+	attempts int
 }
 
 func (s *recordingSink) ApplyBatch(_ context.Context, msgs []store.Message) ([]store.Result, error) {
@@ -24,8 +26,14 @@ func (s *recordingSink) ApplyBatch(_ context.Context, msgs []store.Message) ([]s
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.attempts++
 	if s.fail != nil {
 		return nil, s.fail
+	}
+	for _, m := range msgs {
+		if s.poison != 0 && m.HostID == s.poison {
+			return nil, errors.New("invalid byte sequence for encoding UTF8")
+		}
 	}
 	s.batches = append(s.batches, append([]store.Message(nil), msgs...))
 	res := make([]store.Result, len(msgs))
@@ -118,5 +126,40 @@ func TestBatcherRefusesAfterStopAndDrainsBefore(t *testing.T) {
 	}
 	if err := b.Submit(context.Background(), store.Message{HostID: 1, Seq: 21}, func(store.Result, error) {}); !errors.Is(err, ErrStopped) {
 		t.Errorf("Submit after Stop: %v, want ErrStopped", err)
+	}
+}
+
+func TestBatcherIsolatesAMessageTheStoreRefuses(t *testing.T) {
+	sink := &recordingSink{poison: 3, gate: make(chan struct{})}
+	b := New(sink, Config{Writers: 1})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := map[int64]bool{}
+	for host := int64(1); host <= 5; host++ {
+		wg.Add(1)
+		err := b.Submit(context.Background(), store.Message{HostID: host, Seq: 1}, func(_ store.Result, err error) {
+			defer wg.Done()
+			mu.Lock()
+			failed[host] = err != nil
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(sink.gate)
+	wg.Wait()
+	b.Stop()
+	for host := int64(1); host <= 5; host++ {
+		if failed[host] != (host == 3) {
+			t.Errorf("host %d failed=%v; only host 3's message should fail", host, failed[host])
+		}
+	}
+	committed := 0
+	for _, batch := range sink.batches {
+		committed += len(batch)
+	}
+	if committed != 4 {
+		t.Errorf("%d messages committed, want 4", committed)
 	}
 }
