@@ -1,0 +1,24 @@
+# Steward build, run and test entry points. See README.md.
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
+
+# make run DB=postgres://... uses PostgreSQL instead of the embedded store.
+DB      ?= sqlite://./data/steward.db
+
+.PHONY: build run test clean
+
+build:
+	@mkdir -p bin
+	$(BUILD) -o bin/ ./agent/cmd/steward-agent ./server/cmd/steward-server ./server/cmd/stewardctl ./server/cmd/steward-loadgen
+
+run: build
+	@DB='$(DB)' scripts/run.sh
+
+test:
+	@scripts/test.sh
+
+clean:
+	rm -rf bin

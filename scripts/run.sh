@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Starts steward-server on 127.0.0.1:8080 with its data in ./data and one
+# agent for this machine, then waits; Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA=./data
+DB=${DB:-sqlite://$DATA/steward.db}
+LISTEN=127.0.0.1:8080
+URL=http://$LISTEN
+mkdir -p "$DATA"
+
+pids=()
+stop() {
+	trap - INT TERM EXIT
+	echo
+	echo "stopping..."
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	echo "stopped"
+}
+trap stop INT TERM EXIT
+
+bin/steward-server serve --listen "$LISTEN" --db "$DB" --data-dir "$DATA" &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+	if curl -fsS "$URL/readyz" >/dev/null 2>&1; then break; fi
+	if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "steward-server exited; see the messages above" >&2; exit 1; fi
+	sleep 0.1
+done
+curl -fsS "$URL/readyz" >/dev/null || { echo "steward-server did not become ready at $URL" >&2; exit 1; }
+
+bin/steward-agent run --server "$URL" --enroll-secret-file "$DATA/enroll-secret" --state-dir "$DATA/agent" &
+pids+=($!)
+
+cat <<MSG
+
+Steward is running.
+  API:         $URL/api/v1/hosts   (OpenAPI: docs/openapi.yaml)
+  Metrics:     $URL/metrics
+  Health:      $URL/healthz  $URL/readyz
+  Admin token: $DATA/admin-token
+  Enroll secret for more agents: $DATA/enroll-secret
+
+In another terminal:
+  export STEWARD_TOKEN_FILE=$PWD/data/admin-token
+  bin/stewardctl hosts list
+  bin/stewardctl software search bash
+
+Press Ctrl-C to stop.
+MSG
+wait -n "${pids[@]}" || true

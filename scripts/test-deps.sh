@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Makes sure the Debian packages the tests need are present: installs them
+# when running as root, otherwise names the exact command and fails.
+set -euo pipefail
+
+need=()
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
+have_cmd curl || need+=(curl)
+have_cmd git || need+=(git)
+have_cmd dpkg-query || need+=(dpkg)
+
+if [ ${#need[@]} -eq 0 ]; then
+	echo "all test prerequisites present"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing Debian packages: ${need[*]}" >&2
+	echo "install them with: sudo apt-get install -y ${need[*]}" >&2
+	exit 1
+fi
+echo "installing: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y --no-install-recommends "${need[@]}" || {
+	apt-get update
+	apt-get install -y --no-install-recommends "${need[@]}"
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite: what `make test` and CI run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "prerequisites"
+scripts/test-deps.sh
+
+step "gofmt"
+unformatted=$(gofmt -l agent server shared)
+if [ -n "$unformatted" ]; then
+	echo "not gofmt-formatted (run gofmt -w on them):"
+	echo "$unformatted"
+	exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "cross-build the agent for windows and darwin"
+for target in windows/amd64 windows/arm64 darwin/amd64 darwin/arm64; do
+	echo "  $target"
+	GOOS=${target%/*} GOARCH=${target#*/} CGO_ENABLED=0 go build -o /dev/null ./agent/cmd/steward-agent
+done
+echo "  windows/amd64 server and CLI"
+GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -o /dev/null ./server/cmd/steward-server ./server/cmd/stewardctl
+
+step "build"
+make --no-print-directory build
+
+step "go test (unit, store contract on SQLite and PostgreSQL, end-to-end, fuzz seeds)"
+go test -count=1 -timeout 25m ./...
+
+step "go test -race (concurrent packages)"
+go test -race -count=1 -timeout 10m ./server/internal/gateway/... ./server/internal/ingest/... ./agent/internal/runner/... ./agent/internal/state/... ./agent/internal/collect/...
+
+echo
+echo "all tests passed"

@@ -1,0 +1,452 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/steward-project/steward/shared/wire"
+)
+
+const (
+	// welcomeWait bounds the wait for welcome after hello.
+	welcomeWait = 30 * time.Second
+	// writeWait bounds one frame write.
+	writeWait = 30 * time.Second
+	// drainWait is how long an agent waits at the end for acks of what it
+	// sent; whatever is still unacknowledged then is counted as such.
+	drainWait = 10 * time.Second
+	// closeWait is how long it waits for the server's close frame.
+	closeWait = 2 * time.Second
+	// maxPending caps unacknowledged messages per agent; above it a
+	// scheduled message is skipped, as a real agent's spool would hold it
+	// back, and the skip is counted.
+	maxPending = 256
+	// compressMin matches the agent: smaller messages are not deflated.
+	compressMin = 1024
+)
+
+// sent is one data message waiting for its ack. Acks on one connection
+// come in sequence order, so the queue's head is the next to be acked.
+type sent struct {
+	seq   uint64
+	at    time.Duration // since runner.base, monotonic
+	first bool          // the full inventory sent right after welcome
+}
+
+// agent is one simulated host. Its own goroutine is the connection's only
+// data writer; a second goroutine reads. It holds no inventory after
+// sending one: only the digest, for unchanged-inventory messages.
+type agent struct {
+	r   *runner
+	ph  *phases
+	idx int
+	id  Identity
+	ws  *websocket.Conn
+
+	seq       uint64 // next sequence number; the writer's alone
+	digest    string
+	dialStart time.Duration
+
+	mu         sync.Mutex
+	queue      []sent
+	firstAcked bool
+	stopping   bool
+	errCode    string // code of an error frame, until the connection ends
+
+	connectOnce sync.Once
+	closing     atomic.Bool   // we are closing: the end is not a disconnect
+	resync      chan struct{} // the server asked for a full inventory
+	drained     chan struct{} // the queue emptied while stopping
+	readerDone  chan struct{}
+}
+
+func newAgent(r *runner, ph *phases, idx int, id Identity) *agent {
+	return &agent{r: r, ph: ph, idx: idx, id: id,
+		resync: make(chan struct{}, 1), drained: make(chan struct{}, 1), readerDone: make(chan struct{})}
+}
+
+// run takes the agent through the connect phase, waits for the steady
+// phase and sends until ph.stop, then closes cleanly.
+func (a *agent) run(ctx context.Context) {
+	ph := a.ph
+	defer ph.agents.Done()
+	defer a.connectDone()
+	if !a.connect(ctx) {
+		return
+	}
+	select {
+	case <-ph.steady:
+		a.steady(ctx)
+	case <-ctx.Done():
+	case <-a.readerDone:
+	}
+	a.shutdown()
+}
+
+// connectDone marks the end of this agent's connect phase: its first
+// inventory was acked, or it failed, or the run was interrupted.
+func (a *agent) connectDone() {
+	a.connectOnce.Do(func() {
+		if a.r.st.connectDone.Add(1) == int64(a.ph.total) {
+			close(a.ph.connected)
+		}
+	})
+}
+
+// connect dials, says hello, waits for welcome and sends the full
+// inventory. Only this part holds a concurrency slot: it is where the
+// server does per-connection work (key lookup, upgrade, handshake).
+func (a *agent) connect(ctx context.Context) bool {
+	ph := a.ph
+	select {
+	case ph.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	defer func() { <-ph.slots }()
+	st := &a.r.st
+	st.connectAttempts.Add(1)
+	inv, err := a.r.fleet.Inventory(a.id.Hostname, time.Now())
+	if err != nil {
+		st.connectFail.add("build inventory")
+		return false
+	}
+	a.dialStart = a.r.since()
+	hdr := http.Header{"Authorization": {"Bearer " + a.id.NodeKey}}
+	ws, resp, err := a.r.dialers[a.idx%len(a.r.dialers)].DialContext(ctx, a.r.wsURL, hdr)
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+			err = httpStatusError{resp.StatusCode}
+		}
+		if ctx.Err() == nil {
+			st.connectFail.add("dial: " + reason(err))
+		}
+		return false
+	}
+	a.ws = ws
+	ws.SetReadLimit(wire.MaxMessageBytes)
+	welcome, err := a.handshake()
+	if err != nil {
+		ws.Close()
+		if ctx.Err() == nil {
+			st.connectFail.add(err.Error())
+		}
+		return false
+	}
+	st.handshake.Record(a.r.since() - a.dialStart)
+	st.connected.Add(1)
+	st.live.Add(1)
+	// A host the server already knows (a fleet reloaded from --state)
+	// continues above the last number the server applied, as the agent does.
+	a.seq = max(1, welcome.LastSeq+1)
+	go a.read()
+
+	a.digest = inv.Digest
+	inv.CollectedAt = time.Now().UTC()
+	n, err := a.send(wire.TypeInventory, inv, true)
+	if err != nil {
+		// The reader sees the broken connection and records why.
+		return true
+	}
+	st.invSent.Add(1)
+	st.invBytes.Add(int64(n))
+	return true
+}
+
+// handshake sends hello and reads welcome; its errors are failure labels.
+func (a *agent) handshake() (wire.Welcome, error) {
+	var w wire.Welcome
+	hello, err := wire.Encode(wire.TypeHello, 0, wire.Hello{
+		ProtocolVersions: []int{wire.ProtocolVersion},
+		AgentVersion:     "steward-loadgen",
+		OS:               "linux",
+		Arch:             "amd64",
+		Hostname:         a.id.Hostname,
+	})
+	if err != nil {
+		return w, fmt.Errorf("hello: %w", err)
+	}
+	if err := a.write(hello); err != nil {
+		return w, fmt.Errorf("hello: %s", reason(err))
+	}
+	a.ws.SetReadDeadline(time.Now().Add(welcomeWait))
+	_, data, err := a.ws.ReadMessage()
+	if err != nil {
+		return w, fmt.Errorf("welcome: %s", reason(err))
+	}
+	a.ws.SetReadDeadline(time.Time{})
+	env, err := wire.Decode(data)
+	if err != nil {
+		return w, errors.New("welcome: undecodable frame")
+	}
+	switch env.Type {
+	case wire.TypeWelcome:
+		if err := wire.DecodePayload(env, &w); err != nil {
+			return w, errors.New("welcome: undecodable payload")
+		}
+		return w, nil
+	case wire.TypeError:
+		var e wire.Error
+		_ = wire.DecodePayload(env, &e)
+		return w, fmt.Errorf("error frame: %s", e.Code)
+	default:
+		return w, fmt.Errorf("welcome: got %s", env.Type)
+	}
+}
+
+// steady sends heartbeats and, if asked, unchanged inventories until ctx
+// ends or the connection drops. First sends are spread over one interval
+// so agents that connected together do not fire together.
+func (a *agent) steady(ctx context.Context) {
+	cfg := a.r.cfg
+	hb := newSchedule(cfg.Heartbeat)
+	defer hb.stop()
+	var inv *schedule
+	var invC <-chan time.Time
+	if cfg.InventoryEvery > 0 {
+		inv = newSchedule(cfg.InventoryEvery)
+		defer inv.stop()
+		invC = inv.t.C
+	}
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.readerDone:
+			return
+		case <-hb.t.C:
+			_, err = a.send(wire.TypeHeartbeat, wire.Heartbeat{Time: time.Now().UTC()}, false)
+			a.r.st.skipped.Add(hb.next())
+		case <-invC:
+			_, err = a.send(wire.TypeInventory, wire.Inventory{CollectedAt: time.Now().UTC(), Digest: a.digest}, false)
+			a.r.st.skipped.Add(inv.next())
+		case <-a.resync:
+			err = a.sendFull()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// sendFull answers a resync: every section in full.
+func (a *agent) sendFull() error {
+	inv, err := a.r.fleet.Inventory(a.id.Hostname, time.Now())
+	if err != nil {
+		return err
+	}
+	_, err = a.send(wire.TypeInventory, inv, false)
+	return err
+}
+
+// send numbers, queues and writes one data message and returns its size.
+// A full queue skips the message (counted) rather than letting memory grow
+// while the server is not acknowledging.
+func (a *agent) send(typ string, payload any, first bool) (int, error) {
+	a.mu.Lock()
+	if len(a.queue) >= maxPending {
+		a.mu.Unlock()
+		a.r.st.skipped.Add(1)
+		return 0, nil
+	}
+	seq := a.seq
+	a.seq++
+	a.mu.Unlock()
+	b, err := wire.Encode(typ, seq, payload)
+	if err != nil {
+		return 0, fmt.Errorf("send %s: %w", typ, err)
+	}
+	// Queued before the write: the ack may arrive before Write returns.
+	a.mu.Lock()
+	a.queue = append(a.queue, sent{seq: seq, at: a.r.since(), first: first})
+	a.mu.Unlock()
+	if err := a.write(b); err != nil {
+		a.abort()
+		return 0, fmt.Errorf("send %s: %w", typ, err)
+	}
+	if !first {
+		a.r.st.sent.Add(1)
+	}
+	return len(b), nil
+}
+
+func (a *agent) write(b []byte) error {
+	a.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	a.ws.EnableWriteCompression(len(b) >= compressMin)
+	return a.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// abort drops the TCP connection; the reader then ends and records it.
+func (a *agent) abort() { a.ws.Close() }
+
+// read handles the server's frames until the connection ends.
+func (a *agent) read() {
+	defer close(a.readerDone)
+	for {
+		_, data, err := a.ws.ReadMessage()
+		if err != nil {
+			a.ended(err)
+			return
+		}
+		env, err := wire.Decode(data)
+		if err != nil {
+			a.r.st.unexpected.Add(1)
+			continue
+		}
+		switch env.Type {
+		case wire.TypeAck:
+			a.acked(env)
+		case wire.TypeError:
+			var e wire.Error
+			_ = wire.DecodePayload(env, &e)
+			a.mu.Lock()
+			a.errCode = e.Code
+			a.mu.Unlock()
+		default:
+			a.r.st.unexpected.Add(1)
+		}
+	}
+}
+
+func (a *agent) acked(env wire.Envelope) {
+	now := a.r.since()
+	st := &a.r.st
+	a.mu.Lock()
+	if len(a.queue) == 0 || a.queue[0].seq != env.Seq {
+		a.mu.Unlock()
+		st.unexpected.Add(1)
+		return
+	}
+	m := a.queue[0]
+	copy(a.queue, a.queue[1:])
+	a.queue = a.queue[:len(a.queue)-1]
+	if m.first {
+		a.firstAcked = true
+	}
+	drained := a.stopping && len(a.queue) == 0
+	a.mu.Unlock()
+
+	if m.first {
+		st.firstAck.Record(now - a.dialStart)
+		st.invAcked.Add(1)
+		a.connectDone()
+	} else {
+		st.steadyLat.Record(now - m.at)
+		st.acked.Add(1)
+	}
+	var ack wire.Ack
+	if len(env.Payload) > 0 && wire.DecodePayload(env, &ack) == nil && ack.Resync {
+		st.resyncs.Add(1)
+		select {
+		case a.resync <- struct{}{}:
+		default:
+		}
+	}
+	if drained {
+		select {
+		case a.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// ended records why the connection ended, unless we closed it.
+func (a *agent) ended(err error) {
+	if a.closing.Load() {
+		return
+	}
+	st := &a.r.st
+	st.live.Add(-1)
+	a.mu.Lock()
+	first, code := a.firstAcked, a.errCode
+	a.mu.Unlock()
+	why := reason(err)
+	if code != "" {
+		why = "error frame: " + code
+	}
+	if !first {
+		st.connectFail.add(why)
+		a.connectDone()
+		return
+	}
+	if code != "" {
+		st.errorFrames.add(code)
+	}
+	st.disconnects.Add(1)
+}
+
+// shutdown waits briefly for outstanding acks, then closes with a close
+// frame and waits for the server's.
+func (a *agent) shutdown() {
+	a.mu.Lock()
+	a.stopping = true
+	waiting := len(a.queue) > 0
+	a.mu.Unlock()
+	if waiting {
+		t := time.NewTimer(drainWait)
+		select {
+		case <-a.drained:
+		case <-a.readerDone:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	a.closing.Store(true)
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	if a.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait)) == nil {
+		t := time.NewTimer(closeWait)
+		select {
+		case <-a.readerDone:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	a.ws.Close()
+	<-a.readerDone
+	a.mu.Lock()
+	for _, m := range a.queue {
+		if !m.first {
+			a.r.st.unacked.Add(1)
+		}
+	}
+	a.queue = nil
+	a.mu.Unlock()
+}
+
+// schedule fires at a fixed rate from a random start within one period.
+type schedule struct {
+	period time.Duration
+	due    time.Time
+	t      *time.Timer
+}
+
+func newSchedule(period time.Duration) *schedule {
+	first := time.Duration(rand.Int64N(int64(period)))
+	return &schedule{period: period, due: time.Now().Add(first), t: time.NewTimer(first)}
+}
+
+// next arms the timer for the following tick and returns how many ticks
+// were missed because the agent fell more than a period behind (a slow
+// write); those are skipped, not sent in a burst.
+func (s *schedule) next() int64 {
+	s.due = s.due.Add(s.period)
+	var missed int64
+	if late := time.Since(s.due); late > s.period {
+		missed = int64(late / s.period)
+		s.due = s.due.Add(time.Duration(missed) * s.period)
+	}
+	s.t.Reset(time.Until(s.due))
+	return missed
+}
+
+func (s *schedule) stop() { s.t.Stop() }

@@ -1,0 +1,328 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Report is what a run measured. Durations are seconds, latencies
+// milliseconds, sizes bytes; the field names say which.
+type Report struct {
+	RunID       string        `json:"run_id"`
+	Server      string        `json:"server"`
+	StartedAt   time.Time     `json:"started_at"`
+	Settings    Settings      `json:"settings"`
+	Interrupted bool          `json:"interrupted"`
+	Enroll      EnrollReport  `json:"enroll"`
+	Connect     ConnectReport `json:"connect"`
+	Steady      SteadyReport  `json:"steady"`
+	Client      ClientReport  `json:"client"`
+	ServerSide  ServerReport  `json:"server_metrics"`
+	Warnings    []string      `json:"warnings,omitempty"`
+	// Failed is true when any agent failed to enroll or connect, lost its
+	// connection, got an error frame, or had a message left unacknowledged.
+	Failed   bool     `json:"failed"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Settings echoes the run's configuration.
+type Settings struct {
+	Agents                int      `json:"agents"`
+	Packages              int      `json:"packages"`
+	DurationSeconds       float64  `json:"duration_seconds"`
+	HeartbeatSeconds      float64  `json:"heartbeat_seconds"`
+	InventoryEverySeconds float64  `json:"inventory_every_seconds"`
+	Concurrency           int      `json:"concurrency"`
+	SourceIPs             []string `json:"source_ips,omitempty"`
+	StateFile             string   `json:"state_file,omitempty"`
+}
+
+// EnrollReport covers POST /agent/v1/enroll.
+type EnrollReport struct {
+	Attempted       int            `json:"attempted"`
+	Enrolled        int            `json:"enrolled"`
+	Reused          int            `json:"reused"` // node keys taken from the state file
+	Failures        map[string]int `json:"failures"`
+	DurationSeconds float64        `json:"duration_seconds"`
+	PerSecond       float64        `json:"per_second"`
+	Latency         Latency        `json:"latency"`
+}
+
+// ConnectReport covers dial, hello/welcome and the first, full inventory.
+type ConnectReport struct {
+	Attempted        int            `json:"attempted"`
+	Connected        int            `json:"connected"` // welcomed
+	InventoriesAcked int            `json:"inventories_acked"`
+	Failures         map[string]int `json:"failures"`
+	// DurationSeconds runs until every agent's full inventory was acked
+	// (or it failed): the time the server took to absorb the storm.
+	DurationSeconds     float64 `json:"duration_seconds"`
+	Handshake           Latency `json:"handshake"` // dial to welcome
+	FirstAck            Latency `json:"first_ack"` // dial to the inventory's ack
+	InventoryBytesAvg   int64   `json:"inventory_bytes_avg"`
+	InventoryBytesTotal int64   `json:"inventory_bytes_total"`
+}
+
+// SteadyReport covers heartbeats and unchanged inventories.
+type SteadyReport struct {
+	DurationSeconds float64 `json:"duration_seconds"`
+	Sent            int64   `json:"sent"`
+	Acked           int64   `json:"acked"`
+	// AckedPerSecond counts acks received within the steady window.
+	AckedPerSecond float64 `json:"acked_per_second"`
+	Unacked        int64   `json:"unacked"`
+	// Skipped messages were due while an agent had maxPending messages
+	// unacknowledged or had fallen a whole interval behind.
+	Skipped          int64          `json:"skipped"`
+	Resyncs          int64          `json:"resyncs"`
+	UnexpectedFrames int64          `json:"unexpected_frames"`
+	Latency          Latency        `json:"latency"` // send to ack
+	ErrorFrames      map[string]int `json:"error_frames"`
+	Disconnects      int64          `json:"disconnects"`
+	ConnectedAtEnd   int64          `json:"connected_at_end"`
+}
+
+// Latency summarizes a histogram, in milliseconds.
+type Latency struct {
+	Count  uint64  `json:"count"`
+	P50Ms  float64 `json:"p50_ms"`
+	P95Ms  float64 `json:"p95_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	MaxMs  float64 `json:"max_ms"`
+	MeanMs float64 `json:"mean_ms"`
+}
+
+// ClientReport is the load generator's own footprint and limits.
+type ClientReport struct {
+	RSSBytes         uint64  `json:"rss_bytes"`
+	PeakRSSBytes     uint64  `json:"peak_rss_bytes"`
+	RSSPerAgentBytes float64 `json:"rss_per_agent_bytes"`
+	OpenFilesLimit   uint64  `json:"open_files_limit"`
+	OpenFilesHard    uint64  `json:"open_files_hard_limit"`
+	EphemeralPorts   int     `json:"ephemeral_ports"`
+}
+
+// ServerReport is scraped from the server's /metrics at the end of the
+// steady phase, before any connection closes.
+type ServerReport struct {
+	Scraped          bool    `json:"scraped"`
+	Error            string  `json:"error,omitempty"`
+	RSSBytes         float64 `json:"rss_bytes"`
+	AgentsConnected  float64 `json:"agents_connected"`
+	RSSPerAgentBytes float64 `json:"rss_per_agent_bytes"`
+	// IngestCommitted and IngestP99Seconds come from the difference of
+	// steward_ingest_duration_seconds between the steady phase's start and
+	// end: messages committed, and the upper bound of the bucket holding
+	// their 99th percentile receive-to-commit time (-1: above the largest
+	// bucket).
+	IngestCommitted  float64 `json:"ingest_committed"`
+	IngestP99Seconds float64 `json:"ingest_p99_seconds"`
+}
+
+func newReport(cfg Config) *Report {
+	rep := &Report{
+		RunID:     cfg.RunID,
+		Server:    cfg.Server,
+		StartedAt: time.Now().UTC().Truncate(time.Second),
+		Settings: Settings{
+			Agents:                cfg.Agents,
+			Packages:              cfg.Packages,
+			DurationSeconds:       cfg.Duration.Seconds(),
+			HeartbeatSeconds:      cfg.Heartbeat.Seconds(),
+			InventoryEverySeconds: cfg.InventoryEvery.Seconds(),
+			Concurrency:           cfg.Concurrency,
+			StateFile:             cfg.StateFile,
+		},
+		Enroll:  EnrollReport{Failures: map[string]int{}},
+		Connect: ConnectReport{Failures: map[string]int{}},
+		Steady:  SteadyReport{ErrorFrames: map[string]int{}},
+	}
+	for _, ip := range cfg.SourceIPs {
+		rep.Settings.SourceIPs = append(rep.Settings.SourceIPs, ip.String())
+	}
+	return rep
+}
+
+func (rep *Report) warn(format string, args ...any) {
+	rep.Warnings = append(rep.Warnings, fmt.Sprintf(format, args...))
+}
+
+// finish decides whether the run failed and lists why.
+func (rep *Report) finish(interrupted bool) {
+	rep.Interrupted = interrupted
+	var p []string
+	if n := sum(rep.Enroll.Failures); n > 0 {
+		p = append(p, fmt.Sprintf("%d enrollments failed (%s)", n, reasons(rep.Enroll.Failures)))
+	}
+	if n := sum(rep.Connect.Failures); n > 0 {
+		p = append(p, fmt.Sprintf("%d agents failed to connect or have their inventory acked (%s)", n, reasons(rep.Connect.Failures)))
+	}
+	if n := sum(rep.Steady.ErrorFrames); n > 0 {
+		p = append(p, fmt.Sprintf("%d error frames (%s)", n, reasons(rep.Steady.ErrorFrames)))
+	}
+	if n := rep.Steady.Disconnects; n > 0 {
+		p = append(p, fmt.Sprintf("%d connections dropped", n))
+	}
+	if n := rep.Steady.Unacked; n > 0 {
+		p = append(p, fmt.Sprintf("%d messages never acknowledged", n))
+	}
+	if n := rep.Steady.UnexpectedFrames; n > 0 {
+		p = append(p, fmt.Sprintf("%d unexpected frames (acks out of order or unknown)", n))
+	}
+	rep.Problems = p
+	rep.Failed = len(p) > 0
+}
+
+func reasons(m map[string]int) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteJSON writes the report as indented JSON.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// WriteText writes the report for people.
+func (rep *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	s := rep.Settings
+	fmt.Fprintf(&b, "steward-loadgen run %s against %s\n", rep.RunID, rep.Server)
+	fmt.Fprintf(&b, "  %d agents, %d packages each, heartbeat %s, inventory every %s, steady %s, concurrency %d\n",
+		s.Agents, s.Packages, secs(s.HeartbeatSeconds), orOff(s.InventoryEverySeconds), secs(s.DurationSeconds), s.Concurrency)
+	if rep.Interrupted {
+		b.WriteString("  interrupted before the end\n")
+	}
+
+	e := rep.Enroll
+	fmt.Fprintf(&b, "\nenroll    %d attempted, %d enrolled, %d reused from state, %d failed",
+		e.Attempted, e.Enrolled, e.Reused, sum(e.Failures))
+	if e.Attempted > 0 {
+		fmt.Fprintf(&b, " in %s (%.1f/s)\n", secs(e.DurationSeconds), e.PerSecond)
+		fmt.Fprintf(&b, "          latency %s\n", e.Latency)
+	} else {
+		b.WriteString("\n")
+	}
+	failureLines(&b, e.Failures)
+
+	c := rep.Connect
+	fmt.Fprintf(&b, "\nconnect   %d attempted, %d welcomed, %d full inventories acked, %d failed; absorbed in %s\n",
+		c.Attempted, c.Connected, c.InventoriesAcked, sum(c.Failures), secs(c.DurationSeconds))
+	if c.Attempted > 0 {
+		fmt.Fprintf(&b, "          handshake %s\n", c.Handshake)
+		fmt.Fprintf(&b, "          first ack %s\n", c.FirstAck)
+		fmt.Fprintf(&b, "          inventory %s average, %s sent\n", bytesIEC(float64(c.InventoryBytesAvg)), bytesIEC(float64(c.InventoryBytesTotal)))
+	}
+	failureLines(&b, c.Failures)
+
+	st := rep.Steady
+	if st.DurationSeconds > 0 {
+		fmt.Fprintf(&b, "\nsteady    %s: %d sent, %d acked (%.1f/s), %d unacked, %d skipped, %d resyncs\n",
+			secs(st.DurationSeconds), st.Sent, st.Acked, st.AckedPerSecond, st.Unacked, st.Skipped, st.Resyncs)
+		fmt.Fprintf(&b, "          latency %s\n", st.Latency)
+		fmt.Fprintf(&b, "          %d error frames, %d disconnects, %d unexpected frames, %d connected at the end\n",
+			sum(st.ErrorFrames), st.Disconnects, st.UnexpectedFrames, st.ConnectedAtEnd)
+		failureLines(&b, st.ErrorFrames)
+	}
+
+	cl := rep.Client
+	fmt.Fprintf(&b, "\nclient    RSS %s (peak %s)", bytesIEC(float64(cl.RSSBytes)), bytesIEC(float64(cl.PeakRSSBytes)))
+	if cl.RSSPerAgentBytes > 0 {
+		fmt.Fprintf(&b, ", %s per agent", bytesIEC(cl.RSSPerAgentBytes))
+	}
+	fmt.Fprintf(&b, "; open files limit %d (hard %d)\n", cl.OpenFilesLimit, cl.OpenFilesHard)
+	sv := rep.ServerSide
+	switch {
+	case sv.Scraped:
+		fmt.Fprintf(&b, "server    RSS %s, %.0f agents connected", bytesIEC(sv.RSSBytes), sv.AgentsConnected)
+		if sv.RSSPerAgentBytes > 0 {
+			fmt.Fprintf(&b, ", %s per connected agent", bytesIEC(sv.RSSPerAgentBytes))
+		}
+		b.WriteString("\n")
+		switch {
+		case sv.IngestCommitted > 0 && sv.IngestP99Seconds < 0:
+			fmt.Fprintf(&b, "          ingest: %.0f committed in the steady phase, p99 receive-to-commit above the largest bucket\n", sv.IngestCommitted)
+		case sv.IngestCommitted > 0:
+			fmt.Fprintf(&b, "          ingest: %.0f committed in the steady phase, p99 receive-to-commit <= %s\n", sv.IngestCommitted, secs(sv.IngestP99Seconds))
+		}
+	case sv.Error != "":
+		fmt.Fprintf(&b, "server    metrics not available: %s\n", sv.Error)
+	}
+
+	for _, wn := range rep.Warnings {
+		fmt.Fprintf(&b, "warning   %s\n", wn)
+	}
+	if rep.Failed {
+		b.WriteString("\nresult    FAILED\n")
+		for _, p := range rep.Problems {
+			fmt.Fprintf(&b, "          %s\n", p)
+		}
+	} else {
+		b.WriteString("\nresult    OK\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// String formats the summary for the text report.
+func (l Latency) String() string {
+	if l.Count == 0 {
+		return "no samples"
+	}
+	return fmt.Sprintf("p50 %s  p95 %s  p99 %s  max %s  mean %s  (%d samples)",
+		ms(l.P50Ms), ms(l.P95Ms), ms(l.P99Ms), ms(l.MaxMs), ms(l.MeanMs), l.Count)
+}
+
+func failureLines(b *strings.Builder, m map[string]int) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		fmt.Fprintf(b, "          %6d  %s\n", m[k], k)
+	}
+}
+
+func ms(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.2fms", v)
+	}
+	return fmt.Sprintf("%.0fms", v)
+}
+
+func secs(v float64) string {
+	return time.Duration(v * float64(time.Second)).Round(time.Millisecond).String()
+}
+
+func orOff(v float64) string {
+	if v == 0 {
+		return "off"
+	}
+	return secs(v)
+}
+
+func bytesIEC(v float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", v)
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}

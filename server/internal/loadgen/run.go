@@ -1,0 +1,245 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// runner holds what every phase shares.
+type runner struct {
+	cfg     Config
+	fleet   *Fleet
+	hc      *http.Client
+	dialers []*websocket.Dialer // one per source address, used round robin
+	wsURL   string
+	base    time.Time // origin of the monotonic send times
+	st      stats
+}
+
+// phases coordinates the fleet's goroutines.
+type phases struct {
+	total     int
+	slots     chan struct{} // handshakes in flight, bounded by Concurrency
+	connected chan struct{} // closed once every agent's connect phase ended
+	steady    chan struct{} // closed when the steady phase starts
+	agents    sync.WaitGroup
+}
+
+// Run runs the enroll, connect and steady phases and returns what it
+// measured. It returns an error only when the run could not be set up or
+// its state file not written; failures of agents are in the report, which
+// may be non-nil alongside an error. Cancelling ctx ends the run early and
+// still yields a report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	r, err := newRunner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer r.hc.CloseIdleConnections()
+	rep := newReport(r.cfg)
+	r.checkLimits(rep)
+	ids, err := r.enrollPhase(ctx, rep)
+	if err == nil && len(ids) > 0 && ctx.Err() == nil {
+		r.fleetPhases(ctx, ids, rep)
+	}
+	rep.finish(ctx.Err() != nil)
+	return rep, err
+}
+
+func newRunner(cfg Config) (*runner, error) {
+	fleet, err := NewFleet(cfg.Packages)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	var tlsConf *tls.Config
+	if cfg.Insecure {
+		tlsConf = &tls.Config{InsecureSkipVerify: true} // asked for by --insecure, for test servers
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // a load test measures the server, not a proxy
+	tr.TLSClientConfig = tlsConf
+	// Keep one connection per concurrent enrollment alive, so an enroll
+	// storm does not also burn an ephemeral port per request.
+	tr.MaxIdleConns = 2 * cfg.Concurrency
+	tr.MaxIdleConnsPerHost = cfg.Concurrency
+	r := &runner{
+		cfg:   cfg,
+		fleet: fleet,
+		hc:    &http.Client{Transport: tr, Timeout: time.Minute},
+		wsURL: "ws" + strings.TrimPrefix(cfg.Server, "http") + "/agent/v1/ws",
+		base:  time.Now(),
+	}
+	// Write buffers are only needed while a frame is written, so one pool
+	// serves every connection instead of 4 KiB held per agent.
+	pool := &sync.Pool{}
+	sources := cfg.SourceIPs
+	if len(sources) == 0 {
+		sources = []net.IP{nil}
+	}
+	for _, ip := range sources {
+		nd := &net.Dialer{Timeout: 30 * time.Second}
+		if ip != nil {
+			nd.LocalAddr = &net.TCPAddr{IP: ip}
+		}
+		r.dialers = append(r.dialers, &websocket.Dialer{
+			NetDialContext:    nd.DialContext,
+			HandshakeTimeout:  30 * time.Second,
+			EnableCompression: true,
+			ReadBufferSize:    1024,
+			WriteBufferSize:   4096,
+			WriteBufferPool:   pool,
+			TLSClientConfig:   tlsConf,
+		})
+	}
+	return r, nil
+}
+
+func (r *runner) since() time.Duration { return time.Since(r.base) }
+
+// fleetPhases connects every agent, runs the steady phase and closes.
+func (r *runner) fleetPhases(ctx context.Context, ids []Identity, rep *Report) {
+	log := r.cfg.Logger
+	// The agents' context is not ctx's child: on Ctrl-C they must stay
+	// connected until the server's metrics have been scraped.
+	actx, stop := context.WithCancel(context.Background())
+	defer stop()
+	ph := &phases{total: len(ids), slots: make(chan struct{}, r.cfg.Concurrency),
+		connected: make(chan struct{}), steady: make(chan struct{})}
+	ph.agents.Add(len(ids))
+	var phase atomic.Value
+	phase.Store("connect")
+	defer r.progress(func() string { return phase.Load().(string) })()
+
+	log.Info("connecting agents", "agents", len(ids), "concurrency", r.cfg.Concurrency)
+	start := time.Now()
+	for i, id := range ids {
+		go newAgent(r, ph, i, id).run(actx)
+	}
+	timeout := time.NewTimer(r.cfg.ConnectTimeout)
+	timedOut := false
+	select {
+	case <-ph.connected:
+	case <-timeout.C:
+		timedOut = true
+	case <-ctx.Done():
+	}
+	timeout.Stop()
+	r.connectReport(rep, len(ids), time.Since(start), timedOut)
+	log.Info("connect phase done", "connected", rep.Connect.Connected, "inventories_acked", rep.Connect.InventoriesAcked,
+		"failed", sum(rep.Connect.Failures), "seconds", round(rep.Connect.DurationSeconds, 3))
+
+	var ackedInWindow int64
+	var ingestBefore *bucketCounts
+	// With no agent connected there is nothing to measure in a steady phase.
+	if ctx.Err() == nil && r.cfg.Duration > 0 && r.st.live.Load() > 0 {
+		phase.Store("steady")
+		ingestBefore = r.ingestHistogram()
+		ackedInWindow = r.steadyWindow(ctx, ph, rep)
+	}
+	// Measured while every connection is still open: the server's memory
+	// per connected agent is the point.
+	rep.Steady.ConnectedAtEnd = r.st.live.Load()
+	r.measure(rep, ingestBefore)
+
+	phase.Store("closing")
+	log.Info("closing connections")
+	stop()
+	ph.agents.Wait()
+	r.steadyReport(rep, ackedInWindow)
+}
+
+// steadyWindow lets the agents send for Duration, or until ctx ends, and
+// returns how many acks arrived within the window.
+func (r *runner) steadyWindow(ctx context.Context, ph *phases, rep *Report) int64 {
+	r.cfg.Logger.Info("steady phase", "duration", r.cfg.Duration, "heartbeat", r.cfg.Heartbeat, "inventory_every", r.cfg.InventoryEvery)
+	start := time.Now()
+	close(ph.steady)
+	t := time.NewTimer(r.cfg.Duration)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	rep.Steady.DurationSeconds = time.Since(start).Seconds()
+	return r.st.acked.Load()
+}
+
+// ingestHistogram reads the server's receive-to-commit histogram, or nil.
+func (r *runner) ingestHistogram() *bucketCounts {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := r.scrape(ctx)
+	if err != nil {
+		return nil
+	}
+	return m.buckets(metricIngest)
+}
+
+// progress logs counts every ProgressEvery until the returned func is called.
+func (r *runner) progress(phase func() string) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(r.cfg.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				st := &r.st
+				r.cfg.Logger.Info("progress", "phase", phase(), "connected", st.live.Load(),
+					"inventories_acked", st.invAcked.Load(), "connect_failures", sum(st.connectFail.snapshot()),
+					"sent", st.sent.Load(), "acked", st.acked.Load(), "disconnects", st.disconnects.Load())
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func (r *runner) connectReport(rep *Report, total int, elapsed time.Duration, timedOut bool) {
+	st := &r.st
+	c := &rep.Connect
+	c.Attempted = int(st.connectAttempts.Load())
+	c.Connected = int(st.connected.Load())
+	c.InventoriesAcked = int(st.invAcked.Load())
+	c.Failures = st.connectFail.snapshot()
+	if timedOut {
+		c.Failures[fmt.Sprintf("no ack within %s", r.cfg.ConnectTimeout)] = total - int(st.connectDone.Load())
+	}
+	c.DurationSeconds = elapsed.Seconds()
+	c.Handshake = summarize(&st.handshake)
+	c.FirstAck = summarize(&st.firstAck)
+	c.InventoryBytesTotal = st.invBytes.Load()
+	if n := st.invSent.Load(); n > 0 {
+		c.InventoryBytesAvg = c.InventoryBytesTotal / n
+	}
+}
+
+func (r *runner) steadyReport(rep *Report, ackedInWindow int64) {
+	st := &r.st
+	s := &rep.Steady
+	s.Sent = st.sent.Load()
+	s.Acked = st.acked.Load()
+	s.Unacked = st.unacked.Load()
+	s.Skipped = st.skipped.Load()
+	s.Resyncs = st.resyncs.Load()
+	s.UnexpectedFrames = st.unexpected.Load()
+	s.Disconnects = st.disconnects.Load()
+	s.ErrorFrames = st.errorFrames.snapshot()
+	s.Latency = summarize(&st.steadyLat)
+	if s.DurationSeconds > 0 {
+		s.AckedPerSecond = round(float64(ackedInWindow)/s.DurationSeconds, 1)
+	}
+}
