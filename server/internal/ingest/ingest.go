@@ -137,6 +137,11 @@ func (b *Batcher) write(q chan item) {
 			msgs = append(msgs, it.msg)
 		}
 		b.commit(batch, msgs)
+		// Drop the references the reused slices still hold: a batch of full
+		// inventories is tens of MiB that would otherwise stay live until
+		// the next batch of the same size overwrote it.
+		clear(batch)
+		clear(msgs)
 	}
 }
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Starts a throwaway PostgreSQL 15 cluster for trying Steward on PostgreSQL
+# or for benchmarks, and prints its URL. Not for production.
+#   scripts/pg-throwaway.sh start [DIR] [PORT]   (default /tmp/steward-pg, 55432)
+#   scripts/pg-throwaway.sh stop  [DIR]
+set -euo pipefail
+BIN=/usr/lib/postgresql/15/bin
+cmd=${1:-start}
+DIR=${2:-/tmp/steward-pg}
+PORT=${3:-55432}
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ -x "$BIN/initdb" ] || { echo "PostgreSQL 15 not found: apt-get install -y postgresql-15" >&2; exit 1; }
+case $cmd in
+start)
+	if [ ! -d "$DIR/data" ]; then
+		mkdir -p "$DIR"
+		[ "$(id -u)" -eq 0 ] && chown postgres: "$DIR"
+		as_pg "$BIN/initdb" -D "$DIR/data" -U postgres -A trust --no-sync >/dev/null
+	fi
+	as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/postgres.log" -w start -o \
+		"-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$DIR -c max_connections=300 -c shared_buffers=512MB" >/dev/null
+	as_pg "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -qc "CREATE DATABASE steward" 2>/dev/null || true
+	echo "postgres://postgres@127.0.0.1:$PORT/steward?sslmode=disable"
+	;;
+stop)
+	as_pg "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null
+	echo "stopped; remove $DIR to delete the data"
+	;;
+*)
+	echo "usage: $0 start|stop [DIR] [PORT]" >&2
+	exit 2
+	;;
+esac
