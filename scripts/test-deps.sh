@@ -9,6 +9,7 @@ have_cmd() { command -v "$1" >/dev/null 2>&1; }
 have_cmd curl || need+=(curl)
 have_cmd git || need+=(git)
 have_cmd dpkg-query || need+=(dpkg)
+have_cmd systemd-analyze || need+=(systemd)
 
 if [ ${#need[@]} -eq 0 ]; then
 	echo "all test prerequisites present"
