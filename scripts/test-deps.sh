@@ -10,6 +10,7 @@ have_cmd curl || need+=(curl)
 have_cmd git || need+=(git)
 have_cmd dpkg-query || need+=(dpkg)
 have_cmd systemd-analyze || need+=(systemd)
+have_cmd promtool || need+=(prometheus)
 
 if [ ${#need[@]} -eq 0 ]; then
 	echo "all test prerequisites present"
