@@ -17,8 +17,10 @@ start)
 		[ "$(id -u)" -eq 0 ] && chown postgres: "$DIR"
 		as_pg "$BIN/initdb" -D "$DIR/data" -U postgres -A trust --no-sync >/dev/null
 	fi
-	as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/postgres.log" -w start -o \
-		"-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$DIR -c max_connections=300 -c shared_buffers=512MB" >/dev/null
+	if ! as_pg "$BIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
+		as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/postgres.log" -w start -o \
+			"-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$DIR -c max_connections=300 -c shared_buffers=512MB" >/dev/null
+	fi
 	as_pg "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -qc "CREATE DATABASE steward" 2>/dev/null || true
 	echo "postgres://postgres@127.0.0.1:$PORT/steward?sslmode=disable"
 	;;
