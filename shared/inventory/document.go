@@ -73,6 +73,19 @@ type OS struct {
 	Build    string `json:"build,omitempty"`
 	Kernel   string `json:"kernel,omitempty"`
 	Arch     string `json:"arch"`
+	// Edition is the Windows edition ("Professional", "Enterprise").
+	Edition string `json:"edition,omitempty"`
+	// Hotfixes are installed Windows updates (KB numbers).
+	Hotfixes []Hotfix `json:"hotfixes,omitempty"`
+	// SIPEnabled is macOS System Integrity Protection, when known.
+	SIPEnabled *bool `json:"sip_enabled,omitempty"`
+}
+
+// Hotfix is one installed Windows update.
+type Hotfix struct {
+	ID          string    `json:"id"` // "KB5034441"
+	Description string    `json:"description,omitempty"`
+	InstalledOn time.Time `json:"installed_on,omitzero"`
 }
 
 // CPU is the "cpu" section.
@@ -114,7 +127,10 @@ type Volume struct {
 	SizeBytes uint64 `json:"size_bytes"`
 	FreeBytes uint64 `json:"free_bytes"`
 	Encrypted *bool  `json:"encrypted,omitempty"`
-	ReadOnly  bool   `json:"read_only,omitempty"`
+	// Encryption names the scheme when Encrypted is true: "luks",
+	// "dm-crypt", "bitlocker", "filevault".
+	Encryption string `json:"encryption,omitempty"`
+	ReadOnly   bool   `json:"read_only,omitempty"`
 }
 
 // Network is the "network" section.
@@ -144,6 +160,71 @@ type Package struct {
 	Source      string    `json:"source"`
 	Publisher   string    `json:"publisher,omitempty"`
 	InstallTime time.Time `json:"install_time,omitzero"`
+}
+
+// Services is the "services" section.
+type Services struct {
+	Services []Service `json:"services"`
+}
+
+// Service is one system service (systemd unit, Windows service, launchd job).
+type Service struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name,omitempty"`
+	// State is "running", "stopped", "failed" or "unknown".
+	State string `json:"state"`
+	// StartMode is "auto", "manual", "disabled" or "unknown".
+	StartMode string `json:"start_mode"`
+	// Path is the unit file, binary or plist the service comes from.
+	Path string `json:"path,omitempty"`
+}
+
+// Service states and start modes.
+const (
+	ServiceRunning = "running"
+	ServiceStopped = "stopped"
+	ServiceFailed  = "failed"
+	ServiceUnknown = "unknown"
+
+	StartAuto     = "auto"
+	StartManual   = "manual"
+	StartDisabled = "disabled"
+)
+
+// Users is the "users" section.
+type Users struct {
+	Users []User `json:"users"`
+}
+
+// User is one local account.
+type User struct {
+	Name     string `json:"name"`
+	UID      string `json:"uid"` // numeric uid, or a Windows SID
+	FullName string `json:"full_name,omitempty"`
+	Home     string `json:"home,omitempty"`
+	Shell    string `json:"shell,omitempty"`
+	// Admin is membership of the OS's administrators (sudo, wheel, admin,
+	// Administrators) or uid 0.
+	Admin bool `json:"admin"`
+	// System marks service accounts (uid below the login range, no shell).
+	System    bool      `json:"system,omitempty"`
+	Disabled  bool      `json:"disabled,omitempty"`
+	LastLogin time.Time `json:"last_login,omitzero"`
+}
+
+// Ports is the "ports" section.
+type Ports struct {
+	Ports []Port `json:"ports"`
+}
+
+// Port is one listening socket. The process id is left out on purpose: it
+// changes on every restart of the process and would make the section churn.
+type Port struct {
+	Proto   string `json:"proto"` // "tcp" or "udp"
+	Address string `json:"address"`
+	Port    int    `json:"port"`
+	Process string `json:"process,omitempty"`
+	User    string `json:"user,omitempty"`
 }
 
 // Software sources named by SPEC section 5.
