@@ -11,6 +11,11 @@ have_cmd git || need+=(git)
 have_cmd dpkg-query || need+=(dpkg)
 have_cmd systemd-analyze || need+=(systemd)
 have_cmd promtool || need+=(prometheus)
+have_cmd rpmbuild || need+=(rpm)
+have_cmd debootstrap || need+=(debootstrap)
+have_cmd sqlite3 || need+=(sqlite3)
+have_cmd pacman || need+=(pacman-package-manager)
+have_cmd flatpak || need+=(flatpak)
 
 if [ ${#need[@]} -eq 0 ]; then
 	echo "all test prerequisites present"

@@ -20,7 +20,7 @@ step "go vet"
 go vet ./...
 
 step "cross-build the agent for windows and darwin"
-for target in windows/amd64 windows/arm64 darwin/amd64 darwin/arm64; do
+for target in linux/arm64 linux/386 windows/amd64 windows/arm64 darwin/amd64 darwin/arm64; do
 	echo "  $target"
 	GOOS=${target%/*} GOARCH=${target#*/} CGO_ENABLED=0 go build -o /dev/null ./agent/cmd/steward-agent
 done

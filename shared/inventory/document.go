@@ -160,6 +160,10 @@ type Package struct {
 	Source      string    `json:"source"`
 	Publisher   string    `json:"publisher,omitempty"`
 	InstallTime time.Time `json:"install_time,omitzero"`
+	// BundleID is a macOS application's CFBundleIdentifier
+	// ("com.google.Chrome"): the name an app keeps whatever its bundle
+	// folder is called, and the one MDM and policy tools match on.
+	BundleID string `json:"bundle_id,omitempty"`
 }
 
 // Services is the "services" section.

@@ -59,7 +59,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.kernel == nil {
-		c.kernel = liveKernel{procDir: c.ProcDir, offline: filepath.Clean(c.Root) != "/"}
+		c.kernel = liveKernel{procDir: c.ProcDir, offline: filepath.Clean(c.Root) != filepath.Clean("/")}
 	}
 	return c
 }
@@ -88,6 +88,9 @@ func registry() map[string]collectorFunc {
 		inventory.SectionDisks:    collectDisks,
 		inventory.SectionNetwork:  collectNetwork,
 		inventory.SectionSoftware: collectSoftware,
+		inventory.SectionServices: collectServices,
+		inventory.SectionUsers:    collectUsers,
+		inventory.SectionPorts:    collectPorts,
 	}
 }
 

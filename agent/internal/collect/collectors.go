@@ -1,8 +1,9 @@
 package collect
 
-// Each OS supplies the collectors that registry() names, in files named
-// <section>_<os>.go (Linux) or *_other.go (everything else, through
-// gopsutil):
+// Each OS supplies the collectors that registry() names: Linux in files
+// named <section>_linux.go, Windows and macOS in *_windows.go and
+// *_darwin.go, which start from gopsutil (gopsutil_*_other.go) where it
+// has the data:
 //
 //	collectHost(ctx, cfg) (inventory.Host, error)
 //	collectOS(ctx, cfg) (inventory.OS, error)
@@ -10,6 +11,9 @@ package collect
 //	collectMemory(ctx, cfg) (inventory.Memory, error)
 //	collectDisks(ctx, cfg) (inventory.Disks, error)
 //	collectSoftware(ctx, cfg) (inventory.Software, error)
+//	collectServices(ctx, cfg) (inventory.Services, error)
+//	collectUsers(ctx, cfg) (inventory.Users, error)
+//	collectPorts(ctx, cfg) (inventory.Ports, error)
 //
 // each with the collectorFunc signature (returning the section value as
 // any). A section an OS cannot provide yet returns an error wrapping

@@ -25,7 +25,7 @@ func (t cpuTopo) known() bool { return t.hasSocket && t.hasCore }
 func collectCPU(_ context.Context, cfg Config) (any, error) {
 	info, err := parseCPUInfo(cfg.proc("cpuinfo"))
 	if err != nil {
-		return nil, err
+		return nil, liveOnly(cfg, "cpu", err)
 	}
 	out := inventory.CPU{Model: info.model, Threads: len(info.procs)}
 	fillTopology(cfg, info.procs)

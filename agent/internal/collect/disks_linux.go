@@ -38,7 +38,7 @@ func physicalDisks(cfg Config) ([]inventory.PhysicalDisk, error) {
 	dir := cfg.sys("block")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("list block devices: %w", err)
+		return nil, liveOnly(cfg, "block devices", fmt.Errorf("list block devices: %w", err))
 	}
 	out := make([]inventory.PhysicalDisk, 0, len(entries))
 	for _, e := range entries {

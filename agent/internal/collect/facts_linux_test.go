@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -25,8 +26,12 @@ func TestFixtureFacts(t *testing.T) {
 		disks inventory.Disks
 		sw    inventory.Software
 		osec  inventory.OS
+		svcs  inventory.Services
+		users inventory.Users
+		ports inventory.Ports
 	)
-	for name, dst := range map[string]any{"host": &host, "cpu": &cpu, "memory": &mem, "disks": &disks, "software": &sw, "os": &osec} {
+	for name, dst := range map[string]any{"host": &host, "cpu": &cpu, "memory": &mem, "disks": &disks, "software": &sw, "os": &osec,
+		"services": &svcs, "users": &users, "ports": &ports} {
 		if err := json.Unmarshal(doc.Sections[name], dst); err != nil {
 			t.Fatalf("decode %s: %v", name, err)
 		}
@@ -38,6 +43,18 @@ func TestFixtureFacts(t *testing.T) {
 	vols := make(map[string]inventory.Volume)
 	for _, v := range disks.Volumes {
 		vols[v.Mount] = v
+	}
+	svc := make(map[string]inventory.Service)
+	for _, s := range svcs.Services {
+		svc[s.Name] = s
+	}
+	user := make(map[string]inventory.User)
+	for _, u := range users.Users {
+		user[u.Name] = u
+	}
+	port := make(map[string]inventory.Port)
+	for _, p := range ports.Ports {
+		port[p.Proto+"/"+p.Address+"/"+strconv.Itoa(p.Port)] = p
 	}
 	boolp := func(p *bool) string {
 		if p == nil {
@@ -85,6 +102,19 @@ func TestFixtureFacts(t *testing.T) {
 		{"description continuation is not a package", pkgs["not-a-package:"].Name, ""},
 		{"publisher left empty", pkgs["bash:amd64"].Publisher, ""},
 		{"installed packages", len(sw.Packages), 8},
+		{"instance enabled from a wants link", svc["postgresql@14-main"].StartMode, inventory.StartAuto},
+		{"instance state from its slice's cgroup", svc["postgresql@14-main"].State, inventory.ServiceRunning},
+		{"instance description with %i", svc["postgresql@14-main"].DisplayName, "PostgreSQL Cluster 14-main"},
+		{"alias not listed", svc["sshd"].Name, ""},
+		{"vendor-masked unit", svc["rsync"].StartMode, inventory.StartDisabled},
+		{"static unit is manual", svc["systemd-journald"].StartMode, inventory.StartManual},
+		{"empty cgroup is stopped", svc["docker"].State, inventory.ServiceStopped},
+		{"admin through sudo", user["alice"].Admin, true},
+		{"locked root", user["root"].Disabled, true},
+		{"service account", user["postgres"].System, true},
+		{"port owner from its socket inode", port["tcp/127.0.0.1/5432"].Process, "postgres"},
+		{"socket user from its uid", port["udp/127.0.0.53/53"].User, "systemd-resolve"},
+		{"established connection is no port", port["tcp/10.20.30.40/22"].Proto, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 func collectMemory(_ context.Context, cfg Config) (any, error) {
 	data, err := os.ReadFile(cfg.proc("meminfo"))
 	if err != nil {
-		return nil, fmt.Errorf("read meminfo: %w", err)
+		return nil, liveOnly(cfg, "memory", fmt.Errorf("read meminfo: %w", err))
 	}
 	var m inventory.Memory
 	var haveTotal bool

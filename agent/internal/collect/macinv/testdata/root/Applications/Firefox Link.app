@@ -1,0 +1,1 @@
+../opt/homebrew/Caskroom/firefox/125.0.3/Firefox.app
