@@ -43,7 +43,7 @@ func gopsutilDisks(ctx context.Context, cfg Config) (inventory.Disks, error) {
 			Mount:     p.Mountpoint,
 			FS:        p.Fstype,
 			SizeBytes: usage.Total,
-			FreeBytes: usage.Free,
+			FreeBytes: coarseFree(usage.Free, usage.Total),
 			ReadOnly:  slices.Contains(p.Opts, "ro"),
 		})
 	}

@@ -30,6 +30,16 @@ type fsUsage struct {
 	Free  uint64 `json:"free"`
 }
 
+// coarseFree rounds free space down to a hundredth of the file system (at
+// least 64 MiB). Exact free bytes move with every log line written, which
+// would resend the disks section on every collection of an otherwise
+// unchanged machine; a 1 % step keeps the section still until free space
+// really moves, and is finer than any "at least N % free" rule needs.
+func coarseFree(free, total uint64) uint64 {
+	step := max(total/100, 64<<20)
+	return free - free%step
+}
+
 // liveKernel is the real kernel. offline is set when Config.Root is not
 // "/": the files then describe another system, and the running kernel's
 // interfaces would be misattributed to it.
