@@ -30,6 +30,7 @@ type Store interface {
 	ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, error)
 	Inventory(ctx context.Context, hostID int64) (store.InventoryDoc, error)
 	SearchSoftware(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error)
+	ListChanges(ctx context.Context, q store.ChangeQuery) ([]store.Change, error)
 }
 
 // Config is what New needs. Only Store is required.
@@ -68,6 +69,8 @@ var routeTable = []struct {
 	{http.MethodGet, "/api/v1/hosts", (*server).listHosts},
 	{http.MethodGet, "/api/v1/hosts/{id}", (*server).getHost},
 	{http.MethodGet, "/api/v1/hosts/{id}/inventory", (*server).getInventory},
+	{http.MethodGet, "/api/v1/hosts/{id}/changes", (*server).hostChanges},
+	{http.MethodGet, "/api/v1/changes", (*server).fleetChanges},
 	{http.MethodGet, "/api/v1/software", (*server).searchSoftware},
 }
 

@@ -11,7 +11,8 @@ import (
 )
 
 func TestAuthentication(t *testing.T) {
-	paths := []string{"/api/v1/hosts", "/api/v1/hosts/1", "/api/v1/hosts/1/inventory", "/api/v1/software?name=x", "/api/v1/nope"}
+	paths := []string{"/api/v1/hosts", "/api/v1/hosts/1", "/api/v1/hosts/1/inventory", "/api/v1/hosts/1/changes",
+		"/api/v1/changes", "/api/v1/software?name=x", "/api/v1/nope"}
 	cases := []struct {
 		name, authorization string
 		wantChallenge       string
@@ -52,6 +53,8 @@ func TestStoreErrorsAnswer503(t *testing.T) {
 		{"get host", "GetHost", "/api/v1/hosts/1"},
 		{"inventory", "Inventory", "/api/v1/hosts/1/inventory"},
 		{"software", "SearchSoftware", "/api/v1/software?name=openssl"},
+		{"host changes", "ListChanges", "/api/v1/hosts/1/changes"},
+		{"fleet changes", "ListChanges", "/api/v1/changes?kind=admin_added"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

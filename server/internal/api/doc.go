@@ -1,3 +1,4 @@
 // Package api serves the admin REST API under /api/v1: hosts, their
-// inventory and fleet-wide software search, behind an admin bearer token.
+// inventory and change history, and fleet-wide software search, behind an
+// admin bearer token.
 package api

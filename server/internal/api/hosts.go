@@ -24,6 +24,14 @@ type Host struct {
 	Online       bool      `json:"online"`
 	LastSeen     time.Time `json:"last_seen,omitzero"`
 	EnrolledAt   time.Time `json:"enrolled_at"`
+	// HardwareUUID, MachineID and Serial are absent when the host reported
+	// none or a firmware placeholder.
+	HardwareUUID string `json:"hardware_uuid,omitempty"`
+	MachineID    string `json:"machine_id,omitempty"`
+	Serial       string `json:"serial,omitempty"`
+	// PossibleDuplicates names other hosts reporting the same hardware
+	// UUID or machine id (cloned machines); absent when there are none.
+	PossibleDuplicates []int64 `json:"possible_duplicates,omitempty"`
 }
 
 // HostList is one page of hosts. NextCursor is absent on the last page.
@@ -64,6 +72,11 @@ func (s *server) hostView(h store.Host, now time.Time) Host {
 		Online:       Online(h, now, s.window),
 		LastSeen:     utc(h.LastSeen),
 		EnrolledAt:   utc(h.EnrolledAt),
+
+		HardwareUUID:       h.HardwareUUID,
+		MachineID:          h.MachineID,
+		Serial:             h.Serial,
+		PossibleDuplicates: h.PossibleDuplicates,
 	}
 }
 
@@ -81,10 +94,17 @@ func (s *server) listHosts(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	dups := false
+	if d := q.Get("duplicates"); d != "" {
+		if dups, err = strconv.ParseBool(d); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("duplicates must be true or false, got %q", d))
+			return
+		}
+	}
 	// One row more than asked tells whether another page exists, so the
 	// last page never carries a cursor to an empty page.
 	rows, err := s.store.ListHosts(r.Context(), store.HostPage{
-		AfterHostname: after.Hostname, AfterID: after.ID, Limit: limit + 1,
+		AfterHostname: after.Hostname, AfterID: after.ID, Limit: limit + 1, Duplicates: dups,
 	})
 	if err != nil {
 		s.storeFailed(w, r, "list hosts", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -156,7 +157,7 @@ func TestGetHost(t *testing.T) {
 			Arch: "amd64", AgentVersion: "0.3.0", Online: true,
 			LastSeen: now.Add(-5 * time.Second), EnrolledAt: time.Date(2025, 1, 2, 2, 4, 5, 0, time.UTC),
 		}
-		if h != want {
+		if !reflect.DeepEqual(h, want) {
 			t.Fatalf("got %+v\nwant %+v", h, want)
 		}
 		if !strings.Contains(body, `"enrolled_at":"2025-01-02T02:04:05Z"`) {

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/changes"
 )
 
 // openAPIFile is docs/openapi.yaml, found from this package's directory.
@@ -243,4 +244,21 @@ func deref(doc map[string]any, v any) (map[string]any, error) {
 		return resolve(doc, ref)
 	}
 	return m, nil
+}
+
+// TestChangeKindsDocumented keeps the document's list of change kinds equal
+// to the kinds the server records.
+func TestChangeKindsDocumented(t *testing.T) {
+	doc := loadOpenAPI(t)
+	kind, err := resolve(doc, "#/components/schemas/ChangeKind")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, v := range kind["enum"].([]any) {
+		documented = append(documented, fmt.Sprint(v))
+	}
+	if !slices.Equal(documented, changes.Kinds) {
+		t.Errorf("documented change kinds %q, want %q", documented, changes.Kinds)
+	}
 }

@@ -46,6 +46,22 @@ var commands = []command{
 		},
 	},
 	{
+		name:    "hosts changes",
+		args:    []string{"ID"},
+		summary: "show a host's inventory changes, newest first",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var f changeFilter
+			fs.Var(&f.kinds, "kind", "only this kind of change (repeatable), e.g. software_installed")
+			fs.StringVar(&f.since, "since", "", "only changes since a time: RFC 3339, or a duration back from now (24h, 7d)")
+			fs.StringVar(&f.until, "until", "", "only changes before a time: RFC 3339, or a duration back from now")
+			fs.StringVar(&f.subject, "subject", "", "only changes of this exact subject, e.g. openssl or tcp/22")
+			limit := fs.Int("limit", 100, "changes per request, 1 to 1000")
+			return func(ctx context.Context, s *session, args []string) error {
+				return hostsChanges(ctx, s, args[0], f, *limit)
+			}
+		},
+	},
+	{
 		name:    "software search",
 		args:    []string{"NAME"},
 		summary: "find the hosts that have a package (exact name)",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/steward-project/steward/server/internal/apiclient"
 )
@@ -26,6 +27,9 @@ type Env struct {
 	Getenv func(string) string
 	// HTTPClient sends the API requests; nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// Now is the clock relative times ("--since 24h") count back from;
+	// nil means time.Now.
+	Now func() time.Time
 }
 
 // session is what a command runs with once flags are parsed.
@@ -33,6 +37,7 @@ type session struct {
 	client *apiclient.Client
 	out    io.Writer
 	output string // outputTable or outputJSON
+	now    func() time.Time
 }
 
 // usageError is a command line mistake: exit code 2 and the relevant usage.
@@ -48,6 +53,9 @@ func (e *usageError) Error() string { return e.msg }
 func Run(ctx context.Context, args []string, env Env) int {
 	if env.Getenv == nil {
 		env.Getenv = func(string) string { return "" }
+	}
+	if env.Now == nil {
+		env.Now = time.Now
 	}
 	err := run(ctx, args, env)
 	if err == nil {
@@ -111,7 +119,7 @@ func run(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return &usageError{msg: err.Error(), usage: usage}
 	}
-	return runCmd(ctx, &session{client: client, out: env.Stdout, output: g.output}, pos)
+	return runCmd(ctx, &session{client: client, out: env.Stdout, output: g.output, now: env.Now}, pos)
 }
 
 // helpOr turns -h into printed help and any other flag error into a usage

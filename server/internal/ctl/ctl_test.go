@@ -51,7 +51,12 @@ func newTestServer(t *testing.T) *testServer {
 func (ts *testServer) seed() {
 	ts.store.AddHost(store.Host{ID: 1, Hostname: "web-1", OS: "linux", Platform: "debian", OSVersion: "12.5",
 		Arch: "amd64", AgentVersion: "0.1.0", EnrolledAt: now.Add(-48 * time.Hour),
-		ConnectedAt: now.Add(-time.Hour), LastSeen: now.Add(-20 * time.Second)})
+		ConnectedAt: now.Add(-time.Hour), LastSeen: now.Add(-20 * time.Second),
+		HardwareUUID: "4c4c4544-0042-3510-8052-b4c04f4d4a32", MachineID: "0123456789abcdef0123456789abcdef",
+		Serial: "CN0ABC123", PossibleDuplicates: []int64{4}})
+	ts.store.AddHost(store.Host{ID: 4, Hostname: "web-1-clone", OS: "linux", Platform: "debian", OSVersion: "12.5",
+		Arch: "amd64", AgentVersion: "0.1.0", EnrolledAt: now.Add(-2 * time.Hour),
+		HardwareUUID: "4c4c4544-0042-3510-8052-b4c04f4d4a32", PossibleDuplicates: []int64{1}})
 	ts.store.AddHost(store.Host{ID: 2, Hostname: "db-1", OS: "linux", Platform: "rocky", OSVersion: "9.3",
 		Arch: "arm64", AgentVersion: "0.1.0", EnrolledAt: now.Add(-24 * time.Hour),
 		ConnectedAt: now.Add(-3 * time.Hour), DisconnectedAt: now.Add(-2 * time.Hour), LastSeen: now.Add(-2 * time.Hour)})
@@ -68,6 +73,17 @@ func (ts *testServer) seed() {
 		Hashes: map[string]string{"os": "h1", "cpu": "h2", "memory": "h3", "software": "h4"},
 		Errors: map[string]string{"ports": "permission denied"},
 	})
+	for i, c := range []store.Change{
+		{Kind: "first_inventory", FirstSeen: now.Add(-47 * time.Hour), Seq: 1},
+		{Kind: "software_installed", Subject: "htop", NewValue: "3.2.2-2", Details: json.RawMessage(`{"arch":"amd64","source":"dpkg"}`), FirstSeen: now.Add(-30 * time.Hour), Seq: 12},
+		{Kind: "software_upgraded", Subject: "openssl", OldValue: "3.0.11-1~deb12u2", NewValue: "3.0.13-1~deb12u1", Details: json.RawMessage(`{"arch":"amd64","source":"dpkg"}`), FirstSeen: now.Add(-3 * time.Hour), Seq: 40},
+		{Kind: "software_removed", Subject: "curl", OldValue: "7.88.1-10+deb12u5", Details: json.RawMessage(`{"arch":"amd64","source":"dpkg"}`), FirstSeen: now.Add(-3 * time.Hour), Seq: 40},
+		{Kind: "port_opened", Subject: "tcp/80", NewValue: "[::]:80 nginx", FirstSeen: now.Add(-2 * time.Hour), Seq: 41},
+		{Kind: "admin_added", Subject: "mallory", FirstSeen: now.Add(-time.Hour), Seq: 42},
+	} {
+		c.ID, c.HostID = int64(i+1), 1
+		ts.store.AddChange(c)
+	}
 	ts.store.AddSoftware(store.SoftwareHit{SoftwareID: 10, Name: "openssl", Version: "3.0.11", Arch: "amd64", Source: "dpkg", HostID: 1, Hostname: "web-1"})
 	ts.store.AddSoftware(store.SoftwareHit{SoftwareID: 11, Name: "openssl", Version: "3.0.7", Arch: "aarch64", Source: "rpm", HostID: 2, Hostname: "db-1"})
 }
@@ -85,6 +101,7 @@ func run(t *testing.T, env map[string]string, args ...string) result {
 		Stdout: &stdout,
 		Stderr: &stderr,
 		Getenv: func(k string) string { return env[k] },
+		Now:    func() time.Time { return now },
 	})
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
@@ -121,6 +138,12 @@ func TestCommandsOutput(t *testing.T) {
 		{"hosts show table", []string{"hosts", "show", "1"}, "hosts_show.txt"},
 		{"hosts show without inventory", []string{"hosts", "show", "3"}, "hosts_show_empty.txt"},
 		{"hosts show json", []string{"-o", "json", "hosts", "show", "1"}, "hosts_show.json"},
+		{"hosts changes table", []string{"hosts", "changes", "1"}, "hosts_changes.txt"},
+		{"hosts changes json", []string{"hosts", "changes", "1", "-o", "json"}, "hosts_changes.json"},
+		{"hosts changes filtered", []string{"hosts", "changes", "--kind", "software_installed", "--kind=software_upgraded", "1", "--since", "1d"}, "hosts_changes_filtered.txt"},
+		{"hosts changes until", []string{"hosts", "changes", "1", "--since", "2025-02-27T00:00:00Z", "--until", "90m", "--subject", "tcp/80"}, "hosts_changes_until.txt"},
+		{"hosts changes none", []string{"hosts", "changes", "3"}, "hosts_changes_none.txt"},
+		{"hosts show duplicate", []string{"hosts", "show", "4"}, "hosts_show_duplicate.txt"},
 		{"software search table", []string{"software", "search", "openssl"}, "software_search.txt"},
 		{"software search json", []string{"software", "search", "--output=json", "openssl"}, "software_search.json"},
 		{"software search version", []string{"software", "search", "openssl", "--version", "3.0.7"}, "software_search_version.txt"},
@@ -187,4 +210,26 @@ func TestHostsListFollowsEveryPage(t *testing.T) {
 			t.Errorf("last line %q", lines[250])
 		}
 	})
+}
+
+func TestHostsChangesFollowsEveryPage(t *testing.T) {
+	ts := newTestServer(t)
+	ts.store.AddHost(store.Host{ID: 1, Hostname: "h"})
+	for i := 1; i <= 250; i++ {
+		ts.store.AddChange(store.Change{ID: int64(i), HostID: 1, Kind: "software_installed",
+			Subject: fmt.Sprintf("pkg%03d", i), NewValue: "1", FirstSeen: now.Add(time.Duration(i) * time.Minute)})
+	}
+	env := map[string]string{"STEWARD_SERVER": ts.URL, "STEWARD_TOKEN": token}
+	before := ts.requests.Load()
+	r := run(t, env, "hosts", "changes", "1", "--limit", "100")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if got := ts.requests.Load() - before; got != 3 {
+		t.Errorf("%d requests, want 3 pages", got)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 251 || !strings.Contains(lines[1], "pkg250") || !strings.Contains(lines[250], "pkg001") {
+		t.Errorf("%d lines, first %q, last %q; want header + 250, newest first", len(lines), lines[1], lines[len(lines)-1])
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/steward-project/steward/server/internal/changes"
 	"github.com/steward-project/steward/server/internal/ctl"
 )
 
@@ -34,6 +35,17 @@ func TestServerErrors(t *testing.T) {
 			name:       "unknown host",
 			args:       []string{"--server", ts.URL, "--token", token, "hosts", "show", "99"},
 			wantStderr: "stewardctl: host 99 not found (404 from GET /api/v1/hosts/99)\n",
+		},
+		{
+			name:       "changes of an unknown host",
+			args:       []string{"--server", ts.URL, "--token", token, "hosts", "changes", "99"},
+			wantStderr: "stewardctl: host 99 not found (404 from GET /api/v1/hosts/99/changes)\n",
+		},
+		{
+			name: "unknown change kind",
+			args: []string{"--server", ts.URL, "--token", token, "hosts", "changes", "1", "--kind", "pkg_added"},
+			wantStderr: "stewardctl: unknown change kind \"pkg_added\"; kinds are " + strings.Join(changes.Kinds, ", ") +
+				" (400 from GET /api/v1/hosts/1/changes)\n",
 		},
 	}
 	for _, tc := range cases {
@@ -138,6 +150,11 @@ func TestUsage(t *testing.T) {
 		{"limit not a number", []string{"hosts", "list", "--limit", "many"}, ctl.ExitUsage, "", "invalid value", true},
 		{"missing package name", []string{"software", "search"}, ctl.ExitUsage, "", "takes 1 argument", true},
 		{"bad server URL", []string{"--server", "127.0.0.1:8080", "hosts", "list"}, ctl.ExitUsage, "", "server URL", true},
+		{"changes since not a time", []string{"hosts", "changes", "1", "--since", "yesterday"}, ctl.ExitUsage, "", `--since: "yesterday" is neither`, true},
+		{"changes until negative", []string{"hosts", "changes", "1", "--until", "-5h"}, ctl.ExitUsage, "", "--until", true},
+		{"changes ID not a number", []string{"hosts", "changes", "web-1"}, ctl.ExitUsage, "", "not a positive integer", true},
+		{"changes limit", []string{"hosts", "changes", "1", "--limit", "1001"}, ctl.ExitUsage, "", "--limit", true},
+		{"help for changes", []string{"help", "hosts", "changes"}, ctl.ExitOK, "--kind", "", true},
 		{"flags after double dash are arguments", []string{"software", "search", "--", "-o"}, ctl.ExitOK, "HOST_ID", "", false},
 	}
 	for _, tc := range cases {

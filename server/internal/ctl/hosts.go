@@ -31,12 +31,21 @@ func hostsList(ctx context.Context, s *session, limit int) error {
 		return err
 	}
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tVERSION\tONLINE\tLAST SEEN")
+	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tVERSION\tONLINE\tLAST SEEN\tDUPLICATE OF")
 	for _, h := range hosts {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", h.ID, cell(h.Hostname), cell(osName(h)),
-			cell(h.OSVersion), yesNo(h.Online), timeCell(h.LastSeen, "never"))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, cell(h.Hostname), cell(osName(h)),
+			cell(h.OSVersion), yesNo(h.Online), timeCell(h.LastSeen, "never"), cell(idList(h.PossibleDuplicates, ",")))
 	}
 	return tw.Flush()
+}
+
+// idList joins host ids with sep.
+func idList(ids []int64, sep string) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, sep)
 }
 
 // osName prefers the platform (debian, windows, darwin) over the OS family
@@ -90,6 +99,17 @@ func printHost(w io.Writer, h api.Host, inv api.Inventory) error {
 	row("Online", yesNo(h.Online))
 	row("Last seen", timeCell(h.LastSeen, "never"))
 	row("Enrolled at", timeCell(h.EnrolledAt, "-"))
+	row("Hardware UUID", cell(h.HardwareUUID))
+	row("Machine ID", cell(h.MachineID))
+	row("Serial", cell(h.Serial))
+	if len(h.PossibleDuplicates) > 0 {
+		// Same hardware UUID or machine id: most likely a cloned machine.
+		noun := "hosts "
+		if len(h.PossibleDuplicates) == 1 {
+			noun = "host "
+		}
+		row("Duplicate of", noun+idList(h.PossibleDuplicates, ", ")+" (same hardware UUID or machine id)")
+	}
 	if inv.CollectedAt.IsZero() && len(inv.Sections) == 0 {
 		row("Inventory", "none reported yet")
 		return tw.Flush()

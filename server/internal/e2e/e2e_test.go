@@ -104,6 +104,10 @@ func agentToAPI(t *testing.T, db string) {
 	if out := s.ctl(t, "software", "search", "bash"); !strings.Contains(out, want) || !strings.Contains(out, hostname) {
 		t.Errorf("stewardctl software search bash lacks %s on %s:\n%s", want, hostname, out)
 	}
+	// The real agent's first inventory is the baseline of its history.
+	if out := s.ctl(t, "hosts", "changes", itoa(h.ID)); !strings.Contains(out, "first_inventory") || strings.Contains(out, "software_installed") {
+		t.Errorf("stewardctl hosts changes after the first inventory:\n%s", out)
+	}
 	var ctlJSON hostsResponse
 	if err := json.Unmarshal([]byte(s.ctl(t, "-o", "json", "hosts", "list")), &ctlJSON); err != nil || len(ctlJSON.Hosts) != 1 {
 		t.Errorf("stewardctl -o json hosts list: %v %+v", err, ctlJSON)

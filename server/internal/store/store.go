@@ -30,7 +30,21 @@ type Host struct {
 	ConnectedAt    time.Time `json:"connected_at,omitzero"`
 	DisconnectedAt time.Time `json:"disconnected_at,omitzero"`
 	LastSeq        uint64    `json:"last_seq"`
+	// HardwareUUID, MachineID and Serial come from the host section,
+	// normalized by package identity: lower-cased, and empty when the
+	// agent reported none or a firmware placeholder.
+	HardwareUUID string `json:"hardware_uuid,omitempty"`
+	MachineID    string `json:"machine_id,omitempty"`
+	Serial       string `json:"serial,omitempty"`
+	// PossibleDuplicates lists, in id order, up to MaxDuplicates other
+	// hosts reporting the same hardware UUID or machine id: typically
+	// cloned virtual machines. They stay separate hosts; nothing is merged.
+	PossibleDuplicates []int64 `json:"possible_duplicates,omitempty"`
 }
+
+// MaxDuplicates bounds Host.PossibleDuplicates: an identifier shared by
+// more hosts than this is a placeholder nobody listed yet, not a clone.
+const MaxDuplicates = 20
 
 // NewHost is what enrollment records.
 type NewHost struct {
@@ -53,6 +67,8 @@ type HostPage struct {
 	AfterHostname string
 	AfterID       int64 // 0: from the start
 	Limit         int
+	// Duplicates keeps only hosts with PossibleDuplicates.
+	Duplicates bool
 }
 
 // Hosts is enrollment and host bookkeeping.
@@ -91,6 +107,8 @@ type Ingest interface {
 	// ApplyBatch commits every message in one transaction and returns one
 	// Result per message, in order. Messages of one host are applied in the
 	// order given. Either all are committed or, with an error, none.
+	// Sections that changed are compared with what the host held before
+	// and the typed changes recorded in the same transaction (see Changes).
 	ApplyBatch(ctx context.Context, msgs []Message) ([]Result, error)
 }
 
@@ -138,6 +156,44 @@ type Software interface {
 	SearchSoftware(ctx context.Context, q SoftwareQuery) ([]SoftwareHit, error)
 }
 
+// Change is one typed inventory change ApplyBatch recorded for a host
+// (kinds in package changes). FirstSeen is when the agent collected the
+// inventory that showed it (the message's received time when the agent
+// sent none); Seq is that message's sequence number.
+type Change struct {
+	ID        int64           `json:"id"`
+	HostID    int64           `json:"host_id"`
+	Kind      string          `json:"kind"`
+	Subject   string          `json:"subject"`
+	OldValue  string          `json:"old_value,omitempty"`
+	NewValue  string          `json:"new_value,omitempty"`
+	Details   json.RawMessage `json:"details,omitempty"`
+	FirstSeen time.Time       `json:"first_seen"`
+	Seq       uint64          `json:"seq"`
+}
+
+// ChangeQuery selects changes, newest first: ordered by (FirstSeen, ID)
+// descending. Zero fields do not filter.
+type ChangeQuery struct {
+	HostID  int64    // 0: every host
+	Kinds   []string // any of these
+	Subject string   // exact match
+	Since   time.Time
+	Until   time.Time // FirstSeen in [Since, Until)
+	// AfterFirstSeen and AfterID are the last change of the previous
+	// page; AfterID 0 starts from the newest.
+	AfterFirstSeen time.Time
+	AfterID        int64
+	Limit          int
+}
+
+// Changes reads the change history that ApplyBatch records as sections
+// change.
+type Changes interface {
+	// ListChanges returns ErrNotFound when HostID names no host.
+	ListChanges(ctx context.Context, q ChangeQuery) ([]Change, error)
+}
+
 // Credential is a secret to store: a name for people and the hex SHA-256
 // of the secret. Secrets themselves are never stored.
 type Credential struct {
@@ -164,6 +220,7 @@ type Store interface {
 	Ingest
 	Inventory
 	Software
+	Changes
 	Auth
 	// Migrate applies pending schema migrations.
 	Migrate(ctx context.Context) error

@@ -25,6 +25,7 @@ type Store struct {
 	hosts       map[int64]store.Host
 	inventories map[int64]store.InventoryDoc
 	software    []store.SoftwareHit
+	changes     []store.Change
 	tokens      map[string]bool // hash -> live
 	failAll     error
 	failing     map[string]error // method name -> injected error
@@ -70,6 +71,13 @@ func (s *Store) AddSoftware(hit store.SoftwareHit) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.software = append(s.software, hit)
+}
+
+// AddChange records one change; give each a distinct ID.
+func (s *Store) AddChange(c store.Change) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.changes = append(s.changes, c)
 }
 
 // FailWith makes later calls of the named methods (all methods when none
@@ -152,6 +160,9 @@ func (s *Store) ListHosts(_ context.Context, p store.HostPage) ([]store.Host, er
 		if p.AfterID != 0 && cmp.Or(cmp.Compare(h.Hostname, p.AfterHostname), cmp.Compare(h.ID, p.AfterID)) <= 0 {
 			continue
 		}
+		if p.Duplicates && len(h.PossibleDuplicates) == 0 {
+			continue
+		}
 		if len(out) == p.Limit {
 			break
 		}
@@ -208,6 +219,45 @@ func (s *Store) SearchSoftware(_ context.Context, q store.SoftwareQuery) ([]stor
 			break
 		}
 		out = append(out, h)
+	}
+	return out, nil
+}
+
+// ListChanges implements api.Store: changes matching every filter, ordered
+// by (first seen, id) descending, after the given key; ErrNotFound for an
+// unknown host.
+func (s *Store) ListChanges(_ context.Context, q store.ChangeQuery) ([]store.Change, error) {
+	err := s.enter("ListChanges")
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if q.Limit <= 0 {
+		return nil, errors.New("list changes: limit must be positive")
+	}
+	if _, ok := s.hosts[q.HostID]; q.HostID != 0 && !ok {
+		return nil, fmt.Errorf("changes of host %d: %w", q.HostID, store.ErrNotFound)
+	}
+	order := func(a, b store.Change) int {
+		return cmp.Or(b.FirstSeen.Compare(a.FirstSeen), cmp.Compare(b.ID, a.ID))
+	}
+	all := slices.SortedFunc(slices.Values(s.changes), order)
+	after := store.Change{FirstSeen: q.AfterFirstSeen, ID: q.AfterID}
+	out := []store.Change{}
+	for _, c := range all {
+		switch {
+		case q.HostID != 0 && c.HostID != q.HostID,
+			len(q.Kinds) > 0 && !slices.Contains(q.Kinds, c.Kind),
+			q.Subject != "" && c.Subject != q.Subject,
+			!q.Since.IsZero() && c.FirstSeen.Before(q.Since),
+			!q.Until.IsZero() && !c.FirstSeen.Before(q.Until),
+			q.AfterID != 0 && order(after, c) >= 0:
+			continue
+		}
+		if len(out) == q.Limit {
+			break
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }

@@ -11,9 +11,28 @@ import (
 	"github.com/steward-project/steward/server/internal/store"
 )
 
-// hostColumns is what every host read selects, into hostRow.
-const hostColumns = `id, hostname, os, platform, os_version, arch, agent_version,
-	enrolled_at, last_seen, connected_at, disconnected_at, last_seq`
+// hostColumns is what every host read selects from hosts (unaliased),
+// into hostRow.
+var hostColumns = `id, hostname, os, platform, os_version, arch, agent_version,
+	enrolled_at, last_seen, connected_at, disconnected_at, last_seq,
+	hardware_uuid, machine_id, serial, ` + duplicatesColumn
+
+// sameUUID and sameMachineID find the other hosts sharing a host's
+// identifier; the literal "<> ”" terms match the partial indexes'
+// predicates, so each is one index range, already in id order.
+const (
+	sameUUID      = `o.hardware_uuid = hosts.hardware_uuid AND o.hardware_uuid <> '' AND o.id <> hosts.id`
+	sameMachineID = `o.machine_id = hosts.machine_id AND o.machine_id <> '' AND o.id <> hosts.id`
+)
+
+// duplicatesColumn is the ids of a host's possible duplicates.
+var duplicatesColumn = fmt.Sprintf(`ARRAY(SELECT o.id FROM hosts o WHERE %s
+		UNION SELECT o.id FROM hosts o WHERE %s
+		ORDER BY 1 LIMIT %d) AS possible_duplicates`, sameUUID, sameMachineID, store.MaxDuplicates)
+
+// hasDuplicates keeps hosts with at least one possible duplicate.
+const hasDuplicates = `(EXISTS (SELECT 1 FROM hosts o WHERE ` + sameUUID + `)
+	OR EXISTS (SELECT 1 FROM hosts o WHERE ` + sameMachineID + `))`
 
 type hostRow struct {
 	ID             int64      `db:"id"`
@@ -28,10 +47,14 @@ type hostRow struct {
 	ConnectedAt    *time.Time `db:"connected_at"`
 	DisconnectedAt *time.Time `db:"disconnected_at"`
 	LastSeq        int64      `db:"last_seq"`
+	HardwareUUID   string     `db:"hardware_uuid"`
+	MachineID      string     `db:"machine_id"`
+	Serial         string     `db:"serial"`
+	Duplicates     []int64    `db:"possible_duplicates"`
 }
 
 func (r hostRow) host() store.Host {
-	return store.Host{
+	h := store.Host{
 		ID: r.ID, Hostname: r.Hostname, OS: r.OS, Platform: r.Platform, OSVersion: r.OSVersion,
 		Arch: r.Arch, AgentVersion: r.AgentVersion,
 		EnrolledAt:     r.EnrolledAt.UTC(),
@@ -39,7 +62,14 @@ func (r hostRow) host() store.Host {
 		ConnectedAt:    utc(r.ConnectedAt),
 		DisconnectedAt: utc(r.DisconnectedAt),
 		LastSeq:        uint64(r.LastSeq),
+		HardwareUUID:   r.HardwareUUID,
+		MachineID:      r.MachineID,
+		Serial:         r.Serial,
 	}
+	if len(r.Duplicates) > 0 {
+		h.PossibleDuplicates = r.Duplicates
+	}
+	return h
 }
 
 // EnrollHost records a new host. A zero EnrolledAt means now; an
@@ -124,13 +154,19 @@ func (s *Store) updateHost(ctx context.Context, query string, args ...any) error
 }
 
 // ListHosts returns one page of hosts in (hostname, id) order; hostname
-// collates "C", so names compare bytewise as in SQLite.
+// collates "C", so names compare bytewise as in SQLite. With p.Duplicates
+// it walks hosts in that order and keeps those with a duplicate, two index
+// lookups per host walked.
 func (s *Store) ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, error) {
+	dups := "true"
+	if p.Duplicates {
+		dups = hasDuplicates
+	}
 	var rows pgx.Rows
 	if p.AfterID > 0 {
-		rows, _ = s.pool.Query(ctx, listHostsAfterSQL, p.AfterHostname, p.AfterID, limitOrDefault(p.Limit))
+		rows, _ = s.pool.Query(ctx, fmt.Sprintf(listHostsAfterSQL, dups), p.AfterHostname, p.AfterID, limitOrDefault(p.Limit))
 	} else {
-		rows, _ = s.pool.Query(ctx, `SELECT `+hostColumns+` FROM hosts ORDER BY hostname, id LIMIT $1`, limitOrDefault(p.Limit))
+		rows, _ = s.pool.Query(ctx, `SELECT `+hostColumns+` FROM hosts WHERE `+dups+` ORDER BY hostname, id LIMIT $1`, limitOrDefault(p.Limit))
 	}
 	rs, err := pgx.CollectRows(rows, pgx.RowToStructByName[hostRow])
 	if err != nil {
@@ -145,5 +181,6 @@ func (s *Store) ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, 
 
 // listHostsAfterSQL's row comparison is one range scan of the (hostname,
 // id) index starting just after the cursor.
-const listHostsAfterSQL = `SELECT ` + hostColumns + ` FROM hosts
-	WHERE (hostname, id) > ($1, $2) ORDER BY hostname, id LIMIT $3`
+// The %s is a further condition ("true" for none).
+var listHostsAfterSQL = `SELECT ` + hostColumns + ` FROM hosts
+	WHERE (hostname, id) > ($1, $2) AND %s ORDER BY hostname, id LIMIT $3`

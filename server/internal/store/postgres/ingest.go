@@ -19,8 +19,9 @@ import (
 // ApplyBatch commits msgs in one transaction; see store.Ingest. Whatever
 // the batch size it costs three round trips: lock and read the hosts'
 // state; send every write as one pipelined batch; adjust catalog host
-// counts. Go tracks sequence numbers and section hashes in between, so no
-// statement waits on the answer of another.
+// counts and record the changes. Go tracks sequence numbers, section
+// hashes and data in between, so no statement waits on the answer of
+// another.
 func (s *Store) ApplyBatch(ctx context.Context, msgs []store.Message) ([]store.Result, error) {
 	results := make([]store.Result, len(msgs))
 	if len(msgs) == 0 {
@@ -72,6 +73,10 @@ type hostState struct {
 	lastSeen time.Time
 	changed  bool              // lastSeq/lastSeen must be written
 	hashes   map[string]string // stored section hashes, as the batch leaves them
+	// data holds the section data changes are computed from: as stored
+	// for sections the batch changes (software excepted, whose changes
+	// come from its links), then as the batch leaves them.
+	data map[string]string
 }
 
 func applyBatch(ctx context.Context, tx pgx.Tx, log *slog.Logger, msgs []store.Message, results []store.Result) error {
@@ -88,19 +93,20 @@ func applyBatch(ctx context.Context, tx pgx.Tx, log *slog.Logger, msgs []store.M
 		}
 		h.lastSeq, h.lastSeen, h.changed = m.Seq, m.Received, true
 		if m.Type == wire.TypeInventory {
-			results[i].Resync = p.inventory(m.HostID, m.Received, m.Inventory, h.hashes)
+			results[i].Resync = p.inventory(m, h)
 		}
 	}
 	p.hostProgress(hosts)
 	if err := tx.SendBatch(ctx, p.batch).Close(); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
-	return applyCounts(ctx, tx, p.deltas)
+	return finish(ctx, tx, p.deltas, p.changeRows())
 }
 
 // lockHosts locks every host of the batch in id order, so batches sharing
 // hosts queue instead of deadlocking, and reads their sequence numbers and,
-// for hosts with inventory, their section hashes.
+// for hosts with inventory, their section hashes and the stored data of
+// the sections the batch changes.
 func lockHosts(ctx context.Context, tx pgx.Tx, msgs []store.Message) (map[int64]*hostState, error) {
 	ids, invIDs := map[int64]bool{}, map[int64]bool{}
 	for _, m := range msgs {
@@ -117,7 +123,7 @@ func lockHosts(ctx context.Context, tx pgx.Tx, msgs []store.Message) (map[int64]
 		_, err := pgx.ForEachRow(rows, []any{&id, &seq}, func() error {
 			h := &hostState{lastSeq: uint64(seq)}
 			if invIDs[id] {
-				h.hashes = map[string]string{}
+				h.hashes, h.data = map[string]string{}, map[string]string{}
 			}
 			hosts[id] = h
 			return nil
@@ -139,6 +145,7 @@ func lockHosts(ctx context.Context, tx pgx.Tx, msgs []store.Message) (map[int64]
 			})
 			return err
 		})
+		queueOldData(b, msgs, hosts)
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("lock hosts: %w", err)
@@ -158,6 +165,8 @@ type planner struct {
 	// deltas sums host_count changes per catalog id, filled in as the
 	// batch's link statements report what they changed.
 	deltas map[int64]int64
+	// pending holds each inventory message's changes, in batch order.
+	pending []*pending
 }
 
 // hostProgress writes every host's final last_seq and last_seen in one
@@ -184,10 +193,26 @@ func (p *planner) hostProgress(hosts map[int64]*hostState) {
 		WHERE h.id = u.id`, ids, seqs, seen)
 }
 
-// applyCounts adds the batch's host_count deltas. Rows are locked in id
+// finish sends what the batch's writes left to do, as one pipelined batch:
+// the host_count deltas and the changes (whose software part came back
+// from the link statements).
+func finish(ctx context.Context, tx pgx.Tx, deltas map[int64]int64, rows *changeRows) error {
+	b := &pgx.Batch{}
+	queueCounts(b, deltas)
+	rows.queue(b)
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("update host counts and changes: %w", err)
+	}
+	return nil
+}
+
+// queueCounts adds the batch's host_count deltas. Rows are locked in id
 // order first: concurrent batches all touch the popular catalog rows
 // (libc, openssl), and a common order keeps them from deadlocking.
-func applyCounts(ctx context.Context, tx pgx.Tx, deltas map[int64]int64) error {
+func queueCounts(b *pgx.Batch, deltas map[int64]int64) {
 	ids := make([]int64, 0, len(deltas))
 	for id, d := range deltas {
 		if d != 0 {
@@ -195,19 +220,14 @@ func applyCounts(ctx context.Context, tx pgx.Tx, deltas map[int64]int64) error {
 		}
 	}
 	if len(ids) == 0 {
-		return nil
+		return
 	}
 	slices.Sort(ids)
 	ds := make([]int64, len(ids))
 	for i, id := range ids {
 		ds[i] = deltas[id]
 	}
-	b := &pgx.Batch{}
 	b.Queue(`SELECT id FROM software WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
 	b.Queue(`UPDATE software s SET host_count = s.host_count + d.delta
 		FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta) WHERE s.id = d.id`, ids, ds)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("update host counts: %w", err)
-	}
-	return nil
 }

@@ -4,32 +4,54 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/steward-project/steward/server/internal/changes"
+	"github.com/steward-project/steward/server/internal/identity"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/wire"
 )
 
-// inventory queues one inventory message's writes, updates hashes to what
-// the host will hold after them, and reports whether those no longer fold
-// into the message's digest.
-func (p *planner) inventory(hostID int64, at time.Time, inv *wire.Inventory, hashes map[string]string) bool {
+// inventory queues one inventory message's writes, computes the changes
+// it brings, updates h to what the host will hold after it, and reports
+// whether the hashes no longer fold into the message's digest.
+func (p *planner) inventory(m store.Message, h *hostState) bool {
+	hostID, inv, hashes := m.HostID, m.Inventory, h.hashes
+	rec := newPending(m)
+	p.pending = append(p.pending, rec)
+	if len(hashes) == 0 && len(inv.Sections) > 0 {
+		rec.add(changes.Change{Kind: changes.FirstInventory})
+	}
 	var names, sums, data []string
 	for _, sec := range inv.Sections {
+		oldHash, had := hashes[sec.Name]
 		// An unchanged section (a resync resends them all) is neither
 		// rewritten nor normalized again: its links already match its data.
-		if hashes[sec.Name] == sec.Hash {
+		if had && oldHash == sec.Hash {
 			continue
 		}
 		names = append(names, sec.Name)
 		sums = append(sums, sec.Hash)
 		data = append(data, string(sec.Data))
 		hashes[sec.Name] = sec.Hash
-		p.derived(hostID, sec)
+		p.derived(hostID, sec, had, rec)
+		if sec.Name == inventory.SectionSoftware {
+			continue
+		}
+		// A section seen for the first time is a baseline, not a change.
+		if old, ok := h.data[sec.Name]; had && ok {
+			cs, err := changes.Section(sec.Name, []byte(old), sec.Data)
+			if err != nil {
+				p.log.Warn("section changes not recorded", "host_id", hostID, "section", sec.Name, "err", err)
+			}
+			rec.add(cs...)
+		} else if had {
+			p.log.Warn("section changes not recorded: previous data not read", "host_id", hostID, "section", sec.Name)
+		}
+		h.data[sec.Name] = string(sec.Data)
 	}
 	if len(names) > 0 {
 		p.batch.Queue(`INSERT INTO inventory_sections (host_id, name, hash, data, updated_at)
@@ -37,15 +59,14 @@ func (p *planner) inventory(hostID int64, at time.Time, inv *wire.Inventory, has
 			FROM unnest($2::text[], $3::text[], $4::text[]) AS u(name, hash, data)
 			ON CONFLICT (host_id, name) DO UPDATE
 			SET hash = excluded.hash, data = excluded.data, updated_at = excluded.updated_at`,
-			hostID, names, sums, data, at)
+			hostID, names, sums, data, m.Received)
 	}
 	if len(inv.Removed) > 0 {
 		p.batch.Queue(`DELETE FROM inventory_sections WHERE host_id = $1 AND name = ANY($2)`, hostID, inv.Removed)
 		for _, name := range inv.Removed {
 			delete(hashes, name)
-		}
-		if slices.Contains(inv.Removed, inventory.SectionSoftware) {
-			p.software(hostID, nil)
+			delete(h.data, name)
+			p.removeDerived(hostID, name)
 		}
 	}
 	var errs *string
@@ -59,11 +80,13 @@ func (p *planner) inventory(hostID int64, at time.Time, inv *wire.Inventory, has
 	return inventory.Digest(hashes) != inv.Digest
 }
 
-// derived queues what other tables keep from a changed section. A section
-// that does not decode into its type is stored but not copied: failing the
-// batch would block the agent's queue on a message it cannot fix, and its
-// next collection replaces the section anyway.
-func (p *planner) derived(hostID int64, sec wire.Section) {
+// derived queues what other tables keep from a changed section; the
+// software links report their set difference to rec unless the host had
+// no software section before (a baseline). A section that does not decode
+// into its type is stored but not copied: failing the batch would block
+// the agent's queue on a message it cannot fix, and its next collection
+// replaces the section anyway.
+func (p *planner) derived(hostID int64, sec wire.Section, had bool, rec *pending) {
 	switch sec.Name {
 	case inventory.SectionSoftware:
 		want, err := decodeSoftware(sec.Data)
@@ -71,7 +94,11 @@ func (p *planner) derived(hostID int64, sec wire.Section) {
 			p.log.Warn("software section not normalized", "host_id", hostID, "err", err)
 			return
 		}
-		p.software(hostID, want)
+		var track *softwareTrack
+		if had {
+			track = rec.trackSoftware()
+		}
+		p.software(hostID, want, track)
 	case inventory.SectionOS:
 		var o inventory.OS
 		if err := json.Unmarshal(sec.Data, &o); err != nil {
@@ -87,9 +114,23 @@ func (p *planner) derived(hostID int64, sec wire.Section) {
 			return
 		}
 		// An empty hostname would only hide the one from hello.
-		if h.Hostname != "" {
-			p.batch.Queue(`UPDATE hosts SET hostname = $2 WHERE id = $1`, hostID, clean(h.Hostname))
-		}
+		p.batch.Queue(`UPDATE hosts SET hostname = CASE WHEN $2 = '' THEN hostname ELSE $2 END,
+			hardware_uuid = $3, machine_id = $4, serial = $5 WHERE id = $1`,
+			hostID, clean(h.Hostname), clean(identity.HardwareUUID(h.HardwareUUID)),
+			clean(identity.MachineID(h.MachineID)), clean(identity.Serial(h.Serial)))
+	}
+}
+
+// removeDerived undoes derived for a section the agent no longer reports.
+// Nothing is recorded as a change: a collector that stopped working says
+// nothing about the machine.
+func (p *planner) removeDerived(hostID int64, name string) {
+	switch name {
+	case inventory.SectionSoftware:
+		p.software(hostID, nil, nil)
+	case inventory.SectionHost:
+		// Stale identifiers would keep flagging duplicates.
+		p.batch.Queue(`UPDATE hosts SET hardware_uuid = '', machine_id = '', serial = '' WHERE id = $1`, hostID)
 	}
 }
 

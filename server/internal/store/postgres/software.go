@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/steward-project/steward/server/internal/changes"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/inventory"
 )
@@ -73,9 +74,20 @@ const (
 		RETURNING software_id`
 )
 
+// Keyed variants of the link statements also name the packages they
+// unlinked and linked, for the changes a later inventory brings; a
+// baseline inventory uses the plain ones.
+const (
+	unlinkVanishedKeyedSQL = unlinkVanishedSQL + `, s.name, s.version, s.arch, s.source`
+	linkNewKeyedSQL        = `WITH linked AS (` + linkNewSQL + `)
+		SELECT l.software_id, s.name, s.version, s.arch, s.source
+		FROM linked l JOIN software s ON s.id = l.software_id`
+)
+
 // software queues making the host's links equal want and notes the
-// host_count change of every link added or removed.
-func (p *planner) software(hostID int64, want map[softwareKey]string) {
+// host_count change of every link added or removed. With track, the link
+// statements also report which packages went and came.
+func (p *planner) software(hostID int64, want map[softwareKey]string, track *softwareTrack) {
 	keys := slices.SortedFunc(func(yield func(softwareKey) bool) {
 		for k := range want {
 			if !yield(k) {
@@ -102,12 +114,36 @@ func (p *planner) software(hostID int64, want map[softwareKey]string) {
 			return err
 		}
 	}
-	p.batch.Queue(unlinkVanishedSQL, hostID, names, versions, arches, sources).Query(count(-1))
+	// countKeyed also collects the package of each link into *into.
+	countKeyed := func(delta int64, into *[]changes.Package) func(pgx.Rows) error {
+		return func(rows pgx.Rows) error {
+			var (
+				id int64
+				k  changes.Package
+			)
+			_, err := pgx.ForEachRow(rows, []any{&id, &k.Name, &k.Version, &k.Arch, &k.Source}, func() error {
+				p.deltas[id] += delta
+				*into = append(*into, k)
+				return nil
+			})
+			return err
+		}
+	}
+	if track != nil {
+		track.after = keys
+		p.batch.Queue(unlinkVanishedKeyedSQL, hostID, names, versions, arches, sources).Query(countKeyed(-1, &track.removed))
+	} else {
+		p.batch.Queue(unlinkVanishedSQL, hostID, names, versions, arches, sources).Query(count(-1))
+	}
 	if n == 0 {
 		return
 	}
 	p.batch.Queue(addCatalogSQL, names, versions, arches, sources, publishers)
-	p.batch.Queue(linkNewSQL, hostID, names, versions, arches, sources).Query(count(+1))
+	if track != nil {
+		p.batch.Queue(linkNewKeyedSQL, hostID, names, versions, arches, sources).Query(countKeyed(+1, &track.added))
+	} else {
+		p.batch.Queue(linkNewSQL, hostID, names, versions, arches, sources).Query(count(+1))
+	}
 }
 
 // searchSoftwareSQL finds the few catalog rows of a name through the

@@ -5,14 +5,38 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/steward-project/steward/server/internal/store"
 )
 
-// hostColumns is what every host read selects, in scanHost's order.
-const hostColumns = `id, hostname, os, platform, os_version, arch, agent_version,
-	enrolled_at, last_seen, connected_at, disconnected_at, last_seq`
+// hostColumns is what every host read selects from hosts (unaliased), in
+// scanHost's order.
+var hostColumns = `id, hostname, os, platform, os_version, arch, agent_version,
+	enrolled_at, last_seen, connected_at, disconnected_at, last_seq,
+	hardware_uuid, machine_id, serial, ` + duplicatesColumn
+
+// sameUUID and sameMachineID find the other hosts sharing a host's
+// identifier. The literal "<> ”" terms let SQLite use the partial
+// indexes, one lookup each.
+const (
+	sameUUID      = `o.hardware_uuid = hosts.hardware_uuid AND o.hardware_uuid <> '' AND o.id <> hosts.id`
+	sameMachineID = `o.machine_id = hosts.machine_id AND o.machine_id <> '' AND o.id <> hosts.id`
+)
+
+// duplicatesColumn lists the ids of possible duplicates, comma-separated,
+// or NULL.
+var duplicatesColumn = fmt.Sprintf(`(SELECT group_concat(id) FROM (
+		SELECT o.id FROM hosts o WHERE %s
+		UNION SELECT o.id FROM hosts o WHERE %s
+		ORDER BY 1 LIMIT %d)) AS duplicates`, sameUUID, sameMachineID, store.MaxDuplicates)
+
+// hasDuplicates keeps hosts with at least one possible duplicate.
+const hasDuplicates = `(EXISTS (SELECT 1 FROM hosts o WHERE ` + sameUUID + `)
+	OR EXISTS (SELECT 1 FROM hosts o WHERE ` + sameMachineID + `))`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -21,9 +45,11 @@ func scanHost(row scanner) (store.Host, error) {
 		h                                     store.Host
 		enrolled, seen, connected, disconnect sql.NullInt64
 		lastSeq                               int64
+		dups                                  sql.NullString
 	)
 	err := row.Scan(&h.ID, &h.Hostname, &h.OS, &h.Platform, &h.OSVersion, &h.Arch, &h.AgentVersion,
-		&enrolled, &seen, &connected, &disconnect, &lastSeq)
+		&enrolled, &seen, &connected, &disconnect, &lastSeq,
+		&h.HardwareUUID, &h.MachineID, &h.Serial, &dups)
 	if err != nil {
 		return store.Host{}, err
 	}
@@ -32,7 +58,29 @@ func scanHost(row scanner) (store.Host, error) {
 	h.ConnectedAt = fromNanos(connected)
 	h.DisconnectedAt = fromNanos(disconnect)
 	h.LastSeq = uint64(lastSeq)
+	if h.PossibleDuplicates, err = parseIDs(dups.String); err != nil {
+		return store.Host{}, fmt.Errorf("possible duplicates: %w", err)
+	}
 	return h, nil
+}
+
+// parseIDs reads group_concat's comma-separated ids into ascending order;
+// "" is none.
+func parseIDs(s string) ([]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	ids := make([]int64, len(parts))
+	for i, p := range parts {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // EnrollHost records a new host. A zero EnrolledAt means now; an
@@ -131,14 +179,21 @@ func limitOrDefault(n int) int {
 
 // ListHosts returns one page of hosts in (hostname, id) order; hostnames
 // compare bytewise, as PostgreSQL's "C" collation does.
+//
+// With p.Duplicates it walks hosts in that order and keeps those with a
+// duplicate, two index lookups per host walked.
 func (s *Store) ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, error) {
-	query := `SELECT ` + hostColumns + ` FROM hosts ORDER BY hostname, id LIMIT ?`
-	args := []any{limitOrDefault(p.Limit)}
+	where, args := []string{"1"}, []any{}
 	if p.AfterID > 0 {
-		query = `SELECT ` + hostColumns + ` FROM hosts WHERE (hostname, id) > (?, ?) ORDER BY hostname, id LIMIT ?`
-		args = []any{p.AfterHostname, p.AfterID, limitOrDefault(p.Limit)}
+		where = append(where, `(hostname, id) > (?, ?)`)
+		args = append(args, p.AfterHostname, p.AfterID)
 	}
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	if p.Duplicates {
+		where = append(where, hasDuplicates)
+	}
+	query := `SELECT ` + hostColumns + ` FROM hosts WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY hostname, id LIMIT ?`
+	rows, err := s.r.QueryContext(ctx, query, append(args, limitOrDefault(p.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("list hosts: %w", err)
 	}

@@ -143,7 +143,7 @@ func (b *batch) apply(m store.Message) (store.Result, error) {
 	if m.Type == wire.TypeHeartbeat {
 		return store.Result{}, nil
 	}
-	resync, err := b.applyInventory(m.HostID, m.Received, m.Inventory)
+	resync, err := b.applyInventory(m)
 	if err != nil {
 		return store.Result{}, err
 	}

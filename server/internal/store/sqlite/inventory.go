@@ -6,36 +6,58 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
+	"github.com/steward-project/steward/server/internal/changes"
+	"github.com/steward-project/steward/server/internal/identity"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/wire"
 )
 
-// applyInventory stores one inventory message's sections and reports
-// whether the host's stored hashes no longer fold into its digest.
-func (b *batch) applyInventory(hostID int64, at time.Time, inv *wire.Inventory) (bool, error) {
+// applyInventory stores one inventory message's sections, records the
+// changes they bring, and reports whether the host's stored hashes no
+// longer fold into its digest.
+func (b *batch) applyInventory(m store.Message) (bool, error) {
+	hostID, inv := m.HostID, m.Inventory
 	hashes, err := b.sectionHashes(hostID)
 	if err != nil {
 		return false, err
 	}
+	rec := newRecorder(m)
+	if len(hashes) == 0 && len(inv.Sections) > 0 {
+		rec.add(changes.Change{Kind: changes.FirstInventory})
+	}
 	for _, sec := range inv.Sections {
+		oldHash, had := hashes[sec.Name]
 		// An unchanged section (a resync resends them all) is neither
 		// rewritten nor normalized again: its links already match its data.
-		if hashes[sec.Name] == sec.Hash {
+		if had && oldHash == sec.Hash {
 			continue
+		}
+		var old string
+		if had && sec.Name != inventory.SectionSoftware {
+			if old, err = b.sectionData(hostID, sec.Name); err != nil {
+				return false, err
+			}
 		}
 		if err := b.exec(`INSERT INTO inventory_sections (host_id, name, hash, data, updated_at)
 			VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (host_id, name) DO UPDATE
 			SET hash = excluded.hash, data = excluded.data, updated_at = excluded.updated_at`,
-			hostID, sec.Name, sec.Hash, string(sec.Data), nanos(at)); err != nil {
+			hostID, sec.Name, sec.Hash, string(sec.Data), nanos(m.Received)); err != nil {
 			return false, fmt.Errorf("store section %s: %w", sec.Name, err)
 		}
 		hashes[sec.Name] = sec.Hash
-		if err := b.applyDerived(hostID, sec); err != nil {
+		if err := b.applyDerived(hostID, sec, had, rec); err != nil {
 			return false, err
+		}
+		// A section seen for the first time is a baseline, not a change.
+		if had && sec.Name != inventory.SectionSoftware {
+			cs, err := changes.Section(sec.Name, []byte(old), sec.Data)
+			if err != nil {
+				b.log.Warn("section changes not recorded", "host_id", hostID, "section", sec.Name, "err", err)
+			}
+			rec.add(cs...)
 		}
 	}
 	for _, name := range inv.Removed {
@@ -43,10 +65,8 @@ func (b *batch) applyInventory(hostID int64, at time.Time, inv *wire.Inventory) 
 			return false, fmt.Errorf("remove section %s: %w", name, err)
 		}
 		delete(hashes, name)
-		if name == inventory.SectionSoftware {
-			if err := b.setSoftware(hostID, nil); err != nil {
-				return false, err
-			}
+		if err := b.removeDerived(hostID, name); err != nil {
+			return false, err
 		}
 	}
 	errs, err := errorsJSON(inv.Errors)
@@ -57,14 +77,19 @@ func (b *batch) applyInventory(hostID int64, at time.Time, inv *wire.Inventory) 
 		nanos(inv.CollectedAt), errs, hostID); err != nil {
 		return false, fmt.Errorf("update collect state: %w", err)
 	}
+	if err := b.recordChanges(rec); err != nil {
+		return false, err
+	}
 	return inventory.Digest(hashes) != inv.Digest, nil
 }
 
-// applyDerived copies what other tables keep from a changed section. A
-// section that does not decode into its type is stored but not copied:
-// failing the batch would block the agent's queue on a message it cannot
-// fix, and its next collection replaces the section anyway.
-func (b *batch) applyDerived(hostID int64, sec wire.Section) error {
+// applyDerived copies what other tables keep from a changed section and
+// hands the software set difference to rec unless the host had no
+// software section before (a baseline). A section that does not decode
+// into its type is stored but not copied: failing the batch would block
+// the agent's queue on a message it cannot fix, and its next collection
+// replaces the section anyway.
+func (b *batch) applyDerived(hostID int64, sec wire.Section, had bool, rec *recorder) error {
 	switch sec.Name {
 	case inventory.SectionSoftware:
 		want, err := decodeSoftware(sec.Data)
@@ -72,7 +97,13 @@ func (b *batch) applyDerived(hostID int64, sec wire.Section) error {
 			b.log.Warn("software section not normalized", "host_id", hostID, "err", err)
 			return nil
 		}
-		return b.setSoftware(hostID, want)
+		removed, added, err := b.setSoftware(hostID, want)
+		if err != nil {
+			return err
+		}
+		if had {
+			rec.add(softwareChanges(removed, added, want)...)
+		}
 	case inventory.SectionOS:
 		var o inventory.OS
 		if err := json.Unmarshal(sec.Data, &o); err != nil {
@@ -90,14 +121,45 @@ func (b *batch) applyDerived(hostID int64, sec wire.Section) error {
 			return nil
 		}
 		// An empty hostname would only hide the one from hello.
-		if h.Hostname == "" {
-			return nil
-		}
-		if err := b.exec(`UPDATE hosts SET hostname = ? WHERE id = ?`, clean(h.Hostname), hostID); err != nil {
+		if err := b.exec(`UPDATE hosts SET hostname = CASE WHEN ? = '' THEN hostname ELSE ? END,
+			hardware_uuid = ?, machine_id = ?, serial = ? WHERE id = ?`,
+			clean(h.Hostname), clean(h.Hostname), clean(identity.HardwareUUID(h.HardwareUUID)),
+			clean(identity.MachineID(h.MachineID)), clean(identity.Serial(h.Serial)), hostID); err != nil {
 			return fmt.Errorf("copy host section: %w", err)
 		}
 	}
 	return nil
+}
+
+// removeDerived undoes applyDerived for a section the agent no longer
+// reports. Nothing is recorded as a change: a collector that stopped
+// working says nothing about the machine.
+func (b *batch) removeDerived(hostID int64, name string) error {
+	switch name {
+	case inventory.SectionSoftware:
+		if _, _, err := b.setSoftware(hostID, nil); err != nil {
+			return err
+		}
+	case inventory.SectionHost:
+		// Stale identifiers would keep flagging duplicates.
+		if err := b.exec(`UPDATE hosts SET hardware_uuid = '', machine_id = '', serial = '' WHERE id = ?`, hostID); err != nil {
+			return fmt.Errorf("clear host identity: %w", err)
+		}
+	}
+	return nil
+}
+
+// sectionData reads one stored section's data.
+func (b *batch) sectionData(hostID int64, name string) (string, error) {
+	row, err := b.queryRow(`SELECT data FROM inventory_sections WHERE host_id = ? AND name = ?`, hostID, name)
+	if err != nil {
+		return "", fmt.Errorf("read section %s: %w", name, err)
+	}
+	var data string
+	if err := row.Scan(&data); err != nil {
+		return "", fmt.Errorf("read section %s: %w", name, err)
+	}
+	return data, nil
 }
 
 func (b *batch) sectionHashes(hostID int64) (map[string]string, error) {

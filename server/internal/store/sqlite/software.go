@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/steward-project/steward/server/internal/changes"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/inventory"
 )
@@ -39,20 +40,22 @@ func decodeSoftware(data []byte) (map[softwareKey]string, error) {
 
 // setSoftware makes the host's links equal want: links to packages no
 // longer reported go, new ones are added (with their catalog row if it is
-// the first host to report it), and host_count deltas are noted.
-func (b *batch) setSoftware(hostID int64, want map[softwareKey]string) error {
+// the first host to report it), and host_count deltas are noted. It
+// returns the set difference, from which the software changes are made.
+func (b *batch) setSoftware(hostID int64, want map[softwareKey]string) (removed, added []changes.Package, err error) {
 	have, err := b.hostSoftware(hostID)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	for k, id := range have {
 		if _, keep := want[k]; keep {
 			continue
 		}
 		if err := b.exec(`DELETE FROM host_software WHERE host_id = ? AND software_id = ?`, hostID, id); err != nil {
-			return fmt.Errorf("unlink software: %w", err)
+			return nil, nil, fmt.Errorf("unlink software: %w", err)
 		}
 		b.deltas[id]--
+		removed = append(removed, k.pkg())
 	}
 	for k, publisher := range want {
 		if _, ok := have[k]; ok {
@@ -60,14 +63,32 @@ func (b *batch) setSoftware(hostID int64, want map[softwareKey]string) error {
 		}
 		id, err := b.catalogID(k, publisher)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if err := b.exec(`INSERT INTO host_software (host_id, software_id) VALUES (?, ?)`, hostID, id); err != nil {
-			return fmt.Errorf("link software: %w", err)
+			return nil, nil, fmt.Errorf("link software: %w", err)
 		}
 		b.deltas[id]++
+		added = append(added, k.pkg())
 	}
-	return nil
+	return removed, added, nil
+}
+
+func (k softwareKey) pkg() changes.Package {
+	return changes.Package{Name: k.name, Version: k.version, Arch: k.arch, Source: k.source}
+}
+
+// softwareChanges names the changes of a software set difference; want is
+// the whole new list.
+func softwareChanges(removed, added []changes.Package, want map[softwareKey]string) []changes.Change {
+	if len(removed) == 0 && len(added) == 0 {
+		return nil
+	}
+	after := make([]changes.Package, 0, len(want))
+	for k := range want {
+		after = append(after, k.pkg())
+	}
+	return changes.Software(removed, added, after)
 }
 
 func (b *batch) hostSoftware(hostID int64) (map[softwareKey]int64, error) {

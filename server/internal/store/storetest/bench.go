@@ -63,6 +63,73 @@ func Benchmark(b *testing.B, open func(b *testing.B) store.Store) {
 		}
 		b.ReportMetric(float64(b.N*len(hosts))/b.Elapsed().Seconds(), "msgs/s")
 	})
+	b.Run("full inventory, five sections changed", func(b *testing.B) {
+		st, hosts := benchStore(b, open, 16)
+		seq := uint64(1)
+		msgs := make([]store.Message, len(hosts))
+		for i, id := range hosts {
+			secs := benchFullInventory(b, int(id), 0)
+			msgs[i] = invMsg(id, seq, time.Now(), wire.Inventory{CollectedAt: t0, Digest: digest(secs...), Sections: secs})
+		}
+		benchApply(b, st, msgs)
+		b.ResetTimer()
+		for b.Loop() {
+			b.StopTimer()
+			seq++
+			for i, id := range hosts {
+				secs := benchFullInventory(b, int(id), int(seq))
+				// Only what changed travels, as the agent sends it.
+				msgs[i] = invMsg(id, seq, time.Now(), wire.Inventory{CollectedAt: t0, Digest: digest(secs...),
+					Sections: []wire.Section{secs[1], secs[2], secs[3], secs[4], secs[5]}})
+			}
+			b.StartTimer()
+			benchApply(b, st, msgs)
+		}
+		b.ReportMetric(float64(b.N*len(hosts))/b.Elapsed().Seconds(), "msgs/s")
+	})
+}
+
+// benchFullInventory is a host's inventory at collection round: host and
+// cpu fixed; disks (free space), software (one upgrade), services (one
+// start mode), users (one account) and ports (one socket) changing with
+// round. Sections 1 to 5 are the changing ones.
+func benchFullInventory(b *testing.B, host, round int) []wire.Section {
+	b.Helper()
+	sec := func(name string, v any) wire.Section {
+		raw, err := inventory.Canonical(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return rawSection(name, string(raw))
+	}
+	var svcs []inventory.Service
+	for i := range 150 {
+		mode := inventory.StartAuto
+		if i == round%150 {
+			mode = inventory.StartDisabled
+		}
+		svcs = append(svcs, inventory.Service{Name: fmt.Sprintf("unit-%03d.service", i), State: inventory.ServiceRunning, StartMode: mode})
+	}
+	var users []inventory.User
+	for i := range 30 {
+		users = append(users, inventory.User{Name: fmt.Sprintf("user%02d", i), UID: fmt.Sprint(1000 + i)})
+	}
+	users = append(users, inventory.User{Name: fmt.Sprintf("temp%d", round), UID: "5000"})
+	var ports []inventory.Port
+	for i := range 20 {
+		ports = append(ports, inventory.Port{Proto: "tcp", Address: "0.0.0.0", Port: 8000 + i, Process: "svc"})
+	}
+	ports = append(ports, inventory.Port{Proto: "tcp", Address: "127.0.0.1", Port: 20000 + round, Process: "dev"})
+	return []wire.Section{
+		sec(inventory.SectionHost, inventory.Host{Hostname: fmt.Sprintf("bench-%d", host), HardwareUUID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", host)}),
+		sec(inventory.SectionDisks, inventory.Disks{Physical: []inventory.PhysicalDisk{{Device: "/dev/sda", SizeBytes: 1 << 40}},
+			Volumes: []inventory.Volume{{Device: "/dev/sda1", Mount: "/", FS: "ext4", SizeBytes: 1 << 40, FreeBytes: uint64(1<<30 + round)}}}),
+		benchSoftware(b, host, round),
+		sec(inventory.SectionServices, inventory.Services{Services: svcs}),
+		sec(inventory.SectionUsers, inventory.Users{Users: users}),
+		sec(inventory.SectionPorts, inventory.Ports{Ports: ports}),
+		sec(inventory.SectionCPU, inventory.CPU{Model: "Xeon", Sockets: 1, Cores: 4, Threads: 8}),
+	}
 }
 
 func benchStore(b *testing.B, open func(b *testing.B) store.Store, hosts int) (store.Store, []int64) {

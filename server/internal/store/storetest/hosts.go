@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ var hostTests = []subtest{
 	{"connect and disconnect", testConnect},
 	{"list pages", testListPages},
 	{"list default limit", testListDefaultLimit},
+	{"possible duplicates", testPossibleDuplicates},
+	{"possible duplicates bounded", testDuplicatesBounded},
 }
 
 func testEnroll(t *testing.T, st store.Store) {
@@ -38,7 +41,7 @@ func testEnroll(t *testing.T, st store.Store) {
 		}
 		sameTime(t, name+" enrolled_at", h.EnrolledAt, t0)
 		h.EnrolledAt = t0
-		if h != want {
+		if !reflect.DeepEqual(h, want) {
 			t.Errorf("%s = %+v, want %+v", name, h, want)
 		}
 	}

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"hosts", hostTests},
 		{"ingest", ingestTests},
 		{"software", softwareTests},
+		{"changes", changeTests},
 		{"auth", authTests},
 	}
 	for _, g := range groups {
