@@ -44,6 +44,7 @@ func command(t *testing.T, name string, args ...string) string {
 
 func TestLiveMatchesSystemTools(t *testing.T) {
 	t.Parallel()
+	holdDpkgLock(t)
 	doc := Collect(context.Background(), Config{})
 	if len(doc.Errors) != 0 {
 		t.Errorf("collector errors on a live Linux machine: %v", doc.Errors)
@@ -180,6 +181,7 @@ func TestLiveMatchesSystemTools(t *testing.T) {
 // space) must hash the same, or an unchanged machine would resend them.
 func TestLiveDeterministic(t *testing.T) {
 	t.Parallel()
+	holdDpkgLock(t)
 	first := Collect(context.Background(), Config{})
 	second := Collect(context.Background(), Config{})
 	// ports is left out: other processes on a test machine open and close
