@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/steward-project/steward/shared/inventory"
+	"github.com/steward-project/steward/shared/policy"
 )
 
 // ProtocolVersion is the newest protocol version this build speaks.
@@ -19,15 +20,18 @@ const ProtocolVersion = 1
 // leaves room while keeping one agent from exhausting server memory.
 const MaxMessageBytes = 8 << 20
 
-// Message types. Agent to server: hello, inventory, heartbeat. Server to
-// agent: welcome, ack, error.
+// Message types. Agent to server: hello, inventory, heartbeat, results.
+// Server to agent: welcome, ack, error, policy_set, check_now.
 const (
 	TypeHello     = "hello"
 	TypeWelcome   = "welcome"
 	TypeInventory = "inventory"
 	TypeHeartbeat = "heartbeat"
+	TypeResults   = "results"
 	TypeAck       = "ack"
 	TypeError     = "error"
+	TypePolicySet = "policy_set"
+	TypeCheckNow  = "check_now"
 )
 
 // Envelope wraps every message. Seq is assigned by the sender of data
@@ -48,6 +52,9 @@ type Hello struct {
 	OS               string `json:"os"`
 	Arch             string `json:"arch"`
 	Hostname         string `json:"hostname"`
+	// PolicyRevision is the revision of the policy set the agent holds
+	// (0: none); the server sends policy_set only when its own differs.
+	PolicyRevision uint64 `json:"policy_revision,omitempty"`
 }
 
 // Welcome answers Hello: the version chosen and the schedule the server
@@ -85,6 +92,25 @@ type Section struct {
 type Heartbeat struct {
 	Time time.Time `json:"time"`
 }
+
+// PolicySet is the whole set of policies the agent must evaluate, with
+// the server's revision. It replaces the agent's previous set.
+type PolicySet struct {
+	Revision uint64          `json:"revision"`
+	Policies []policy.Policy `json:"policies"`
+}
+
+// Results carries policy results that changed since the last acknowledged
+// results message, evaluated against policy set Revision. Removed names
+// policies the agent no longer evaluates.
+type Results struct {
+	Revision uint64          `json:"revision"`
+	Results  []policy.Result `json:"results,omitempty"`
+	Removed  []string        `json:"removed,omitempty"`
+}
+
+// CheckNow asks the agent to evaluate its policies at once.
+type CheckNow struct{}
 
 // Ack acknowledges one data message after the server committed it.
 // Resync asks the agent to send every section in full: the digest did not
@@ -161,7 +187,7 @@ func Decode(b []byte) (Envelope, error) {
 		return env, fmt.Errorf("%w: seq %d above %d", ErrMalformed, env.Seq, uint64(MaxSeq))
 	}
 	switch env.Type {
-	case TypeHello, TypeWelcome, TypeInventory, TypeHeartbeat, TypeAck, TypeError:
+	case TypeHello, TypeWelcome, TypeInventory, TypeHeartbeat, TypeResults, TypeAck, TypeError, TypePolicySet, TypeCheckNow:
 	case "":
 		return env, fmt.Errorf("%w: missing type", ErrMalformed)
 	default:

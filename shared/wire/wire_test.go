@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/steward-project/steward/shared/inventory"
+	"github.com/steward-project/steward/shared/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -47,6 +48,16 @@ func TestGolden(t *testing.T) {
 		{"ack.json", TypeAck, 21, Ack{}},
 		{"ack_resync.json", TypeAck, 19, Ack{Resync: true}},
 		{"error.json", TypeError, 0, Error{Code: CodeUnavailable, Message: "database unavailable", RetryAfter: Duration(30 * time.Second)}},
+		{"policy_set.json", TypePolicySet, 0, PolicySet{Revision: 7, Policies: []policy.Policy{{
+			ID: "ssh-no-root-login", Title: "SSH does not allow root login", Severity: policy.SeverityHigh,
+			Platforms: []string{"linux"},
+			Check:     policy.Check{File: &policy.FileCheck{Path: "/etc/ssh/sshd_config", Matches: `(?m)^\s*PermitRootLogin\s+no\b`}},
+		}}}},
+		{"results.json", TypeResults, 22, Results{Revision: 7, Results: []policy.Result{{
+			PolicyID: "ssh-no-root-login", Status: policy.StatusFail, CheckedAt: at, Duration: 1200 * time.Microsecond,
+			Evidence: []policy.Evidence{{Check: "check.file", Passed: false, Detail: "/etc/ssh/sshd_config: no line matches"}},
+		}}, Removed: []string{"telnet-absent"}}},
+		{"check_now.json", TypeCheckNow, 0, CheckNow{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
