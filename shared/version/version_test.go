@@ -108,3 +108,52 @@ func TestCompareNotComparable(t *testing.T) {
 		})
 	}
 }
+
+// Orders from the Semantic Versioning 2.0.0 specification, section 11.
+func TestCompareSemver(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want int
+	}{
+		{"1.0.0", "2.0.0", -1},
+		{"2.0.0", "2.1.0", -1},
+		{"2.1.0", "2.1.1", -1},
+		{"1.0.0-alpha", "1.0.0", -1},
+		{"1.0.0-alpha", "1.0.0-alpha.1", -1},
+		{"1.0.0-alpha.1", "1.0.0-alpha.beta", -1},
+		{"1.0.0-alpha.beta", "1.0.0-beta", -1},
+		{"1.0.0-beta", "1.0.0-beta.2", -1},
+		{"1.0.0-beta.2", "1.0.0-beta.11", -1},
+		{"1.0.0-beta.11", "1.0.0-rc.1", -1},
+		{"1.0.0-rc.1", "1.0.0", -1},
+		{"1.0.0+build.5", "1.0.0", 0},
+		{"1.0.0-rc.1+exp.sha.5114f85", "1.0.0-rc.1", 0},
+		{"v1.2.3", "1.2.3", 0},
+		{"1.2", "1.2.0", 0},
+		{"1", "1.0.1", -1},
+		{"10.0.0", "9.99.99", 1},
+		{"1.0.0-x-y-z.1", "1.0.0-x-y-z.0", 1},
+		{"1.0.0-1", "1.0.0-a", -1},
+	}
+	for _, c := range cases {
+		t.Run(c.a+" vs "+c.b, func(t *testing.T) {
+			got, err := CompareSemver(c.a, c.b)
+			if err != nil {
+				t.Fatalf("CompareSemver: %v", err)
+			}
+			if got != c.want {
+				t.Errorf("CompareSemver(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+			}
+			if back, _ := CompareSemver(c.b, c.a); back != -c.want {
+				t.Errorf("CompareSemver(%q, %q) = %d, want %d", c.b, c.a, back, -c.want)
+			}
+		})
+	}
+	for _, bad := range []string{"", "1.2.3.4", "01.2.3", "1.2.3-", "1.2.3-01", "1.2.3+", "1.2.3-a..b", "1.x.3", "1.2.3_1", "vv1.0"} {
+		t.Run("bad "+bad, func(t *testing.T) {
+			if got, err := CompareSemver(bad, "1.0.0"); !errors.Is(err, ErrNotComparable) {
+				t.Errorf("CompareSemver(%q) = %d, %v; want ErrNotComparable", bad, got, err)
+			}
+		})
+	}
+}

@@ -27,6 +27,10 @@ type Config struct {
 	// asks for; zero means use the server's values.
 	InventoryInterval time.Duration `yaml:"inventory_interval"`
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// AllowCommands lets policies run command leaves on this machine. It
+	// is read only from this local file: no server and no flag can set it,
+	// so whoever controls the server cannot run programs on endpoints.
+	AllowCommands bool `yaml:"allow_commands"`
 	// File is where the YAML came from, if anywhere.
 	File string `yaml:"-"`
 }
@@ -92,6 +96,17 @@ func Load(args []string, stderr io.Writer) (Config, error) {
 		cfg.EnrollSecret = strings.TrimSpace(string(b))
 	}
 	return cfg, cfg.Validate()
+}
+
+// LoadFile reads only the YAML file at path, without flags or validation
+// for run: what `steward-agent check --config` needs (allow_commands).
+func LoadFile(path string) (Config, error) {
+	cfg := Config{StateDir: DefaultStateDir(), LogLevel: "info"}
+	if err := loadFile(&cfg, path); err != nil {
+		return Config{}, err
+	}
+	cfg.File = path
+	return cfg, nil
 }
 
 func loadFile(cfg *Config, path string) error {

@@ -46,3 +46,44 @@ func TestLoadRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadFileAllowCommands(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, body string
+		want       bool
+		wantErr    bool
+	}{
+		{"on", "allow_commands: true\n", true, false},
+		{"off", "allow_commands: false\nserver: https://x\n", false, false},
+		{"absent", "server: https://x\n", false, false},
+		{"empty file", "", false, false},
+		{"not a bool", "allow_commands: maybe\n", false, true},
+		{"typo", "allow_command: true\n", false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(dir, c.name+".yaml")
+			if err := os.WriteFile(file, []byte(c.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := LoadFile(file)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("LoadFile: err = %v, want error %t", err, c.wantErr)
+			}
+			if err == nil && (cfg.AllowCommands != c.want || cfg.File != file) {
+				t.Errorf("AllowCommands = %t, File = %q; want %t, %q", cfg.AllowCommands, cfg.File, c.want, file)
+			}
+		})
+	}
+	if _, err := LoadFile(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Error("LoadFile of a missing file succeeded")
+	}
+}
+
+// The run flags must offer no way to turn commands on.
+func TestAllowCommandsOnlyFromFile(t *testing.T) {
+	if _, err := Load([]string{"--server", "http://x", "--allow-commands"}, io.Discard); err == nil {
+		t.Error("run accepted an --allow-commands flag")
+	}
+}

@@ -1,0 +1,52 @@
+package check
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/steward-project/steward/shared/inventory"
+	"github.com/steward-project/steward/shared/policy"
+)
+
+// Config says what the live Env may look at and do.
+type Config struct {
+	// Root is the file system root that file leaves read under; "" or "/"
+	// is the live machine. With another root, commands are refused: they
+	// would run on this machine, not on the image.
+	Root string
+	// AllowCommands permits command leaves. It comes only from the agent's
+	// local config file (allow_commands: true), never from a server.
+	AllowCommands bool
+}
+
+// NewEnv returns the Env for this machine: files under cfg.Root, packages,
+// services and ports from doc (the inventory just collected, so that a
+// check and the inventory agree), the registry on Windows, commands only
+// when cfg.AllowCommands. ctx is not retained.
+func NewEnv(ctx context.Context, cfg Config, doc inventory.Document) policy.Env {
+	root := cfg.Root
+	if root != "" {
+		root = filepath.Clean(root)
+	}
+	if root == string(filepath.Separator) {
+		root = ""
+	}
+	return &liveEnv{
+		Env:           policy.InventoryEnv(doc, runtime.GOOS),
+		root:          root,
+		allowCommands: cfg.AllowCommands,
+	}
+}
+
+// liveEnv answers packages, services, ports and expr from the embedded
+// inventory Env, and files, registry and commands from the machine.
+type liveEnv struct {
+	policy.Env
+	root          string // "" for the live file system
+	allowCommands bool
+
+	accounts     sync.Once
+	accountNames map[string]string // uid -> name from root's /etc/passwd
+}
