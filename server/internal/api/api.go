@@ -31,6 +31,10 @@ type Store interface {
 	Inventory(ctx context.Context, hostID int64) (store.InventoryDoc, error)
 	SearchSoftware(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error)
 	ListChanges(ctx context.Context, q store.ChangeQuery) ([]store.Change, error)
+	store.Policies
+	store.Results
+	store.Exemptions
+	store.Audit
 }
 
 // Config is what New needs. Only Store is required.
@@ -44,6 +48,10 @@ type Config struct {
 	// OnlineWindow is how recent a connected host's last message must be
 	// for it to count as online; zero means DefaultOnlineWindow.
 	OnlineWindow time.Duration
+	// PoliciesChanged, when set, is called after an apply or delete
+	// changed the policy set, with its new revision: the server
+	// evaluates expr-only policies again and pushes the set to agents.
+	PoliciesChanged func(revision int64)
 }
 
 // Route is one registered method and path pattern, in net/http ServeMux
@@ -54,10 +62,11 @@ type Route struct {
 }
 
 type server struct {
-	store  Store
-	log    *slog.Logger
-	now    func() time.Time
-	window time.Duration
+	store   Store
+	log     *slog.Logger
+	now     func() time.Time
+	window  time.Duration
+	changed func(revision int64)
 }
 
 // routeTable is the single list both New and Routes read, so the OpenAPI
@@ -72,6 +81,21 @@ var routeTable = []struct {
 	{http.MethodGet, "/api/v1/hosts/{id}/changes", (*server).hostChanges},
 	{http.MethodGet, "/api/v1/changes", (*server).fleetChanges},
 	{http.MethodGet, "/api/v1/software", (*server).searchSoftware},
+	{http.MethodPost, "/api/v1/policies", (*server).applyPolicies},
+	{http.MethodGet, "/api/v1/policies", (*server).listPolicies},
+	{http.MethodGet, "/api/v1/policies/{id}", (*server).getPolicy},
+	{http.MethodDelete, "/api/v1/policies/{id}", (*server).deletePolicy},
+	{http.MethodGet, "/api/v1/policies/{id}/results", (*server).policyResults},
+	{http.MethodGet, "/api/v1/policies/{id}/history", (*server).policyHistory},
+	{http.MethodGet, "/api/v1/hosts/{id}/policies", (*server).hostPolicies},
+	{http.MethodGet, "/api/v1/hosts/{id}/labels", (*server).getHostLabels},
+	{http.MethodPut, "/api/v1/hosts/{id}/labels", (*server).setHostLabels},
+	{http.MethodGet, "/api/v1/compliance", (*server).compliance},
+	{http.MethodPost, "/api/v1/exemptions", (*server).addExemption},
+	{http.MethodGet, "/api/v1/exemptions", (*server).listExemptions},
+	{http.MethodGet, "/api/v1/exemptions/{id}", (*server).getExemption},
+	{http.MethodDelete, "/api/v1/exemptions/{id}", (*server).revokeExemption},
+	{http.MethodGet, "/api/v1/audit", (*server).listAudit},
 }
 
 // Routes lists every route New registers.
@@ -90,7 +114,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Store == nil {
 		panic("api.New: nil Store")
 	}
-	s := &server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, window: cfg.OnlineWindow}
+	s := &server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, window: cfg.OnlineWindow, changed: cfg.PoliciesChanged}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -99,6 +123,9 @@ func New(cfg Config) http.Handler {
 	}
 	if s.window <= 0 {
 		s.window = DefaultOnlineWindow
+	}
+	if s.changed == nil {
+		s.changed = func(int64) {}
 	}
 
 	mux := http.NewServeMux()

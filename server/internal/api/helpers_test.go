@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,19 +24,35 @@ type fixture struct {
 	store   *apitest.Store
 	handler http.Handler
 	logs    *bytes.Buffer
+
+	mu      sync.Mutex
+	changes []int64 // revisions PoliciesChanged reported
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st := apitest.NewStore()
-	st.AddToken(token)
+	st.AddNamedToken(token, "ops-token")
 	logs := &bytes.Buffer{}
-	h := api.New(api.Config{
+	f := &fixture{store: st, logs: logs}
+	f.handler = api.New(api.Config{
 		Store:  st,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Now:    func() time.Time { return now },
+		PoliciesChanged: func(rev int64) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.changes = append(f.changes, rev)
+		},
 	})
-	return &fixture{store: st, handler: h, logs: logs}
+	return f
+}
+
+// policiesChanged returns the revisions PoliciesChanged was called with.
+func (f *fixture) policiesChanged() []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]int64(nil), f.changes...)
 }
 
 // get sends an authenticated GET.
@@ -46,7 +63,17 @@ func (f *fixture) get(t *testing.T, path string) *httptest.ResponseRecorder {
 
 func (f *fixture) do(t *testing.T, method, path, authorization string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(method, path, nil)
+	return f.send(t, method, path, authorization, "", "")
+}
+
+// send sends a request with a body of the given Content-Type ("" sends
+// none).
+func (f *fixture) send(t *testing.T, method, path, authorization, contentType, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}

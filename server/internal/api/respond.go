@@ -3,11 +3,15 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/steward-project/steward/shared/policy"
 )
 
-// Error is the body of every error response.
+// Error is the body of every error response. Problems lists, for a
+// refused policy file, everything wrong with it.
 type Error struct {
-	Error string `json:"error"`
+	Error    string           `json:"error"`
+	Problems []policy.Problem `json:"problems,omitempty"`
 }
 
 // retryAfterSeconds is what a 503 asks clients to wait; a store outage is

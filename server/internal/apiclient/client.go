@@ -55,6 +55,9 @@ type StatusError struct {
 	Status       int
 	// Message is the API's error message, or the start of a non-JSON body.
 	Message string
+	// Body is the whole JSON error body, for errors that carry more than a
+	// message (a refused policy file lists its problems); nil otherwise.
+	Body json.RawMessage
 }
 
 func (e *StatusError) Error() string {
@@ -89,17 +92,26 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values) (json.RawMe
 // Do sends a request with an optional JSON body and returns the JSON body
 // of a 2xx response unchanged; other statuses are a *StatusError.
 func (c *Client) Do(ctx context.Context, method, path string, q url.Values, body any) (json.RawMessage, error) {
+	if body == nil {
+		return c.Send(ctx, method, path, q, "", nil)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: encode body: %w", method, path, err)
+	}
+	return c.Send(ctx, method, path, q, "application/json", b)
+}
+
+// Send sends body as is with the given Content-Type ("" sends no body),
+// such as a policy file as application/yaml, and answers like Do.
+func (c *Client) Send(ctx context.Context, method, path string, q url.Values, contentType string, body []byte) (json.RawMessage, error) {
 	u := *c.base
 	u.Path += path
 	u.RawQuery = q.Encode()
 
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: encode body: %w", method, path, err)
-		}
-		rd = bytes.NewReader(b)
+	if contentType != "" {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
@@ -107,8 +119,8 @@ func (c *Client) Do(ctx context.Context, method, path string, q url.Values, body
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -125,7 +137,11 @@ func (c *Client) Do(ctx context.Context, method, path string, q url.Values, body
 	}
 	isJSON := mediaType(resp.Header.Get("Content-Type")) == "application/json"
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &StatusError{Method: method, Path: path, Status: resp.StatusCode, Message: errorMessage(raw, isJSON)}
+		se := &StatusError{Method: method, Path: path, Status: resp.StatusCode, Message: errorMessage(raw, isJSON)}
+		if isJSON && json.Valid(raw) {
+			se.Body = raw
+		}
+		return nil, se
 	}
 	if !isJSON || !json.Valid(raw) {
 		return nil, fmt.Errorf("%s %s: %w (Content-Type %q); is %s a Steward server?",

@@ -73,6 +73,107 @@ var commands = []command{
 			}
 		},
 	},
+	{
+		name:    "policies apply",
+		summary: "validate policy files with the server, then apply them (all or none)",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var files stringList
+			fs.Var(&files, "f", "a policy file, or a directory of *.yaml, *.yml and *.json files (repeatable)")
+			validateOnly := fs.Bool("validate-only", false, "only validate and show what would change")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return policiesApply(ctx, s, files, *validateOnly)
+			}
+		},
+	},
+	{
+		name:    "policies list",
+		summary: "list the policy set with each policy's result counts",
+		setup: func(fs *flag.FlagSet) runFunc {
+			limit := fs.Int("limit", 100, "policies per request, 1 to 1000")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return policiesList(ctx, s, *limit)
+			}
+		},
+	},
+	{
+		name:    "policies show",
+		args:    []string{"ID"},
+		summary: "show one policy, its counts and its check",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return policiesShow(ctx, s, args[0])
+			}
+		},
+	},
+	{
+		name:    "policies delete",
+		args:    []string{"ID"},
+		summary: "delete a policy with its results and history",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return policiesDelete(ctx, s, args[0])
+			}
+		},
+	},
+	{
+		name:    "policies results",
+		args:    []string{"ID"},
+		summary: "show each host's current result for a policy, with evidence and since when",
+		setup: func(fs *flag.FlagSet) runFunc {
+			status := fs.String("status", "", "only this status: "+strings.Join(resultStatuses, ", "))
+			limit := fs.Int("limit", 100, "results per request, 1 to 1000")
+			return func(ctx context.Context, s *session, args []string) error {
+				return policiesResults(ctx, s, args[0], *status, *limit)
+			}
+		},
+	},
+	{
+		name:    "compliance",
+		summary: "show pass, fail, n/a, error and exempt counts per policy",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, _ []string) error {
+				return complianceSummary(ctx, s)
+			}
+		},
+	},
+	{
+		name:    "exemptions add",
+		summary: "exempt a host, or hosts with labels, from a policy until a time",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var in exemptionInput
+			fs.StringVar(&in.policy, "policy", "", "policy ID (required)")
+			fs.Int64Var(&in.host, "host", 0, "host ID to exempt")
+			fs.Var(&in.labels, "label", "exempt hosts with this label, KEY=VALUE (repeatable; all must match)")
+			fs.StringVar(&in.reason, "reason", "", "why (required)")
+			fs.StringVar(&in.owner, "owner", "", "who answers for it (required)")
+			fs.StringVar(&in.expires, "expires", "", "until when: RFC 3339, or a duration from now such as 72h or 30d (required)")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return exemptionsAdd(ctx, s, in)
+			}
+		},
+	},
+	{
+		name:    "exemptions list",
+		summary: "list active exemptions",
+		setup: func(fs *flag.FlagSet) runFunc {
+			all := fs.Bool("all", false, "include expired and revoked exemptions")
+			policyID := fs.String("policy", "", "only this policy's exemptions")
+			limit := fs.Int("limit", 100, "exemptions per request, 1 to 1000")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return exemptionsList(ctx, s, *all, *policyID, *limit)
+			}
+		},
+	},
+	{
+		name:    "exemptions remove",
+		args:    []string{"ID"},
+		summary: "revoke an exemption at once",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return exemptionsRemove(ctx, s, args[0])
+			}
+		},
+	},
 }
 
 // lookup finds the command named by the first one or two words of args

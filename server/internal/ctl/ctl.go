@@ -36,7 +36,8 @@ type Env struct {
 type session struct {
 	client *apiclient.Client
 	out    io.Writer
-	output string // outputTable or outputJSON
+	errOut io.Writer // for what a command reports beside its error
+	output string    // outputTable or outputJSON
 	now    func() time.Time
 }
 
@@ -119,7 +120,7 @@ func run(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return &usageError{msg: err.Error(), usage: usage}
 	}
-	return runCmd(ctx, &session{client: client, out: env.Stdout, output: g.output, now: env.Now}, pos)
+	return runCmd(ctx, &session{client: client, out: env.Stdout, errOut: env.Stderr, output: g.output, now: env.Now}, pos)
 }
 
 // helpOr turns -h into printed help and any other flag error into a usage

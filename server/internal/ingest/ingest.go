@@ -39,6 +39,11 @@ type Config struct {
 	QueueLen int
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
+	// Committed, when set, is called from the writer goroutine after each
+	// batch commits, with its messages and their results (the slices are
+	// reused afterwards: copy what must outlive the call). It runs on the
+	// ingest path, so it must only note work for someone else, never wait.
+	Committed func(msgs []store.Message, results []store.Result)
 }
 
 type item struct {
@@ -159,6 +164,8 @@ func (b *Batcher) commit(batch []item, msgs []store.Message) {
 	}
 	if err != nil {
 		b.cfg.Logger.Error("ingest failed", "host_id", msgs[0].HostID, "seq", msgs[0].Seq, "err", err)
+	} else if b.cfg.Committed != nil {
+		b.cfg.Committed(msgs, results)
 	}
 	now := time.Now()
 	for i, it := range batch {

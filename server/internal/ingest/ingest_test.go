@@ -163,3 +163,43 @@ func TestBatcherIsolatesAMessageTheStoreRefuses(t *testing.T) {
 		t.Errorf("%d messages committed, want 4", committed)
 	}
 }
+
+// TestCommittedHookSeesCommittedMessagesOnly pins the post-commit hook:
+// called with each committed batch's messages and results, never for a
+// message whose commit failed.
+func TestCommittedHookSeesCommittedMessagesOnly(t *testing.T) {
+	sink := &recordingSink{poison: 3}
+	var mu sync.Mutex
+	seen := map[int64]store.Result{}
+	b := New(sink, Config{Writers: 1, MaxBatch: 10, Committed: func(msgs []store.Message, res []store.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(msgs) != len(res) {
+			t.Errorf("hook got %d messages and %d results", len(msgs), len(res))
+		}
+		for i, m := range msgs {
+			seen[m.HostID] = res[i]
+		}
+	}})
+	var wg sync.WaitGroup
+	for host := int64(1); host <= 4; host++ {
+		wg.Add(1)
+		seq := uint64(1)
+		if host == 2 {
+			seq = 0 // the sink reports seq 0 as a duplicate
+		}
+		if err := b.Submit(context.Background(), store.Message{HostID: host, Seq: seq}, func(store.Result, error) { wg.Done() }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	b.Stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 || !seen[2].Duplicate || seen[1].Duplicate {
+		t.Errorf("hook saw %+v; want hosts 1, 2 (duplicate) and 4, not the failed 3", seen)
+	}
+	if _, ok := seen[3]; ok {
+		t.Error("hook saw the message whose commit failed")
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/steward-project/steward/server/internal/api"
 	"github.com/steward-project/steward/server/internal/auth"
+	"github.com/steward-project/steward/server/internal/compliance"
 	"github.com/steward-project/steward/server/internal/config"
 	"github.com/steward-project/steward/server/internal/gateway"
 	"github.com/steward-project/steward/server/internal/ingest"
@@ -81,7 +82,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if kind == config.SQLite {
 		writers = 1 // SQLite has one writer connection
 	}
-	batcher := ingest.New(st, ingest.Config{Writers: writers, Logger: log, Metrics: m})
+	// Expr-only policies are evaluated on the server, against stored
+	// inventory, by one goroutine fed by ingest and policy changes.
+	evaluator := compliance.New(st, compliance.Config{Logger: log})
+	evalCtx, stopEval := context.WithCancel(context.Background())
+	evalDone := make(chan struct{})
+	go func() { defer close(evalDone); evaluator.Run(evalCtx) }()
+	defer func() { stopEval(); <-evalDone }()
+	batcher := ingest.New(st, ingest.Config{Writers: writers, Logger: log, Metrics: m, Committed: evaluator.Committed})
 	gw := gateway.New(gateway.Config{
 		Store:             st,
 		Ingest:            batcher,
@@ -111,6 +119,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Store:        st,
 		Logger:       log,
 		OnlineWindow: 3 * cfg.Agent.HeartbeatInterval,
+		PoliciesChanged: func(int64) {
+			evaluator.PoliciesChanged()
+		},
 	}))
 
 	ln, err := net.Listen("tcp", cfg.Listen)

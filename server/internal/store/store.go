@@ -222,6 +222,10 @@ type Store interface {
 	Software
 	Changes
 	Auth
+	Policies
+	Results
+	Exemptions
+	Audit
 	// Migrate applies pending schema migrations.
 	Migrate(ctx context.Context) error
 	// Ping checks the database is reachable.

@@ -30,26 +30,35 @@ type Store struct {
 	failAll     error
 	failing     map[string]error // method name -> injected error
 	calls       int
+	c           compliance
 }
 
 var _ api.Store = (*Store)(nil)
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{
+	s := &Store{
 		hosts:       map[int64]store.Host{},
 		inventories: map[int64]store.InventoryDoc{},
 		tokens:      map[string]bool{},
 		failing:     map[string]error{},
 	}
+	s.initCompliance()
+	return s
 }
 
-// AddToken makes token a live admin token.
-func (s *Store) AddToken(token string) {
+// AddToken makes token a live admin token named "admin".
+func (s *Store) AddToken(token string) { s.AddNamedToken(token, "admin") }
+
+// AddNamedToken makes token a live admin token with a name, which the
+// audit log records as the actor.
+func (s *Store) AddNamedToken(token, name string) {
 	sum := sha256.Sum256([]byte(token))
+	h := hex.EncodeToString(sum[:])
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tokens[hex.EncodeToString(sum[:])] = true
+	s.tokens[h] = true
+	s.c.tokenNames[h] = name
 }
 
 // AddHost stores h, replacing any host with the same ID.

@@ -230,3 +230,14 @@ func BenchmarkApplyBatch(b *testing.B) {
 		return st
 	})
 }
+
+func BenchmarkResults(b *testing.B) {
+	storetest.BenchmarkResults(b, func(b *testing.B) store.Store {
+		st, err := Open(b.Context(), pgtest.NewDatabase(b), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		return st
+	})
+}

@@ -55,6 +55,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"software", softwareTests},
 		{"changes", changeTests},
 		{"auth", authTests},
+		{"policies", policyTests},
+		{"results", resultTests},
+		{"exemptions", exemptionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,120 @@
+package ctl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/shared/policy"
+)
+
+// resultStatuses are what --status accepts, as the API does.
+var resultStatuses = []string{"pass", "fail", "not_applicable", "error", "exempt"}
+
+func policiesResults(ctx context.Context, s *session, id, status string, limit int) error {
+	if err := checkLimit(limit); err != nil {
+		return err
+	}
+	if status != "" && !slices.Contains(resultStatuses, status) {
+		return &usageError{msg: fmt.Sprintf("--status %q: want one of %s", status, strings.Join(resultStatuses, ", "))}
+	}
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if status != "" {
+		q.Set("status", status)
+	}
+	items, err := collectPages(ctx, s.client, "/api/v1/policies/"+url.PathEscape(id)+"/results", q, "results")
+	if err != nil {
+		return err
+	}
+	if s.output == outputJSON {
+		return printJSON(s.out, struct {
+			PolicyID string            `json:"policy_id"`
+			Results  []json.RawMessage `json:"results"`
+		}{id, items})
+	}
+	results, err := decodeAll[api.Result](items)
+	if err != nil {
+		return err
+	}
+	tw := newTable(s.out)
+	fmt.Fprintln(tw, "HOST_ID\tHOSTNAME\tSTATUS\tSINCE\tCHECKED\tEVIDENCE")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.HostID, cell(r.Hostname), statusCell(r.Status, r.UnderlyingStatus),
+			timeCell(r.Since, "-"), timeCell(r.CheckedAt, "-"), cell(evidenceCell(r)))
+	}
+	return tw.Flush()
+}
+
+// statusCell shows an exempt result with what the check found.
+func statusCell(st, underlying policy.Status) string {
+	if st == policy.StatusExempt && underlying != "" {
+		return fmt.Sprintf("exempt (%s)", underlying)
+	}
+	return cell(string(st))
+}
+
+// maxEvidenceCell keeps a table row on one screen line or so; -o json
+// has the evidence in full.
+const maxEvidenceCell = 120
+
+// evidenceCell sums a result up on one line: the leaves that decided it
+// (the failing ones of a failure), the error, or the exemption's reason.
+func evidenceCell(r api.Result) string {
+	var parts []string
+	if r.Exemption != nil {
+		parts = append(parts, fmt.Sprintf("exemption %d until %s: %s", r.Exemption.ID,
+			r.Exemption.ExpiresAt.UTC().Format(time.RFC3339), r.Exemption.Reason))
+	}
+	if r.Error != "" {
+		parts = append(parts, r.Error)
+	}
+	want := r.UnderlyingStatus
+	if want == "" {
+		want = r.Status
+	}
+	for _, e := range r.Evidence {
+		if want == policy.StatusFail && e.Passed {
+			continue // a failure is explained by what failed
+		}
+		parts = append(parts, e.Detail)
+	}
+	s := strings.Join(strings.Fields(strings.Join(parts, "; ")), " ")
+	if len(s) > maxEvidenceCell {
+		cut := maxEvidenceCell
+		for cut > 0 && s[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
+}
+
+func complianceSummary(ctx context.Context, s *session) error {
+	raw, err := s.client.Get(ctx, "/api/v1/compliance", nil)
+	if err != nil {
+		return err
+	}
+	if s.output == outputJSON {
+		return printJSON(s.out, raw)
+	}
+	var c api.Compliance
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return fmt.Errorf("decode compliance: %w", err)
+	}
+	tw := newTable(s.out)
+	fmt.Fprintln(tw, "POLICY\tSEVERITY\tPASS\tFAIL\tN/A\tERROR\tEXEMPT\tTOTAL")
+	row := func(id, severity string, n api.PolicyCounts) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", id, severity, n.Pass, n.Fail, n.NotApplicable, n.Error, n.Exempt, n.Total)
+	}
+	for _, p := range c.Policies {
+		row(p.PolicyID, p.Severity, p.PolicyCounts)
+	}
+	row("TOTAL", "", c.Totals)
+	return tw.Flush()
+}

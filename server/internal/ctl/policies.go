@@ -1,0 +1,339 @@
+package ctl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apiclient"
+	"github.com/steward-project/steward/shared/policy"
+)
+
+// policyFile is one local file to apply.
+type policyFile struct {
+	path string
+	data []byte
+}
+
+// policyFileExts are the files a directory contributes, as policy.Load
+// reads them.
+var policyFileExts = []string{".yaml", ".yml", ".json"}
+
+// readPolicyFiles reads each path, or every policy file beneath a
+// directory, in lexical order.
+func readPolicyFiles(paths []string) ([]policyFile, error) {
+	var out []policyFile
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("read policies: %w", err)
+		}
+		if !fi.IsDir() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("read policies: %w", err)
+			}
+			out = append(out, policyFile{path: p, data: data})
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && slices.Contains(policyFileExts, strings.ToLower(filepath.Ext(path))) {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read policies: %w", err)
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("read policies: no *.yaml, *.yml or *.json files under %s", p)
+		}
+		for _, path := range found {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("read policies: %w", err)
+			}
+			out = append(out, policyFile{path: path, data: data})
+		}
+	}
+	return out, nil
+}
+
+// problemsError is a refusal whose problems were printed already.
+type problemsError struct{ problems, files int }
+
+func (e *problemsError) Error() string {
+	return fmt.Sprintf("%d problem(s) in %d file(s); nothing applied", e.problems, e.files)
+}
+
+// fileResult is one file's outcome in `policies apply`.
+type fileResult struct {
+	File string `json:"file"`
+	api.ApplyResult
+}
+
+// policiesApply checks every file with the server first (validate_only)
+// and applies them only when all are valid and no id is in two files, so
+// one bad file leaves the whole set as it was. The applies themselves are
+// one request per file: a server failing half-way leaves the earlier
+// files applied, and running the command again finishes the job.
+func policiesApply(ctx context.Context, s *session, paths []string, validateOnly bool) error {
+	if len(paths) == 0 {
+		return &usageError{msg: "policies apply needs -f FILE or -f DIR"}
+	}
+	files, err := readPolicyFiles(paths)
+	if err != nil {
+		return err
+	}
+	checked, err := sendPolicyFiles(ctx, s, files, true)
+	if err != nil {
+		return err
+	}
+	if err := duplicateIDs(checked); err != nil {
+		return err
+	}
+	results := checked
+	if !validateOnly {
+		if results, err = sendPolicyFiles(ctx, s, files, false); err != nil {
+			return err
+		}
+	}
+	rev := results[len(results)-1].Revision
+	if validateOnly {
+		rev = wouldBeRevision(results)
+	}
+	if s.output == outputJSON {
+		return printJSON(s.out, struct {
+			Revision     int64        `json:"revision"`
+			ValidateOnly bool         `json:"validate_only"`
+			Files        []fileResult `json:"files"`
+		}{rev, validateOnly, results})
+	}
+	tw := newTable(s.out)
+	fmt.Fprintln(tw, "POLICY\tFILE\tCHANGE")
+	verb := map[bool][2]string{false: {"added", "updated"}, true: {"would be added", "would be updated"}}[validateOnly]
+	for _, r := range results {
+		for _, row := range []struct {
+			ids  []string
+			what string
+		}{{r.Added, verb[0]}, {r.Updated, verb[1]}, {r.Unchanged, "unchanged"}} {
+			for _, id := range row.ids {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", id, r.File, row.what)
+			}
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if validateOnly {
+		_, err = fmt.Fprintf(s.out, "Valid; nothing applied (applying would make the policy set revision %d).\n", rev)
+	} else {
+		_, err = fmt.Fprintf(s.out, "Policy set revision %d.\n", rev)
+	}
+	return err
+}
+
+// wouldBeRevision is the revision applying every checked file would
+// reach: each file is its own apply, and each that changes something
+// moves the revision by one from where they all started.
+func wouldBeRevision(checked []fileResult) int64 {
+	var base, changed int64
+	for i, r := range checked {
+		moves := len(r.Added)+len(r.Updated) > 0
+		if moves {
+			changed++
+		}
+		if i == 0 {
+			base = r.Revision
+			if moves {
+				base--
+			}
+		}
+	}
+	return base + changed
+}
+
+// sendPolicyFiles posts each file. Validation problems of every file are
+// printed, with the local path, before the error is returned.
+func sendPolicyFiles(ctx context.Context, s *session, files []policyFile, validateOnly bool) ([]fileResult, error) {
+	var (
+		out      []fileResult
+		problems int
+		bad      int
+	)
+	for _, f := range files {
+		q := url.Values{"filename": {filepath.Base(f.path)}}
+		if validateOnly {
+			q.Set("validate_only", "true")
+		}
+		raw, err := s.client.Send(ctx, http.MethodPost, "/api/v1/policies", q, contentType(f.path), f.data)
+		if ps, ok := refusedFile(err); ok {
+			for _, p := range ps {
+				p.File = f.path
+				fmt.Fprintln(s.errOut, p.String())
+			}
+			problems, bad = problems+len(ps), bad+1
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.path, err)
+		}
+		var r api.ApplyResult
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, fmt.Errorf("%s: decode answer: %w", f.path, err)
+		}
+		out = append(out, fileResult{File: f.path, ApplyResult: r})
+	}
+	if bad > 0 {
+		return nil, &problemsError{problems: problems, files: bad}
+	}
+	return out, nil
+}
+
+// refusedFile returns the problems of a 400 that refused a policy file.
+func refusedFile(err error) ([]policy.Problem, bool) {
+	var se *apiclient.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusBadRequest || se.Body == nil {
+		return nil, false
+	}
+	var body api.Error
+	if json.Unmarshal(se.Body, &body) != nil || len(body.Problems) == 0 {
+		return nil, false
+	}
+	return body.Problems, true
+}
+
+func contentType(path string) string {
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		return "application/json"
+	}
+	return "application/yaml"
+}
+
+// duplicateIDs refuses files that define the same policy: the later one
+// would silently replace the earlier.
+func duplicateIDs(results []fileResult) error {
+	where := map[string]string{}
+	var dups []string
+	for _, r := range results {
+		for _, ids := range [][]string{r.Added, r.Updated, r.Unchanged} {
+			for _, id := range ids {
+				if first, ok := where[id]; ok {
+					dups = append(dups, fmt.Sprintf("policy %s is in both %s and %s", id, first, r.File))
+					continue
+				}
+				where[id] = r.File
+			}
+		}
+	}
+	if len(dups) > 0 {
+		return fmt.Errorf("%s; nothing applied", strings.Join(dups, "; "))
+	}
+	return nil
+}
+
+func policiesList(ctx context.Context, s *session, limit int) error {
+	if err := checkLimit(limit); err != nil {
+		return err
+	}
+	items, err := collectPages(ctx, s.client, "/api/v1/policies", url.Values{"limit": {strconv.Itoa(limit)}}, "policies")
+	if err != nil {
+		return err
+	}
+	if s.output == outputJSON {
+		return printJSON(s.out, struct {
+			Policies []json.RawMessage `json:"policies"`
+		}{items})
+	}
+	ps, err := decodeAll[api.Policy](items)
+	if err != nil {
+		return err
+	}
+	tw := newTable(s.out)
+	fmt.Fprintln(tw, "ID\tSEVERITY\tPLATFORMS\tPASS\tFAIL\tN/A\tERROR\tEXEMPT\tTITLE")
+	for _, p := range ps {
+		c := p.Counts
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", p.ID, p.Severity, cell(strings.Join(p.Platforms, ",")),
+			c.Pass, c.Fail, c.NotApplicable, c.Error, c.Exempt, p.Title)
+	}
+	return tw.Flush()
+}
+
+func policiesShow(ctx context.Context, s *session, id string) error {
+	raw, err := s.client.Get(ctx, "/api/v1/policies/"+url.PathEscape(id), nil)
+	if err != nil {
+		return err
+	}
+	if s.output == outputJSON {
+		return printJSON(s.out, raw)
+	}
+	var p api.Policy
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return fmt.Errorf("decode policy: %w", err)
+	}
+	c := p.Counts
+	tw := newTable(s.out)
+	fmt.Fprintf(tw, "ID:\t%s\n", p.ID)
+	fmt.Fprintf(tw, "Title:\t%s\n", p.Title)
+	fmt.Fprintf(tw, "Severity:\t%s\n", p.Severity)
+	fmt.Fprintf(tw, "Platforms:\t%s\n", cell(strings.Join(p.Platforms, ", ")))
+	fmt.Fprintf(tw, "Tags:\t%s\n", cell(strings.Join(p.Tags, ", ")))
+	fmt.Fprintf(tw, "Evaluated by:\t%s\n", map[bool]string{true: "the server (expr only) and agents", false: "agents"}[p.ExprOnly])
+	fmt.Fprintf(tw, "Revision:\t%d (updated %s)\n", p.UpdatedRevision, timeCell(p.UpdatedAt, "-"))
+	fmt.Fprintf(tw, "Results:\t%d pass, %d fail, %d n/a, %d error, %d exempt\n", c.Pass, c.Fail, c.NotApplicable, c.Error, c.Exempt)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if p.Policy == nil {
+		return nil
+	}
+	// The check tree as YAML, the way it was written.
+	var tree struct {
+		Rationale   string        `yaml:"rationale,omitempty"`
+		Remediation string        `yaml:"remediation,omitempty"`
+		AppliesIf   *policy.Check `yaml:"applies_if,omitempty"`
+		Check       policy.Check  `yaml:"check"`
+	}
+	tree.Rationale, tree.Remediation, tree.AppliesIf, tree.Check = p.Policy.Rationale, p.Policy.Remediation, p.Policy.AppliesIf, p.Policy.Check
+	var body bytes.Buffer
+	enc := yaml.NewEncoder(&body)
+	enc.SetIndent(2)
+	if err := enc.Encode(tree); err != nil {
+		return fmt.Errorf("encode check: %w", err)
+	}
+	_, err = fmt.Fprintf(s.out, "\n%s", body.Bytes())
+	return err
+}
+
+func policiesDelete(ctx context.Context, s *session, id string) error {
+	raw, err := s.client.Do(ctx, http.MethodDelete, "/api/v1/policies/"+url.PathEscape(id), nil, nil)
+	if err != nil {
+		return err
+	}
+	if s.output == outputJSON {
+		return printJSON(s.out, raw)
+	}
+	var d api.DeleteResult
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
+	}
+	_, err = fmt.Fprintf(s.out, "Deleted policy %s; policy set revision %d.\n", d.Deleted, d.Revision)
+	return err
+}
