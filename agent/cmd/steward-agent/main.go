@@ -115,7 +115,9 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		Hostname:          hostname,
 		InventoryInterval: cfg.InventoryInterval,
 		HeartbeatInterval: cfg.HeartbeatInterval,
-		Logger:            log,
+		// Root stays "": run mode collects and checks the live machine.
+		AllowCommands: cfg.AllowCommands,
+		Logger:        log,
 		Collect: func(ctx context.Context) inventory.Document {
 			start := time.Now()
 			doc := collect.Collect(ctx, collect.Config{Logger: log})

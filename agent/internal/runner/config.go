@@ -34,6 +34,16 @@ type Config struct {
 	// server sends in welcome; 0 means use the server's.
 	InventoryInterval time.Duration
 	HeartbeatInterval time.Duration
+	// CheckInterval is how often the policy set is evaluated besides the
+	// other triggers (a new set, check_now, each inventory); 0 means 1 h.
+	// Each wait is jittered by ±10 %.
+	CheckInterval time.Duration
+	// Root is the file system root that file leaves read under; "" is the
+	// live machine.
+	Root string
+	// AllowCommands permits command leaves. It must come only from the
+	// agent's local config, never from the server.
+	AllowCommands bool
 	// Logger receives the runner's logs; nil discards them.
 	Logger *slog.Logger
 	// HTTPClient is used for enrollment, and its *http.Transport's TLS,
@@ -59,7 +69,7 @@ func (c Config) Validate() error {
 		return errors.New("config: agent version is empty")
 	case c.Collect == nil:
 		return errors.New("config: no collect function")
-	case c.InventoryInterval < 0 || c.HeartbeatInterval < 0:
+	case c.InventoryInterval < 0 || c.HeartbeatInterval < 0 || c.CheckInterval < 0:
 		return errors.New("config: intervals must not be negative")
 	}
 	return nil
@@ -67,6 +77,9 @@ func (c Config) Validate() error {
 
 // withDefaults fills the optional fields.
 func (c Config) withDefaults() (Config, error) {
+	if c.CheckInterval == 0 {
+		c.CheckInterval = defaultCheck
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -1,6 +1,7 @@
 // Package runner keeps the agent connected to its server: it enrolls,
-// dials, speaks protocol v1 (hello, inventory diffs, heartbeats, acks) and
-// reconnects with backoff until its context ends.
+// dials, speaks protocol v1 (hello, inventory diffs, heartbeats, acks,
+// policy sets and results) and reconnects with backoff until its context
+// ends.
 //
 // When the server refuses the node key at dial (host deleted, database
 // reset) and an enroll secret is configured, the key is renamed to

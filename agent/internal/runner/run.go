@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/steward-project/steward/agent/internal/check"
 	"github.com/steward-project/steward/agent/internal/state"
 	"github.com/steward-project/steward/agent/internal/transport"
+	"github.com/steward-project/steward/shared/inventory"
+	"github.com/steward-project/steward/shared/policy"
 )
 
 // hooks are the runner's clock, sleep and randomness, replaced in tests so
@@ -19,10 +22,19 @@ type hooks struct {
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
 	rand  func() float64 // in [0, 1)
+	// newEnv builds the Env policies are evaluated against; nil means
+	// check.NewEnv.
+	newEnv func(ctx context.Context, cfg check.Config, doc inventory.Document) policy.Env
+	// evaluated, when set, is told after each evaluation whether it sent
+	// a results message, so tests can see that nothing was sent.
+	evaluated func(sent bool)
+	// resultsBudget bounds the results JSON of one message; 0 means
+	// defaultResultsBudget.
+	resultsBudget int
 }
 
 func realHooks() hooks {
-	return hooks{now: time.Now, sleep: sleepCtx, rand: rand.Float64}
+	return hooks{now: time.Now, sleep: sleepCtx, rand: rand.Float64, newEnv: check.NewEnv}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -61,6 +73,12 @@ func run(ctx context.Context, cfg Config, h hooks) error {
 	client, err := transport.NewClient(cfg.ServerURL, cfg.HTTPClient)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
+	}
+	if h.newEnv == nil {
+		h.newEnv = check.NewEnv
+	}
+	if h.resultsBudget == 0 {
+		h.resultsBudget = defaultResultsBudget
 	}
 	a := &agent{cfg: cfg, st: st, client: client, log: log, h: h}
 	if err := a.loop(ctx); err != nil {

@@ -65,10 +65,26 @@ type session struct {
 	collectCtx  context.Context
 	stopCollect context.CancelFunc
 	collectors  sync.WaitGroup
+
+	// Policy evaluation; see policies.go.
+	checkEvery      time.Duration
+	doc             inventory.Document // the session's latest inventory
+	haveDoc         bool
+	evaluating      bool
+	evalDue         bool
+	evals           chan evaluated
+	latest          *evaluated // the newest evaluation of the current set
+	resultsInflight *resultsFlight
+	lastSent        uint64 // seq of the last results message sent
 }
 
 func newSession(a *agent, conn *transport.Conn) *session {
-	return &session{a: a, conn: conn, log: a.log, results: make(chan inventory.Document, 1)}
+	return &session{
+		a: a, conn: conn, log: a.log,
+		results:    make(chan inventory.Document, 1),
+		evals:      make(chan evaluated, 1),
+		checkEvery: a.cfg.CheckInterval,
+	}
 }
 
 // run speaks the protocol on conn until it fails, the server closes it or
@@ -100,6 +116,7 @@ func (s *session) handshake(ctx context.Context) (o outcome, ok bool) {
 		OS:               runtime.GOOS,
 		Arch:             runtime.GOARCH,
 		Hostname:         s.a.cfg.Hostname,
+		PolicyRevision:   s.a.st.Policies().Revision,
 	}
 	if o, ok := s.send(ctx, wire.TypeHello, 0, hello); !ok {
 		return o, false
@@ -172,7 +189,11 @@ func (s *session) loop(ctx context.Context) outcome {
 	defer heartbeat.Stop()
 	nextInventory := time.NewTimer(jitter(s.inventoryEvery, s.a.h.rand()))
 	defer nextInventory.Stop()
+	nextCheck := time.NewTimer(jitter(s.checkEvery, s.a.h.rand()))
+	defer nextCheck.Stop()
 	s.startCollect()
+	// The first inventory of the session starts an evaluation, which
+	// also resends results a previous connection left unacknowledged.
 
 	for {
 		select {
@@ -201,6 +222,17 @@ func (s *session) loop(ctx context.Context) outcome {
 			if o, ok := s.sendInventory(ctx, doc); !ok {
 				return o
 			}
+			// Inventory may have changed what package, service, port
+			// and expr leaves see.
+			s.doc, s.haveDoc = doc, true
+			s.startEval()
+		case <-nextCheck.C:
+			nextCheck.Reset(jitter(s.checkEvery, s.a.h.rand()))
+			s.startEval()
+		case ev := <-s.evals:
+			if o, ok := s.evalDone(ctx, ev); !ok {
+				return o
+			}
 		}
 	}
 }
@@ -212,6 +244,12 @@ func (s *session) handle(ctx context.Context, env wire.Envelope) (outcome, bool)
 		return s.ack(ctx, env)
 	case wire.TypeError:
 		return s.serverError(env), false
+	case wire.TypePolicySet:
+		return s.policySet(env)
+	case wire.TypeCheckNow:
+		s.log.Info("server asked for a policy check")
+		s.startEval()
+		return outcome{}, true
 	default:
 		s.log.Debug("ignoring unexpected message", "type", env.Type)
 		return outcome{}, true
@@ -219,6 +257,9 @@ func (s *session) handle(ctx context.Context, env wire.Envelope) (outcome, bool)
 }
 
 func (s *session) ack(ctx context.Context, env wire.Envelope) (outcome, bool) {
+	if s.resultsInflight != nil && env.Seq == s.resultsInflight.seq {
+		return s.resultsAcked(ctx)
+	}
 	if s.inflight == nil || env.Seq != s.inflight.seq {
 		return outcome{}, true // a heartbeat's ack, or a stale one
 	}

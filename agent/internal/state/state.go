@@ -20,6 +20,8 @@ const (
 	RejectedNodeKeyFile = "node_key.rejected"
 	StateFile           = "state.json"
 	CorruptStateFile    = "state.json.corrupt"
+	PoliciesFile        = "policies.json"
+	CorruptPoliciesFile = "policies.json.corrupt"
 )
 
 // ErrNoNodeKey means the agent has not enrolled yet (or its key was
@@ -34,6 +36,16 @@ type State struct {
 	// AckedHashes maps section name to the hash the server acknowledged
 	// last; the next inventory is diffed against it.
 	AckedHashes map[string]string `json:"acked_hashes"`
+	// AckedResults maps policy id to the result the server acknowledged
+	// last, reduced to what decides whether to send it again.
+	AckedResults map[string]AckedResult `json:"acked_results,omitempty"`
+}
+
+// AckedResult is an acknowledged policy result: its status and a hash of
+// its evidence (see ResultHash).
+type AckedResult struct {
+	Status string `json:"status"`
+	Hash   string `json:"hash"`
 }
 
 // Dir is an open state directory. Its methods are safe for concurrent use
@@ -41,8 +53,9 @@ type State struct {
 type Dir struct {
 	path string
 
-	mu sync.Mutex
-	st State
+	mu       sync.Mutex
+	st       State
+	policies PolicySet
 }
 
 // Open creates path (mode 0700) if needed and loads state.json. A missing
@@ -64,6 +77,9 @@ func Open(path string, logger *slog.Logger) (*Dir, error) {
 	}
 	d := &Dir{path: path, st: fresh()}
 	if err := d.load(logger); err != nil {
+		return nil, fmt.Errorf("open state dir: %w", err)
+	}
+	if err := d.loadPolicies(logger); err != nil {
 		return nil, fmt.Errorf("open state dir: %w", err)
 	}
 	if err := d.save(); err != nil {
@@ -125,6 +141,7 @@ func (d *Dir) update(fn func(*State)) error {
 	defer d.mu.Unlock()
 	old := d.st
 	old.AckedHashes = maps.Clone(d.st.AckedHashes)
+	old.AckedResults = maps.Clone(d.st.AckedResults)
 	fn(&d.st)
 	if err := d.save(); err != nil {
 		d.st = old
@@ -149,6 +166,7 @@ func (d *Dir) Snapshot() State {
 	defer d.mu.Unlock()
 	st := d.st
 	st.AckedHashes = maps.Clone(d.st.AckedHashes)
+	st.AckedResults = maps.Clone(d.st.AckedResults)
 	return st
 }
 
@@ -242,6 +260,7 @@ func (d *Dir) Enrolled(hostID int64, nodeKey string) error {
 	err := d.update(func(st *State) {
 		st.HostID = hostID
 		st.AckedHashes = map[string]string{}
+		st.AckedResults = nil
 	})
 	if err != nil {
 		return fmt.Errorf("store node key: %w", err)

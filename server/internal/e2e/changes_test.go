@@ -66,18 +66,25 @@ func connectAgent(t *testing.T, s *server, hostname string) *protoAgent {
 	return a
 }
 
+// read returns the next reply, passing over what the server pushes on its
+// own (a policy set, a check request): this client evaluates no policies.
 func (a *protoAgent) read(t *testing.T) wire.Envelope {
 	t.Helper()
-	a.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
-	_, msg, err := a.ws.ReadMessage()
-	if err != nil {
-		t.Fatalf("read: %v", err)
+	for {
+		a.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, msg, err := a.ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		env, err := wire.Decode(msg)
+		if err != nil {
+			t.Fatalf("decode %s: %v", msg, err)
+		}
+		if env.Type == wire.TypePolicySet || env.Type == wire.TypeCheckNow {
+			continue
+		}
+		return env
 	}
-	env, err := wire.Decode(msg)
-	if err != nil {
-		t.Fatalf("decode %s: %v", msg, err)
-	}
-	return env
 }
 
 // report sends the sections that changed, as the agent does, and waits for

@@ -103,7 +103,6 @@ func (c *conn) serve() {
 		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
 		return
 	}
-	c.g.attach(c)
 	defer func() {
 		if c.g.detach(c) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -121,7 +120,11 @@ func (c *conn) serve() {
 		HeartbeatInterval: wire.Duration(c.g.cfg.HeartbeatInterval),
 		LastSeq:           c.host.LastSeq,
 	})
-	c.send(welcome)
+	if err := c.welcome(welcome, hello.PolicyRevision); err != nil {
+		log.Error("send policy set", "err", err)
+		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
+		return
+	}
 	log.Debug("agent connected", "agent_version", hello.AgentVersion)
 
 	if err := c.readLoop(); err != nil {
@@ -211,6 +214,12 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		if env.Type == wire.TypeResults {
+			if err := c.results(env); err != nil {
+				return err
+			}
+			continue
+		}
 		msg, err := c.message(env)
 		if err != nil {
 			return err
@@ -229,6 +238,29 @@ func (c *conn) readLoop() error {
 			return nil
 		}
 	}
+}
+
+// results validates and commits an agent's policy results.
+func (c *conn) results(env wire.Envelope) error {
+	if c.g.cfg.Policies == nil {
+		return fmt.Errorf("%w: this server does not take policy results", wire.ErrMalformed)
+	}
+	if env.Seq == 0 {
+		return fmt.Errorf("%w: results without a sequence number", wire.ErrMalformed)
+	}
+	var r wire.Results
+	if err := wire.DecodePayload(env, &r); err != nil {
+		return err
+	}
+	if err := validateResults(&r); err != nil {
+		return err
+	}
+	if err := c.applyResults(env.Seq, &r); err != nil {
+		c.g.cfg.Logger.Error("record policy results", "host_id", c.host.ID, "err", err)
+		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
+		return nil
+	}
+	return nil
 }
 
 // message turns a data envelope into a store message, validating it.

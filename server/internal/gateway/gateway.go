@@ -36,8 +36,11 @@ type Submitter interface {
 
 // Config wires a Gateway.
 type Config struct {
-	Store             Store
-	Ingest            Submitter
+	Store  Store
+	Ingest Submitter
+	// Policies, when set, lets agents receive their policy set and
+	// report results.
+	Policies          PolicyStore
 	Logger            *slog.Logger
 	Metrics           *metrics.Metrics
 	InventoryInterval time.Duration
@@ -84,6 +87,8 @@ type Gateway struct {
 	conns  map[int64]*conn
 	closed bool
 	wg     sync.WaitGroup
+
+	policies policySet
 }
 
 // New builds a Gateway.

@@ -92,6 +92,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	batcher := ingest.New(st, ingest.Config{Writers: writers, Logger: log, Metrics: m, Committed: evaluator.Committed})
 	gw := gateway.New(gateway.Config{
 		Store:             st,
+		Policies:          st,
 		Ingest:            batcher,
 		Logger:            log,
 		Metrics:           m,
@@ -121,6 +122,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		OnlineWindow: 3 * cfg.Agent.HeartbeatInterval,
 		PoliciesChanged: func(int64) {
 			evaluator.PoliciesChanged()
+			go gw.PoliciesChanged(context.WithoutCancel(ctx))
 		},
 	}))
 

@@ -1,0 +1,172 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/steward-project/steward/agent/internal/check"
+	"github.com/steward-project/steward/agent/internal/state"
+	"github.com/steward-project/steward/shared/policy"
+	"github.com/steward-project/steward/shared/wire"
+)
+
+const (
+	defaultCheck = time.Hour
+	// evalWorkers bounds the policies evaluated at once: enough to overlap
+	// slow leaves, few enough to stay light on the endpoint.
+	evalWorkers = 4
+	// defaultResultsBudget bounds the results JSON of one message, well
+	// under wire.MaxMessageBytes so that the envelope and removed list fit.
+	defaultResultsBudget = wire.MaxMessageBytes / 2
+)
+
+// evaluated is one finished evaluation of policy set revision.
+type evaluated struct {
+	revision uint64
+	results  []policy.Result
+}
+
+// resultsFlight is the one results message awaiting its ack; acked is the
+// map that becomes the acknowledged one when it is acked.
+type resultsFlight struct {
+	seq   uint64
+	acked map[string]state.AckedResult
+}
+
+// policySet takes a policy_set from the server. An invalid set is refused
+// and the previous one kept: the server validated it, so this is a bug or
+// a corruption, and evaluating garbage would report garbage.
+func (s *session) policySet(env wire.Envelope) (outcome, bool) {
+	var ps wire.PolicySet
+	if err := wire.DecodePayload(env, &ps); err != nil {
+		s.log.Error("policy set refused, keeping the previous one", "err", err)
+		return outcome{}, true
+	}
+	if err := policy.Validate(fmt.Sprintf("policy set %d", ps.Revision), ps.Policies); err != nil {
+		s.log.Error("policy set refused, keeping the previous one", "revision", ps.Revision, "err", err)
+		return outcome{}, true
+	}
+	if err := s.a.st.SetPolicies(state.PolicySet{Revision: ps.Revision, Policies: ps.Policies}); err != nil {
+		return outcome{fatal: err}, false
+	}
+	s.log.Info("policy set received", "revision", ps.Revision, "policies", len(ps.Policies))
+	s.latest = nil // results of the previous set must not be sent under it
+	s.startEval()
+	return outcome{}, true
+}
+
+// startEval evaluates the stored policy set in the background, one
+// evaluation at a time; a request while one runs, or before the first
+// inventory of the session (package, service and port leaves read it), is
+// remembered and served afterwards.
+func (s *session) startEval() {
+	if s.evaluating || !s.haveDoc {
+		s.evalDue = true
+		return
+	}
+	s.evaluating = true
+	s.evalDue = false
+	ctx := s.collectCtx
+	set := s.a.st.Policies()
+	env := s.a.h.newEnv(ctx, check.Config{Root: s.a.cfg.Root, AllowCommands: s.a.cfg.AllowCommands}, s.doc)
+	s.collectors.Add(1)
+	go func() {
+		defer s.collectors.Done()
+		res := policy.EvaluateAll(ctx, set.Policies, env, evalWorkers)
+		select {
+		case s.evals <- evaluated{revision: set.Revision, results: res}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// evalDone takes a finished evaluation and sends what changed.
+func (s *session) evalDone(ctx context.Context, ev evaluated) (outcome, bool) {
+	s.evaluating = false
+	if ev.revision == s.a.st.Policies().Revision {
+		s.latest = &ev
+		before := s.lastSent
+		o, ok := s.sendResults(ctx)
+		if s.a.h.evaluated != nil {
+			s.a.h.evaluated(s.lastSent != before)
+		}
+		if !ok {
+			return o, false
+		}
+	} // else a newer set arrived meanwhile: evalDue is set and replaces it
+	if s.evalDue {
+		s.startEval()
+	}
+	return outcome{}, true
+}
+
+// sendResults sends the latest evaluation's results that differ from the
+// acknowledged ones, and the acknowledged policies it no longer holds. It
+// waits while a results message is in flight; the ack calls it again, which
+// also sends what did not fit in one message.
+func (s *session) sendResults(ctx context.Context) (outcome, bool) {
+	if s.latest == nil || s.resultsInflight != nil {
+		return outcome{}, true
+	}
+	acked := s.a.st.AckedResults()
+	msg := wire.Results{Revision: s.latest.revision}
+	// next is what the server will hold once this message is acked: the
+	// acknowledged results updated by what the message carries.
+	next := maps.Clone(acked)
+	if next == nil {
+		next = map[string]state.AckedResult{}
+	}
+	current := make(map[string]bool, len(s.latest.results))
+	size := 0
+	for _, r := range s.latest.results {
+		current[r.PolicyID] = true
+		a := state.Ack(r)
+		if old, ok := acked[r.PolicyID]; ok && old == a {
+			continue
+		}
+		// A set of a thousand policies with full evidence could pass the
+		// message limit; the rest go in the next message, after the ack.
+		raw, _ := json.Marshal(r)
+		if size += len(raw); size > s.a.h.resultsBudget && len(msg.Results) > 0 {
+			continue
+		}
+		msg.Results = append(msg.Results, r)
+		next[r.PolicyID] = a
+	}
+	for id := range acked {
+		if !current[id] {
+			msg.Removed = append(msg.Removed, id)
+			delete(next, id)
+		}
+	}
+	if len(msg.Results) == 0 && len(msg.Removed) == 0 {
+		return outcome{}, true
+	}
+	slices.Sort(msg.Removed)
+	seq, err := s.a.st.NextSeq()
+	if err != nil {
+		return outcome{fatal: err}, false
+	}
+	if o, ok := s.send(ctx, wire.TypeResults, seq, msg); !ok {
+		return o, false
+	}
+	s.resultsInflight = &resultsFlight{seq: seq, acked: next}
+	s.lastSent = seq
+	s.log.Debug("results sent", "seq", seq, "revision", msg.Revision, "results", len(msg.Results), "removed", len(msg.Removed))
+	return outcome{}, true
+}
+
+// resultsAcked records an acknowledged results message and sends what a
+// later evaluation changed meanwhile.
+func (s *session) resultsAcked(ctx context.Context) (outcome, bool) {
+	done := s.resultsInflight
+	s.resultsInflight = nil
+	if err := s.a.st.SetAckedResults(done.acked); err != nil {
+		return outcome{fatal: err}, false
+	}
+	return s.sendResults(ctx)
+}

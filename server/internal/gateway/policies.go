@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/shared/policy"
+	"github.com/steward-project/steward/shared/wire"
+)
+
+// PolicyStore is what the gateway needs to hand agents their policy set
+// and to record the results they send back.
+type PolicyStore interface {
+	PolicyRevision(ctx context.Context) (int64, error)
+	ListPolicies(ctx context.Context, afterID string, limit int) ([]store.StoredPolicy, error)
+	ApplyResults(ctx context.Context, batches []store.ResultBatch) ([]store.Transition, error)
+}
+
+// policySet is the encoded policy_set frame for the current revision.
+// Expr-only policies are left out: the server evaluates those itself
+// against stored inventory, so agents never report them twice.
+type policySet struct {
+	mu       sync.Mutex
+	revision int64
+	frame    []byte
+	loaded   bool
+}
+
+func (g *Gateway) loadPolicySetLocked(ctx context.Context) error {
+	st := g.cfg.Policies
+	rev, err := st.PolicyRevision(ctx)
+	if err != nil {
+		return fmt.Errorf("policy revision: %w", err)
+	}
+	stored, err := st.ListPolicies(ctx, "", 0)
+	if err != nil {
+		return fmt.Errorf("list policies: %w", err)
+	}
+	set := wire.PolicySet{Revision: uint64(rev), Policies: []policy.Policy{}}
+	for _, sp := range stored {
+		if !sp.ExprOnly {
+			set.Policies = append(set.Policies, sp.Policy)
+		}
+	}
+	frame, err := wire.Encode(wire.TypePolicySet, 0, set)
+	if err != nil {
+		return err
+	}
+	g.policies.revision, g.policies.frame, g.policies.loaded = rev, frame, true
+	return nil
+}
+
+// PoliciesChanged reloads the policy set and sends it to every connected
+// agent. The API calls it after an apply or delete. The lock is held while
+// sending (sends only queue), so two quick changes cannot reach an agent
+// in the wrong order.
+func (g *Gateway) PoliciesChanged(ctx context.Context) {
+	if g.cfg.Policies == nil {
+		return
+	}
+	ps := &g.policies
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if err := g.loadPolicySetLocked(ctx); err != nil {
+		// Agents get the set when they next connect; the set on the
+		// server is what matters and it is committed.
+		g.cfg.Logger.Error("reload policy set for agents", "err", err)
+		ps.loaded = false
+		return
+	}
+	g.mu.Lock()
+	conns := make([]*conn, 0, len(g.conns))
+	for _, c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	for _, c := range conns {
+		c.send(ps.frame)
+	}
+	g.cfg.Logger.Info("policy set sent to agents", "revision", ps.revision, "agents", len(conns))
+}
+
+// welcome queues the welcome, then the policy set when the agent holds
+// another revision, and only then makes c the host's live connection.
+// Holding the policy lock across all three means a policy change is
+// either in the set sent here or broadcast to c afterwards, and never
+// reaches the agent before its welcome.
+func (c *conn) welcome(welcome []byte, agentRevision uint64) error {
+	if c.g.cfg.Policies == nil {
+		c.send(welcome)
+		c.g.attach(c)
+		return nil
+	}
+	ps := &c.g.policies
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if !ps.loaded {
+		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+		defer cancel()
+		if err := c.g.loadPolicySetLocked(ctx); err != nil {
+			return err
+		}
+	}
+	c.send(welcome)
+	if uint64(ps.revision) != agentRevision {
+		c.send(ps.frame)
+	}
+	c.g.attach(c)
+	return nil
+}
+
+// validateResults checks what an agent may report: statuses an agent can
+// produce (exempt is the server's), policy ids present, evidence within
+// the evaluator's caps.
+func validateResults(r *wire.Results) error {
+	for i, res := range r.Results {
+		if res.PolicyID == "" {
+			return fmt.Errorf("%w: result %d without policy_id", wire.ErrMalformed, i)
+		}
+		switch res.Status {
+		case policy.StatusPass, policy.StatusFail, policy.StatusNotApplicable, policy.StatusError:
+		default:
+			return fmt.Errorf("%w: result for %s has status %q", wire.ErrMalformed, res.PolicyID, res.Status)
+		}
+		size := len(res.Error)
+		for _, e := range res.Evidence {
+			size += len(e.Check) + len(e.Detail)
+		}
+		if size > 4*policy.MaxEvidenceBytes {
+			return fmt.Errorf("%w: evidence for %s is %d bytes", wire.ErrMalformed, res.PolicyID, size)
+		}
+	}
+	return nil
+}
+
+// applyResults commits one results message and returns once it is
+// committed. Results are rare (only changes travel), so each message is
+// its own transaction rather than a share of an ingest batch.
+func (c *conn) applyResults(seq uint64, r *wire.Results) error {
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	defer cancel()
+	_, err := c.g.cfg.Policies.ApplyResults(ctx, []store.ResultBatch{{
+		HostID: c.host.ID, Revision: int64(r.Revision), Results: r.Results, Removed: r.Removed,
+	}})
+	if err != nil {
+		return err
+	}
+	ack, _ := wire.Encode(wire.TypeAck, seq, wire.Ack{})
+	c.send(ack)
+	return nil
+}
