@@ -52,6 +52,9 @@ type Config struct {
 	// changed the policy set, with its new revision: the server
 	// evaluates expr-only policies again and pushes the set to agents.
 	PoliciesChanged func(revision int64)
+	// CheckNow, when set, asks a connected host's agent to evaluate its
+	// policies now and reports whether the host is connected here.
+	CheckNow func(hostID int64) bool
 }
 
 // Route is one registered method and path pattern, in net/http ServeMux
@@ -67,6 +70,7 @@ type server struct {
 	now     func() time.Time
 	window  time.Duration
 	changed func(revision int64)
+	check   func(hostID int64) bool
 }
 
 // routeTable is the single list both New and Routes read, so the OpenAPI
@@ -88,6 +92,7 @@ var routeTable = []struct {
 	{http.MethodGet, "/api/v1/policies/{id}/results", (*server).policyResults},
 	{http.MethodGet, "/api/v1/policies/{id}/history", (*server).policyHistory},
 	{http.MethodGet, "/api/v1/hosts/{id}/policies", (*server).hostPolicies},
+	{http.MethodPost, "/api/v1/hosts/{id}/check", (*server).checkHost},
 	{http.MethodGet, "/api/v1/hosts/{id}/labels", (*server).getHostLabels},
 	{http.MethodPut, "/api/v1/hosts/{id}/labels", (*server).setHostLabels},
 	{http.MethodGet, "/api/v1/compliance", (*server).compliance},
@@ -114,7 +119,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Store == nil {
 		panic("api.New: nil Store")
 	}
-	s := &server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, window: cfg.OnlineWindow, changed: cfg.PoliciesChanged}
+	s := &server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, window: cfg.OnlineWindow, changed: cfg.PoliciesChanged, check: cfg.CheckNow}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -126,6 +131,9 @@ func New(cfg Config) http.Handler {
 	}
 	if s.changed == nil {
 		s.changed = func(int64) {}
+	}
+	if s.check == nil {
+		s.check = func(int64) bool { return false }
 	}
 
 	mux := http.NewServeMux()

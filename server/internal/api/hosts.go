@@ -140,6 +140,26 @@ func (s *server) getHost(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.hostView(h, s.now()))
 }
 
+// checkHost asks the host's agent to evaluate its policies now.
+func (s *server) checkHost(w http.ResponseWriter, r *http.Request) {
+	id, ok := hostID(w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.store.GetHost(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("host %d not found", id))
+		return
+	} else if err != nil {
+		s.storeFailed(w, r, "get host", err)
+		return
+	}
+	if !s.check(id) {
+		writeError(w, http.StatusConflict, fmt.Sprintf("host %d's agent is not connected to this server", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"host_id": id, "requested": true})
+}
+
 func (s *server) getInventory(w http.ResponseWriter, r *http.Request) {
 	id, ok := hostID(w, r)
 	if !ok {

@@ -62,6 +62,16 @@ var commands = []command{
 		},
 	},
 	{
+		name:    "hosts check",
+		args:    []string{"ID"},
+		summary: "ask a connected host's agent to evaluate its policies now",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return hostsCheck(ctx, s, args[0])
+			}
+		},
+	},
+	{
 		name:    "software search",
 		args:    []string{"NAME"},
 		summary: "find the hosts that have a package (exact name)",

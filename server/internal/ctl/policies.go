@@ -337,3 +337,16 @@ func policiesDelete(ctx context.Context, s *session, id string) error {
 	_, err = fmt.Fprintf(s.out, "Deleted policy %s; policy set revision %d.\n", d.Deleted, d.Revision)
 	return err
 }
+
+// hostsCheck asks the server to send check_now to the host's agent.
+func hostsCheck(ctx context.Context, s *session, id string) error {
+	raw, err := s.client.Do(ctx, http.MethodPost, "/api/v1/hosts/"+url.PathEscape(id)+"/check", nil, nil)
+	if err != nil {
+		return err
+	}
+	if s.output == outputJSON {
+		return printJSON(s.out, raw)
+	}
+	_, err = fmt.Fprintf(s.out, "Asked host %s's agent to evaluate its policies now; results follow as they change.\n", id)
+	return err
+}

@@ -90,4 +90,29 @@ func TestAgentEvaluatesAppliedPolicies(t *testing.T) {
 		raw := s.ctl(t, "-o", "json", "policies", "results", "no-such-marker")
 		return strings.Contains(raw, `"status": "pass"`), raw
 	})
+
+	// check_now: the machine changes under a policy, and an admin's
+	// request (not the hourly schedule) brings the new result.
+	marker := filepath.Join(t.TempDir(), "marker")
+	os.WriteFile(file, []byte(`policies:
+  - id: marker-present
+    title: The test's marker file exists
+    severity: low
+    check:
+      file: {path: `+marker+`, exists: true}
+`), 0o644)
+	s.ctl(t, "policies", "apply", "-f", file)
+	eventually(t, 60*time.Second, "marker-present failing", func() (bool, string) {
+		raw := s.ctl(t, "-o", "json", "policies", "results", "marker-present")
+		return strings.Contains(raw, `"status": "fail"`), raw
+	})
+	os.WriteFile(marker, []byte("x"), 0o644)
+	id := itoa(hosts.Hosts[0].ID)
+	if out := s.ctl(t, "hosts", "check", id); !strings.Contains(out, "evaluate its policies now") {
+		t.Errorf("stewardctl hosts check: %s", out)
+	}
+	eventually(t, 60*time.Second, "marker-present passing after check_now", func() (bool, string) {
+		raw := s.ctl(t, "-o", "json", "policies", "results", "marker-present")
+		return strings.Contains(raw, `"status": "pass"`), raw
+	})
 }

@@ -152,3 +152,17 @@ func (c *conn) applyResults(seq uint64, r *wire.Results) error {
 	c.send(ack)
 	return nil
 }
+
+// CheckNow asks hostID's agent to evaluate its policies at once and
+// reports whether the host has a live connection here.
+func (g *Gateway) CheckNow(hostID int64) bool {
+	g.mu.Lock()
+	c := g.conns[hostID]
+	g.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	frame, _ := wire.Encode(wire.TypeCheckNow, 0, wire.CheckNow{})
+	c.send(frame)
+	return true
+}

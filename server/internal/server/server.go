@@ -124,6 +124,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			evaluator.PoliciesChanged()
 			go gw.PoliciesChanged(context.WithoutCancel(ctx))
 		},
+		CheckNow: gw.CheckNow,
 	}))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
