@@ -312,6 +312,19 @@ func (a *agent) read() {
 			a.mu.Lock()
 			a.errCode = e.Code
 			a.mu.Unlock()
+		case wire.TypePolicySet:
+			// Simulated agents evaluate nothing; they note when each
+			// revision arrived, which measures policy propagation.
+			var set struct {
+				Revision uint64 `json:"revision"`
+			}
+			if wire.DecodePayload(env, &set) != nil {
+				a.r.st.unexpected.Add(1)
+				continue
+			}
+			a.r.st.policySets.add(set.Revision, a.r.since())
+		case wire.TypeCheckNow:
+			a.r.st.checkNows.Add(1)
 		default:
 			a.r.st.unexpected.Add(1)
 		}

@@ -140,21 +140,22 @@ func (f *fakeStore) snapshot() map[int64]fakeHost {
 // testServer is the real gateway, ingest batcher and metrics on an
 // httptest server, with the fake store behind them.
 type testServer struct {
-	url     string
-	store   *fakeStore
-	gw      *gateway.Gateway
-	logs    *syncBuffer
-	mu      sync.Mutex
-	remotes map[string]int // source IPs of WebSocket requests
+	url      string
+	store    *fakeStore
+	policies *fakePolicyStore
+	gw       *gateway.Gateway
+	logs     *syncBuffer
+	mu       sync.Mutex
+	remotes  map[string]int // source IPs of WebSocket requests
 }
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
-	ts := &testServer{store: newFakeStore(), logs: &syncBuffer{}, remotes: map[string]int{}}
+	ts := &testServer{store: newFakeStore(), policies: &fakePolicyStore{}, logs: &syncBuffer{}, remotes: map[string]int{}}
 	log := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := metrics.New("test")
 	batcher := ingest.New(ts.store, ingest.Config{Logger: log, Metrics: m})
-	ts.gw = gateway.New(gateway.Config{Store: ts.store, Ingest: batcher, Logger: log, Metrics: m})
+	ts.gw = gateway.New(gateway.Config{Store: ts.store, Ingest: batcher, Policies: ts.policies, Logger: log, Metrics: m})
 	mux := http.NewServeMux()
 	ts.gw.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))

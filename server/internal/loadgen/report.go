@@ -85,6 +85,20 @@ type SteadyReport struct {
 	ErrorFrames      map[string]int `json:"error_frames"`
 	Disconnects      int64          `json:"disconnects"`
 	ConnectedAtEnd   int64          `json:"connected_at_end"`
+	// PolicySets lists each policy set revision the server pushed during
+	// the run: apply a policy while loadgen runs to measure how long it
+	// takes to reach every agent.
+	PolicySets []PolicySetReceipt `json:"policy_sets,omitempty"`
+	CheckNows  int64              `json:"check_nows,omitempty"`
+}
+
+// PolicySetReceipt is one policy set revision as the simulated agents
+// received it, with times in seconds since the run started.
+type PolicySetReceipt struct {
+	Revision       uint64  `json:"revision"`
+	Agents         int64   `json:"agents"`
+	FirstAtSeconds float64 `json:"first_at_seconds"`
+	LastAtSeconds  float64 `json:"last_at_seconds"`
 }
 
 // Latency summarizes a histogram, in milliseconds.
@@ -236,6 +250,10 @@ func (rep *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "          latency %s\n", st.Latency)
 		fmt.Fprintf(&b, "          %d error frames, %d disconnects, %d unexpected frames, %d connected at the end\n",
 			sum(st.ErrorFrames), st.Disconnects, st.UnexpectedFrames, st.ConnectedAtEnd)
+		for _, p := range st.PolicySets {
+			fmt.Fprintf(&b, "          policy set revision %d reached %d agents between %.3fs and %.3fs (spread %.3fs)\n",
+				p.Revision, p.Agents, p.FirstAtSeconds, p.LastAtSeconds, p.LastAtSeconds-p.FirstAtSeconds)
+		}
 		failureLines(&b, st.ErrorFrames)
 	}
 

@@ -236,6 +236,8 @@ func (r *runner) steadyReport(rep *Report, ackedInWindow int64) {
 	s.Skipped = st.skipped.Load()
 	s.Resyncs = st.resyncs.Load()
 	s.UnexpectedFrames = st.unexpected.Load()
+	s.PolicySets = st.policySets.snapshot()
+	s.CheckNows = st.checkNows.Load()
 	s.Disconnects = st.disconnects.Load()
 	s.ErrorFrames = st.errorFrames.snapshot()
 	s.Latency = summarize(&st.steadyLat)

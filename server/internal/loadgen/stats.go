@@ -1,15 +1,18 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -41,6 +44,45 @@ type stats struct {
 	disconnects atomic.Int64
 	steadyLat   Histogram
 	errorFrames counter
+	checkNows   atomic.Int64
+	policySets  receipts
+}
+
+// receipts records, per policy set revision, how many agents received it
+// and when the first and the last did: the spread is how long one policy
+// change took to reach the whole simulated fleet.
+type receipts struct {
+	mu sync.Mutex
+	m  map[uint64]*PolicySetReceipt
+}
+
+func (r *receipts) add(revision uint64, at time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = make(map[uint64]*PolicySetReceipt)
+	}
+	sec := at.Seconds()
+	p := r.m[revision]
+	if p == nil {
+		p = &PolicySetReceipt{Revision: revision, FirstAtSeconds: sec}
+		r.m[revision] = p
+	}
+	p.Agents++
+	p.FirstAtSeconds = min(p.FirstAtSeconds, sec)
+	p.LastAtSeconds = max(p.LastAtSeconds, sec)
+}
+
+// snapshot returns the receipts ordered by revision.
+func (r *receipts) snapshot() []PolicySetReceipt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]PolicySetReceipt, 0, len(r.m))
+	for _, p := range r.m {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b PolicySetReceipt) int { return cmp.Compare(a.Revision, b.Revision) })
+	return out
 }
 
 // counter counts occurrences by reason.
