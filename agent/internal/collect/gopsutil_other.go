@@ -65,35 +65,6 @@ func gopsutilHost(ctx context.Context, cfg Config) (inventory.Host, error) {
 	return h, nil
 }
 
-// gopsutilOS is the os section as gopsutil knows it.
-func gopsutilOS(ctx context.Context, cfg Config) (inventory.OS, error) {
-	ctx = gopsutilContext(ctx, cfg)
-	platform, family, version, err := host.PlatformInformationWithContext(ctx)
-	if err != nil {
-		return inventory.OS{}, fmt.Errorf("platform information: %w", err)
-	}
-	kernel, err := host.KernelVersionWithContext(ctx)
-	if err != nil {
-		return inventory.OS{}, fmt.Errorf("kernel version: %w", err)
-	}
-	o := inventory.OS{Version: version, Kernel: kernel, Arch: cfg.kernel.arch()}
-	switch runtime.GOOS {
-	case "windows":
-		// platform is the product name ("Microsoft Windows 11 Pro"),
-		// version the display version ("23H2"), kernel
-		// "10.0.22631.2861 Build 22631.2861".
-		o.Name, o.Platform, o.Family = platform, "windows", "windows"
-		if k, build, ok := strings.Cut(kernel, " Build "); ok {
-			o.Kernel, o.Build = k, build
-		}
-	case "darwin":
-		o.Name, o.Platform, o.Family = "macOS "+version, "darwin", "darwin"
-	default:
-		o.Name, o.Platform, o.Family = strings.TrimSpace(platform+" "+version), platform, family
-	}
-	return o, nil
-}
-
 func collectCPU(ctx context.Context, cfg Config) (any, error) {
 	ctx = gopsutilContext(ctx, cfg)
 	infos, err := cpu.InfoWithContext(ctx)
