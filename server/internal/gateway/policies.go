@@ -83,15 +83,16 @@ func (g *Gateway) PoliciesChanged(ctx context.Context) {
 	g.cfg.Logger.Info("policy set sent to agents", "revision", ps.revision, "agents", len(conns))
 }
 
-// welcome queues the welcome, then the policy set when the agent holds
-// another revision, and only then makes c the host's live connection.
-// Holding the policy lock across all three means a policy change is
-// either in the set sent here or broadcast to c afterwards, and never
+// welcome makes c the host's live connection, then queues the welcome and
+// the policy set when the agent holds another revision. Registering first
+// means the host counts as connected before the agent can see its
+// welcome; holding the policy lock across all three means a policy change
+// is either in the set sent here or broadcast to c afterwards, and never
 // reaches the agent before its welcome.
 func (c *conn) welcome(welcome []byte, agentRevision uint64) error {
 	if c.g.cfg.Policies == nil {
-		c.send(welcome)
 		c.g.attach(c)
+		c.send(welcome)
 		return nil
 	}
 	ps := &c.g.policies
@@ -104,11 +105,11 @@ func (c *conn) welcome(welcome []byte, agentRevision uint64) error {
 			return err
 		}
 	}
+	c.g.attach(c)
 	c.send(welcome)
 	if uint64(ps.revision) != agentRevision {
 		c.send(ps.frame)
 	}
-	c.g.attach(c)
 	return nil
 }
 
