@@ -226,6 +226,9 @@ type Store interface {
 	Results
 	Exemptions
 	Audit
+	Alerts
+	Silences
+	Outbox
 	// Migrate applies pending schema migrations.
 	Migrate(ctx context.Context) error
 	// Ping checks the database is reachable.

@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"policies", policyTests},
 		{"results", resultTests},
 		{"exemptions", exemptionTests},
+		{"alerts", alertTests},
+		{"outbox", outboxTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
