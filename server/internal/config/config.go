@@ -9,10 +9,13 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/steward-project/steward/server/internal/alerting/alertconf"
 )
 
 // Config is the whole server configuration, loaded once and passed down.
@@ -24,8 +27,18 @@ type Config struct {
 	TLSKey   string `yaml:"tls_key"`
 	LogLevel string `yaml:"log_level"`
 	Agent    Agent  `yaml:"agent"`
+	// Alerting is the file's alerting: section, parsed and checked by
+	// alertconf (a reload reads it again with alertconf.LoadFile).
+	Alerting alertconf.Config `yaml:"-"`
 	// File is where the YAML came from, if anywhere.
 	File string `yaml:"-"`
+}
+
+// fileConfig is what a config file holds: Config's keys and the
+// alerting section, which is left as a node for alertconf.Parse.
+type fileConfig struct {
+	Config   `yaml:",inline"`
+	Alerting yaml.Node `yaml:"alerting"`
 }
 
 // Agent holds what the server tells agents in its welcome.
@@ -45,6 +58,7 @@ func Default() Config {
 			InventoryInterval: time.Hour,
 			HeartbeatInterval: 30 * time.Second,
 		},
+		Alerting: alertconf.Default(),
 	}
 }
 
@@ -106,18 +120,52 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	return cfg, cfg.Validate()
 }
 
+// loadFile reads the YAML file at path over cfg. Unknown keys are errors;
+// the alerting section is parsed by alertconf, whose problems come one
+// per line as FILE:LINE: message.
 func loadFile(cfg *Config, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("config file: %w", err)
 	}
 	defer f.Close()
+	doc := fileConfig{Config: *cfg}
 	dec := yaml.NewDecoder(f)
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config file %s: %w", path, err)
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return fileError(path, err)
 	}
+	alerting, err := alertconf.Parse(path, &doc.Alerting)
+	if err != nil {
+		return fmt.Errorf("config file %s: invalid alerting section:\n%w", path, err)
+	}
+	*cfg = doc.Config
+	cfg.Alerting = alerting
 	return nil
+}
+
+var (
+	yamlFieldError = regexp.MustCompile(`^line (\d+): field (\S+) not found in type `)
+	yamlLineError  = regexp.MustCompile(`^line (\d+): `)
+)
+
+// fileError rewrites a decoding error of the config file as lines of
+// FILE:LINE: message.
+func fileError(path string, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return alertconf.YAMLError(path, err)
+	}
+	lines := make([]string, len(te.Errors))
+	for i, msg := range te.Errors {
+		if m := yamlFieldError.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("%s:%s: unknown key %s", path, m[1], m[2])
+		} else {
+			msg = yamlLineError.ReplaceAllString(strings.ReplaceAll(msg, "config.fileConfig", "a mapping of keys"), path+":$1: ")
+		}
+		lines[i] = msg
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }
 
 // Validate checks the configuration is usable.

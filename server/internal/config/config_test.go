@@ -1,11 +1,15 @@
 package config
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/steward-project/steward/server/internal/alerting/alertconf"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -89,5 +93,92 @@ func TestParseDBAndRedact(t *testing.T) {
 	}
 	if got := Redact("postgres://db/steward"); got != "postgres://db/steward" {
 		t.Errorf("Redact without password = %s", got)
+	}
+}
+
+func TestLoadAlerting(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "steward.yaml")
+	os.WriteFile(file, []byte(`listen: 127.0.0.1:9000
+alerting:
+  receivers:
+    - name: hook
+      webhook: {url: https://example.com/steward}
+  routes:
+    - receivers: [hook]
+  rules:
+    - name: host-offline
+      type: host_offline
+      after: 10m
+agent:
+  heartbeat_interval: 10s
+`), 0o600)
+	c, err := Load("serve", []string{"--config", file}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Alerting
+	if a.File != file || len(a.Receivers) != 1 || a.Receivers[0].Line != 4 || len(a.Rules) != 1 ||
+		a.Rules[0].After != 10*time.Minute || a.Delivery.Workers != 4 {
+		t.Errorf("alerting %+v", a)
+	}
+	if c.Listen != "127.0.0.1:9000" || c.Agent.HeartbeatInterval != 10*time.Second {
+		t.Errorf("other keys: %+v", c)
+	}
+	// Without a file, or with a file without the section: the defaults.
+	c, err = Load("serve", nil, env(nil), io.Discard)
+	if err != nil || c.Alerting.SweepInterval != 5*time.Minute || c.Alerting.Delivery != alertconf.DefaultDelivery() || len(c.Alerting.Rules) != 0 {
+		t.Errorf("defaults: %+v, %v", c.Alerting, err)
+	}
+	plain := filepath.Join(dir, "plain.yaml")
+	os.WriteFile(plain, []byte("listen: 127.0.0.1:9000\n"), 0o600)
+	if c, err = Load("serve", []string{"--config", plain}, env(nil), io.Discard); err != nil || c.Alerting.SweepInterval != 5*time.Minute {
+		t.Errorf("no section: %+v, %v", c.Alerting, err)
+	}
+}
+
+func TestLoadAlertingRejects(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "steward.yaml")
+	os.WriteFile(file, []byte(`listen: 127.0.0.1:9000
+alerting:
+  receivers:
+    - name: hook
+      opsgenie: {api_key: k}
+  routes:
+    - receivers: [pager]
+  rules:
+    - name: host-offline
+      type: host_offline
+      after: 10m
+      min_severity: high
+`), 0o600)
+	_, err := Load("serve", []string{"--config", file}, env(nil), io.Discard)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	want := []string{
+		"config file " + file + ": invalid alerting section:",
+		file + `:5: receiver "hook": unknown receiver type opsgenie; want one of alertmanager, email, pagerduty, slack, webhook`,
+		file + `:7: routes[0]: no receiver is called "pager"`,
+		file + `:12: rule "host-offline": min_severity does not apply to host_offline rules (it is for policy_failing rules)`,
+	}
+	if got := err.Error(); got != strings.Join(want, "\n") {
+		t.Errorf("error:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	var p *alertconf.Problem
+	if !errors.As(err, &p) || p.Line != 5 {
+		t.Errorf("errors.As *Problem: %v", p)
+	}
+
+	// Unknown keys outside the section are still errors, at their line.
+	os.WriteFile(file, []byte("listen: 127.0.0.1:9000\nalerting: {}\nlistne: x\n"), 0o600)
+	_, err = Load("serve", []string{"--config", file}, env(nil), io.Discard)
+	if err == nil || err.Error() != file+":3: unknown key listne" {
+		t.Errorf("unknown top-level key: %v", err)
+	}
+	os.WriteFile(file, []byte("listen: [\n"), 0o600)
+	if _, err = Load("serve", []string{"--config", file}, env(nil), io.Discard); err == nil || !strings.HasPrefix(err.Error(), file+":") {
+		t.Errorf("syntax error: %v", err)
 	}
 }

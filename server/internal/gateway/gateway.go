@@ -40,7 +40,11 @@ type Config struct {
 	Ingest Submitter
 	// Policies, when set, lets agents receive their policy set and
 	// report results.
-	Policies          PolicyStore
+	Policies PolicyStore
+	// ResultsApplied, when set, is called after an agent's results were
+	// committed, with the status changes they made (alert evaluation
+	// follows them). It must only note work, never wait.
+	ResultsApplied    func([]store.Transition)
 	Logger            *slog.Logger
 	Metrics           *metrics.Metrics
 	InventoryInterval time.Duration

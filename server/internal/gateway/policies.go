@@ -143,11 +143,14 @@ func validateResults(r *wire.Results) error {
 func (c *conn) applyResults(seq uint64, r *wire.Results) error {
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
-	_, err := c.g.cfg.Policies.ApplyResults(ctx, []store.ResultBatch{{
+	ts, err := c.g.cfg.Policies.ApplyResults(ctx, []store.ResultBatch{{
 		HostID: c.host.ID, Revision: int64(r.Revision), Results: r.Results, Removed: r.Removed,
 	}})
 	if err != nil {
 		return err
+	}
+	if c.g.cfg.ResultsApplied != nil && len(ts) > 0 {
+		c.g.cfg.ResultsApplied(ts)
 	}
 	ack, _ := wire.Encode(wire.TypeAck, seq, wire.Ack{})
 	c.send(ack)

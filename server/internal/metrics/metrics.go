@@ -19,6 +19,14 @@ type Metrics struct {
 	BatchSize        prometheus.Histogram
 	BatchFailures    prometheus.Counter
 	Enrollments      *prometheus.CounterVec
+
+	// Alerting: per rule, severity and receiver, all bounded by the
+	// alerting configuration.
+	AlertTransitions     *prometheus.CounterVec
+	Notifications        *prometheus.CounterVec
+	NotificationDuration *prometheus.HistogramVec
+	NotificationDelay    *prometheus.HistogramVec
+	AlertmanagerReposts  *prometheus.CounterVec
 }
 
 // New registers the metrics on a fresh registry, with Go and process
@@ -57,6 +65,28 @@ func New(version string) *Metrics {
 			Name: "steward_enrollments_total",
 			Help: "Enrollment requests, by result.",
 		}, []string{"result"}),
+		AlertTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steward_alert_transitions_total",
+			Help: "Alert episodes opened, resolved and unmuted (notified after a silence ended), by rule and severity.",
+		}, []string{"rule", "severity", "transition"}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steward_notifications_total",
+			Help: "Notification delivery attempts by receiver and result: sent, failed (will retry), dead (dead-lettered) or skipped.",
+		}, []string{"receiver", "result"}),
+		NotificationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "steward_notification_send_duration_seconds",
+			Help:    "Time one send to a receiver took, answered or not.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"receiver"}),
+		NotificationDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "steward_notification_delay_seconds",
+			Help:    "Time from writing a notification to the outbox to its delivery, by event.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"event"}),
+		AlertmanagerReposts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steward_alertmanager_reposts_total",
+			Help: "Open alerts re-posted to an Alertmanager receiver so that it keeps them firing.",
+		}, []string{"receiver"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "steward_build_info",
@@ -65,6 +95,7 @@ func New(version string) *Metrics {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.AgentsConnected, m.MessagesReceived, m.MessagesRejected,
 		m.IngestDuration, m.BatchSize, m.BatchFailures, m.Enrollments, build,
+		m.AlertTransitions, m.Notifications, m.NotificationDuration, m.NotificationDelay, m.AlertmanagerReposts,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, t := range []string{"hello", "inventory", "heartbeat"} {

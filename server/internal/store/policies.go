@@ -289,6 +289,9 @@ type Audit interface {
 	// AdminTokenName returns the name of the live admin token with this
 	// hash; ErrNotFound when there is none.
 	AdminTokenName(ctx context.Context, hash string) (string, error)
+	// AppendAudit records a change made outside the store, such as a
+	// configuration reload (At zero: now; Detail nil: {}).
+	AppendAudit(ctx context.Context, e AuditEntry) error
 }
 
 // Result limits: what one check may store, so one odd agent report cannot

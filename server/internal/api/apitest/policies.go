@@ -357,3 +357,18 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// AppendAudit implements api.Store.
+func (s *Store) AppendAudit(_ context.Context, e store.AuditEntry) error {
+	err := s.enter("AppendAudit")
+	defer s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	detail := e.Detail
+	if len(detail) == 0 {
+		detail = json.RawMessage(`{}`)
+	}
+	s.addAudit(nowOr(e.At), e.Actor, e.Action, e.Subject, detail)
+	return nil
+}

@@ -258,3 +258,17 @@ func nonNilStrings(s []string) []string {
 	}
 	return s
 }
+
+// AppendAudit records a change made outside the store.
+func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) error {
+	detail := []byte(e.Detail)
+	if len(detail) == 0 {
+		detail = []byte("{}")
+	}
+	b := &pgx.Batch{}
+	queueAudit(b, nowOr(e.At), e.Actor, e.Action, e.Subject, detail)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}

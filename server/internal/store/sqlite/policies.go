@@ -243,3 +243,18 @@ func nonNilStrings(s []string) []string {
 
 // statusOf reads a stored status; NULL (a first result's from_status) is "".
 func statusOf(s sql.NullString) policy.Status { return policy.Status(s.String) }
+
+// AppendAudit records a change made outside the store.
+func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) error {
+	var detail any = e.Detail
+	if len(e.Detail) == 0 {
+		detail = struct{}{}
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		return audit(ctx, tx, nowOr(e.At), e.Actor, e.Action, e.Subject, detail)
+	})
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
