@@ -116,9 +116,22 @@ func (e *Engine) evaluateLoop(ctx context.Context) {
 	}
 }
 
+// evaluationLocker is what a store shared by several server replicas
+// provides (PostgreSQL) so that their evaluation passes never overlap.
+type evaluationLocker interface {
+	LockEvaluation(ctx context.Context) (release func(), err error)
+}
+
 // pass is one evaluation: every rule over the hosts the work names (or all
 // of them), reconciled into the store.
 func (e *Engine) pass(ctx context.Context, w work) error {
+	if l, ok := e.st.(evaluationLocker); ok {
+		release, err := l.LockEvaluation(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	s := e.cur.Load()
 	p := &passState{e: e, s: s, now: e.now().UTC(), hosts: map[int64]*hostInfo{}}
 	if len(w.hosts) > 0 && !w.full {

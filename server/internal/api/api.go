@@ -55,6 +55,25 @@ type Config struct {
 	// CheckNow, when set, asks a connected host's agent to evaluate its
 	// policies now and reports whether the host is connected here.
 	CheckNow func(hostID int64) bool
+	// Alerting is the alert, silence and outbox store; nil answers the
+	// alerting routes with 503 "alerting is not available".
+	Alerting AlertingStore
+	// AlertAcked, when set, is called after an alert was acknowledged
+	// (the engine wakes its delivery workers).
+	AlertAcked func(store.Alert)
+	// SilencesChanged, when set, is called after a silence was added or
+	// expired (the engine re-checks muted alerts).
+	SilencesChanged func()
+	// ExemptionsChanged, when set, is called after an exemption was added
+	// or revoked, or a host's labels changed (exempt results never alert:
+	// the engine reconciles policy alerts).
+	ExemptionsChanged func()
+	// ReloadAlerting re-reads the alerting configuration and audits the
+	// reload with actor, the token name; an error means the old
+	// configuration stays, and each of its lines is shown as one problem.
+	// It returns a summary to show (counts of receivers, routes, rules).
+	// Nil answers the reload route with 503.
+	ReloadAlerting func(ctx context.Context, actor string) (any, error)
 }
 
 // Route is one registered method and path pattern, in net/http ServeMux
@@ -71,6 +90,12 @@ type server struct {
 	window  time.Duration
 	changed func(revision int64)
 	check   func(hostID int64) bool
+
+	alerts   AlertingStore // nil: alerting is off
+	acked    func(store.Alert)
+	silenced func()
+	exempted func()
+	reload   func(ctx context.Context, actor string) (any, error)
 }
 
 // routeTable is the single list both New and Routes read, so the OpenAPI
@@ -101,6 +126,15 @@ var routeTable = []struct {
 	{http.MethodGet, "/api/v1/exemptions/{id}", (*server).getExemption},
 	{http.MethodDelete, "/api/v1/exemptions/{id}", (*server).revokeExemption},
 	{http.MethodGet, "/api/v1/audit", (*server).listAudit},
+	{http.MethodGet, "/api/v1/alerts", needsAlerting((*server).listAlerts)},
+	{http.MethodGet, "/api/v1/alerts/{id}", needsAlerting((*server).getAlert)},
+	{http.MethodPost, "/api/v1/alerts/{id}/ack", needsAlerting((*server).ackAlert)},
+	{http.MethodPost, "/api/v1/silences", needsAlerting((*server).addSilence)},
+	{http.MethodGet, "/api/v1/silences", needsAlerting((*server).listSilences)},
+	{http.MethodGet, "/api/v1/silences/{id}", needsAlerting((*server).getSilence)},
+	{http.MethodDelete, "/api/v1/silences/{id}", needsAlerting((*server).expireSilence)},
+	{http.MethodGet, "/api/v1/notifications", needsAlerting((*server).listNotifications)},
+	{http.MethodPost, "/api/v1/alerting/reload", (*server).reloadAlerting},
 }
 
 // Routes lists every route New registers.
@@ -119,7 +153,8 @@ func New(cfg Config) http.Handler {
 	if cfg.Store == nil {
 		panic("api.New: nil Store")
 	}
-	s := &server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, window: cfg.OnlineWindow, changed: cfg.PoliciesChanged, check: cfg.CheckNow}
+	s := &server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, window: cfg.OnlineWindow, changed: cfg.PoliciesChanged, check: cfg.CheckNow,
+		alerts: cfg.Alerting, acked: cfg.AlertAcked, silenced: cfg.SilencesChanged, exempted: cfg.ExemptionsChanged, reload: cfg.ReloadAlerting}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -134,6 +169,15 @@ func New(cfg Config) http.Handler {
 	}
 	if s.check == nil {
 		s.check = func(int64) bool { return false }
+	}
+	if s.acked == nil {
+		s.acked = func(store.Alert) {}
+	}
+	if s.silenced == nil {
+		s.silenced = func() {}
+	}
+	if s.exempted == nil {
+		s.exempted = func() {}
 	}
 
 	mux := http.NewServeMux()

@@ -169,6 +169,7 @@ func (s *server) addExemption(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("exemption added", "exemption_id", id, "policy_id", e.PolicyID, "actor", actor)
+	s.exempted()
 	s.writeExemption(w, r, id)
 }
 
@@ -225,6 +226,7 @@ func (s *server) revokeExemption(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("exemption revoked", "exemption_id", id, "actor", actor)
+	s.exempted()
 	s.writeExemption(w, r, id)
 }
 
@@ -326,6 +328,7 @@ func (s *server) setHostLabels(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "set host labels", err)
 		return
 	}
+	s.exempted() // label exemptions may now match the host, or stop matching it
 	writeJSON(w, http.StatusOK, Labels{HostID: id, Labels: in.Labels})
 }
 
@@ -340,7 +343,8 @@ type AuditList struct {
 
 // auditActions are what ?action= accepts.
 var auditActions = []string{store.AuditPolicyApplied, store.AuditPolicyDeleted, store.AuditExemptionAdded,
-	store.AuditExemptionRevoked, store.AuditHostLabelsSet}
+	store.AuditExemptionRevoked, store.AuditHostLabelsSet, store.AuditAlertAcknowledged, store.AuditSilenceAdded,
+	store.AuditSilenceExpired, store.AuditAlertingReloaded}
 
 type auditCursor struct {
 	ID int64 `json:"id"`

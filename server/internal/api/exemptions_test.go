@@ -115,6 +115,13 @@ func TestExemptionLifecycle(t *testing.T) {
 		t.Errorf("audit %q, want %q", actions, want)
 	}
 	wantError(t, f.get(t, "/api/v1/audit?action=nope"), http.StatusBadRequest, "unknown action")
+	// Two adds, one label change and one revoke told the alert engine;
+	// the refused revokes did not.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.exempted != 4 {
+		t.Errorf("ExemptionsChanged called %d times, want 4", f.exempted)
+	}
 }
 
 func TestHostLabelsRefused(t *testing.T) {

@@ -25,8 +25,9 @@ type fixture struct {
 	handler http.Handler
 	logs    *bytes.Buffer
 
-	mu      sync.Mutex
-	changes []int64 // revisions PoliciesChanged reported
+	mu       sync.Mutex
+	changes  []int64 // revisions PoliciesChanged reported
+	exempted int     // ExemptionsChanged calls
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -43,6 +44,11 @@ func newFixture(t *testing.T) *fixture {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.changes = append(f.changes, rev)
+		},
+		ExemptionsChanged: func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.exempted++
 		},
 	})
 	return f

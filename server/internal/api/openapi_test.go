@@ -177,7 +177,11 @@ func TestOpenAPIDocumentIsConsistent(t *testing.T) {
 				t.Errorf("%s overrides the admin token requirement with %v", op, sec)
 			}
 			responses, _ := o["responses"].(map[string]any)
-			for _, code := range []string{"200", "401", "503"} {
+			_, ok := responses["200"]
+			if _, created := responses["201"]; !ok && !created {
+				t.Errorf("%s: no 200 or 201 response", op)
+			}
+			for _, code := range []string{"401", "503"} {
 				if _, ok := responses[code]; !ok {
 					t.Errorf("%s: no %s response", op, code)
 				}

@@ -184,6 +184,103 @@ var commands = []command{
 			}
 		},
 	},
+	{
+		name:    "alerts list",
+		summary: "list open alerts, newest first",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var f alertFilter
+			fs.StringVar(&f.state, "state", "", "only alerts in this state: "+strings.Join(alertStates, ", ")+" (default open)")
+			fs.BoolVar(&f.all, "all", false, "include resolved alerts")
+			fs.StringVar(&f.severity, "severity", "", "only this severity: "+strings.Join(alertSeverities, ", "))
+			fs.StringVar(&f.rule, "rule", "", "only this rule's alerts")
+			fs.Int64Var(&f.host, "host", 0, "only this host's alerts (host ID)")
+			limit := fs.Int("limit", 100, "alerts per request, 1 to 1000")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return alertsList(ctx, s, f, *limit)
+			}
+		},
+	},
+	{
+		name:    "alerts show",
+		args:    []string{"ID"},
+		summary: "show one alert, its labels and annotations, and its notifications",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return alertsShow(ctx, s, args[0])
+			}
+		},
+	},
+	{
+		name:    "alerts ack",
+		args:    []string{"ID"},
+		summary: "acknowledge an alert; its receivers are told",
+		setup: func(fs *flag.FlagSet) runFunc {
+			comment := fs.String("comment", "", "what is being done about it")
+			return func(ctx context.Context, s *session, args []string) error {
+				return alertsAck(ctx, s, args[0], *comment)
+			}
+		},
+	},
+	{
+		name:    "silences add",
+		summary: "mute alerts whose labels match, for a while",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var in silenceInput
+			fs.Var(&in.matchers, "match", "a label matcher: name=value, name!=value, name=~regexp or name!~regexp (repeatable; all must match)")
+			fs.StringVar(&in.comment, "comment", "", "why (required)")
+			fs.StringVar(&in.duration, "duration", "", "for how long: 90m, 2h, 7d")
+			fs.StringVar(&in.ends, "ends", "", "until when, RFC 3339 (instead of --duration)")
+			fs.StringVar(&in.starts, "starts", "", "from when, RFC 3339 (default now)")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return silencesAdd(ctx, s, in)
+			}
+		},
+	},
+	{
+		name:    "silences list",
+		summary: "list silences that have not ended",
+		setup: func(fs *flag.FlagSet) runFunc {
+			all := fs.Bool("all", false, "include expired silences")
+			limit := fs.Int("limit", 100, "silences per request, 1 to 1000")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return silencesList(ctx, s, *all, *limit)
+			}
+		},
+	},
+	{
+		name:    "silences expire",
+		args:    []string{"ID"},
+		summary: "end a silence now",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return silencesExpire(ctx, s, args[0])
+			}
+		},
+	},
+	{
+		name:    "notifications list",
+		summary: "list the notification outbox, newest first",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var f notificationFilter
+			fs.StringVar(&f.receiver, "receiver", "", "only this receiver's notifications")
+			fs.StringVar(&f.state, "state", "", "only this state: "+strings.Join(notificationStates, ", "))
+			fs.BoolVar(&f.dead, "dead", false, "only dead letters (same as --state dead)")
+			fs.Int64Var(&f.alert, "alert", 0, "only this alert's notifications (alert ID)")
+			limit := fs.Int("limit", 100, "notifications per request, 1 to 1000")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return notificationsList(ctx, s, f, *limit)
+			}
+		},
+	},
+	{
+		name:    "alerting reload",
+		summary: "make the server re-read its alerting configuration",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, _ []string) error {
+				return alertingReload(ctx, s)
+			}
+		},
+	},
 }
 
 // lookup finds the command named by the first one or two words of args

@@ -84,15 +84,27 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 	// Expr-only policies are evaluated on the server, against stored
 	// inventory, by one goroutine fed by ingest and policy changes.
-	evaluator := compliance.New(st, compliance.Config{Logger: log})
+	alerts, err := startAlerting(cfg, kind, st, log, m)
+	if err != nil {
+		return err
+	}
+	defer alerts.stop()
+	evaluator := compliance.New(st, compliance.Config{Logger: log, Evaluated: func(_ int, ts []store.Transition) {
+		alerts.engine.ResultsChanged(ts)
+	}})
 	evalCtx, stopEval := context.WithCancel(context.Background())
 	evalDone := make(chan struct{})
 	go func() { defer close(evalDone); evaluator.Run(evalCtx) }()
 	defer func() { stopEval(); <-evalDone }()
-	batcher := ingest.New(st, ingest.Config{Writers: writers, Logger: log, Metrics: m, Committed: evaluator.Committed})
+	batcher := ingest.New(st, ingest.Config{Writers: writers, Logger: log, Metrics: m,
+		Committed: func(msgs []store.Message, results []store.Result) {
+			evaluator.Committed(msgs, results)
+			alerts.engine.InventoryCommitted(msgs, results)
+		}})
 	gw := gateway.New(gateway.Config{
 		Store:             st,
 		Policies:          st,
+		ResultsApplied:    alerts.engine.ResultsChanged,
 		Ingest:            batcher,
 		Logger:            log,
 		Metrics:           m,
@@ -122,9 +134,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		OnlineWindow: 3 * cfg.Agent.HeartbeatInterval,
 		PoliciesChanged: func(int64) {
 			evaluator.PoliciesChanged()
+			alerts.engine.Resweep() // a deleted policy's alerts resolve
 			go gw.PoliciesChanged(context.WithoutCancel(ctx))
 		},
-		CheckNow: gw.CheckNow,
+		CheckNow:          gw.CheckNow,
+		Alerting:          st,
+		AlertAcked:        alerts.engine.AlertAcked,
+		SilencesChanged:   alerts.engine.SilencesChanged,
+		ExemptionsChanged: alerts.engine.ExemptionsChanged,
+		ReloadAlerting:    alerts.reload,
 	}))
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -240,4 +241,25 @@ func BenchmarkResults(b *testing.B) {
 		b.Cleanup(func() { st.Close() })
 		return st
 	})
+}
+
+func TestEvaluationLock(t *testing.T) {
+	st := openTest(t, pgtest.NewDatabase(t))
+	release, err := st.LockEvaluation(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second holder (another replica) waits while the lock is held.
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if r2, err := st.LockEvaluation(ctx); err == nil {
+		r2()
+		t.Fatal("the evaluation lock was granted twice")
+	}
+	release()
+	r3, err := st.LockEvaluation(t.Context())
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	r3()
 }
