@@ -262,5 +262,6 @@ func (e *Engine) Run(ctx context.Context) {
 	wg.Go(func() { e.evaluateLoop(ctx) })
 	wg.Go(func() { e.deliverLoop(ctx) })
 	wg.Go(func() { e.refreshLoop(ctx) })
+	wg.Go(func() { e.gaugeLoop(ctx) })
 	wg.Wait()
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/steward-project/steward/server/internal/alerting/alertconf"
 	"github.com/steward-project/steward/server/internal/alerting/match"
 	"github.com/steward-project/steward/server/internal/store"
@@ -252,3 +254,32 @@ func TestRetryDelay(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestMetrics(t *testing.T) {
+	h := newHook(t, 400)
+	f := newFixture(t, testConfig([]alertconf.Receiver{h.receiver("hook")}, failingRule))
+	f.result("ssh-root", policy.StatusFail)
+	m := h.next("trigger")
+	f.waitOutbox(m.Alert.ID)
+	if err := f.engine.updateGauges(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"steward_alerts firing", testutil.ToFloat64(f.m.Alerts.WithLabelValues("policy-failing", "high", "firing")), 1},
+		{"steward_notifications_queued dead", testutil.ToFloat64(f.m.NotificationsQueued.WithLabelValues("hook", "dead")), 1},
+		{"steward_notifications_total dead", testutil.ToFloat64(f.m.Notifications.WithLabelValues("hook", "dead")), 1},
+		{"steward_alert_transitions_total opened", testutil.ToFloat64(f.m.AlertTransitions.WithLabelValues("policy-failing", "high", "opened")), 1},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// No host or software name is a label value of any alerting series.
+	if n := testutil.CollectAndCount(f.m.Alerts); n != 1 {
+		t.Errorf("steward_alerts has %d series, want 1", n)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/steward-project/steward/server/internal/alerting/alertconf"
 	"github.com/steward-project/steward/server/internal/alerting/notify"
+	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/server/internal/store/sqlite"
 	"github.com/steward-project/steward/shared/policy"
@@ -111,6 +112,7 @@ type fixture struct {
 	host   int64
 	conf   alertconf.Config
 	engine *Engine
+	m      *metrics.Metrics
 	stop   func()
 	clock  *clock
 }
@@ -188,7 +190,8 @@ func newFixture(t *testing.T, conf alertconf.Config) *fixture {
 
 func (f *fixture) start() {
 	f.t.Helper()
-	e, err := New(Config{Store: f.st, Alerting: f.conf, Workers: 1, Now: f.clock.now, Started: f.clock.now()})
+	f.m = metrics.New("test")
+	e, err := New(Config{Store: f.st, Alerting: f.conf, Workers: 1, Now: f.clock.now, Started: f.clock.now(), Metrics: f.m})
 	if err != nil {
 		f.t.Fatal(err)
 	}

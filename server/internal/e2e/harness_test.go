@@ -73,8 +73,19 @@ func (p *proc) Output() string {
 
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return startPath(t, bin(name), nil, args...)
+}
+
+// startPath is start for any executable, with extra environment
+// variables (NAME=value) on top of the test's own.
+func startPath(t *testing.T, path string, env []string, args ...string) *proc {
+	t.Helper()
+	name := filepath.Base(path)
 	p := &proc{name: name, done: make(chan struct{})}
-	p.cmd = exec.Command(bin(name), args...)
+	p.cmd = exec.Command(path, args...)
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -144,20 +155,68 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() (bo
 	t.Fatalf("timed out after %v waiting for %s; last state: %s", within, what, last)
 }
 
+// consistently polls cond every 100 ms for the whole of d and fails the
+// test the first time it does not hold: for "nothing more happens".
+func consistently(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if ok, state := cond(); !ok {
+			t.Fatalf("%s stopped holding: %s", what, state)
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // server is a running steward-server.
 type server struct {
 	*proc
 	url     string
 	dataDir string
 	token   string
+	// args and env are what it was started with, for restart.
+	args     []string
+	env      []string
+	previous []*proc
 }
 
 func startServer(t *testing.T, db string, extra ...string) *server {
 	t.Helper()
+	return startServerEnv(t, nil, db, extra...)
+}
+
+// startServerEnv is startServer with extra environment variables
+// (NAME=value) for the server process.
+func startServerEnv(t *testing.T, env []string, db string, extra ...string) *server {
+	t.Helper()
 	addr := freeAddr(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	args := append([]string{"serve", "--listen", addr, "--db", db, "--data-dir", dataDir, "--log-level", "debug"}, extra...)
-	s := &server{proc: start(t, "steward-server", args...), url: "http://" + addr, dataDir: dataDir}
+	s := &server{proc: startPath(t, bin("steward-server"), env, args...), url: "http://" + addr, dataDir: dataDir,
+		args: args, env: env}
+	s.waitReady(t)
+	return s
+}
+
+// restart stops the server with SIGTERM and starts it again with the same
+// flags, environment, address and data directory, so agents reconnect to
+// it. Output of the stopped process is kept in outputs.
+func (s *server) restart(t *testing.T) {
+	t.Helper()
+	if err := s.stop(t); err != nil {
+		t.Fatalf("steward-server did not exit cleanly on SIGTERM: %v\n%s", err, s.Output())
+	}
+	s.previous = append(s.previous, s.proc)
+	s.proc = startPath(t, bin("steward-server"), s.env, s.args...)
+	s.waitReady(t)
+}
+
+// waitReady waits for /readyz and reads the admin token.
+func (s *server) waitReady(t *testing.T) {
+	t.Helper()
 	eventually(t, 60*time.Second, "server ready", func() (bool, string) {
 		if s.exited() {
 			t.Fatalf("steward-server exited early: %v\n%s", s.err, s.Output())
@@ -169,8 +228,18 @@ func startServer(t *testing.T, db string, extra ...string) *server {
 		resp.Body.Close()
 		return resp.StatusCode == 200, resp.Status
 	})
-	s.token = readSecret(t, filepath.Join(dataDir, "admin-token"))
-	return s
+	s.token = readSecret(t, filepath.Join(s.dataDir, "admin-token"))
+}
+
+// outputs is what every process of this server printed, earlier runs
+// first.
+func (s *server) outputs() string {
+	var b strings.Builder
+	for _, p := range s.previous {
+		b.WriteString(p.Output())
+	}
+	b.WriteString(s.Output())
+	return b.String()
 }
 
 func readSecret(t *testing.T, path string) string {

@@ -27,6 +27,10 @@ type Metrics struct {
 	NotificationDuration *prometheus.HistogramVec
 	NotificationDelay    *prometheus.HistogramVec
 	AlertmanagerReposts  *prometheus.CounterVec
+	// Alerts and NotificationsQueued are read from the store on a
+	// schedule, never on a scrape.
+	Alerts              *prometheus.GaugeVec
+	NotificationsQueued *prometheus.GaugeVec
 }
 
 // New registers the metrics on a fresh registry, with Go and process
@@ -87,6 +91,14 @@ func New(version string) *Metrics {
 			Name: "steward_alertmanager_reposts_total",
 			Help: "Open alerts re-posted to an Alertmanager receiver so that it keeps them firing.",
 		}, []string{"receiver"}),
+		Alerts: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "steward_alerts",
+			Help: "Open alerts by rule, severity and state (firing, acknowledged, or muted by a silence or maintenance window).",
+		}, []string{"rule", "severity", "state"}),
+		NotificationsQueued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "steward_notifications_queued",
+			Help: "Outbox rows by receiver and state: pending (not delivered yet) or dead (dead letters kept for inspection).",
+		}, []string{"receiver", "state"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "steward_build_info",
@@ -96,6 +108,7 @@ func New(version string) *Metrics {
 	reg.MustRegister(m.AgentsConnected, m.MessagesReceived, m.MessagesRejected,
 		m.IngestDuration, m.BatchSize, m.BatchFailures, m.Enrollments, build,
 		m.AlertTransitions, m.Notifications, m.NotificationDuration, m.NotificationDelay, m.AlertmanagerReposts,
+		m.Alerts, m.NotificationsQueued,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, t := range []string{"hello", "inventory", "heartbeat"} {

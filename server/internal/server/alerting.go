@@ -60,9 +60,7 @@ func startAlerting(cfg config.Config, kind string, st store.Store, log *slog.Log
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if _, err := a.reload(ctx, "SIGHUP"); err != nil {
-					log.Error("alerting configuration reload refused; the previous one stays", "err", err)
-				}
+				a.reload(ctx, "SIGHUP") // a refusal is logged there
 			}
 		}
 	}()
@@ -99,16 +97,17 @@ func externalURL(cfg config.Config) string {
 
 // reload reads the config file's alerting section again and, when it is
 // valid, puts it in place and audits the change; an invalid one is
-// refused whole and the running one stays.
+// refused whole, with every problem logged, and the running one stays.
 func (a *alertService) reload(ctx context.Context, actor string) (any, error) {
 	if a.file == "" {
 		return nil, errors.New("the server was started without --config: there is no file to reload")
 	}
 	c, err := alertconf.LoadFile(a.file)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = a.engine.Reload(c)
 	}
-	if err := a.engine.Reload(c); err != nil {
+	if err != nil {
+		a.log.Error("alerting configuration reload refused; the previous one stays", "by", actor, "err", err)
 		return nil, err
 	}
 	summary := map[string]any{"file": a.file, "receivers": len(c.Receivers), "routes": len(c.Routes),
