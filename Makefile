@@ -7,18 +7,25 @@ BUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
 # make run DB=postgres://... uses PostgreSQL instead of the embedded store.
 DB      ?= sqlite://./data/steward.db
+# make run CONFIG=steward.yaml starts the server with that config file
+# (alerting rules and receivers, see README.md#alerts).
+CONFIG  ?=
 
-.PHONY: build run test clean
+.PHONY: build run test soak clean
 
 build:
 	@mkdir -p bin
 	$(BUILD) -o bin/ ./agent/cmd/steward-agent ./server/cmd/steward-server ./server/cmd/stewardctl ./server/cmd/steward-loadgen
 
 run: build
-	@DB='$(DB)' scripts/run.sh
+	@DB='$(DB)' CONFIG='$(CONFIG)' scripts/run.sh
 
 test:
 	@scripts/test.sh
+
+# The crash test: SIGKILLs the server while alerts fire (a few minutes).
+soak:
+	@scripts/soak.sh
 
 clean:
 	rm -rf bin

@@ -21,7 +21,9 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-bin/steward-server serve --listen "$LISTEN" --db "$DB" --data-dir "$DATA" &
+server_args=(--listen "$LISTEN" --db "$DB" --data-dir "$DATA")
+if [ -n "${CONFIG:-}" ]; then server_args+=(--config "$CONFIG"); fi
+bin/steward-server serve "${server_args[@]}" &
 pids+=($!)
 
 for _ in $(seq 1 100); do
@@ -47,6 +49,7 @@ In another terminal:
   export STEWARD_TOKEN_FILE=$PWD/data/admin-token
   bin/stewardctl hosts list
   bin/stewardctl software search bash
+  bin/stewardctl alerts list
 
 Press Ctrl-C to stop.
 MSG

@@ -9,6 +9,8 @@ step "prerequisites"
 scripts/test-deps.sh
 
 step "gofmt"
+# gofmt reads every file whatever its build tags, the soak-tagged crash
+# test included.
 unformatted=$(gofmt -l agent server shared)
 if [ -n "$unformatted" ]; then
 	echo "not gofmt-formatted (run gofmt -w on them):"
@@ -18,6 +20,8 @@ fi
 
 step "go vet"
 go vet ./...
+# The crash test (make soak) builds only with -tags soak.
+go vet -tags soak ./server/internal/e2e/
 
 step "cross-build the agent for windows and darwin"
 for target in linux/arm64 linux/386 windows/amd64 windows/arm64 darwin/amd64 darwin/arm64; do
