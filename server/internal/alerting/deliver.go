@@ -26,30 +26,64 @@ const (
 	recordDelay = 5 * time.Millisecond
 )
 
-// slots counts sends in flight per receiver, so a receiver that hangs
-// holds up only its own rows.
+// backlogFactor is how many rows per send slot a receiver may have
+// claimed and waiting here: enough that claims stay large while a burst
+// drains, few enough that the last of them is sent well within its lease.
+const backlogFactor = 4
+
+// slots bounds each receiver twice: at most limit sends in flight (a
+// semaphore per receiver), and at most backlogFactor × limit rows claimed
+// and not yet finished, past which claims skip the receiver. A receiver
+// that hangs therefore holds up only its own rows, and a slow one is never
+// sent more than limit requests at once.
 type slots struct {
-	mu    sync.Mutex
-	busy  map[string]int
-	limit int
+	mu      sync.Mutex
+	claimed map[string]int
+	sem     map[string]chan struct{}
+	limit   int
 }
 
+func newSlots(limit int) *slots {
+	return &slots{claimed: map[string]int{}, sem: map[string]chan struct{}{}, limit: max(limit, 1)}
+}
+
+// full lists the receivers with a full backlog.
 func (s *slots) full() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
-	for r, n := range s.busy {
-		if n >= s.limit {
+	for r, n := range s.claimed {
+		if n >= backlogFactor*s.limit {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-func (s *slots) add(r string, d int) {
+// claim counts a claimed row of receiver r and returns the receiver's
+// send semaphore.
+func (s *slots) claim(r string) chan struct{} {
 	s.mu.Lock()
-	s.busy[r] += d
+	defer s.mu.Unlock()
+	s.claimed[r]++
+	sem := s.sem[r]
+	if sem == nil {
+		sem = make(chan struct{}, s.limit)
+		s.sem[r] = sem
+	}
+	return sem
+}
+
+func (s *slots) done(r string) {
+	s.mu.Lock()
+	s.claimed[r]--
 	s.mu.Unlock()
+}
+
+// lease is how long a claim holds: the longest a claimed row can wait
+// for a send slot and then be sent, with room for recording the outcome.
+func lease(d alertconf.Delivery) time.Duration {
+	return time.Duration(backlogFactor+1)*d.Timeout + 15*time.Second
 }
 
 // deliverLoop runs the claiming workers until ctx ends, then waits for the
@@ -61,7 +95,7 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 	if workers <= 0 {
 		workers = max(d.Workers, 1)
 	}
-	sl := &slots{busy: map[string]int{}, limit: max(d.PerReceiver, 1)}
+	sl := newSlots(d.PerReceiver)
 	outcomes := make(chan store.NotificationOutcome, 1024)
 	recorded := make(chan struct{})
 	go func() { defer close(recorded); e.recordLoop(outcomes) }()
@@ -87,9 +121,19 @@ func (e *Engine) claimLoop(ctx context.Context, sl *slots, sends *sync.WaitGroup
 		case <-poll.C:
 		}
 		for ctx.Err() == nil {
-			d := e.cur.Load().conf.Delivery
+			cur := e.cur.Load()
+			skip := sl.full()
+			if allSkipped(cur, skip) {
+				// Every receiver is at its bound, so a claim could only
+				// return rows of receivers no longer configured, and the
+				// next claim takes those: a finishing send wakes this loop.
+				// Not asking saves the database a transaction per finished
+				// send while a burst drains (9 in 10 claims came back empty).
+				break
+			}
+			d := cur.conf.Delivery
 			claimed, err := e.st.ClaimNotifications(ctx, store.NotificationClaim{
-				Now: e.now(), Lease: 2*d.Timeout + 30*time.Second, Limit: claimBatch, Skip: sl.full(),
+				Now: e.now(), Lease: lease(d), Limit: claimBatch, Skip: skip,
 			})
 			if err != nil {
 				if ctx.Err() == nil {
@@ -98,12 +142,14 @@ func (e *Engine) claimLoop(ctx context.Context, sl *slots, sends *sync.WaitGroup
 				break
 			}
 			for _, n := range claimed {
-				sl.add(n.Receiver, 1)
+				sem := sl.claim(n.Receiver)
 				sends.Go(func() {
 					defer func() {
-						sl.add(n.Receiver, -1)
-						e.signal(e.deliver) // a slot is free
+						sl.done(n.Receiver)
+						e.signal(e.deliver) // the backlog has room
 					}()
+					sem <- struct{}{}
+					defer func() { <-sem }()
 					outcomes <- e.send(context.WithoutCancel(ctx), n)
 				})
 			}
@@ -113,6 +159,20 @@ func (e *Engine) claimLoop(ctx context.Context, sl *slots, sends *sync.WaitGroup
 		}
 		poll.Reset(pollInterval)
 	}
+}
+
+// allSkipped reports whether every receiver of s is in skip.
+func allSkipped(s *state, skip []string) bool {
+	if len(s.senders) == 0 || len(skip) < len(s.senders) {
+		return false
+	}
+	n := 0
+	for _, r := range skip {
+		if _, ok := s.senders[r]; ok {
+			n++
+		}
+	}
+	return n == len(s.senders)
 }
 
 // send delivers one claimed row and says what became of it.

@@ -55,7 +55,7 @@ const (
 	crashFlipMax = 800 * time.Millisecond
 	// crashDrain bounds the wait for the outbox to empty after the last
 	// restart. Rows claimed by a killed server wait out their lease
-	// (2 × delivery.timeout + 30 s = 34 s here) before they are sent again.
+	// (5 × delivery.timeout + 15 s = 25 s here) before they are sent again.
 	crashDrain = 4 * time.Minute
 	// crashFailPercent is how many receiver answers are injected 5xx/429
 	// failures (not processed), so the retry path runs too.

@@ -124,7 +124,13 @@ func (o Options) withDefaults() Options {
 		// The timeout is applied per request through its context. Redirects
 		// are not followed: a POST turned into a GET loses its body, and a
 		// receiver that moved is a configuration to fix.
+		// Idle connections are kept per receiver host, enough for the
+		// delivery workers' sends in flight to reuse them instead of
+		// opening a connection per notification (Go keeps 2 by default).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
 		o.Client = &http.Client{
+			Transport:     tr,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}

@@ -45,6 +45,19 @@ func (r notificationRow) notification() store.Notification {
 // replicas sharing the database never take the same row, and commits the
 // claim before returning. A row waits while an older row of the same
 // alert and receiver is pending, so events reach a receiver in order.
+//
+// The query is written so that its cost follows the claim's size, not the
+// number of pending rows, whatever the statistics say (a burst of alerts
+// meets statistics from before it):
+//   - the older-pending-row check names the state by what it is not, so
+//     that it can only be answered well through notifications_alert
+//     (alert_id, receiver, id). With p.state = 'pending' the planner may
+//     probe notifications_receiver (receiver, state, id) or the partial
+//     notifications_due index instead, which walks every pending row of
+//     the receiver for each candidate: at 5,000 pending rows a claim took
+//     up to 2 s;
+//   - the claimed ids are matched with = ANY(ARRAY(...)), a primary key
+//     lookup, where a join may hash the whole table.
 func (s *Store) ClaimNotifications(ctx context.Context, c store.NotificationClaim) ([]store.ClaimedNotification, error) {
 	now := nowOr(c.Now)
 	var out []store.ClaimedNotification
@@ -52,15 +65,15 @@ func (s *Store) ClaimNotifications(ctx context.Context, c store.NotificationClai
 		out = out[:0]
 		rows, _ := tx.Query(ctx, `WITH c AS (
 			UPDATE notifications n SET claimed_until = $2, attempts = n.attempts + 1
-			FROM (SELECT id FROM notifications d
+			WHERE n.id = ANY(ARRAY(SELECT d.id FROM notifications d
 			      WHERE d.state = 'pending' AND d.next_attempt_at <= $1
 			        AND (d.claimed_until IS NULL OR d.claimed_until < $1)
 			        AND d.receiver <> ALL($4::text[])
 			        AND NOT EXISTS (SELECT 1 FROM notifications p WHERE p.alert_id = d.alert_id
-			                        AND p.receiver = d.receiver AND p.id < d.id AND p.state = 'pending')
+			                        AND p.receiver = d.receiver AND p.id < d.id
+			                        AND p.state NOT IN ('sent', 'dead', 'skipped'))
 			      ORDER BY d.next_attempt_at, d.id LIMIT $3
-			      FOR UPDATE SKIP LOCKED) s
-			WHERE n.id = s.id
+			      FOR UPDATE SKIP LOCKED))
 			RETURNING n.`+strings.ReplaceAll(notificationColumns, ", ", ", n.")+`)
 			SELECT c.*, `+prefixed("a.", alertColumns)+` FROM c JOIN alerts a ON a.id = c.alert_id ORDER BY c.id`,
 			now, now.Add(c.Lease), max(c.Limit, 1), nonNilStrings(c.Skip))
@@ -94,7 +107,11 @@ func prefixed(p, columns string) string {
 }
 
 // RecordOutcomes stores delivery results in one statement; an outcome
-// whose claim token (attempts) no longer matches is ignored.
+// whose claim token (attempts) no longer matches is ignored. The rows are
+// found by primary key (n.id = ANY($1)), and the state is named by what it
+// is not, as in ClaimNotifications: joined with the unnest alone, or with
+// state = 'pending', the planner may read every pending row through
+// notifications_due for each write.
 func (s *Store) RecordOutcomes(ctx context.Context, outs []store.NotificationOutcome) (int, error) {
 	if len(outs) == 0 {
 		return 0, nil
@@ -118,7 +135,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, outs []store.NotificationOut
 			next_attempt_at = COALESCE(u.next, n.next_attempt_at), last_error = u.err, last_status = u.status
 		FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::int[])
 			AS u(id, attempts, state, at, next, err, status)
-		WHERE n.id = u.id AND n.attempts = u.attempts AND n.state = 'pending'`,
+		WHERE n.id = ANY($1::bigint[]) AND n.id = u.id AND n.attempts = u.attempts
+			AND n.state NOT IN ('sent', 'dead', 'skipped')`,
 		ids, attempts, states, ats, nexts, errs, statuses)
 	if err != nil {
 		return 0, fmt.Errorf("record outcomes: %w", err)

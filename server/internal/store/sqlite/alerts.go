@@ -305,9 +305,13 @@ func (s *Store) AlertCounts(ctx context.Context) ([]store.AlertCount, error) {
 
 // OpenAlertsSentTo lists open alerts whose trigger reached receiver.
 func (s *Store) OpenAlertsSentTo(ctx context.Context, receiver string, afterID int64, limit int) ([]store.Alert, error) {
+	// +n.state keeps SQLite from looking the rows up by
+	// notifications_receiver (receiver, state, id), which would scan every
+	// sent row of the receiver for each alert; notifications_alert
+	// (alert_id, receiver, id) finds the alert's few rows.
 	out, err := queryAlerts(ctx, s.r, `SELECT `+alertColumns+` FROM alerts a
 		WHERE a.state <> 'resolved' AND a.id > ? AND EXISTS (SELECT 1 FROM notifications n
-			WHERE n.alert_id = a.id AND n.receiver = ? AND n.event = 'trigger' AND n.state = 'sent')
+			WHERE n.alert_id = a.id AND n.receiver = ? AND n.event = 'trigger' AND +n.state = 'sent')
 		ORDER BY a.id LIMIT ?`, afterID, receiver, limitOrDefault(limit))
 	if err != nil {
 		return nil, fmt.Errorf("open alerts sent to %s: %w", receiver, err)
