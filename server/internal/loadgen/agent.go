@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,12 +34,24 @@ const (
 	compressMin = 1024
 )
 
-// sent is one data message waiting for its ack. Acks on one connection
-// come in sequence order, so the queue's head is the next to be acked.
+// msgKind says what a data message was, for the report.
+type msgKind uint8
+
+const (
+	kindSteady  msgKind = iota // heartbeat, unchanged or resync inventory
+	kindFirst                  // the full inventory sent right after welcome
+	kindResults                // policy results answering a policy_set
+)
+
+// sent is one data message waiting for its ack, queued in sequence order.
+// Acks of inventories and heartbeats come in that order (the ingest
+// batcher commits them in order), but the server commits results on their
+// own, so a results ack may overtake the acks of messages sent before it:
+// acks are matched by sequence number, as the agent does.
 type sent struct {
-	seq   uint64
-	at    time.Duration // since runner.base, monotonic
-	first bool          // the full inventory sent right after welcome
+	seq  uint64
+	at   time.Duration // since runner.base, monotonic
+	kind msgKind
 }
 
 // agent is one simulated host. Its own goroutine is the connection's only
@@ -61,6 +74,12 @@ type agent struct {
 	stopping   bool
 	errCode    string // code of an error frame, until the connection ends
 
+	// sets hands the latest policy_set from the reader to the writer when
+	// results are to be sent; reported is what the last results message
+	// covered (the writer's alone).
+	sets     chan policySetIDs
+	reported map[string]bool
+
 	connectOnce sync.Once
 	closing     atomic.Bool   // we are closing: the end is not a disconnect
 	resync      chan struct{} // the server asked for a full inventory
@@ -69,7 +88,7 @@ type agent struct {
 }
 
 func newAgent(r *runner, ph *phases, idx int, id Identity) *agent {
-	return &agent{r: r, ph: ph, idx: idx, id: id,
+	return &agent{r: r, ph: ph, idx: idx, id: id, sets: make(chan policySetIDs, 1),
 		resync: make(chan struct{}, 1), drained: make(chan struct{}, 1), readerDone: make(chan struct{})}
 }
 
@@ -82,11 +101,23 @@ func (a *agent) run(ctx context.Context) {
 	if !a.connect(ctx) {
 		return
 	}
-	select {
-	case <-ph.steady:
-		a.steady(ctx)
-	case <-ctx.Done():
-	case <-a.readerDone:
+	// Until the steady phase starts the agent only answers policy sets,
+	// as a real agent evaluates a set as soon as it has it.
+wait:
+	for {
+		select {
+		case <-ph.steady:
+			a.steady(ctx)
+			break wait
+		case set := <-a.sets:
+			if a.report(set) != nil {
+				break wait
+			}
+		case <-ctx.Done():
+			break wait
+		case <-a.readerDone:
+			break wait
+		}
 	}
 	a.shutdown()
 }
@@ -152,7 +183,7 @@ func (a *agent) connect(ctx context.Context) bool {
 
 	a.digest = inv.Digest
 	inv.CollectedAt = time.Now().UTC()
-	n, err := a.send(wire.TypeInventory, inv, true)
+	n, err := a.send(wire.TypeInventory, inv, kindFirst, nil)
 	if err != nil {
 		// The reader sees the broken connection and records why.
 		return true
@@ -225,13 +256,15 @@ func (a *agent) steady(ctx context.Context) {
 		case <-a.readerDone:
 			return
 		case <-hb.t.C:
-			_, err = a.send(wire.TypeHeartbeat, wire.Heartbeat{Time: time.Now().UTC()}, false)
+			_, err = a.send(wire.TypeHeartbeat, wire.Heartbeat{Time: time.Now().UTC()}, kindSteady, nil)
 			a.r.st.skipped.Add(hb.next())
 		case <-invC:
-			_, err = a.send(wire.TypeInventory, wire.Inventory{CollectedAt: time.Now().UTC(), Digest: a.digest}, false)
+			_, err = a.send(wire.TypeInventory, wire.Inventory{CollectedAt: time.Now().UTC(), Digest: a.digest}, kindSteady, nil)
 			a.r.st.skipped.Add(inv.next())
 		case <-a.resync:
 			err = a.sendFull()
+		case set := <-a.sets:
+			err = a.report(set)
 		}
 		if err != nil {
 			return
@@ -245,14 +278,39 @@ func (a *agent) sendFull() error {
 	if err != nil {
 		return err
 	}
-	_, err = a.send(wire.TypeInventory, inv, false)
+	_, err = a.send(wire.TypeInventory, inv, kindSteady, nil)
 	return err
 }
 
+// report answers a policy set with a result of the configured status for
+// each of its policies, as one results message. The send time is logged
+// before the write, so no notification can arrive before it is known.
+func (a *agent) report(set policySetIDs) error {
+	msg := resultsFor(set, policyStatus(a.r.cfg.Results), a.reported, time.Now())
+	if len(msg.Results) == 0 && len(msg.Removed) == 0 {
+		return nil
+	}
+	n, err := a.send(wire.TypeResults, msg, kindResults, func(at time.Duration) {
+		a.r.st.results.sent(a.idx, &msg, at)
+	})
+	if err != nil || n == 0 {
+		return err
+	}
+	a.reported = make(map[string]bool, len(set.IDs))
+	for _, id := range set.IDs {
+		a.reported[id] = true
+	}
+	a.r.st.resultsSent.Add(1)
+	a.r.st.resultsCount.Add(int64(len(msg.Results)))
+	return nil
+}
+
 // send numbers, queues and writes one data message and returns its size.
-// A full queue skips the message (counted) rather than letting memory grow
-// while the server is not acknowledging.
-func (a *agent) send(typ string, payload any, first bool) (int, error) {
+// A full queue skips the message (counted; the size is then 0) rather than
+// letting memory grow while the server is not acknowledging. queued, when
+// set, is called with the send time once the message is queued, before
+// it is written.
+func (a *agent) send(typ string, payload any, kind msgKind, queued func(at time.Duration)) (int, error) {
 	a.mu.Lock()
 	if len(a.queue) >= maxPending {
 		a.mu.Unlock()
@@ -267,14 +325,18 @@ func (a *agent) send(typ string, payload any, first bool) (int, error) {
 		return 0, fmt.Errorf("send %s: %w", typ, err)
 	}
 	// Queued before the write: the ack may arrive before Write returns.
+	at := a.r.since()
 	a.mu.Lock()
-	a.queue = append(a.queue, sent{seq: seq, at: a.r.since(), first: first})
+	a.queue = append(a.queue, sent{seq: seq, at: at, kind: kind})
 	a.mu.Unlock()
+	if queued != nil {
+		queued(at)
+	}
 	if err := a.write(b); err != nil {
 		a.abort()
 		return 0, fmt.Errorf("send %s: %w", typ, err)
 	}
-	if !first {
+	if kind == kindSteady {
 		a.r.st.sent.Add(1)
 	}
 	return len(b), nil
@@ -314,15 +376,17 @@ func (a *agent) read() {
 			a.mu.Unlock()
 		case wire.TypePolicySet:
 			// Simulated agents evaluate nothing; they note when each
-			// revision arrived, which measures policy propagation.
-			var set struct {
-				Revision uint64 `json:"revision"`
-			}
-			if wire.DecodePayload(env, &set) != nil {
+			// revision arrived, which measures policy propagation, and
+			// with --results hand the set to the writer to answer.
+			set, err := decodePolicySet(env)
+			if err != nil {
 				a.r.st.unexpected.Add(1)
 				continue
 			}
 			a.r.st.policySets.add(set.Revision, a.r.since())
+			if a.r.cfg.Results != ResultsNone {
+				a.offer(set)
+			}
 		case wire.TypeCheckNow:
 			a.r.st.checkNows.Add(1)
 		default:
@@ -331,29 +395,44 @@ func (a *agent) read() {
 	}
 }
 
+// offer hands set to the writer, replacing one it has not taken yet: a
+// real agent evaluates the latest set, not every set it was sent. The
+// reader is the only sender, so after the drain there is room.
+func (a *agent) offer(set policySetIDs) {
+	select {
+	case <-a.sets:
+	default:
+	}
+	a.sets <- set
+}
+
 func (a *agent) acked(env wire.Envelope) {
 	now := a.r.since()
 	st := &a.r.st
 	a.mu.Lock()
-	if len(a.queue) == 0 || a.queue[0].seq != env.Seq {
+	i := slices.IndexFunc(a.queue, func(m sent) bool { return m.seq == env.Seq })
+	if i < 0 {
 		a.mu.Unlock()
 		st.unexpected.Add(1)
 		return
 	}
-	m := a.queue[0]
-	copy(a.queue, a.queue[1:])
-	a.queue = a.queue[:len(a.queue)-1]
-	if m.first {
+	m := a.queue[i]
+	a.queue = slices.Delete(a.queue, i, i+1)
+	if m.kind == kindFirst {
 		a.firstAcked = true
 	}
 	drained := a.stopping && len(a.queue) == 0
 	a.mu.Unlock()
 
-	if m.first {
+	switch m.kind {
+	case kindFirst:
 		st.firstAck.Record(now - a.dialStart)
 		st.invAcked.Add(1)
 		a.connectDone()
-	} else {
+	case kindResults:
+		st.resultsLat.Record(now - m.at)
+		st.resultsAcked.Add(1)
+	default:
 		st.steadyLat.Record(now - m.at)
 		st.acked.Add(1)
 	}
@@ -428,8 +507,11 @@ func (a *agent) shutdown() {
 	<-a.readerDone
 	a.mu.Lock()
 	for _, m := range a.queue {
-		if !m.first {
+		switch m.kind {
+		case kindSteady:
 			a.r.st.unacked.Add(1)
+		case kindResults:
+			a.r.st.resultsUnacked.Add(1)
 		}
 	}
 	a.queue = nil

@@ -24,6 +24,9 @@ const usage = `usage: steward-loadgen --server URL --agents N --duration D [flag
 Simulates N agents against a Steward server: enrolls them, connects each
 over the agent WebSocket with a full inventory, then sends heartbeats (and
 optionally unchanged inventories) for D, and prints what it measured.
+With --results fail|pass, agents answer each policy set with results;
+with --alert-receiver, loadgen receives the server's webhook
+notifications and measures how long a result took to become one.
 
 flags:
 `
@@ -85,6 +88,9 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	fs.StringVar(&cfg.StateFile, "state", "", "keep node keys in `file` and reuse them on the next run instead of enrolling")
 	fs.StringVar(&sourceIPs, "source-ips", "", "comma-separated local `addresses` to spread connections over (more ephemeral ports)")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "how long to wait for every agent's first inventory to be acknowledged")
+	fs.StringVar(&cfg.Results, "results", ResultsNone, "on each policy_set, report every policy as `fail`, pass, or none (send no results)")
+	fs.StringVar(&cfg.AlertReceiver, "alert-receiver", "", "run a webhook receiver on `host:port` and measure result-to-notification latency of trigger notifications")
+	fs.StringVar(&cfg.AlertSecret, "alert-secret", "", "the webhook receiver's HMAC `secret`: refuse deliveries without a valid X-Steward-Signature")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.BoolVar(&quiet, "quiet", false, "log only warnings and errors to stderr, no progress")
 	fs.StringVar(&output, "o", "text", "report format: text or json")

@@ -89,6 +89,9 @@ func TestMainUsageErrors(t *testing.T) {
 		{"missing secret file", []string{"--server", "http://x", "--enroll-secret-file", "testdata/no-such-file"}, "--enroll-secret-file"},
 		{"bad source address", []string{"--server", "http://x", "--source-ips", "127.0.0.1,localhost"}, `"localhost" is not an IP address`},
 		{"zero heartbeat", []string{"--server", "http://x", "--heartbeat", "0s"}, "--heartbeat must be above 0"},
+		{"bad results", []string{"--server", "http://x", "--results", "error"}, `--results must be fail, pass or none, not "error"`},
+		{"bad receiver address", []string{"--server", "http://x", "--alert-receiver", "9099"}, "--alert-receiver \"9099\": want host:port"},
+		{"secret without receiver", []string{"--server", "http://x", "--alert-secret", "s"}, "--alert-secret needs --alert-receiver"},
 		{"stray argument", []string{"--server", "http://x", "now"}, `unexpected argument "now"`},
 		{"unknown flag", []string{"--servr", "http://x"}, "flag provided but not defined"},
 	}

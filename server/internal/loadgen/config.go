@@ -43,6 +43,17 @@ type Config struct {
 	Insecure bool
 	// RunID names this run in hostnames; empty picks a random one.
 	RunID string
+	// Results is what each agent reports for every policy of a policy_set
+	// it receives: ResultsNone (nothing, the default), ResultsFail or
+	// ResultsPass.
+	Results string
+	// AlertReceiver, when set, is a host:port on which a generic webhook
+	// receiver runs and matches trigger notifications to the results the
+	// agents sent, measuring result-to-notification latency.
+	AlertReceiver string
+	// AlertSecret, when set, is the webhook's HMAC secret: deliveries
+	// without a valid X-Steward-Signature are refused and counted.
+	AlertSecret string
 	// ProgressEvery is how often progress is logged; 0 means 10 s.
 	ProgressEvery time.Duration
 	Logger        *slog.Logger
@@ -54,6 +65,13 @@ const (
 	DefaultHeartbeat      = time.Second
 	DefaultConcurrency    = 200
 	DefaultConnectTimeout = 10 * time.Minute
+)
+
+// Values of Config.Results.
+const (
+	ResultsNone = "none"
+	ResultsFail = "fail"
+	ResultsPass = "pass"
 )
 
 // Validate checks the configuration and fills in what may be left empty.
@@ -91,8 +109,23 @@ func (c *Config) Validate() error {
 	if c.ConnectTimeout < 0 {
 		errs = append(errs, fmt.Errorf("--connect-timeout must not be negative"))
 	}
+	switch c.Results {
+	case "", ResultsNone, ResultsFail, ResultsPass:
+	default:
+		errs = append(errs, fmt.Errorf("--results must be fail, pass or none, not %q", c.Results))
+	}
+	if c.AlertReceiver != "" {
+		if _, _, err := net.SplitHostPort(c.AlertReceiver); err != nil {
+			errs = append(errs, fmt.Errorf("--alert-receiver %q: want host:port (e.g. 127.0.0.1:9099): %w", c.AlertReceiver, err))
+		}
+	} else if c.AlertSecret != "" {
+		errs = append(errs, errors.New("--alert-secret needs --alert-receiver"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	if c.Results == "" {
+		c.Results = ResultsNone
 	}
 	c.Server = strings.TrimRight(c.Server, "/")
 	if c.ConnectTimeout == 0 {

@@ -123,6 +123,16 @@ func (f *fakeStore) ApplyBatch(_ context.Context, msgs []store.Message) ([]store
 	return res, nil
 }
 
+// hostname is what host id enrolled as.
+func (f *fakeStore) hostname(id int64) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if h := f.hosts[id]; h != nil {
+		return h.Hostname
+	}
+	return ""
+}
+
 // snapshot copies the hosts so a test reads them without racing the server.
 func (f *fakeStore) snapshot() map[int64]fakeHost {
 	f.mu.Lock()
@@ -147,6 +157,9 @@ type testServer struct {
 	logs     *syncBuffer
 	mu       sync.Mutex
 	remotes  map[string]int // source IPs of WebSocket requests
+	// onResults, when set before the run, gets the transitions of every
+	// results message the gateway committed: the alerting engine's hook.
+	onResults func([]store.Transition)
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -155,7 +168,15 @@ func newTestServer(t *testing.T) *testServer {
 	log := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := metrics.New("test")
 	batcher := ingest.New(ts.store, ingest.Config{Logger: log, Metrics: m})
-	ts.gw = gateway.New(gateway.Config{Store: ts.store, Ingest: batcher, Policies: ts.policies, Logger: log, Metrics: m})
+	ts.gw = gateway.New(gateway.Config{Store: ts.store, Ingest: batcher, Policies: ts.policies, Logger: log, Metrics: m,
+		ResultsApplied: func(tr []store.Transition) {
+			ts.mu.Lock()
+			hook := ts.onResults
+			ts.mu.Unlock()
+			if hook != nil {
+				hook(tr)
+			}
+		}})
 	mux := http.NewServeMux()
 	ts.gw.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
@@ -175,6 +196,35 @@ func newTestServer(t *testing.T) *testServer {
 		batcher.Stop()
 	})
 	return ts
+}
+
+// pushPolicies makes ids the policy set under a new revision, once all
+// agents are connected, and sends it to them as the API does after an
+// apply. It returns the revision.
+func (ts *testServer) pushPolicies(t *testing.T, agents int, ids ...string) int64 {
+	t.Helper()
+	for i := 0; ts.gw.Connected() < agents; i++ {
+		if i == 3000 {
+			t.Errorf("only %d of %d agents connected", ts.gw.Connected(), agents)
+			return 0
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rev := ts.policies.setPolicies(ids...)
+	ts.gw.PoliciesChanged(context.Background())
+	return rev
+}
+
+// waitResults waits until n results messages were applied.
+func (ts *testServer) waitResults(t *testing.T, n int) {
+	t.Helper()
+	for i := 0; len(ts.policies.resultBatches()) < n; i++ {
+		if i == 3000 {
+			t.Errorf("%d results messages applied, want %d", len(ts.policies.resultBatches()), n)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // waitIdle waits until the gateway has let go of every connection, so the

@@ -11,11 +11,16 @@ import (
 )
 
 // fakePolicyStore is the policy side of the test server: revision 0 and
-// no policies until a test changes them.
+// no policies until a test changes them. It keeps every results batch
+// agents sent and each host's current status per policy, and reports a
+// transition when a status changes, as the real stores do.
 type fakePolicyStore struct {
 	mu       sync.Mutex
 	revision int64
 	policies []store.StoredPolicy
+	batches  []store.ResultBatch
+	current  map[int64]map[string]policy.Status
+	nextID   int64
 }
 
 func (f *fakePolicyStore) PolicyRevision(context.Context) (int64, error) {
@@ -30,8 +35,54 @@ func (f *fakePolicyStore) ListPolicies(context.Context, string, int) ([]store.St
 	return append([]store.StoredPolicy(nil), f.policies...), nil
 }
 
-func (f *fakePolicyStore) ApplyResults(context.Context, []store.ResultBatch) ([]store.Transition, error) {
-	return nil, nil
+func (f *fakePolicyStore) ApplyResults(_ context.Context, batches []store.ResultBatch) ([]store.Transition, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.current == nil {
+		f.current = map[int64]map[string]policy.Status{}
+	}
+	var ts []store.Transition
+	for _, b := range batches {
+		f.batches = append(f.batches, b)
+		cur := f.current[b.HostID]
+		if cur == nil {
+			cur = map[string]policy.Status{}
+			f.current[b.HostID] = cur
+		}
+		for _, id := range b.Removed {
+			delete(cur, id)
+		}
+		for _, r := range b.Results {
+			if from := cur[r.PolicyID]; from != r.Status {
+				f.nextID++
+				ts = append(ts, store.Transition{ID: f.nextID, HostID: b.HostID, PolicyID: r.PolicyID,
+					From: from, To: r.Status, At: r.CheckedAt, Evidence: r.Evidence})
+				cur[r.PolicyID] = r.Status
+			}
+		}
+	}
+	return ts, nil
+}
+
+// resultBatches copies the results batches applied so far.
+func (f *fakePolicyStore) resultBatches() []store.ResultBatch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]store.ResultBatch(nil), f.batches...)
+}
+
+// setPolicies makes ids (file checks, so the gateway pushes them) the
+// policy set under the next revision and returns that revision.
+func (f *fakePolicyStore) setPolicies(ids ...string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revision++
+	f.policies = f.policies[:0]
+	for _, id := range ids {
+		f.policies = append(f.policies, store.StoredPolicy{Policy: policy.Policy{ID: id, Title: "t " + id, Severity: "high",
+			Check: policy.Check{File: &policy.FileCheck{Path: "/etc/" + id, Exists: new(bool)}}}})
+	}
+	return f.revision
 }
 
 // TestPolicySetReceiptsMeasured changes the policy set while the
@@ -58,6 +109,9 @@ func TestPolicySetReceiptsMeasured(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	ts.waitIdle(t)
+	if n := len(ts.policies.resultBatches()); n != 0 || rep.Results != nil {
+		t.Errorf("without --results the agents sent %d results messages (report %+v)", n, rep.Results)
+	}
 	st := rep.Steady
 	if len(st.PolicySets) != 1 || st.PolicySets[0].Revision != 1 || st.PolicySets[0].Agents != 10 {
 		t.Fatalf("policy set receipts %+v, want revision 1 at all 10 agents", st.PolicySets)

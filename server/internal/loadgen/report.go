@@ -21,9 +21,13 @@ type Report struct {
 	Enroll      EnrollReport  `json:"enroll"`
 	Connect     ConnectReport `json:"connect"`
 	Steady      SteadyReport  `json:"steady"`
-	Client      ClientReport  `json:"client"`
-	ServerSide  ServerReport  `json:"server_metrics"`
-	Warnings    []string      `json:"warnings,omitempty"`
+	// Results and Alerts are there only with --results and
+	// --alert-receiver.
+	Results    *ResultsReport `json:"results,omitempty"`
+	Alerts     *AlertsReport  `json:"alerts,omitempty"`
+	Client     ClientReport   `json:"client"`
+	ServerSide ServerReport   `json:"server_metrics"`
+	Warnings   []string       `json:"warnings,omitempty"`
 	// Failed is true when any agent failed to enroll or connect, lost its
 	// connection, got an error frame, or had a message left unacknowledged.
 	Failed   bool     `json:"failed"`
@@ -40,6 +44,8 @@ type Settings struct {
 	Concurrency           int      `json:"concurrency"`
 	SourceIPs             []string `json:"source_ips,omitempty"`
 	StateFile             string   `json:"state_file,omitempty"`
+	Results               string   `json:"results"`
+	AlertReceiver         string   `json:"alert_receiver,omitempty"`
 }
 
 // EnrollReport covers POST /agent/v1/enroll.
@@ -101,6 +107,58 @@ type PolicySetReceipt struct {
 	LastAtSeconds  float64 `json:"last_at_seconds"`
 }
 
+// ResultsReport covers the policy results the agents sent in answer to
+// policy sets (--results).
+type ResultsReport struct {
+	Status   string `json:"status"`   // the status every result had
+	Messages int64  `json:"messages"` // results messages sent
+	Results  int64  `json:"results"`  // policy results in them
+	Acked    int64  `json:"acked"`
+	Unacked  int64  `json:"unacked"`
+	// Latency is send to ack: the server acknowledges results once it
+	// committed them.
+	Latency Latency `json:"latency"`
+	// FirstSentAtSeconds and LastSentAtSeconds are since the run started.
+	FirstSentAtSeconds float64 `json:"first_sent_at_seconds"`
+	LastSentAtSeconds  float64 `json:"last_sent_at_seconds"`
+}
+
+// AlertsReport is what the webhook receiver got (--alert-receiver).
+type AlertsReport struct {
+	Receiver         string `json:"receiver"` // the address it listened on
+	SignatureChecked bool   `json:"signature_checked"`
+	Error            string `json:"error,omitempty"` // the receiver stopped serving
+	// Deliveries counts accepted POSTs, Events the distinct notifications
+	// among them by event, Triggers the distinct trigger notifications.
+	Deliveries int64          `json:"deliveries"`
+	Events     map[string]int `json:"events"`
+	Triggers   int64          `json:"triggers"`
+	// Unmatched triggers name no host and policy this run sent a result
+	// for; Duplicates are deliveries of a notification id seen before;
+	// Retriggers are triggers with a new id for a result that already had
+	// one (a second page for one problem, unless it resolved between).
+	Unmatched  int64 `json:"unmatched"`
+	Duplicates int64 `json:"duplicates"`
+	Retriggers int64 `json:"retriggers"`
+	// BadSignature and Malformed deliveries were refused (401, 400).
+	BadSignature int64 `json:"bad_signature"`
+	Malformed    int64 `json:"malformed"`
+	// MaxInFlight is the most deliveries the receiver handled at once;
+	// the server's delivery.per_receiver is meant to bound it.
+	MaxInFlight int64 `json:"max_in_flight"`
+	// WithoutTrigger counts failing results (agent and policy) no trigger
+	// arrived for; only with --results fail.
+	WithoutTrigger int64 `json:"without_trigger"`
+	// Latency is the result's send to its trigger's arrival, one sample
+	// per matched trigger.
+	Latency               Latency `json:"latency"`
+	FirstTriggerAtSeconds float64 `json:"first_trigger_at_seconds"`
+	LastTriggerAtSeconds  float64 `json:"last_trigger_at_seconds"`
+	// FirstResultsToLastTriggerSeconds is how long the whole burst took:
+	// from the first results sent to the last trigger received.
+	FirstResultsToLastTriggerSeconds float64 `json:"first_results_to_last_trigger_seconds"`
+}
+
 // Latency summarizes a histogram, in milliseconds.
 type Latency struct {
 	Count  uint64  `json:"count"`
@@ -136,6 +194,13 @@ type ServerReport struct {
 	// bucket).
 	IngestCommitted  float64 `json:"ingest_committed"`
 	IngestP99Seconds float64 `json:"ingest_p99_seconds"`
+	// TriggersDelivered and the TriggerDelay quantiles come likewise from
+	// steward_notification_delay_seconds{event="trigger"}: outbox row
+	// written to delivered, the delivery part of result-to-notification
+	// latency (bucket upper bounds; -1: above the largest bucket).
+	TriggersDelivered      float64 `json:"triggers_delivered,omitempty"`
+	TriggerDelayP50Seconds float64 `json:"trigger_delay_p50_seconds,omitempty"`
+	TriggerDelayP99Seconds float64 `json:"trigger_delay_p99_seconds,omitempty"`
 }
 
 func newReport(cfg Config) *Report {
@@ -151,6 +216,8 @@ func newReport(cfg Config) *Report {
 			InventoryEverySeconds: cfg.InventoryEvery.Seconds(),
 			Concurrency:           cfg.Concurrency,
 			StateFile:             cfg.StateFile,
+			Results:               cfg.Results,
+			AlertReceiver:         cfg.AlertReceiver,
 		},
 		Enroll:  EnrollReport{Failures: map[string]int{}},
 		Connect: ConnectReport{Failures: map[string]int{}},
@@ -186,7 +253,33 @@ func (rep *Report) finish(interrupted bool) {
 		p = append(p, fmt.Sprintf("%d messages never acknowledged", n))
 	}
 	if n := rep.Steady.UnexpectedFrames; n > 0 {
-		p = append(p, fmt.Sprintf("%d unexpected frames (acks out of order or unknown)", n))
+		p = append(p, fmt.Sprintf("%d unexpected frames (acks of no message in flight, or unknown frames)", n))
+	}
+	if res := rep.Results; res != nil && res.Unacked > 0 {
+		p = append(p, fmt.Sprintf("%d results messages never acknowledged", res.Unacked))
+	}
+	if a := rep.Alerts; a != nil {
+		if a.BadSignature > 0 {
+			p = append(p, fmt.Sprintf("%d webhook deliveries with a bad signature", a.BadSignature))
+		}
+		if a.Malformed > 0 {
+			p = append(p, fmt.Sprintf("%d webhook deliveries that were not steward notifications", a.Malformed))
+		}
+		if a.Error != "" {
+			p = append(p, "alert receiver: "+a.Error)
+		}
+		if a.Unmatched > 0 {
+			rep.warn("%d trigger notifications matched no result this run sent (hostname and policy labels)", a.Unmatched)
+		}
+		if a.Duplicates > 0 {
+			rep.warn("%d webhook deliveries repeated a notification id", a.Duplicates)
+		}
+		if a.Retriggers > 0 {
+			rep.warn("%d trigger notifications with a new id for a result that already had one", a.Retriggers)
+		}
+		if a.WithoutTrigger > 0 {
+			rep.warn("%d failing results got no trigger notification before the end (a rule filtered them, the alert was already open, or the run ended too soon)", a.WithoutTrigger)
+		}
 	}
 	rep.Problems = p
 	rep.Failed = len(p) > 0
@@ -218,6 +311,13 @@ func (rep *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "steward-loadgen run %s against %s\n", rep.RunID, rep.Server)
 	fmt.Fprintf(&b, "  %d agents, %d packages each, heartbeat %s, inventory every %s, steady %s, concurrency %d\n",
 		s.Agents, s.Packages, secs(s.HeartbeatSeconds), orOff(s.InventoryEverySeconds), secs(s.DurationSeconds), s.Concurrency)
+	if s.Results != "" && s.Results != ResultsNone || s.AlertReceiver != "" {
+		fmt.Fprintf(&b, "  results %s", orNone(s.Results))
+		if s.AlertReceiver != "" {
+			fmt.Fprintf(&b, ", alert receiver on %s", s.AlertReceiver)
+		}
+		b.WriteString("\n")
+	}
 	if rep.Interrupted {
 		b.WriteString("  interrupted before the end\n")
 	}
@@ -257,6 +357,42 @@ func (rep *Report) WriteText(w io.Writer) error {
 		failureLines(&b, st.ErrorFrames)
 	}
 
+	if res := rep.Results; res != nil {
+		fmt.Fprintf(&b, "\nresults   %s: %d messages with %d results sent, %d acked, %d unacked",
+			res.Status, res.Messages, res.Results, res.Acked, res.Unacked)
+		if res.Messages > 0 {
+			fmt.Fprintf(&b, "; first sent at %s, last at %s\n", secs(res.FirstSentAtSeconds), secs(res.LastSentAtSeconds))
+			fmt.Fprintf(&b, "          send to ack %s\n", res.Latency)
+		} else {
+			b.WriteString(" (no policy set arrived)\n")
+		}
+	}
+	if a := rep.Alerts; a != nil {
+		check := "signatures not checked"
+		if a.SignatureChecked {
+			check = "signatures checked"
+		}
+		fmt.Fprintf(&b, "\nalerts    webhook on %s (%s): %d deliveries, %d triggers, %d unmatched, %d duplicates, %d retriggers\n",
+			a.Receiver, check, a.Deliveries, a.Triggers, a.Unmatched, a.Duplicates, a.Retriggers)
+		fmt.Fprintf(&b, "          result to trigger %s\n", a.Latency)
+		fmt.Fprintf(&b, "          at most %d deliveries in flight at once\n", a.MaxInFlight)
+		if a.Triggers > 0 {
+			fmt.Fprintf(&b, "          triggers arrived between %s and %s; first results sent to last trigger %s\n",
+				secs(a.FirstTriggerAtSeconds), secs(a.LastTriggerAtSeconds), secs(a.FirstResultsToLastTriggerSeconds))
+		}
+		if a.WithoutTrigger > 0 {
+			fmt.Fprintf(&b, "          %d failing results without a trigger\n", a.WithoutTrigger)
+		}
+		if a.BadSignature > 0 || a.Malformed > 0 {
+			fmt.Fprintf(&b, "          refused: %d bad signatures, %d malformed\n", a.BadSignature, a.Malformed)
+		}
+		for _, ev := range slices.Sorted(maps.Keys(a.Events)) {
+			if ev != "trigger" {
+				fmt.Fprintf(&b, "          %6d  %s\n", a.Events[ev], ev)
+			}
+		}
+	}
+
 	cl := rep.Client
 	fmt.Fprintf(&b, "\nclient    RSS %s (peak %s)", bytesIEC(float64(cl.RSSBytes)), bytesIEC(float64(cl.PeakRSSBytes)))
 	if cl.RSSPerAgentBytes > 0 {
@@ -276,6 +412,10 @@ func (rep *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "          ingest: %.0f committed in the steady phase, p99 receive-to-commit above the largest bucket\n", sv.IngestCommitted)
 		case sv.IngestCommitted > 0:
 			fmt.Fprintf(&b, "          ingest: %.0f committed in the steady phase, p99 receive-to-commit <= %s\n", sv.IngestCommitted, secs(sv.IngestP99Seconds))
+		}
+		if sv.TriggersDelivered > 0 {
+			fmt.Fprintf(&b, "          notifications: %.0f triggers delivered in the steady phase, outbox-to-delivery p50 %s, p99 %s\n",
+				sv.TriggersDelivered, bucketBound(sv.TriggerDelayP50Seconds), bucketBound(sv.TriggerDelayP99Seconds))
 		}
 	case sv.Error != "":
 		fmt.Fprintf(&b, "server    metrics not available: %s\n", sv.Error)
@@ -323,6 +463,21 @@ func ms(v float64) string {
 
 func secs(v float64) string {
 	return time.Duration(v * float64(time.Second)).Round(time.Millisecond).String()
+}
+
+// bucketBound writes a histogram quantile read as its bucket's bound.
+func bucketBound(v float64) string {
+	if v < 0 {
+		return "above the largest bucket"
+	}
+	return "<= " + secs(v)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return ResultsNone
+	}
+	return s
 }
 
 func orOff(v float64) string {

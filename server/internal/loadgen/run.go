@@ -23,6 +23,8 @@ type runner struct {
 	wsURL   string
 	base    time.Time // origin of the monotonic send times
 	st      stats
+	// receiver takes the server's webhook notifications (--alert-receiver).
+	receiver *alertReceiver
 }
 
 // phases coordinates the fleet's goroutines.
@@ -48,12 +50,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer r.hc.CloseIdleConnections()
+	// The receiver listens before anything is enrolled: a port that is
+	// taken fails the run at once, not after the fleet connected.
+	if cfg.AlertReceiver != "" {
+		r.receiver, err = startReceiver(cfg.AlertReceiver, cfg.AlertSecret, &r.st.results, r.since)
+		if err != nil {
+			return nil, fmt.Errorf("loadgen: %w", err)
+		}
+		defer r.receiver.close()
+		cfg.Logger.Info("alert receiver listening", "addr", r.receiver.addr, "signature_checked", cfg.AlertSecret != "")
+	}
 	rep := newReport(r.cfg)
 	r.checkLimits(rep)
 	ids, err := r.enrollPhase(ctx, rep)
 	if err == nil && len(ids) > 0 && ctx.Err() == nil {
 		r.fleetPhases(ctx, ids, rep)
 	}
+	r.alertsReport(rep)
 	rep.finish(ctx.Err() != nil)
 	return rep, err
 }
@@ -122,6 +135,7 @@ func (r *runner) fleetPhases(ctx context.Context, ids []Identity, rep *Report) {
 	phase.Store("connect")
 	defer r.progress(func() string { return phase.Load().(string) })()
 
+	r.st.results.setHosts(ids)
 	log.Info("connecting agents", "agents", len(ids), "concurrency", r.cfg.Concurrency)
 	start := time.Now()
 	for i, id := range ids {
@@ -141,17 +155,17 @@ func (r *runner) fleetPhases(ctx context.Context, ids []Identity, rep *Report) {
 		"failed", sum(rep.Connect.Failures), "seconds", round(rep.Connect.DurationSeconds, 3))
 
 	var ackedInWindow int64
-	var ingestBefore *bucketCounts
+	var before samples
 	// With no agent connected there is nothing to measure in a steady phase.
 	if ctx.Err() == nil && r.cfg.Duration > 0 && r.st.live.Load() > 0 {
 		phase.Store("steady")
-		ingestBefore = r.ingestHistogram()
+		before = r.scrapeQuietly()
 		ackedInWindow = r.steadyWindow(ctx, ph, rep)
 	}
 	// Measured while every connection is still open: the server's memory
 	// per connected agent is the point.
 	rep.Steady.ConnectedAtEnd = r.st.live.Load()
-	r.measure(rep, ingestBefore)
+	r.measure(rep, before)
 
 	phase.Store("closing")
 	log.Info("closing connections")
@@ -176,15 +190,16 @@ func (r *runner) steadyWindow(ctx context.Context, ph *phases, rep *Report) int6
 	return r.st.acked.Load()
 }
 
-// ingestHistogram reads the server's receive-to-commit histogram, or nil.
-func (r *runner) ingestHistogram() *bucketCounts {
+// scrapeQuietly reads the server's metrics at the steady phase's start,
+// or returns nil.
+func (r *runner) scrapeQuietly() samples {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	m, err := r.scrape(ctx)
 	if err != nil {
 		return nil
 	}
-	return m.buckets(metricIngest)
+	return m
 }
 
 // progress logs counts every ProgressEvery until the returned func is called.
@@ -199,9 +214,16 @@ func (r *runner) progress(phase func() string) func() {
 				return
 			case <-t.C:
 				st := &r.st
-				r.cfg.Logger.Info("progress", "phase", phase(), "connected", st.live.Load(),
+				args := []any{"phase", phase(), "connected", st.live.Load(),
 					"inventories_acked", st.invAcked.Load(), "connect_failures", sum(st.connectFail.snapshot()),
-					"sent", st.sent.Load(), "acked", st.acked.Load(), "disconnects", st.disconnects.Load())
+					"sent", st.sent.Load(), "acked", st.acked.Load(), "disconnects", st.disconnects.Load()}
+				if r.cfg.Results != ResultsNone {
+					args = append(args, "results_sent", st.resultsSent.Load(), "results_acked", st.resultsAcked.Load())
+				}
+				if r.receiver != nil {
+					args = append(args, "triggers", r.receiver.triggerCount())
+				}
+				r.cfg.Logger.Info("progress", args...)
 			}
 		}
 	}()
@@ -244,4 +266,29 @@ func (r *runner) steadyReport(rep *Report, ackedInWindow int64) {
 	if s.DurationSeconds > 0 {
 		s.AckedPerSecond = round(float64(ackedInWindow)/s.DurationSeconds, 1)
 	}
+	if r.cfg.Results != ResultsNone {
+		res := &ResultsReport{
+			Status:   r.cfg.Results,
+			Messages: st.resultsSent.Load(),
+			Results:  st.resultsCount.Load(),
+			Acked:    st.resultsAcked.Load(),
+			Unacked:  st.resultsUnacked.Load(),
+			Latency:  summarize(&st.resultsLat),
+		}
+		if first, last, ok := st.results.span(); ok {
+			res.FirstSentAtSeconds, res.LastSentAtSeconds = round(first.Seconds(), 3), round(last.Seconds(), 3)
+		}
+		rep.Results = res
+	}
+}
+
+// alertsReport stops the alert receiver and adds what it got. It runs
+// after the agents closed, so notifications that arrived while they did
+// are counted too.
+func (r *runner) alertsReport(rep *Report) {
+	if r.receiver == nil {
+		return
+	}
+	r.receiver.close()
+	rep.Alerts = r.receiver.report(r.cfg.Results == ResultsFail)
 }

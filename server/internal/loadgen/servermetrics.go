@@ -20,6 +20,9 @@ const (
 	// section 9's "p99 receive-to-commit" is about. The loadgen's own
 	// send-to-ack latency adds the network and the ack's way back.
 	metricIngest = "steward_ingest_duration_seconds"
+	// metricNotificationDelay is outbox row written to delivered, by
+	// event: the delivery part of result-to-notification latency.
+	metricNotificationDelay = "steward_notification_delay_seconds"
 )
 
 // samples maps a series, as written in the exposition (name and labels,
@@ -95,16 +98,23 @@ func (m samples) need(names ...string) error {
 	return nil
 }
 
-// bucketCounts is one unlabelled histogram: cumulative counts by upper bound.
+// bucketCounts is one histogram series: cumulative counts by upper bound.
 type bucketCounts struct {
 	le     []float64 // sorted, the last is +Inf
 	counts []float64
 	count  float64
 }
 
-// buckets extracts histogram name, or nil if the server does not export it.
-func (m samples) buckets(name string) *bucketCounts {
+// buckets extracts the series of histogram name with labels (as exposed,
+// `event="trigger"`, without le; "" for an unlabelled histogram), or nil
+// if the server does not export it.
+func (m samples) buckets(name, labels string) *bucketCounts {
 	prefix := name + `_bucket{le="`
+	countKey := name + "_count"
+	if labels != "" {
+		prefix = name + "_bucket{" + labels + `,le="`
+		countKey = name + "_count{" + labels + "}"
+	}
 	type b struct{ le, n float64 }
 	var bs []b
 	for k, v := range m {
@@ -122,7 +132,7 @@ func (m samples) buckets(name string) *bucketCounts {
 		return nil
 	}
 	sort.Slice(bs, func(i, j int) bool { return bs[i].le < bs[j].le })
-	h := &bucketCounts{count: m[name+"_count"]}
+	h := &bucketCounts{count: m[countKey]}
 	for _, x := range bs {
 		h.le = append(h.le, x.le)
 		h.counts = append(h.counts, x.n)

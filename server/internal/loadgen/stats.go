@@ -46,6 +46,13 @@ type stats struct {
 	errorFrames counter
 	checkNows   atomic.Int64
 	policySets  receipts
+
+	resultsSent    atomic.Int64 // results messages
+	resultsCount   atomic.Int64 // policy results in them
+	resultsAcked   atomic.Int64
+	resultsUnacked atomic.Int64
+	resultsLat     Histogram // send to ack: the server's commit of the results
+	results        resultsLog
 }
 
 // receipts records, per policy set revision, how many agents received it

@@ -54,8 +54,9 @@ func ephemeralPorts(path string) int {
 }
 
 // measure fills the client's memory and the server's scraped metrics;
-// ingestBefore is the server's ingest histogram at the steady phase's start.
-func (r *runner) measure(rep *Report, ingestBefore *bucketCounts) {
+// before is the server's metrics at the steady phase's start (nil when not
+// read), for what changed over it.
+func (r *runner) measure(rep *Report, before samples) {
 	rss, peak := processMemory("/proc/self/status")
 	rep.Client.RSSBytes, rep.Client.PeakRSSBytes = rss, peak
 	if n := rep.Steady.ConnectedAtEnd; n > 0 && rss > 0 {
@@ -78,13 +79,36 @@ func (r *runner) measure(rep *Report, ingestBefore *bucketCounts) {
 	if sv.AgentsConnected > 0 {
 		sv.RSSPerAgentBytes = round(sv.RSSBytes/sv.AgentsConnected, 0)
 	}
-	if ingestBefore != nil {
-		if after := m.buckets(metricIngest); after != nil {
-			d := after.minus(ingestBefore)
-			sv.IngestCommitted = d.count
-			sv.IngestP99Seconds = d.quantile(0.99)
-		}
+	if d := delta(before, m, metricIngest, ""); d != nil {
+		sv.IngestCommitted = d.count
+		sv.IngestP99Seconds = d.quantile(0.99)
 	}
+	if d := delta(before, m, metricNotificationDelay, `event="trigger"`); d != nil && d.count > 0 {
+		sv.TriggersDelivered = d.count
+		sv.TriggerDelayP50Seconds = d.quantile(0.50)
+		sv.TriggerDelayP99Seconds = d.quantile(0.99)
+	}
+}
+
+// delta is histogram name (with labels, `a="b"`, or none) as observed
+// between before and after, or nil when either lacks it.
+func delta(before, after samples, name, labels string) *bucketCounts {
+	if before == nil {
+		return nil
+	}
+	b, a := before.buckets(name, labels), after.buckets(name, labels)
+	if a == nil {
+		return nil
+	}
+	if b == nil {
+		// A labelled series appears with its first observation: nothing
+		// was observed before.
+		if labels == "" {
+			return nil
+		}
+		b = &bucketCounts{le: a.le, counts: make([]float64, len(a.counts))}
+	}
+	return a.minus(b)
 }
 
 // processMemory reads VmRSS and VmHWM (peak) from a /proc status file, in

@@ -29,7 +29,7 @@ func TestParseMetrics(t *testing.T) {
 }
 
 func TestIngestQuantile(t *testing.T) {
-	after := readMetrics(t, "testdata/metrics.txt").buckets(metricIngest)
+	after := readMetrics(t, "testdata/metrics.txt").buckets(metricIngest, "")
 	if after == nil || after.count != 1000 || len(after.le) != 13 {
 		t.Fatalf("buckets %+v", after)
 	}
@@ -58,6 +58,33 @@ func TestIngestQuantile(t *testing.T) {
 				t.Errorf("quantile(%v) = %v, want %v", tc.q, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNotificationDelayDelta reads the labelled trigger series of the
+// server's notification delay histogram, as it changed over a run.
+func TestNotificationDelayDelta(t *testing.T) {
+	after := readMetrics(t, "testdata/metrics.txt")
+	if h := after.buckets(metricNotificationDelay, `event="trigger"`); h == nil || h.count != 1000 || len(h.le) != 4 {
+		t.Fatalf("trigger buckets %+v", h)
+	}
+	// Nothing was delivered before the run: the series did not exist yet.
+	d := delta(samples{}, after, metricNotificationDelay, `event="trigger"`)
+	if d == nil || d.count != 1000 || d.quantile(0.5) != 0.1 || d.quantile(0.99) != 1 || d.quantile(0.999) != -1 {
+		t.Errorf("delta from nothing %+v", d)
+	}
+	// 500 fast ones were delivered before the run.
+	before := samples{}
+	for k, v := range after {
+		if strings.HasPrefix(k, metricNotificationDelay) && strings.Contains(k, `event="trigger"`) {
+			before[k] = min(v, 500)
+		}
+	}
+	if d := delta(before, after, metricNotificationDelay, `event="trigger"`); d == nil || d.count != 500 || d.quantile(0.5) != 1 {
+		t.Errorf("delta over the run %+v", d)
+	}
+	if delta(nil, after, metricNotificationDelay, `event="trigger"`) != nil || delta(samples{}, after, metricIngest, "") != nil {
+		t.Error("a delta without a first scrape")
 	}
 }
 
