@@ -23,15 +23,12 @@ type Store interface {
 	store.Alerts
 	store.Silences
 	store.Outbox
-	GetHost(ctx context.Context, id int64) (store.Host, error)
+	store.AlertReads
 	ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, error)
-	HostLabels(ctx context.Context, hostID int64) (map[string]string, error)
-	HostResults(ctx context.Context, hostID int64, at time.Time) ([]store.HostResult, error)
 	PolicyResults(ctx context.Context, q store.ResultQuery) ([]store.HostResult, error)
 	ListPolicies(ctx context.Context, afterID string, limit int) ([]store.StoredPolicy, error)
 	ListChanges(ctx context.Context, q store.ChangeQuery) ([]store.Change, error)
 	Inventory(ctx context.Context, hostID int64) (store.InventoryDoc, error)
-	AdminTokenName(ctx context.Context, hash string) (string, error)
 }
 
 // Config is what New needs; Store and Alerting are required.
@@ -79,6 +76,7 @@ type Engine struct {
 	hosts    map[int64]bool // hosts whose results changed
 	invHosts map[int64]bool // hosts whose inventory changed
 	full     bool           // reconcile every rule in full
+	policies bool           // reconcile policy_failing rules in full
 	muted    bool           // check muted alerts against silences
 	wake     chan struct{}  // evaluation loop
 	deliver  chan struct{}  // delivery workers
@@ -209,7 +207,17 @@ func (e *Engine) InventoryCommitted(msgs []store.Message, results []store.Result
 
 // ExemptionsChanged reconciles every policy_failing rule: an exemption can
 // excuse or expose any host.
-func (e *Engine) ExemptionsChanged() { e.Resweep() }
+func (e *Engine) ExemptionsChanged() { e.PoliciesChanged() }
+
+// PoliciesChanged reconciles every policy_failing rule: a deleted policy's
+// alerts resolve, and a changed severity or tag set can bring a policy
+// into a rule or take it out.
+func (e *Engine) PoliciesChanged() {
+	e.mu.Lock()
+	e.policies = true
+	e.mu.Unlock()
+	e.signal(e.wake)
+}
 
 // Resweep asks for a full reconciliation of every rule.
 func (e *Engine) Resweep() {

@@ -25,6 +25,7 @@ type work struct {
 	hosts    []int64 // policy results changed
 	invHosts []int64 // inventory changed
 	full     bool
+	policies bool
 	offline  bool
 	muted    bool
 }
@@ -32,12 +33,12 @@ type work struct {
 func (e *Engine) take(offline, muted bool) work {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	w := work{full: e.full, offline: offline, muted: muted || e.muted}
+	w := work{full: e.full, policies: e.policies, offline: offline, muted: muted || e.muted}
 	w.hosts = slices.Sorted(maps.Keys(e.hosts))
 	w.invHosts = slices.Sorted(maps.Keys(e.invHosts))
 	clear(e.hosts)
 	clear(e.invHosts)
-	e.full, e.muted = false, false
+	e.full, e.policies, e.muted = false, false, false
 	return w
 }
 
@@ -52,6 +53,7 @@ func (e *Engine) giveBack(w work) {
 		e.invHosts[h] = true
 	}
 	e.full = e.full || w.full
+	e.policies = e.policies || w.policies
 	e.muted = e.muted || w.muted
 }
 
@@ -134,7 +136,7 @@ func (e *Engine) pass(ctx context.Context, w work) error {
 	}
 	s := e.cur.Load()
 	p := &passState{e: e, s: s, now: e.now().UTC(), hosts: map[int64]*hostInfo{}}
-	if len(w.hosts) > 0 && !w.full {
+	if len(w.hosts) > 0 && !w.full && !w.policies {
 		if err := p.loadResults(ctx, w.hosts); err != nil {
 			return err
 		}
@@ -144,7 +146,7 @@ func (e *Engine) pass(ctx context.Context, w work) error {
 		switch r.Type {
 		case "policy_failing":
 			switch {
-			case w.full:
+			case w.full || w.policies:
 				err = p.policySweep(ctx, r)
 			case len(w.hosts) > 0:
 				err = p.policyHosts(ctx, r, w.hosts)
@@ -199,26 +201,47 @@ type passState struct {
 }
 
 // hostInfo is what alert labels need of a host.
-type hostInfo struct {
-	host   store.Host
-	labels map[string]string
+type hostInfo = store.AlertHost
+
+// bulkChunk bounds the hosts one bulk read asks for.
+const bulkChunk = 1000
+
+// prefetch reads the hosts of ids the pass has not read yet, in bulk.
+func (p *passState) prefetch(ctx context.Context, ids []int64) error {
+	var missing []int64
+	for _, id := range ids {
+		if _, ok := p.hosts[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	for len(missing) > 0 {
+		n := min(len(missing), bulkChunk)
+		got, err := p.e.st.AlertHosts(ctx, missing[:n])
+		if err != nil {
+			return fmt.Errorf("hosts: %w", err)
+		}
+		for _, id := range missing[:n] {
+			if h, ok := got[id]; ok {
+				p.hosts[id] = &h
+			} else {
+				p.hosts[id] = nil // gone: remembered, so it is not asked again
+			}
+		}
+		missing = missing[n:]
+	}
+	return nil
 }
 
+// host returns a host the pass needs, reading it when no prefetch did;
+// ErrNotFound when it no longer exists.
 func (p *passState) host(ctx context.Context, id int64) (*hostInfo, error) {
-	if h, ok := p.hosts[id]; ok {
+	if err := p.prefetch(ctx, []int64{id}); err != nil {
+		return nil, err
+	}
+	if h := p.hosts[id]; h != nil {
 		return h, nil
 	}
-	h, err := p.e.st.GetHost(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("host %d: %w", id, err)
-	}
-	labels, err := p.e.st.HostLabels(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("host %d labels: %w", id, err)
-	}
-	hi := &hostInfo{host: h, labels: labels}
-	p.hosts[id] = hi
-	return hi, nil
+	return nil, fmt.Errorf("host %d: %w", id, store.ErrNotFound)
 }
 
 func (p *passState) loadPolicies(ctx context.Context) error {
@@ -238,14 +261,18 @@ func (p *passState) loadPolicies(ctx context.Context) error {
 
 func (p *passState) loadResults(ctx context.Context, hosts []int64) error {
 	p.results = make(map[int64][]store.HostResult, len(hosts))
-	for _, h := range hosts {
-		rs, err := p.e.st.HostResults(ctx, h, p.now)
+	for rest := hosts; len(rest) > 0; {
+		n := min(len(rest), bulkChunk)
+		rs, err := p.e.st.ResultsOfHosts(ctx, rest[:n], p.now)
 		if err != nil {
-			return fmt.Errorf("results of host %d: %w", h, err)
+			return fmt.Errorf("results: %w", err)
 		}
-		p.results[h] = rs
+		for _, r := range rs {
+			p.results[r.HostID] = append(p.results[r.HostID], r)
+		}
+		rest = rest[n:]
 	}
-	return nil
+	return p.prefetch(ctx, hosts)
 }
 
 // muted reports whether an active silence or maintenance window covers

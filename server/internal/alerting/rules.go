@@ -26,7 +26,7 @@ const hostPage = 1000
 // rule's labels and the host's labels, in that order of precedence.
 func spec(r alertconf.Rule, h *hostInfo, subject, severity string, extra map[string]string, ann map[string]string) store.AlertSpec {
 	labels := map[string]string{}
-	for k, v := range h.labels {
+	for k, v := range h.Labels {
 		labels[k] = v
 	}
 	for _, name := range alertconf.BuiltinLabels {
@@ -43,23 +43,23 @@ func spec(r alertconf.Rule, h *hostInfo, subject, severity string, extra map[str
 	}
 	labels["rule"] = r.Name
 	labels["severity"] = severity
-	labels["host_id"] = strconv.FormatInt(h.host.ID, 10)
-	labels["hostname"] = h.host.Hostname
-	labels["os"] = h.host.OS
+	labels["host_id"] = strconv.FormatInt(h.ID, 10)
+	labels["hostname"] = h.Hostname
+	labels["os"] = h.OS
 	if r.Summary != "" {
 		ann["summary"] = r.Summary
 	}
 	if r.Description != "" {
 		ann["description"] = r.Description
 	}
-	return store.AlertSpec{Rule: r.Name, HostID: h.host.ID, Subject: subject, Severity: severity, Labels: labels, Annotations: ann}
+	return store.AlertSpec{Rule: r.Name, HostID: h.ID, Subject: subject, Severity: severity, Labels: labels, Annotations: ann}
 }
 
 func hostName(h *hostInfo) string {
-	if h.host.Hostname != "" {
-		return h.host.Hostname
+	if h.Hostname != "" {
+		return h.Hostname
 	}
-	return "host " + strconv.FormatInt(h.host.ID, 10)
+	return "host " + strconv.FormatInt(h.ID, 10)
 }
 
 // capText cuts s to n bytes on a rune boundary.
@@ -135,6 +135,13 @@ func (p *passState) policySweep(ctx context.Context, r alertconf.Rule) error {
 					AfterHostID: after, Limit: hostPage})
 				if err != nil {
 					return fmt.Errorf("results of %s: %w", sp.Policy.ID, err)
+				}
+				ids := make([]int64, len(page))
+				for i, res := range page {
+					ids[i] = res.HostID
+				}
+				if err := p.prefetch(ctx, ids); err != nil {
+					return err
 				}
 				for _, res := range page {
 					s, ok, err := p.policySpec(ctx, r, res)
@@ -216,6 +223,13 @@ func (p *passState) inventoryChanges(ctx context.Context, r alertconf.Rule, host
 			if err != nil {
 				return fmt.Errorf("changes: %w", err)
 			}
+			ids := make([]int64, len(page))
+			for i, c := range page {
+				ids[i] = c.HostID
+			}
+			if err := p.prefetch(ctx, ids); err != nil {
+				return err
+			}
 			for _, c := range page {
 				if err := add(c); err != nil {
 					return err
@@ -243,22 +257,22 @@ func (p *passState) inventoryChanges(ctx context.Context, r alertconf.Rule, host
 }
 
 // exprSpec evaluates an expr rule on one host's stored inventory.
-func (p *passState) exprSpec(ctx context.Context, r alertconf.Rule, h store.Host) (store.AlertSpec, bool, error) {
-	stored, err := p.e.st.Inventory(ctx, h.ID)
+func (p *passState) exprSpec(ctx context.Context, r alertconf.Rule, hostID int64, os string) (store.AlertSpec, bool, error) {
+	stored, err := p.e.st.Inventory(ctx, hostID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && len(stored.Sections) == 0) {
 		return store.AlertSpec{}, false, nil
 	}
 	if err != nil {
-		return store.AlertSpec{}, false, fmt.Errorf("inventory of host %d: %w", h.ID, err)
+		return store.AlertSpec{}, false, fmt.Errorf("inventory of host %d: %w", hostID, err)
 	}
 	doc := inventory.Document{CollectedAt: stored.CollectedAt, Sections: stored.Sections, Errors: stored.Errors}
-	res := policy.Evaluate(ctx, alertconf.ExprPolicy(r.Name, r.Expr), policy.InventoryEnv(doc, platformOf(h.OS)))
+	res := policy.Evaluate(ctx, alertconf.ExprPolicy(r.Name, r.Expr), policy.InventoryEnv(doc, platformOf(os)))
 	if res.Status != policy.StatusPass {
 		// false, or an expression this inventory cannot answer (a
 		// missing section): no alert, as for a failing policy's n/a.
 		return store.AlertSpec{}, false, nil
 	}
-	hi, err := p.host(ctx, h.ID)
+	hi, err := p.host(ctx, hostID)
 	if err != nil {
 		return store.AlertSpec{}, false, err
 	}
@@ -281,6 +295,9 @@ func platformOf(os string) string {
 // exprHosts reconciles an expr rule over hosts whose inventory changed.
 func (p *passState) exprHosts(ctx context.Context, r alertconf.Rule, hosts []int64) error {
 	want := map[key]store.AlertSpec{}
+	if err := p.prefetch(ctx, hosts); err != nil {
+		return err
+	}
 	for _, id := range hosts {
 		hi, err := p.host(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -289,7 +306,7 @@ func (p *passState) exprHosts(ctx context.Context, r alertconf.Rule, hosts []int
 		if err != nil {
 			return err
 		}
-		s, ok, err := p.exprSpec(ctx, r, hi.host)
+		s, ok, err := p.exprSpec(ctx, r, hi.ID, hi.OS)
 		if err != nil {
 			return err
 		}
@@ -325,7 +342,7 @@ func (p *passState) eachHost(ctx context.Context, fn func(store.Host) error) err
 func (p *passState) exprAll(ctx context.Context, r alertconf.Rule) error {
 	want := map[key]store.AlertSpec{}
 	err := p.eachHost(ctx, func(h store.Host) error {
-		s, ok, err := p.exprSpec(ctx, r, h)
+		s, ok, err := p.exprSpec(ctx, r, h.ID, h.OS)
 		if ok {
 			want[key{h.ID, ""}] = s
 		}
@@ -342,6 +359,7 @@ func (p *passState) exprAll(ctx context.Context, r alertconf.Rule) error {
 // down does not page for every host before agents could reconnect.
 func (p *passState) offline(ctx context.Context, r alertconf.Rule) error {
 	want := map[key]store.AlertSpec{}
+	var quiet []store.Host
 	err := p.eachHost(ctx, func(h store.Host) error {
 		contact := h.EnrolledAt
 		for _, t := range []time.Time{h.LastSeen, h.ConnectedAt, p.e.started} {
@@ -349,10 +367,26 @@ func (p *passState) offline(ctx context.Context, r alertconf.Rule) error {
 				contact = t
 			}
 		}
-		if p.now.Sub(contact) < r.After {
-			return nil
+		if p.now.Sub(contact) >= r.After {
+			quiet = append(quiet, h)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(quiet))
+	for i, h := range quiet {
+		ids[i] = h.ID
+	}
+	if err := p.prefetch(ctx, ids); err != nil {
+		return err
+	}
+	for _, h := range quiet {
 		hi, err := p.host(ctx, h.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -365,10 +399,6 @@ func (p *passState) offline(ctx context.Context, r alertconf.Rule) error {
 			"description": "Last message from its agent: " + seen + ".",
 		}
 		want[key{h.ID, ""}] = spec(r, hi, "", r.Severity, nil, ann)
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	return p.reconcile(ctx, r, nil, want)
 }

@@ -44,7 +44,10 @@ type Config struct {
 	// ResultsApplied, when set, is called after an agent's results were
 	// committed, with the status changes they made (alert evaluation
 	// follows them). It must only note work, never wait.
-	ResultsApplied    func([]store.Transition)
+	ResultsApplied func([]store.Transition)
+	// ResultWriters is how many results transactions may run at once
+	// (default 1; SQLite has one writer anyway).
+	ResultWriters     int
 	Logger            *slog.Logger
 	Metrics           *metrics.Metrics
 	InventoryInterval time.Duration
@@ -93,14 +96,16 @@ type Gateway struct {
 	wg     sync.WaitGroup
 
 	policies policySet
+	results  *resultsCommitter
 }
 
 // New builds a Gateway.
 func New(cfg Config) *Gateway {
 	cfg.setDefaults()
 	return &Gateway{
-		cfg:   cfg,
-		conns: make(map[int64]*conn),
+		cfg:     cfg,
+		results: &resultsCommitter{st: cfg.Policies, applied: cfg.ResultsApplied, max: max(cfg.ResultWriters, 1)},
+		conns:   make(map[int64]*conn),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout:  10 * time.Second,
 			ReadBufferSize:    4096,

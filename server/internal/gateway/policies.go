@@ -138,19 +138,14 @@ func validateResults(r *wire.Results) error {
 }
 
 // applyResults commits one results message and returns once it is
-// committed. Results are rare (only changes travel), so each message is
-// its own transaction rather than a share of an ingest batch.
+// committed, sharing a transaction with other connections' results that
+// arrive at the same time (a policy pushed to every agent).
 func (c *conn) applyResults(seq uint64, r *wire.Results) error {
-	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
-	defer cancel()
-	ts, err := c.g.cfg.Policies.ApplyResults(ctx, []store.ResultBatch{{
+	err := c.g.results.apply(store.ResultBatch{
 		HostID: c.host.ID, Revision: int64(r.Revision), Results: r.Results, Removed: r.Removed,
-	}})
+	})
 	if err != nil {
 		return err
-	}
-	if c.g.cfg.ResultsApplied != nil && len(ts) > 0 {
-		c.g.cfg.ResultsApplied(ts)
 	}
 	ack, _ := wire.Encode(wire.TypeAck, seq, wire.Ack{})
 	c.send(ack)

@@ -105,6 +105,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Store:             st,
 		Policies:          st,
 		ResultsApplied:    alerts.engine.ResultsChanged,
+		ResultWriters:     writers,
 		Ingest:            batcher,
 		Logger:            log,
 		Metrics:           m,
@@ -134,7 +135,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		OnlineWindow: 3 * cfg.Agent.HeartbeatInterval,
 		PoliciesChanged: func(int64) {
 			evaluator.PoliciesChanged()
-			alerts.engine.Resweep() // a deleted policy's alerts resolve
+			alerts.engine.PoliciesChanged() // a deleted policy's alerts resolve
 			go gw.PoliciesChanged(context.WithoutCancel(ctx))
 		},
 		CheckNow:          gw.CheckNow,

@@ -385,3 +385,23 @@ func DecodeMatchers(s string) ([]match.Matcher, error) {
 func SilenceDetail(s Silence) ([]byte, error) {
 	return json.Marshal(s)
 }
+
+// AlertHost is what alert labels need of a host.
+type AlertHost struct {
+	ID       int64
+	Hostname string
+	OS       string
+	Labels   map[string]string
+}
+
+// AlertReads are the bulk reads alert evaluation makes, one query for a
+// whole set of hosts instead of several per host.
+type AlertReads interface {
+	// ResultsOfHosts returns the current results of these hosts as
+	// HostResults does, ordered by (host id, policy id); unknown hosts
+	// have none.
+	ResultsOfHosts(ctx context.Context, hostIDs []int64, at time.Time) ([]HostResult, error)
+	// AlertHosts returns these hosts with their labels; unknown hosts
+	// are left out.
+	AlertHosts(ctx context.Context, hostIDs []int64) (map[int64]AlertHost, error)
+}

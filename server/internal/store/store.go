@@ -229,6 +229,7 @@ type Store interface {
 	Alerts
 	Silences
 	Outbox
+	AlertReads
 	// Migrate applies pending schema migrations.
 	Migrate(ctx context.Context) error
 	// Ping checks the database is reachable.

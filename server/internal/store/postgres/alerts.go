@@ -286,3 +286,41 @@ func (s *Store) OpenAlertsSentTo(ctx context.Context, receiver string, afterID i
 	}
 	return out, nil
 }
+
+var resultsOfHostsSQL = `WITH ` + exemptCTE("hosts") + ` ` + resultSelect +
+	` WHERE r.host_id = ANY($2) ORDER BY r.host_id, r.policy_id`
+
+// ResultsOfHosts returns the current results of many hosts in one query.
+func (s *Store) ResultsOfHosts(ctx context.Context, hostIDs []int64, at time.Time) ([]store.HostResult, error) {
+	out, err := s.queryResults(ctx, resultsOfHostsSQL, nowOr(at), nonNilInt64s(hostIDs))
+	if err != nil {
+		return nil, fmt.Errorf("results of hosts: %w", err)
+	}
+	return out, nil
+}
+
+// AlertHosts returns hosts with their labels in one query.
+func (s *Store) AlertHosts(ctx context.Context, hostIDs []int64) (map[int64]store.AlertHost, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT h.id, h.hostname, h.os,
+			COALESCE((SELECT json_object_agg(l.key, l.value) FROM host_labels l WHERE l.host_id = h.id), '{}')::text
+		FROM hosts h WHERE h.id = ANY($1)`, nonNilInt64s(hostIDs))
+	out := make(map[int64]store.AlertHost, len(hostIDs))
+	var h store.AlertHost
+	var labels string
+	_, err := pgx.ForEachRow(rows, []any{&h.ID, &h.Hostname, &h.OS, &labels}, func() error {
+		h.Labels = store.DecodeStringMap(labels)
+		out[h.ID] = h
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("alert hosts: %w", err)
+	}
+	return out, nil
+}
+
+func nonNilInt64s(s []int64) []int64 {
+	if s == nil {
+		return []int64{}
+	}
+	return s
+}

@@ -28,6 +28,8 @@ func exemptCTE(filter string) string {
 		hostFilter, labelFilter = ` AND e.policy_id = $2`, ` AND e.policy_id = $2`
 	case "host":
 		hostFilter, labelFilter = ` AND e.host_id = $2`, ` AND hl.host_id = $2`
+	case "hosts":
+		hostFilter, labelFilter = ` AND e.host_id = ANY($2)`, ` AND hl.host_id = ANY($2)`
 	}
 	return `exempt AS (
 		SELECT policy_id, host_id, min(id) AS exemption_id FROM (

@@ -318,3 +318,36 @@ func (s *Store) OpenAlertsSentTo(ctx context.Context, receiver string, afterID i
 	}
 	return out, nil
 }
+
+// ResultsOfHosts returns the current results of many hosts in one query.
+func (s *Store) ResultsOfHosts(ctx context.Context, hostIDs []int64, at time.Time) ([]store.HostResult, error) {
+	query := `WITH ` + exemptCTE("hosts") + ` ` + resultSelect +
+		` WHERE r.host_id IN (SELECT value FROM json_each(:hosts)) ORDER BY r.host_id, r.policy_id`
+	out, err := s.queryResults(ctx, query, sql.Named("hosts", int64sJSON(hostIDs)), sql.Named("at", nowOr(at).UnixNano()))
+	if err != nil {
+		return nil, fmt.Errorf("results of hosts: %w", err)
+	}
+	return out, nil
+}
+
+// AlertHosts returns hosts with their labels in one query.
+func (s *Store) AlertHosts(ctx context.Context, hostIDs []int64) (map[int64]store.AlertHost, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT h.id, h.hostname, h.os,
+			COALESCE((SELECT json_group_object(l.key, l.value) FROM host_labels l WHERE l.host_id = h.id), '{}')
+		FROM hosts h WHERE h.id IN (SELECT value FROM json_each(?))`, int64sJSON(hostIDs))
+	if err != nil {
+		return nil, fmt.Errorf("alert hosts: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]store.AlertHost, len(hostIDs))
+	for rows.Next() {
+		var h store.AlertHost
+		var labels string
+		if err := rows.Scan(&h.ID, &h.Hostname, &h.OS, &labels); err != nil {
+			return nil, fmt.Errorf("alert hosts: %w", err)
+		}
+		h.Labels = store.DecodeStringMap(labels)
+		out[h.ID] = h
+	}
+	return out, rows.Err()
+}

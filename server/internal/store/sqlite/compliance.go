@@ -25,6 +25,9 @@ func exemptCTE(filter string) string {
 		hostFilter, labelFilter = ` AND e.policy_id = :policy`, ` AND e.policy_id = :policy`
 	case "host":
 		hostFilter, labelFilter = ` AND e.host_id = :host`, ` AND hl.host_id = :host`
+	case "hosts":
+		hostFilter = ` AND e.host_id IN (SELECT value FROM json_each(:hosts))`
+		labelFilter = ` AND hl.host_id IN (SELECT value FROM json_each(:hosts))`
 	}
 	return `exempt AS (
 		SELECT policy_id, host_id, min(id) AS exemption_id FROM (

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/steward-project/steward/server/internal/alerting/match"
 	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/shared/policy"
 )
 
 var alertTests = []subtest{
@@ -19,6 +21,7 @@ var alertTests = []subtest{
 	{"acknowledge", testAlertAck},
 	{"list, counts and annotations", testAlertList},
 	{"silences", testSilences},
+	{"bulk reads for evaluation", testAlertReads},
 }
 
 var outboxTests = []subtest{
@@ -343,5 +346,52 @@ func testSilences(t *testing.T, st store.Store) {
 		if a, err := st.ListAudit(t.Context(), store.AuditQuery{Action: action}); err != nil || len(a) != n {
 			t.Errorf("audit %s = %d entries, %v; want %d", action, len(a), err, n)
 		}
+	}
+}
+
+func testAlertReads(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	h1, h2, h3 := enroll(t, st, "r-1"), enroll(t, st, "r-2"), enroll(t, st, "r-3")
+	if err := st.HostConnected(ctx, h1, store.HelloInfo{Hostname: "r-1", OS: "linux"}, at(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetHostLabels(ctx, h2, map[string]string{"team": "db", "env": "prod"}, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	rev := applyPolicies(t, st, at(0), spec("a", "true"), spec("b", "true")).Revision
+	applyResults(t, st,
+		store.ResultBatch{HostID: h1, Revision: rev, Results: []policy.Result{result("a", policy.StatusFail, at(time.Second)), result("b", policy.StatusPass, at(time.Second))}},
+		store.ResultBatch{HostID: h2, Revision: rev, Results: []policy.Result{result("a", policy.StatusFail, at(time.Second))}},
+		store.ResultBatch{HostID: h3, Revision: rev, Results: []policy.Result{result("b", policy.StatusError, at(time.Second))}})
+	addExemption(t, st, store.Exemption{PolicyID: "a", Labels: map[string]string{"team": "db"}, ExpiresAt: at(time.Hour)})
+
+	got, err := st.ResultsOfHosts(ctx, []int64{h2, h1, 1 << 40}, at(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []store.HostResult
+	for _, h := range []int64{h1, h2} {
+		rs, err := st.HostResults(ctx, h, at(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, rs...)
+	}
+	if len(got) != 3 || !reflect.DeepEqual(got, want) {
+		t.Errorf("results of hosts = %+v\nwant what HostResults gives one by one: %+v", got, want)
+	}
+	if len(got) == 3 && (got[2].Status != policy.StatusExempt || got[2].UnderlyingStatus != policy.StatusFail) {
+		t.Errorf("host 2's label exemption not applied: %+v", got[2])
+	}
+	hosts, err := st.AlertHosts(ctx, []int64{h1, h2, 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hosts) != 2 || hosts[h1].Hostname != "r-1" || hosts[h1].OS != "linux" || len(hosts[h1].Labels) != 0 ||
+		hosts[h2].Labels["team"] != "db" || hosts[h2].Labels["env"] != "prod" {
+		t.Errorf("alert hosts = %+v", hosts)
+	}
+	if rs, err := st.ResultsOfHosts(ctx, nil, time.Time{}); err != nil || len(rs) != 0 {
+		t.Errorf("results of no hosts = %v, %v", rs, err)
 	}
 }
