@@ -16,17 +16,19 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/steward-project/steward/server/internal/alerting/alertconf"
+	"github.com/steward-project/steward/server/internal/alerting/notify"
 )
 
 // Config is the whole server configuration, loaded once and passed down.
 type Config struct {
-	Listen   string `yaml:"listen"`
-	DB       string `yaml:"db"`
-	DataDir  string `yaml:"data_dir"`
-	TLSCert  string `yaml:"tls_cert"`
-	TLSKey   string `yaml:"tls_key"`
-	LogLevel string `yaml:"log_level"`
-	Agent    Agent  `yaml:"agent"`
+	Listen   string  `yaml:"listen"`
+	DB       string  `yaml:"db"`
+	DataDir  string  `yaml:"data_dir"`
+	TLSCert  string  `yaml:"tls_cert"`
+	TLSKey   string  `yaml:"tls_key"`
+	LogLevel string  `yaml:"log_level"`
+	Agent    Agent   `yaml:"agent"`
+	Metrics  Metrics `yaml:"metrics"`
 	// Alerting is the file's alerting: section, parsed and checked by
 	// alertconf (a reload reads it again with alertconf.LoadFile).
 	Alerting alertconf.Config `yaml:"-"`
@@ -39,6 +41,35 @@ type Config struct {
 type fileConfig struct {
 	Config   `yaml:",inline"`
 	Alerting yaml.Node `yaml:"alerting"`
+}
+
+// Metrics configures the /metrics endpoint.
+type Metrics struct {
+	// Token, when set, must come with every scrape as a bearer token;
+	// given inline, as {file: PATH} or as {env: NAME}.
+	Token notify.Secret `yaml:"token"`
+}
+
+// UnmarshalYAML reads the metrics section, reporting a token that cannot
+// be read (a missing file, an unset variable) at its line.
+func (m *Metrics) UnmarshalYAML(n *yaml.Node) error {
+	type plain Metrics
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return err
+		}
+		line := n.Line
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "token" {
+				line = n.Content[i+1].Line
+			}
+		}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: metrics.token: %v", line, err)}}
+	}
+	*m = Metrics(p)
+	return nil
 }
 
 // Agent holds what the server tells agents in its welcome.

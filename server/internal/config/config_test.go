@@ -182,3 +182,31 @@ alerting:
 		t.Errorf("syntax error: %v", err)
 	}
 }
+
+func TestLoadMetricsToken(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "metrics-token")
+	os.WriteFile(tokenFile, []byte("from-a-file\n"), 0o600)
+	for _, c := range []struct {
+		yaml, want string
+	}{
+		{"listen: 127.0.0.1:9000\n", ""},
+		{"metrics: {token: inline-token}\n", "inline-token"},
+		{"metrics:\n  token: {file: " + tokenFile + "}\n", "from-a-file"},
+	} {
+		file := filepath.Join(dir, "steward.yaml")
+		os.WriteFile(file, []byte(c.yaml), 0o600)
+		cfg, err := Load("serve", []string{"--config", file}, env(nil), io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", c.yaml, err)
+		}
+		if got := cfg.Metrics.Token.Value(); got != c.want {
+			t.Errorf("%q: token %q, want %q", c.yaml, got, c.want)
+		}
+	}
+	file := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(file, []byte("metrics:\n  token: {file: "+filepath.Join(dir, "missing")+"}\n"), 0o600)
+	if _, err := Load("serve", []string{"--config", file}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "bad.yaml:2") {
+		t.Errorf("missing token file: %v, want an error naming bad.yaml:2", err)
+	}
+}

@@ -43,3 +43,39 @@ func TestMetricsPassPromtool(t *testing.T) {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
+
+// TestMetricsToken: with metrics.token set (here from an environment
+// variable), a scrape without the bearer token is refused and one with it
+// is served.
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "steward.yaml")
+	writeFile(t, config, "metrics:\n  token: {env: STEWARD_TEST_METRICS_TOKEN}\n")
+	s := startServerEnv(t, []string{"STEWARD_TEST_METRICS_TOKEN=scrape-me-7f3a"}, "sqlite://"+filepath.Join(dir, "steward.db"), "--config", config)
+	scrape := func(auth string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, s.url+"/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := scrape(""); code != http.StatusUnauthorized || strings.Contains(body, "steward_") {
+		t.Errorf("scrape without token: %d %.200q, want 401 and no metrics", code, body)
+	}
+	if code, _ := scrape("Bearer wrong"); code != http.StatusUnauthorized {
+		t.Errorf("scrape with a wrong token: %d, want 401", code)
+	}
+	if code, body := scrape("Bearer scrape-me-7f3a"); code != http.StatusOK || !strings.Contains(body, "steward_build_info") {
+		t.Errorf("scrape with the token: %d %.200q", code, body)
+	}
+	if strings.Contains(s.Output(), "scrape-me-7f3a") {
+		t.Error("the metrics token appears in the server's output")
+	}
+}

@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/steward-project/steward/server/internal/api"
 	"github.com/steward-project/steward/server/internal/auth"
 	"github.com/steward-project/steward/server/internal/compliance"
@@ -127,7 +125,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	mux.Handle("GET /metrics", m.Handler(cfg.Metrics.Token.Value()))
 	gw.Register(mux)
 	mux.Handle(api.Prefix, api.New(api.Config{
 		Store:        st,
