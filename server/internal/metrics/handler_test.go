@@ -11,7 +11,7 @@ func TestHandlerToken(t *testing.T) {
 	m := New("test")
 	for _, c := range []struct {
 		name, token, auth string
-		want                int
+		want              int
 	}{
 		{"no token configured", "", "", http.StatusOK},
 		{"right token", "s3cret", "Bearer s3cret", http.StatusOK},
