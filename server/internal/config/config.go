@@ -48,13 +48,16 @@ type Metrics struct {
 	// Token, when set, must come with every scrape as a bearer token;
 	// given inline, as {file: PATH} or as {env: NAME}.
 	Token notify.Secret `yaml:"token"`
+	// FleetInterval is how often the fleet gauges (hosts, agent
+	// versions, policy results, compliance) are computed from the store.
+	FleetInterval time.Duration `yaml:"fleet_interval"`
 }
 
 // UnmarshalYAML reads the metrics section, reporting a token that cannot
 // be read (a missing file, an unset variable) at its line.
 func (m *Metrics) UnmarshalYAML(n *yaml.Node) error {
 	type plain Metrics
-	var p plain
+	p := plain(*m) // keys the file leaves out keep their defaults
 	if err := n.Decode(&p); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
@@ -89,6 +92,7 @@ func Default() Config {
 			InventoryInterval: time.Hour,
 			HeartbeatInterval: 30 * time.Second,
 		},
+		Metrics:  Metrics{FleetInterval: 30 * time.Second},
 		Alerting: alertconf.Default(),
 	}
 }
@@ -220,6 +224,9 @@ func (c Config) Validate() error {
 	}
 	if c.Agent.InventoryInterval < time.Second {
 		return fmt.Errorf("agent.inventory_interval %v: must be at least 1s", c.Agent.InventoryInterval)
+	}
+	if c.Metrics.FleetInterval < time.Second {
+		return fmt.Errorf("metrics.fleet_interval %v: must be at least 1s", c.Metrics.FleetInterval)
 	}
 	if c.Agent.HeartbeatInterval < time.Second {
 		return fmt.Errorf("agent.heartbeat_interval %v: must be at least 1s", c.Agent.HeartbeatInterval)

@@ -19,19 +19,29 @@ func TestMetricsPassPromtool(t *testing.T) {
 	if err != nil {
 		t.Fatal("promtool not found: install it with `apt-get install -y prometheus`")
 	}
-	s := startServer(t, "sqlite://"+filepath.Join(t.TempDir(), "steward.db"))
-	s.startAgent(t, filepath.Join(t.TempDir(), "agent"))
+	dir := t.TempDir()
+	config := filepath.Join(dir, "steward.yaml")
+	writeFile(t, config, "metrics:\n  fleet_interval: 1s\n")
+	s := startServer(t, "sqlite://"+filepath.Join(dir, "steward.db"), "--config", config)
+	s.startAgent(t, filepath.Join(dir, "agent"))
 	eventually(t, 60*time.Second, "an inventory counted", func() (bool, string) {
 		v, _ := s.metric(t, `steward_agent_messages_received_total{type="inventory"}`)
 		return v >= 1, ""
 	})
-	resp, err := http.Get(s.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, name := range []string{"steward_agents_connected", "steward_ingest_duration_seconds_bucket", "steward_build_info", "steward_enrollments_total"} {
+	var body []byte
+	// The fleet gauges come from the store every fleet_interval: the
+	// agent's host shows as online, with the OS its inventory reported.
+	eventually(t, 30*time.Second, "the host in steward_hosts", func() (bool, string) {
+		resp, err := http.Get(s.url + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return bytes.Contains(body, []byte(`steward_hosts{online="true",os="linux",`)), ""
+	})
+	for _, name := range []string{"steward_agents_connected", "steward_ingest_duration_seconds_bucket", "steward_build_info",
+		"steward_enrollments_total", "steward_agent_versions"} {
 		if !bytes.Contains(body, []byte(name)) {
 			t.Errorf("/metrics lacks %s", name)
 		}

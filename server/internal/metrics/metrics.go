@@ -31,6 +31,13 @@ type Metrics struct {
 	// schedule, never on a scrape.
 	Alerts              *prometheus.GaugeVec
 	NotificationsQueued *prometheus.GaugeVec
+
+	// Fleet gauges, computed from the store on a schedule (package
+	// fleet); bounded by OS versions, agent versions and policies.
+	Hosts           *prometheus.GaugeVec
+	AgentVersions   *prometheus.GaugeVec
+	PolicyResults   *prometheus.GaugeVec
+	ComplianceRatio *prometheus.GaugeVec
 }
 
 // New registers the metrics on a fresh registry, with Go and process
@@ -99,6 +106,22 @@ func New(version string) *Metrics {
 			Name: "steward_notifications_queued",
 			Help: "Outbox rows by receiver and state: pending (not delivered yet) or dead (dead letters kept for inspection).",
 		}, []string{"receiver", "state"}),
+		Hosts: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "steward_hosts",
+			Help: "Enrolled hosts by OS, platform, OS version and whether they were heard from recently (online).",
+		}, []string{"os", "platform", "os_version", "online"}),
+		AgentVersions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "steward_agent_versions",
+			Help: "Enrolled hosts by the agent version they last reported.",
+		}, []string{"version"}),
+		PolicyResults: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "steward_policy_results",
+			Help: "Hosts by their current result for each policy: pass, fail, not_applicable, error or exempt.",
+		}, []string{"policy", "severity", "status"}),
+		ComplianceRatio: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "steward_policy_compliance_ratio",
+			Help: "Share of the hosts a policy concerns that pass it or are exempt: (pass + exempt) / (pass + fail + error + exempt).",
+		}, []string{"policy", "severity"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "steward_build_info",
@@ -108,7 +131,7 @@ func New(version string) *Metrics {
 	reg.MustRegister(m.AgentsConnected, m.MessagesReceived, m.MessagesRejected,
 		m.IngestDuration, m.BatchSize, m.BatchFailures, m.Enrollments, build,
 		m.AlertTransitions, m.Notifications, m.NotificationDuration, m.NotificationDelay, m.AlertmanagerReposts,
-		m.Alerts, m.NotificationsQueued,
+		m.Alerts, m.NotificationsQueued, m.Hosts, m.AgentVersions, m.PolicyResults, m.ComplianceRatio,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, t := range []string{"hello", "inventory", "heartbeat"} {

@@ -15,6 +15,7 @@ import (
 	"github.com/steward-project/steward/server/internal/auth"
 	"github.com/steward-project/steward/server/internal/compliance"
 	"github.com/steward-project/steward/server/internal/config"
+	"github.com/steward-project/steward/server/internal/fleet"
 	"github.com/steward-project/steward/server/internal/gateway"
 	"github.com/steward-project/steward/server/internal/ingest"
 	"github.com/steward-project/steward/server/internal/metrics"
@@ -82,6 +83,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 	// Expr-only policies are evaluated on the server, against stored
 	// inventory, by one goroutine fed by ingest and policy changes.
+	fleetCtx, stopFleet := context.WithCancel(context.Background())
+	fleetDone := make(chan struct{})
+	go func() {
+		defer close(fleetDone)
+		fleet.Run(fleetCtx, fleet.Config{Store: st, Metrics: m, Logger: log, Interval: cfg.Metrics.FleetInterval,
+			OnlineWindow: 3 * cfg.Agent.HeartbeatInterval})
+	}()
+	defer func() { stopFleet(); <-fleetDone }()
 	alerts, err := startAlerting(cfg, kind, st, log, m)
 	if err != nil {
 		return err

@@ -230,6 +230,7 @@ type Store interface {
 	Silences
 	Outbox
 	AlertReads
+	Fleet
 	// Migrate applies pending schema migrations.
 	Migrate(ctx context.Context) error
 	// Ping checks the database is reachable.

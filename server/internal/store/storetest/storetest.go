@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"exemptions", exemptionTests},
 		{"alerts", alertTests},
 		{"outbox", outboxTests},
+		{"fleet", fleetTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,117 @@
+// Package fleet computes the fleet gauges (hosts, agent versions, policy
+// results and compliance) from the store on a schedule, so that a scrape
+// of /metrics reads cached values and costs the database nothing.
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/steward-project/steward/server/internal/metrics"
+	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/shared/policy"
+)
+
+// Store is what the gauges are read from.
+type Store interface {
+	FleetCounts(ctx context.Context, onlineSince time.Time) (store.FleetCounts, error)
+	Compliance(ctx context.Context, at time.Time) ([]store.PolicyCounts, error)
+	ListPolicies(ctx context.Context, afterID string, limit int) ([]store.StoredPolicy, error)
+}
+
+// Config is what Run needs; Store and Metrics are required.
+type Config struct {
+	Store   Store
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	// Interval is how often the gauges are computed; default 30 s.
+	Interval time.Duration
+	// OnlineWindow is how recent a host's last message must be for it to
+	// count as online.
+	OnlineWindow time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Run updates the gauges at once and then every Interval until ctx ends.
+func Run(ctx context.Context, cfg Config) {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	tick := time.NewTicker(cfg.Interval)
+	defer tick.Stop()
+	for {
+		if err := Update(ctx, cfg); err != nil && ctx.Err() == nil {
+			cfg.Logger.Warn("fleet gauges not updated; the previous values stay", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Update computes the gauges once. On an error the gauges keep their
+// previous values.
+func Update(ctx context.Context, cfg Config) error {
+	now := time.Now
+	if cfg.Now != nil {
+		now = cfg.Now
+	}
+	t := now()
+	fc, err := cfg.Store.FleetCounts(ctx, t.Add(-cfg.OnlineWindow))
+	if err != nil {
+		return err
+	}
+	counts, err := cfg.Store.Compliance(ctx, t)
+	if err != nil {
+		return err
+	}
+	policies, err := cfg.Store.ListPolicies(ctx, "", 0)
+	if err != nil {
+		return fmt.Errorf("list policies: %w", err)
+	}
+	m := cfg.Metrics
+	m.Hosts.Reset()
+	for _, c := range fc.Hosts {
+		m.Hosts.WithLabelValues(orUnknown(c.OS), orUnknown(c.Platform), orUnknown(c.OSVersion), fmt.Sprint(c.Online)).Add(float64(c.Count))
+	}
+	m.AgentVersions.Reset()
+	for _, c := range fc.AgentVersions {
+		m.AgentVersions.WithLabelValues(orUnknown(c.Version)).Add(float64(c.Count))
+	}
+	severity := make(map[string]string, len(policies))
+	for _, p := range policies {
+		severity[p.Policy.ID] = p.Policy.Severity
+	}
+	m.PolicyResults.Reset()
+	m.ComplianceRatio.Reset()
+	for _, c := range counts {
+		sev, ok := severity[c.PolicyID]
+		if !ok {
+			continue // deleted since the counts were read
+		}
+		for st, n := range map[policy.Status]int64{policy.StatusPass: c.Pass, policy.StatusFail: c.Fail,
+			policy.StatusNotApplicable: c.NotApplicable, policy.StatusError: c.Error, policy.StatusExempt: c.Exempt} {
+			m.PolicyResults.WithLabelValues(c.PolicyID, sev, string(st)).Set(float64(n))
+		}
+		if concerned := c.Pass + c.Fail + c.Error + c.Exempt; concerned > 0 {
+			m.ComplianceRatio.WithLabelValues(c.PolicyID, sev).Set(float64(c.Pass+c.Exempt) / float64(concerned))
+		}
+	}
+	return nil
+}
+
+// orUnknown names a value a host has not reported yet.
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
