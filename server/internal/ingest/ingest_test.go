@@ -17,10 +17,14 @@ type recordingSink struct {
 	fail     error
 	poison   int64         // a batch holding this host's message fails
 	gate     chan struct{} // when set, ApplyBatch waits on it
+	entered  chan struct{} // when set, ApplyBatch sends on it first
 	attempts int
 }
 
 func (s *recordingSink) ApplyBatch(_ context.Context, msgs []store.Message) ([]store.Result, error) {
+	if s.entered != nil {
+		s.entered <- struct{}{}
+	}
 	if s.gate != nil {
 		<-s.gate
 	}
@@ -44,7 +48,7 @@ func (s *recordingSink) ApplyBatch(_ context.Context, msgs []store.Message) ([]s
 }
 
 func TestBatcherGroupsQueuedMessagesAndKeepsHostOrder(t *testing.T) {
-	sink := &recordingSink{gate: make(chan struct{})}
+	sink := &recordingSink{gate: make(chan struct{}), entered: make(chan struct{}, 2)}
 	b := New(sink, Config{Writers: 1, MaxBatch: 100})
 	var mu sync.Mutex
 	var done []uint64
@@ -66,11 +70,11 @@ func TestBatcherGroupsQueuedMessagesAndKeepsHostOrder(t *testing.T) {
 		}
 	}
 	submit(1) // taken alone; its commit waits on the gate
-	// Give the writer the first message before queueing the rest, so they
-	// pile up behind the blocked commit and form one batch.
-	for len(b.queues[0]) != 0 {
-		time.Sleep(time.Millisecond)
-	}
+	// Queue the rest only once the writer is committing the first, so
+	// they pile up behind the blocked commit and form one batch (an empty
+	// queue alone is not enough: the writer may still be gathering its
+	// batch).
+	<-sink.entered
 	for seq := uint64(2); seq <= 50; seq++ {
 		submit(seq)
 	}
