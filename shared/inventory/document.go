@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Section names, in the order SPEC section 5 lists them.
+// Section names, in the order docs/inventory.md lists them.
 const (
 	SectionHost     = "host"
 	SectionOS       = "os"
@@ -231,7 +231,7 @@ type Port struct {
 	User    string `json:"user,omitempty"`
 }
 
-// Software sources named by SPEC section 5.
+// Software sources an agent may report (docs/inventory.md).
 const (
 	SourceDpkg            = "dpkg"
 	SourceRPM             = "rpm"

@@ -1,5 +1,5 @@
-// Package policy is Steward's compliance model: the policy file format of
-// SPEC section 6, its validation, and the evaluator both the agent and the
+// Package policy is Steward's compliance model: the policy file format
+// (docs/policies.md), its validation, and the evaluator both the agent and the
 // server run.
 package policy
 

@@ -8,7 +8,7 @@ import (
 	"github.com/steward-project/steward/shared/policy"
 )
 
-// checkExplained asserts what the issue asks of every result: evidence
+// checkExplained asserts what every result must carry: evidence
 // that says what was seen, and an error message when the status is error.
 func checkExplained(t *testing.T, res policy.Result) {
 	t.Helper()

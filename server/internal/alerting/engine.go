@@ -81,12 +81,11 @@ type Engine struct {
 	wake     chan struct{}  // evaluation loop
 	deliver  chan struct{}  // delivery workers
 
-	// evaluated is closed and replaced after each evaluation pass, for
-	// tests and benchmarks that wait for the engine to catch up.
-	passMu    sync.Mutex
-	passes    uint64
-	passCond  *sync.Cond
-	lastError error
+	// passes counts finished evaluation passes, for tests that wait for
+	// the engine to catch up (WaitPass).
+	passMu   sync.Mutex
+	passes   uint64
+	passCond *sync.Cond
 }
 
 // New builds an engine for cfg. It returns an error when a receiver
@@ -256,10 +255,9 @@ func (e *Engine) WaitPass(ctx context.Context, n uint64) uint64 {
 	return e.passes
 }
 
-func (e *Engine) passDone(err error) {
+func (e *Engine) passDone() {
 	e.passMu.Lock()
 	e.passes++
-	e.lastError = err
 	e.passCond.Broadcast()
 	e.passMu.Unlock()
 }

@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -109,7 +110,7 @@ func (e *Engine) evaluateLoop(ctx context.Context) {
 				lastOffline = now
 			}
 		}
-		e.passDone(err)
+		e.passDone()
 		next := min(offlineTick(conf), muteCheckInterval)
 		if retry > 0 {
 			next = retry
@@ -334,16 +335,7 @@ func (p *passState) reconcile(ctx context.Context, r alertconf.Rule, scope []int
 		have[k] = a
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(want), func(a, b key) int {
-		if a.host != b.host {
-			return int(a.host - b.host)
-		}
-		if a.subject < b.subject {
-			return -1
-		}
-		if a.subject > b.subject {
-			return 1
-		}
-		return 0
+		return cmp.Or(cmp.Compare(a.host, b.host), cmp.Compare(a.subject, b.subject))
 	}) {
 		spec := want[k]
 		if a, ok := have[k]; ok {

@@ -149,7 +149,7 @@ func checkNow(t *testing.T, s *server, hostID int64) {
 	})
 }
 
-// TestAlertsEndToEnd is the "done when": a policy that fails on
+// TestAlertsEndToEnd is alerting's acceptance test: a policy that fails on
 // this machine, evaluated by a real agent, pages a (strict, fake)
 // PagerDuty exactly once and shows in a real Alertmanager; a server
 // restart pages no one again; fixing the machine resolves the incident in

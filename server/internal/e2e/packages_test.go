@@ -66,7 +66,7 @@ type change struct {
 	NewValue string `json:"new_value"`
 }
 
-// TestRealPackageChangesReachHistory is the issue's own acceptance test:
+// TestRealPackageChangesReachHistory is the change history's acceptance test:
 // a package installed, upgraded and removed on a monitored machine shows
 // up in `stewardctl hosts changes` after the agent's next collection. It
 // changes this machine's dpkg database, so it needs root and cleans up.

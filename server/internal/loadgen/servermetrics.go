@@ -16,8 +16,8 @@ import (
 const (
 	metricRSS       = "process_resident_memory_bytes"
 	metricConnected = "steward_agents_connected"
-	// metricIngest is the server's receive-to-commit histogram: what SPEC
-	// section 9's "p99 receive-to-commit" is about. The loadgen's own
+	// metricIngest is the server's receive-to-commit histogram: what the
+	// "p99 receive-to-commit" target is about. The loadgen's own
 	// send-to-ack latency adds the network and the ack's way back.
 	metricIngest = "steward_ingest_duration_seconds"
 	// metricNotificationDelay is outbox row written to delivered, by

@@ -10,7 +10,7 @@ import (
 	"github.com/steward-project/steward/shared/policy/baseline"
 )
 
-// Thresholds the issue sets for the pack.
+// Thresholds the pack is held to.
 const (
 	minPolicies            = 30
 	minPoliciesPerPlatform = 6
