@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"runtime"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,6 +20,31 @@ type Metrics struct {
 	BatchSize        prometheus.Histogram
 	BatchFailures    prometheus.Counter
 	Enrollments      *prometheus.CounterVec
+	// MessageBytes counts the decoded size of agent messages by type.
+	MessageBytes *prometheus.CounterVec
+	// InventoryChanges counts inventory changes recorded, by change kind
+	// (a fixed set, package changes).
+	InventoryChanges *prometheus.CounterVec
+
+	// Store: latency and errors of each store operation (a method of
+	// store.Store: a fixed set), and whether the database answered the
+	// last ping. Pool statistics are read by a collector at scrape time
+	// from the pool's in-memory counters (RegisterPool).
+	StoreDuration *prometheus.HistogramVec
+	StoreErrors   *prometheus.CounterVec
+	StoreUp       prometheus.Gauge
+	// TLSCertExpiry is the NotAfter of the serving certificate, when the
+	// server terminates TLS itself.
+	TLSCertExpiry prometheus.Gauge
+
+	// Agent health, from agents' heartbeats, summed over the fleet; never
+	// labelled by host.
+	AgentScanDuration  *prometheus.HistogramVec
+	AgentCheckErrors   prometheus.Counter
+	AgentDropped       prometheus.Counter
+	AgentReconnects    prometheus.Counter
+	AgentSpooled       prometheus.Gauge
+	AgentHealthReports prometheus.Counter
 
 	// Alerting: per rule, severity and receiver, all bounded by the
 	// alerting configuration.
@@ -38,6 +64,14 @@ type Metrics struct {
 	AgentVersions   *prometheus.GaugeVec
 	PolicyResults   *prometheus.GaugeVec
 	ComplianceRatio *prometheus.GaugeVec
+}
+
+// RegisterTLSExpiry exports the serving certificate's expiry; the gauge
+// is registered only when the server has one, so that its absence means
+// no TLS rather than a certificate that expired in 1970.
+func (m *Metrics) RegisterTLSExpiry(notAfter time.Time) {
+	m.TLSCertExpiry.Set(float64(notAfter.Unix()))
+	m.Registry.MustRegister(m.TLSCertExpiry)
 }
 
 // New registers the metrics on a fresh registry, with Go and process
@@ -76,6 +110,56 @@ func New(version string) *Metrics {
 			Name: "steward_enrollments_total",
 			Help: "Enrollment requests, by result.",
 		}, []string{"result"}),
+		MessageBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steward_agent_message_bytes_total",
+			Help: "Bytes of agent messages received after decompression, by message type.",
+		}, []string{"type"}),
+		InventoryChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steward_inventory_changes_total",
+			Help: "Inventory changes recorded, by kind (software_installed, hardware_changed, ...).",
+		}, []string{"kind"}),
+		StoreDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "steward_store_operation_duration_seconds",
+			Help:    "Time each store operation took, by operation (the store method), successful or not.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"operation"}),
+		StoreErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steward_store_operation_errors_total",
+			Help: "Store operations that failed, by operation; a row that was not found is not a failure.",
+		}, []string{"operation"}),
+		StoreUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "steward_store_up",
+			Help: "1 when the database answered the last ping (every metrics.fleet_interval), else 0.",
+		}),
+		TLSCertExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "steward_tls_certificate_expiry_timestamp_seconds",
+			Help: "Unix time when the server's TLS certificate expires; absent without TLS.",
+		}),
+		AgentScanDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "steward_agent_scan_duration_seconds",
+			Help:    "Duration of agents' scans as they report them in heartbeats, by kind (inventory or policy).",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"kind"}),
+		AgentCheckErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "steward_agent_check_errors_total",
+			Help: "Policy checks that ended in error on agents, summed over the fleet from heartbeats.",
+		}),
+		AgentDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "steward_agent_messages_dropped_total",
+			Help: "Messages agents dropped because their spool was full, summed over the fleet from heartbeats.",
+		}),
+		AgentReconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "steward_agent_reconnects_total",
+			Help: "Connections agents re-established after losing one, summed over the fleet from heartbeats.",
+		}),
+		AgentSpooled: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "steward_agent_spooled_messages",
+			Help: "Messages waiting in the spools of agents connected to this server, as of their last heartbeat.",
+		}),
+		AgentHealthReports: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "steward_agent_health_reports_total",
+			Help: "Heartbeats that carried agent health counters and were applied.",
+		}),
 		AlertTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "steward_alert_transitions_total",
 			Help: "Alert episodes opened, resolved and unmuted (notified after a silence ended), by rule and severity.",
@@ -130,12 +214,18 @@ func New(version string) *Metrics {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.AgentsConnected, m.MessagesReceived, m.MessagesRejected,
 		m.IngestDuration, m.BatchSize, m.BatchFailures, m.Enrollments, build,
+		m.MessageBytes, m.InventoryChanges, m.StoreDuration, m.StoreErrors, m.StoreUp,
+		m.AgentScanDuration, m.AgentCheckErrors, m.AgentDropped, m.AgentReconnects, m.AgentSpooled, m.AgentHealthReports,
 		m.AlertTransitions, m.Notifications, m.NotificationDuration, m.NotificationDelay, m.AlertmanagerReposts,
 		m.Alerts, m.NotificationsQueued, m.Hosts, m.AgentVersions, m.PolicyResults, m.ComplianceRatio,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, t := range []string{"hello", "inventory", "heartbeat"} {
+	for _, t := range []string{"hello", "inventory", "heartbeat", "results"} {
 		m.MessagesReceived.WithLabelValues(t)
+		m.MessageBytes.WithLabelValues(t)
+	}
+	for _, k := range []string{"inventory", "policy"} {
+		m.AgentScanDuration.WithLabelValues(k)
 	}
 	for _, r := range []string{"ok", "refused", "error"} {
 		m.Enrollments.WithLabelValues(r)
