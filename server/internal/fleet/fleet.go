@@ -19,6 +19,7 @@ type Store interface {
 	FleetCounts(ctx context.Context, onlineSince time.Time) (store.FleetCounts, error)
 	Compliance(ctx context.Context, at time.Time) ([]store.PolicyCounts, error)
 	ListPolicies(ctx context.Context, afterID string, limit int) ([]store.StoredPolicy, error)
+	FoldResultCounts(ctx context.Context) error
 }
 
 // Config is what Run needs; Store and Metrics are required.
@@ -65,6 +66,12 @@ func Update(ctx context.Context, cfg Config) error {
 		now = cfg.Now
 	}
 	t := now()
+	if err := cfg.Store.FoldResultCounts(ctx); err != nil {
+		// The counts stay right without folding; only slower to read.
+		if cfg.Logger != nil {
+			cfg.Logger.Warn("result counts not folded", "err", err)
+		}
+	}
 	fc, err := cfg.Store.FleetCounts(ctx, t.Add(-cfg.OnlineWindow))
 	if err != nil {
 		return err

@@ -33,4 +33,9 @@ type Fleet interface {
 	// their last message came at or after onlineSince, and by agent
 	// version, ordered by those fields.
 	FleetCounts(ctx context.Context, onlineSince time.Time) (FleetCounts, error)
+	// FoldResultCounts compacts the bookkeeping behind Compliance's
+	// counts, where a backend keeps any (the fleet metrics loop calls it
+	// every cycle). Counts are correct whether or not it runs; it keeps
+	// reading them cheap.
+	FoldResultCounts(ctx context.Context) error
 }

@@ -176,8 +176,9 @@ func (s *Store) queryResults(ctx context.Context, query string, args ...any) ([]
 }
 
 // Compliance counts results per policy in one round trip. Plain counts
-// come from the (policy_id, status) index alone; exempt results, few by
-// nature, are counted apart and moved from their status to Exempt.
+// come from result_counts plus the deltas not folded into it yet (both
+// kept by triggers, migration 0010); exempt results, few by nature, are
+// counted apart and moved from their status to Exempt.
 func (s *Store) Compliance(ctx context.Context, at time.Time) ([]store.PolicyCounts, error) {
 	counts := &store.CountTally{}
 	// One snapshot for both counts, so a result changing between them
@@ -185,7 +186,11 @@ func (s *Store) Compliance(ctx context.Context, at time.Time) ([]store.PolicyCou
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := pgx.BeginTxFunc(ctx, s.pool, opts, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(`SELECT policy_id, status, count(*) FROM results_current GROUP BY policy_id, status`).Query(tally(counts.Add))
+		b.Queue(`SELECT policy_id, status, sum(n)::bigint FROM (
+				SELECT policy_id, status, n FROM result_counts
+				UNION ALL
+				SELECT policy_id, status, d FROM result_count_deltas
+			) c GROUP BY policy_id, status HAVING sum(n) <> 0`).Query(tally(counts.Add))
 		b.Queue(`WITH `+exemptCTE("")+`
 			SELECT r.policy_id, r.status, count(*) FROM exempt x
 			JOIN results_current r ON r.host_id = x.host_id AND r.policy_id = x.policy_id
@@ -196,6 +201,28 @@ func (s *Store) Compliance(ctx context.Context, at time.Time) ([]store.PolicyCou
 		return nil, fmt.Errorf("compliance: %w", err)
 	}
 	return counts.Sorted(), nil
+}
+
+// FoldResultCounts moves the count changes writers appended into
+// result_counts, and drops counts that reached zero. One statement takes
+// the deltas it folds, so replicas folding at once never fold one twice.
+func (s *Store) FoldResultCounts(ctx context.Context) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `WITH moved AS (
+				DELETE FROM result_count_deltas RETURNING policy_id, status, d
+			)
+			INSERT INTO result_counts AS c (policy_id, status, n)
+			SELECT policy_id, status, sum(d) FROM moved GROUP BY 1, 2
+			ON CONFLICT (policy_id, status) DO UPDATE SET n = c.n + excluded.n`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM result_counts WHERE n = 0`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("fold result counts: %w", err)
+	}
+	return nil
 }
 
 func tally(add func(string, policy.Status, int64)) func(pgx.Rows) error {

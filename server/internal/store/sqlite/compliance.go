@@ -150,8 +150,8 @@ func queryResults(ctx context.Context, q querier, query string, args ...any) ([]
 	return out, rows.Err()
 }
 
-// Compliance counts results per policy. Plain counts come from the
-// (policy_id, status) index alone; exempt results, few by nature, are
+// Compliance counts results per policy. Plain counts come from
+// result_counts, kept by triggers; exempt results, few by nature, are
 // counted apart and moved from their status to Exempt.
 func (s *Store) Compliance(ctx context.Context, at time.Time) ([]store.PolicyCounts, error) {
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -161,7 +161,7 @@ func (s *Store) Compliance(ctx context.Context, at time.Time) ([]store.PolicyCou
 	defer tx.Rollback() //nolint:errcheck // read-only
 	counts := &store.CountTally{}
 	if err := tally(ctx, tx, counts.Add,
-		`SELECT policy_id, status, count(*) FROM results_current GROUP BY policy_id, status`); err != nil {
+		`SELECT policy_id, status, n FROM result_counts WHERE n <> 0`); err != nil {
 		return nil, fmt.Errorf("compliance: %w", err)
 	}
 	if err := tally(ctx, tx, counts.Exempt, `WITH `+exemptCTE("")+`

@@ -21,6 +21,7 @@ var resultTests = []subtest{
 	{"removed results", testResultsRemoved},
 	{"unknown host, unknown policy, invalid result", testResultsRefused},
 	{"compliance counts", testComplianceCounts},
+	{"compliance counts follow every change", testComplianceCountsFollow},
 	{"policy results pages and filters", testPolicyResultsPages},
 	{"host results", testHostResults},
 	{"odd evidence and errors", testResultsOddValues},
@@ -388,4 +389,103 @@ func testResultsOddValues(t *testing.T, st store.Store) {
 	if ts := applyResults(t, st, store.ResultBatch{HostID: host, Revision: 1, Results: []policy.Result{r}}); len(ts) != 0 {
 		t.Errorf("duplicate recorded %q", transitionKeys(ts))
 	}
+}
+
+// testComplianceCountsFollow drives results through every kind of change
+// (first results, status flips, re-checks, removals, a policy deleted and
+// applied again, folds in between) and compares Compliance after each
+// step with counts kept here from what was applied.
+func testComplianceCountsFollow(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	policies := []string{"a", "b", "c"}
+	rev := applyPolicies(t, st, at(0), spec("a", "true"), spec("b", "true"), spec("c", "true")).Revision
+	hosts := make([]int64, 5)
+	for i := range hosts {
+		hosts[i] = enroll(t, st, fmt.Sprintf("h%d", i))
+	}
+	model := map[int64]map[string]policy.Status{}
+	for _, h := range hosts {
+		model[h] = map[string]policy.Status{}
+	}
+	check := func(step string) {
+		t.Helper()
+		want := map[string]*store.PolicyCounts{}
+		for _, byPolicy := range model {
+			for id, s := range byPolicy {
+				c := want[id]
+				if c == nil {
+					c = &store.PolicyCounts{PolicyID: id}
+					want[id] = c
+				}
+				switch s {
+				case policy.StatusPass:
+					c.Pass++
+				case policy.StatusFail:
+					c.Fail++
+				case policy.StatusNotApplicable:
+					c.NotApplicable++
+				case policy.StatusError:
+					c.Error++
+				}
+			}
+		}
+		got := map[string]store.PolicyCounts{}
+		for _, c := range compliance(t, st, at(24*time.Hour)) {
+			got[c.PolicyID] = c
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: compliance has %d policies %+v, want %d", step, len(got), got, len(want))
+		}
+		for id, w := range want {
+			if got[id] != *w {
+				t.Fatalf("%s: policy %s counts %+v, want %+v", step, id, got[id], *w)
+			}
+		}
+	}
+	statuses := []policy.Status{policy.StatusPass, policy.StatusFail, policy.StatusNotApplicable, policy.StatusError}
+	clock := time.Minute
+	for round := range 12 {
+		clock += time.Minute
+		var batches []store.ResultBatch
+		for i, h := range hosts {
+			b := store.ResultBatch{HostID: h, Revision: rev}
+			for j, id := range policies {
+				switch k := (round*7 + i*3 + j*5) % 9; {
+				case k < 5: // a result, often the same status as before
+					s := statuses[(round/3+i+j*k)%len(statuses)]
+					b.Results = append(b.Results, result(id, s, at(clock)))
+					model[h][id] = s
+				case k < 7: // no news
+				default:
+					b.Removed = append(b.Removed, id)
+					delete(model[h], id)
+				}
+			}
+			batches = append(batches, b)
+		}
+		applyResults(t, st, batches...)
+		check(fmt.Sprintf("round %d", round))
+		if round%4 == 1 {
+			if err := st.FoldResultCounts(ctx); err != nil {
+				t.Fatalf("fold: %v", err)
+			}
+			check(fmt.Sprintf("round %d folded", round))
+		}
+		if round == 6 {
+			var err error
+			if rev, err = st.DeletePolicy(ctx, "b", "ops", at(clock)); err != nil {
+				t.Fatalf("delete policy: %v", err)
+			}
+			for _, h := range hosts {
+				delete(model[h], "b")
+			}
+			check("policy b deleted")
+			rev = applyPolicies(t, st, at(clock), spec("a", "true"), spec("b", "true"), spec("c", "true")).Revision
+			check("policy b applied again")
+		}
+	}
+	if err := st.FoldResultCounts(ctx); err != nil {
+		t.Fatalf("fold: %v", err)
+	}
+	check("final fold")
 }
