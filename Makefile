@@ -11,7 +11,7 @@ DB      ?= sqlite://./data/steward.db
 # (alerting rules and receivers, see README.md#alerts).
 CONFIG  ?=
 
-.PHONY: build run test soak clean
+.PHONY: build run test soak clean dashboards
 
 build:
 	@mkdir -p bin
@@ -26,6 +26,11 @@ test:
 # The crash test: SIGKILLs the server while alerts fire (a few minutes).
 soak:
 	@scripts/soak.sh
+
+# Regenerates the Grafana dashboards (dashboards/grafana/*.json) from the
+# Go code in dashboards/generate; commit the result.
+dashboards:
+	$(GO) run ./dashboards/generate/cmd/gen -out dashboards/grafana
 
 clean:
 	rm -rf bin

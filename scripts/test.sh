@@ -11,7 +11,7 @@ scripts/test-deps.sh
 step "gofmt"
 # gofmt reads every file whatever its build tags, the soak-tagged crash
 # test included.
-unformatted=$(gofmt -l agent server shared)
+unformatted=$(gofmt -l agent server shared dashboards)
 if [ -n "$unformatted" ]; then
 	echo "not gofmt-formatted (run gofmt -w on them):"
 	echo "$unformatted"
@@ -38,7 +38,7 @@ step "go test (unit, store contract on SQLite and PostgreSQL, end-to-end, fuzz s
 go test -count=1 -timeout 25m ./...
 
 step "go test -race (concurrent packages)"
-go test -race -count=1 -timeout 10m ./server/internal/gateway/... ./server/internal/ingest/... ./server/internal/alerting/... ./server/internal/api/... ./agent/internal/runner/... ./agent/internal/state/... ./agent/internal/collect/...
+go test -race -count=1 -timeout 10m ./server/internal/gateway/... ./server/internal/ingest/... ./server/internal/alerting/... ./server/internal/api/... ./server/internal/fleet/... ./agent/internal/runner/... ./agent/internal/state/... ./agent/internal/collect/...
 
 echo
 echo "all tests passed"

@@ -88,9 +88,84 @@ type Section struct {
 	Data json.RawMessage `json:"data"`
 }
 
-// Heartbeat says the agent is alive between inventories.
+// Heartbeat says the agent is alive between inventories. Health is
+// optional: agents older than it send none, and the server accepts that.
 type Heartbeat struct {
-	Time time.Time `json:"time"`
+	Time   time.Time `json:"time"`
+	Health *Health   `json:"health,omitempty"`
+}
+
+// Health is what an agent says about itself in a heartbeat. Every field but
+// Spooled is an increment: what happened since the previous heartbeat the
+// agent created, so the server adds each applied heartbeat's values to
+// fleet-wide counters and a heartbeat applied once is counted once. Zero
+// values are left off the wire, so an idle agent's health is "{}".
+type Health struct {
+	// InventoryScanSeconds and PolicyScanSeconds are the durations of the
+	// inventory collections and policy evaluations that completed since
+	// the previous heartbeat, oldest first. At most MaxHealthScans each:
+	// an agent that completed more keeps the most recent ones.
+	InventoryScanSeconds []float64 `json:"inventory_scan_seconds,omitempty"`
+	PolicyScanSeconds    []float64 `json:"policy_scan_seconds,omitempty"`
+	// CheckErrors counts policy checks that ended with status error in
+	// the evaluations above.
+	CheckErrors uint64 `json:"check_errors,omitempty"`
+	// Dropped counts data messages the agent gave up on without an ack:
+	// sent on a connection that ended before the ack came, or not sendable
+	// at all (an inventory over MaxMessageBytes). Such a message is never
+	// sent again as it was; an inventory's or results' content is
+	// recomputed and sent in a later message, a heartbeat is simply lost.
+	Dropped uint64 `json:"dropped,omitempty"`
+	// Reconnects counts connections the agent had welcomed after having
+	// had one welcomed before, since it started.
+	Reconnects uint64 `json:"reconnects,omitempty"`
+	// Spooled is a level, not an increment: the data messages the agent
+	// holds that the server has not acknowledged yet when the heartbeat is
+	// created (the heartbeat itself not included).
+	Spooled uint64 `json:"spooled,omitempty"`
+}
+
+// Bounds of a valid Health. They are far above what a working agent
+// reports between two heartbeats; a value past them is a bug or a forgery,
+// and the heartbeat carrying it is refused as malformed.
+const (
+	// MaxHealthScans caps each list of scan durations.
+	MaxHealthScans = 32
+	// MaxScanSeconds is the longest scan a heartbeat may report: a day.
+	MaxScanSeconds = 24 * 60 * 60
+	// MaxHealthCount caps each count (increments and Spooled).
+	MaxHealthCount = 1 << 20
+)
+
+// Validate checks a health report against the bounds above: at most
+// MaxHealthScans durations per list, each a finite number of seconds in
+// [0, MaxScanSeconds], and every count at most MaxHealthCount. JSON cannot
+// carry NaN or infinities and a negative count does not decode, so those
+// are refused earlier, by DecodePayload; Validate checks them anyway for
+// values built in Go.
+func (h *Health) Validate() error {
+	for _, l := range []struct {
+		name string
+		vals []float64
+	}{{"inventory_scan_seconds", h.InventoryScanSeconds}, {"policy_scan_seconds", h.PolicyScanSeconds}} {
+		if len(l.vals) > MaxHealthScans {
+			return fmt.Errorf("%w: health %s has %d durations, at most %d allowed", ErrMalformed, l.name, len(l.vals), MaxHealthScans)
+		}
+		for _, v := range l.vals {
+			if math.IsNaN(v) || v < 0 || v > MaxScanSeconds {
+				return fmt.Errorf("%w: health %s holds %v, want seconds in [0, %d]", ErrMalformed, l.name, v, MaxScanSeconds)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name string
+		v    uint64
+	}{{"check_errors", h.CheckErrors}, {"dropped", h.Dropped}, {"reconnects", h.Reconnects}, {"spooled", h.Spooled}} {
+		if c.v > MaxHealthCount {
+			return fmt.Errorf("%w: health %s is %d, at most %d allowed", ErrMalformed, c.name, c.v, MaxHealthCount)
+		}
+	}
+	return nil
 }
 
 // PolicySet is the whole set of policies the agent must evaluate, with

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +47,11 @@ func TestGolden(t *testing.T) {
 		{"inventory_unchanged.json", TypeInventory, 19, Inventory{CollectedAt: at, Digest: inventory.Digest(hashes)}},
 		{"inventory_removed.json", TypeInventory, 20, Inventory{CollectedAt: at, Digest: inventory.Digest(map[string]string{"os": osSec.Hash}), Removed: []string{"software"}}},
 		{"heartbeat.json", TypeHeartbeat, 21, Heartbeat{Time: at}},
+		{"heartbeat_health.json", TypeHeartbeat, 23, Heartbeat{Time: at, Health: &Health{
+			InventoryScanSeconds: []float64{2.345}, PolicyScanSeconds: []float64{0.412, 0.087},
+			CheckErrors: 3, Dropped: 1, Reconnects: 2, Spooled: 4,
+		}}},
+		{"heartbeat_idle.json", TypeHeartbeat, 24, Heartbeat{Time: at, Health: &Health{}}},
 		{"ack.json", TypeAck, 21, Ack{}},
 		{"ack_resync.json", TypeAck, 19, Ack{Resync: true}},
 		{"error.json", TypeError, 0, Error{Code: CodeUnavailable, Message: "database unavailable", RetryAfter: Duration(30 * time.Second)}},
@@ -82,6 +89,20 @@ func TestGolden(t *testing.T) {
 			env, err := Decode(want)
 			if err != nil || env.Type != tc.typ || env.Seq != tc.seq {
 				t.Fatalf("decode golden: %+v %v", env, err)
+			}
+			if hb, ok := tc.payload.(Heartbeat); ok {
+				var back Heartbeat
+				if err := DecodePayload(env, &back); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(back, hb) {
+					t.Errorf("heartbeat changed in round trip:\n got %+v\nwant %+v", back, hb)
+				}
+				if back.Health != nil {
+					if err := back.Health.Validate(); err != nil {
+						t.Errorf("golden health does not validate: %v", err)
+					}
+				}
 			}
 			if inv, ok := tc.payload.(Inventory); ok {
 				var back Inventory
@@ -168,6 +189,91 @@ func TestInventoryValidate(t *testing.T) {
 	}
 }
 
+// TestHeartbeatCompatibility: a heartbeat without health (an agent older
+// than it) decodes with Health nil, and fields this build does not know (a
+// newer agent) are ignored rather than refused.
+func TestHeartbeatCompatibility(t *testing.T) {
+	for _, tc := range []struct {
+		name, payload string
+		want          *Health
+	}{
+		{"no health", `{"time":"2026-11-25T12:00:00Z"}`, nil},
+		{"null health", `{"time":"2026-11-25T12:00:00Z","health":null}`, nil},
+		{"unknown fields", `{"time":"2026-11-25T12:00:00Z","uptime":3,"health":{"reconnects":1,"cpu_seconds":7.5}}`, &Health{Reconnects: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hb Heartbeat
+			if err := DecodePayload(Envelope{Type: TypeHeartbeat, Seq: 1, Payload: []byte(tc.payload)}, &hb); err != nil {
+				t.Fatalf("DecodePayload = %v", err)
+			}
+			if !reflect.DeepEqual(hb.Health, tc.want) {
+				t.Errorf("health = %+v, want %+v", hb.Health, tc.want)
+			}
+			if !hb.Time.Equal(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)) {
+				t.Errorf("time = %v", hb.Time)
+			}
+		})
+	}
+}
+
+// TestHealthDecodeRejects: values JSON cannot carry, or that do not fit
+// the field, fail decoding as malformed before Validate is reached.
+func TestHealthDecodeRejects(t *testing.T) {
+	for _, tc := range []struct{ name, health string }{
+		{"negative count", `{"dropped":-1}`},
+		{"fractional count", `{"check_errors":1.5}`},
+		{"count above uint64", `{"spooled":18446744073709551616}`},
+		{"NaN", `{"inventory_scan_seconds":[NaN]}`},
+		{"duration overflows float64", `{"policy_scan_seconds":[1e400]}`},
+		{"durations not a list", `{"policy_scan_seconds":1}`},
+		{"string count", `{"reconnects":"2"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hb Heartbeat
+			payload := `{"time":"2026-11-25T12:00:00Z","health":` + tc.health + `}`
+			err := DecodePayload(Envelope{Type: TypeHeartbeat, Seq: 1, Payload: []byte(payload)}, &hb)
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("DecodePayload = %v (health %+v), want ErrMalformed", err, hb.Health)
+			}
+		})
+	}
+}
+
+func TestHealthValidate(t *testing.T) {
+	many := make([]float64, MaxHealthScans+1)
+	tests := []struct {
+		name string
+		h    Health
+		ok   bool
+	}{
+		{"empty", Health{}, true},
+		{"typical", Health{InventoryScanSeconds: []float64{1.2}, PolicyScanSeconds: []float64{0, 0.3}, CheckErrors: 2, Dropped: 1, Reconnects: 1, Spooled: 3}, true},
+		{"at every bound", Health{InventoryScanSeconds: many[:MaxHealthScans], PolicyScanSeconds: []float64{MaxScanSeconds},
+			CheckErrors: MaxHealthCount, Dropped: MaxHealthCount, Reconnects: MaxHealthCount, Spooled: MaxHealthCount}, true},
+		{"too many inventory scans", Health{InventoryScanSeconds: many}, false},
+		{"too many policy scans", Health{PolicyScanSeconds: many}, false},
+		{"negative duration", Health{InventoryScanSeconds: []float64{-0.001}}, false},
+		{"NaN duration", Health{PolicyScanSeconds: []float64{math.NaN()}}, false},
+		{"infinite duration", Health{PolicyScanSeconds: []float64{math.Inf(1)}}, false},
+		{"duration over a day", Health{InventoryScanSeconds: []float64{MaxScanSeconds + 1}}, false},
+		{"check errors", Health{CheckErrors: MaxHealthCount + 1}, false},
+		{"dropped", Health{Dropped: MaxHealthCount + 1}, false},
+		{"reconnects", Health{Reconnects: math.MaxUint64}, false},
+		{"spooled", Health{Spooled: MaxHealthCount + 1}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.h.Validate()
+			if (err == nil) != tc.ok {
+				t.Errorf("Validate = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrMalformed) {
+				t.Errorf("error %v does not wrap ErrMalformed", err)
+			}
+		})
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.json")
 	for _, p := range files {
@@ -180,10 +286,16 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if env.Type == TypeInventory {
+		switch env.Type {
+		case TypeInventory:
 			var inv Inventory
 			if DecodePayload(env, &inv) == nil {
 				_ = inv.Validate()
+			}
+		case TypeHeartbeat:
+			var hb Heartbeat
+			if DecodePayload(env, &hb) == nil && hb.Health != nil {
+				_ = hb.Health.Validate()
 			}
 		}
 	})

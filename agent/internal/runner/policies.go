@@ -28,6 +28,7 @@ const (
 type evaluated struct {
 	revision uint64
 	results  []policy.Result
+	took     time.Duration
 }
 
 // resultsFlight is the one results message awaiting its ack; acked is the
@@ -76,9 +77,10 @@ func (s *session) startEval() {
 	s.collectors.Add(1)
 	go func() {
 		defer s.collectors.Done()
+		start := s.a.h.now()
 		res := policy.EvaluateAll(ctx, set.Policies, env, evalWorkers)
 		select {
-		case s.evals <- evaluated{revision: set.Revision, results: res}:
+		case s.evals <- evaluated{revision: set.Revision, results: res, took: s.a.h.now().Sub(start)}:
 		case <-ctx.Done():
 		}
 	}()
@@ -87,6 +89,12 @@ func (s *session) startEval() {
 // evalDone takes a finished evaluation and sends what changed.
 func (s *session) evalDone(ctx context.Context, ev evaluated) (outcome, bool) {
 	s.evaluating = false
+	// Every completed evaluation is a scan, even one a newer set made
+	// stale; evaluating an empty set is not, its zero duration would only
+	// blur the fleet's figures.
+	if len(ev.results) > 0 {
+		s.a.health.policyScan(ev.took, ev.results)
+	}
 	if ev.revision == s.a.st.Policies().Revision {
 		s.latest = &ev
 		before := s.lastSent

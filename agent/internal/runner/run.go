@@ -94,6 +94,10 @@ type agent struct {
 	client *transport.Client
 	log    *slog.Logger
 	h      hooks
+	// health is reported in heartbeats; it outlives sessions so that
+	// what happens between connections (drops, reconnects) is reported
+	// by the next one.
+	health health
 }
 
 // outcome is how one connection attempt ended.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -48,6 +49,12 @@ type inFlight struct {
 	doc    inventory.Document // kept to answer a resync without collecting again
 }
 
+// collected is one finished inventory collection and how long it took.
+type collected struct {
+	doc  inventory.Document
+	took time.Duration
+}
+
 // session is one welcomed connection. All its fields are used by the
 // goroutine running run, except the collection goroutine's channel.
 type session struct {
@@ -61,7 +68,7 @@ type session struct {
 	inflight    *inFlight
 	collecting  bool
 	collectDue  bool // the inventory timer fired while busy
-	results     chan inventory.Document
+	results     chan collected
 	collectCtx  context.Context
 	stopCollect context.CancelFunc
 	collectors  sync.WaitGroup
@@ -76,12 +83,16 @@ type session struct {
 	latest          *evaluated // the newest evaluation of the current set
 	resultsInflight *resultsFlight
 	lastSent        uint64 // seq of the last results message sent
+
+	// pendingHB holds the sequence numbers of heartbeats sent and not
+	// acknowledged yet, oldest first; see unacked.
+	pendingHB []uint64
 }
 
 func newSession(a *agent, conn *transport.Conn) *session {
 	return &session{
 		a: a, conn: conn, log: a.log,
-		results:    make(chan inventory.Document, 1),
+		results:    make(chan collected, 1),
 		evals:      make(chan evaluated, 1),
 		checkEvery: a.cfg.CheckInterval,
 	}
@@ -104,7 +115,25 @@ func (s *session) run(ctx context.Context) outcome {
 	o := s.loop(ctx)
 	o.welcomed = true
 	o.upFor = s.a.h.now().Sub(start)
+	// Nothing sent on this connection is sent again as it was: what is
+	// still unacknowledged is dropped (an inventory's or results' content
+	// is recomputed on the next connection).
+	s.a.health.drop(s.unacked())
 	return o
+}
+
+// unacked counts the data messages sent on this connection that the
+// server has not acknowledged: the agent's spool depth as its heartbeats
+// report it.
+func (s *session) unacked() int {
+	n := len(s.pendingHB)
+	if s.inflight != nil {
+		n++
+	}
+	if s.resultsInflight != nil {
+		n++
+	}
+	return n
 }
 
 // handshake sends hello and waits for welcome; ok is false when the
@@ -163,6 +192,7 @@ func (s *session) welcome(env wire.Envelope) (outcome, bool) {
 			return outcome{fatal: err}, false
 		}
 	}
+	s.a.health.welcome()
 	s.inventoryEvery = pickInterval(s.a.cfg.InventoryInterval, time.Duration(w.InventoryInterval), defaultInventory)
 	s.heartbeatEvery = pickInterval(s.a.cfg.HeartbeatInterval, time.Duration(w.HeartbeatInterval), defaultHeartbeat)
 	s.conn.SetIdleTimeout(2*s.heartbeatEvery + idleSlack)
@@ -207,7 +237,7 @@ func (s *session) loop(ctx context.Context) outcome {
 				return o
 			}
 		case <-heartbeat.C:
-			if o, ok := s.sendData(ctx, wire.TypeHeartbeat, wire.Heartbeat{Time: s.a.h.now().UTC()}); !ok {
+			if o, ok := s.heartbeat(ctx); !ok {
 				return o
 			}
 		case <-nextInventory.C:
@@ -217,8 +247,10 @@ func (s *session) loop(ctx context.Context) outcome {
 			} else {
 				s.startCollect()
 			}
-		case doc := <-s.results:
+		case c := <-s.results:
 			s.collecting = false
+			s.a.health.inventoryScan(c.took)
+			doc := c.doc
 			if o, ok := s.sendInventory(ctx, doc); !ok {
 				return o
 			}
@@ -261,7 +293,11 @@ func (s *session) ack(ctx context.Context, env wire.Envelope) (outcome, bool) {
 		return s.resultsAcked(ctx)
 	}
 	if s.inflight == nil || env.Seq != s.inflight.seq {
-		return outcome{}, true // a heartbeat's ack, or a stale one
+		// A heartbeat's ack, or a stale one.
+		if i := slices.Index(s.pendingHB, env.Seq); i >= 0 {
+			s.pendingHB = slices.Delete(s.pendingHB, i, i+1)
+		}
+		return outcome{}, true
 	}
 	var ack wire.Ack
 	if len(env.Payload) > 0 {
@@ -304,7 +340,9 @@ func (s *session) startCollect() {
 	s.collectors.Add(1)
 	go func() {
 		defer s.collectors.Done()
-		s.results <- s.a.cfg.Collect(ctx)
+		start := s.a.h.now()
+		doc := s.a.cfg.Collect(ctx)
+		s.results <- collected{doc: doc, took: s.a.h.now().Sub(start)}
 	}()
 }
 
@@ -328,6 +366,7 @@ func (s *session) sendInventory(ctx context.Context, doc inventory.Document) (ou
 		// The server would drop the connection for it, and every retry
 		// would do the same; stay connected and try the next collection.
 		s.log.Error("inventory too large to send", "bytes", len(msg), "limit", wire.MaxMessageBytes)
+		s.a.health.drop(1)
 		return outcome{}, true
 	}
 	if err := s.conn.Send(ctx, msg); err != nil {
@@ -338,14 +377,27 @@ func (s *session) sendInventory(ctx context.Context, doc inventory.Document) (ou
 	return outcome{}, true
 }
 
-// sendData reserves the next sequence number (on disk first) and sends a
-// data message with it.
-func (s *session) sendData(ctx context.Context, typ string, payload any) (outcome, bool) {
+// heartbeat reserves the next sequence number (on disk first) and sends a
+// heartbeat with it, carrying the agent's health: the increments since the
+// previous heartbeat, which start again from zero, and the messages still
+// unacknowledged.
+func (s *session) heartbeat(ctx context.Context) (outcome, bool) {
 	seq, err := s.a.st.NextSeq()
 	if err != nil {
 		return outcome{fatal: err}, false
 	}
-	return s.send(ctx, typ, seq, payload)
+	hb := wire.Heartbeat{Time: s.a.h.now().UTC(), Health: s.a.health.take(s.unacked())}
+	if o, ok := s.send(ctx, wire.TypeHeartbeat, seq, hb); !ok {
+		// Not queued, so never seen by the server: report it next time.
+		s.a.health.restore(hb.Health)
+		return o, false
+	}
+	s.pendingHB = append(s.pendingHB, seq)
+	if len(s.pendingHB) > maxPendingHeartbeats {
+		s.pendingHB = slices.Delete(s.pendingHB, 0, 1)
+		s.a.health.drop(1)
+	}
+	return outcome{}, true
 }
 
 // send encodes and queues one message; seq 0 is left off the envelope.

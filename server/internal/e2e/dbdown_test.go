@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ func TestDatabaseGoesAway(t *testing.T) {
 	cluster := pgtest.NewCluster(t)
 	db := cluster.NewDatabase(t)
 	conf := filepath.Join(t.TempDir(), "server.yaml")
-	os.WriteFile(conf, []byte("agent:\n  heartbeat_interval: 1s\n"), 0o600)
+	os.WriteFile(conf, []byte("agent:\n  heartbeat_interval: 1s\nmetrics:\n  fleet_interval: 1s\n"), 0o600)
 	s := startServer(t, db, "--config", conf)
 	agent := s.startAgent(t, filepath.Join(t.TempDir(), "agent"))
 
@@ -63,6 +64,15 @@ func TestDatabaseGoesAway(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusServiceUnavailable, resp.Status
 	})
+	// The fleet loop's next ping fails: steward_store_up says so, and the
+	// failed pings count as errors of the Ping operation.
+	eventually(t, 30*time.Second, "steward_store_up 0", func() (bool, string) {
+		v, ok := s.metric(t, "steward_store_up")
+		return ok && v == 0, fmt.Sprint(v)
+	})
+	if v, _ := s.metric(t, `steward_store_operation_errors_total{operation="Ping"}`); v < 1 {
+		t.Errorf(`steward_store_operation_errors_total{operation="Ping"} = %v with the database down, want at least 1`, v)
+	}
 	eventually(t, 30*time.Second, "the agent to be told to back off", func() (bool, string) {
 		out := agent.Output()
 		return strings.Contains(out, "unavailable"), ""
@@ -84,6 +94,10 @@ func TestDatabaseGoesAway(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200, resp.Status
+	})
+	eventually(t, 30*time.Second, "steward_store_up 1 again", func() (bool, string) {
+		v, ok := s.metric(t, "steward_store_up")
+		return ok && v == 1, fmt.Sprint(v)
 	})
 	before := hosts.Hosts[0].LastSeen
 	// The agent waits out the server's retry hint (30 s by default) before

@@ -41,9 +41,27 @@ func TestMetricsPassPromtool(t *testing.T) {
 		return bytes.Contains(body, []byte(`steward_hosts{online="true",os="linux",`)), ""
 	})
 	for _, name := range []string{"steward_agents_connected", "steward_ingest_duration_seconds_bucket", "steward_build_info",
-		"steward_enrollments_total", "steward_agent_versions"} {
+		"steward_enrollments_total", "steward_agent_versions",
+		`steward_db_connections{state="idle"}`, `steward_db_connections{state="in_use"}`, "steward_db_max_connections",
+		`steward_inventory_changes_total{kind="software_installed"}`} {
 		if !bytes.Contains(body, []byte(name)) {
 			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	// The operator series: the inventory went through the measured store
+	// (ApplyBatch) and recorded the host's first inventory; the store
+	// answered the fleet loop's ping.
+	for _, c := range []struct {
+		series  string
+		atLeast float64
+	}{
+		{`steward_store_operation_duration_seconds_count{operation="ApplyBatch"}`, 1},
+		{`steward_agent_message_bytes_total{type="inventory"}`, 1},
+		{`steward_inventory_changes_total{kind="first_inventory"}`, 1},
+		{"steward_store_up", 1}, // 0 or 1: at least 1 is up
+	} {
+		if v, ok := s.metric(t, c.series); !ok || v < c.atLeast {
+			t.Errorf("%s = %v (present: %v), want at least %v", c.series, v, ok, c.atLeast)
 		}
 	}
 	cmd := exec.Command(promtool, "check", "metrics")

@@ -1,13 +1,20 @@
 // Package fleet computes the fleet gauges (hosts, agent versions, policy
 // results and compliance) from the store on a schedule, so that a scrape
-// of /metrics reads cached values and costs the database nothing.
+// of /metrics reads cached values and costs the database nothing. On the
+// same schedule it pings the store for steward_store_up.
 package fleet
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/server/internal/store"
@@ -16,6 +23,8 @@ import (
 
 // Store is what the gauges are read from.
 type Store interface {
+	// Ping checks the database answers (steward_store_up).
+	Ping(ctx context.Context) error
 	FleetCounts(ctx context.Context, onlineSince time.Time) (store.FleetCounts, error)
 	Compliance(ctx context.Context, at time.Time) ([]store.PolicyCounts, error)
 	ListPolicies(ctx context.Context, afterID string, limit int) ([]store.StoredPolicy, error)
@@ -36,7 +45,12 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Run updates the gauges at once and then every Interval until ctx ends.
+// maxPingWait bounds one ping, so that a database that hangs rather than
+// refuses shows as down within one interval.
+const maxPingWait = 5 * time.Second
+
+// Run pings the store and updates the gauges at once and then every
+// Interval until ctx ends.
 func Run(ctx context.Context, cfg Config) {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 30 * time.Second
@@ -46,7 +60,16 @@ func Run(ctx context.Context, cfg Config) {
 	}
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
+	up := true // as last logged: only changes are logged
 	for {
+		if err := Ping(ctx, cfg); ctx.Err() == nil && (err == nil) != up {
+			up = err == nil
+			if up {
+				cfg.Logger.Info("database answers pings again; steward_store_up is 1")
+			} else {
+				cfg.Logger.Warn("database ping failed; steward_store_up is 0", "err", err)
+			}
+		}
 		if err := Update(ctx, cfg); err != nil && ctx.Err() == nil {
 			cfg.Logger.Warn("fleet gauges not updated; the previous values stay", "err", err)
 		}
@@ -56,6 +79,28 @@ func Run(ctx context.Context, cfg Config) {
 		case <-tick.C:
 		}
 	}
+}
+
+// Ping pings the store once, within maxPingWait or Interval if shorter,
+// and sets steward_store_up to 1 if it answered, else 0. A ping cut short
+// because ctx ended leaves the gauge as it was.
+func Ping(ctx context.Context, cfg Config) error {
+	wait := maxPingWait
+	if cfg.Interval > 0 {
+		wait = min(wait, cfg.Interval)
+	}
+	pctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	err := cfg.Store.Ping(pctx)
+	if ctx.Err() != nil {
+		return err
+	}
+	if err != nil {
+		cfg.Metrics.StoreUp.Set(0)
+	} else {
+		cfg.Metrics.StoreUp.Set(1)
+	}
+	return err
 }
 
 // Update computes the gauges once. On an error the gauges keep their
@@ -85,20 +130,19 @@ func Update(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("list policies: %w", err)
 	}
 	m := cfg.Metrics
-	m.Hosts.Reset()
+	hosts := gaugeValues{}
 	for _, c := range fc.Hosts {
-		m.Hosts.WithLabelValues(orUnknown(c.OS), orUnknown(c.Platform), orUnknown(c.OSVersion), fmt.Sprint(c.Online)).Add(float64(c.Count))
+		hosts.add(c.Count, "os", orUnknown(c.OS), "platform", orUnknown(c.Platform), "os_version", orUnknown(c.OSVersion), "online", fmt.Sprint(c.Online))
 	}
-	m.AgentVersions.Reset()
+	versions := gaugeValues{}
 	for _, c := range fc.AgentVersions {
-		m.AgentVersions.WithLabelValues(orUnknown(c.Version)).Add(float64(c.Count))
+		versions.add(c.Count, "version", orUnknown(c.Version))
 	}
 	severity := make(map[string]string, len(policies))
 	for _, p := range policies {
 		severity[p.Policy.ID] = p.Policy.Severity
 	}
-	m.PolicyResults.Reset()
-	m.ComplianceRatio.Reset()
+	results, ratios := gaugeValues{}, gaugeValues{}
 	for _, c := range counts {
 		sev, ok := severity[c.PolicyID]
 		if !ok {
@@ -106,12 +150,16 @@ func Update(ctx context.Context, cfg Config) error {
 		}
 		for st, n := range map[policy.Status]int64{policy.StatusPass: c.Pass, policy.StatusFail: c.Fail,
 			policy.StatusNotApplicable: c.NotApplicable, policy.StatusError: c.Error, policy.StatusExempt: c.Exempt} {
-			m.PolicyResults.WithLabelValues(c.PolicyID, sev, string(st)).Set(float64(n))
+			results.add(n, "policy", c.PolicyID, "severity", sev, "status", string(st))
 		}
 		if concerned := c.Pass + c.Fail + c.Error + c.Exempt; concerned > 0 {
-			m.ComplianceRatio.WithLabelValues(c.PolicyID, sev).Set(float64(c.Pass+c.Exempt) / float64(concerned))
+			ratios.set(float64(c.Pass+c.Exempt)/float64(concerned), "policy", c.PolicyID, "severity", sev)
 		}
 	}
+	hosts.replace(m.Hosts)
+	versions.replace(m.AgentVersions)
+	results.replace(m.PolicyResults)
+	ratios.replace(m.ComplianceRatio)
 	return nil
 }
 
@@ -121,4 +169,77 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// gaugeValues is the next content of a gauge vector, keyed by its label
+// set rendered as sorted name=value pairs.
+type gaugeValues map[string]gaugeValue
+
+type gaugeValue struct {
+	labels prometheus.Labels
+	value  float64
+}
+
+// add adds n to the series with these label name/value pairs.
+func (g gaugeValues) add(n int64, pairs ...string) {
+	k, l := labelKey(pairs...)
+	v := g[k]
+	v.labels, v.value = l, v.value+float64(n)
+	g[k] = v
+}
+
+// set gives the series with these label name/value pairs value x.
+func (g gaugeValues) set(x float64, pairs ...string) {
+	k, l := labelKey(pairs...)
+	g[k] = gaugeValue{labels: l, value: x}
+}
+
+// replace makes vec hold exactly g: each series is set to its new value,
+// then series g no longer has are deleted. A scrape running meanwhile
+// sees each series at its old or its new value, never an emptied vector
+// (as Reset followed by refilling would show it).
+func (g gaugeValues) replace(vec *prometheus.GaugeVec) {
+	for _, v := range g {
+		vec.With(v.labels).Set(v.value)
+	}
+	ch := make(chan prometheus.Metric)
+	go func() {
+		vec.Collect(ch)
+		close(ch)
+	}()
+	var stale []prometheus.Labels
+	for m := range ch {
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			continue
+		}
+		pairs := make([]string, 0, 2*len(d.Label))
+		for _, lp := range d.Label {
+			pairs = append(pairs, lp.GetName(), lp.GetValue())
+		}
+		if k, l := labelKey(pairs...); g[k].labels == nil {
+			stale = append(stale, l)
+		}
+	}
+	for _, l := range stale {
+		vec.Delete(l)
+	}
+}
+
+// labelKey renders name/value pairs as a key independent of their order,
+// and as prometheus.Labels.
+func labelKey(pairs ...string) (string, prometheus.Labels) {
+	l := make(prometheus.Labels, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		l[pairs[i]] = pairs[i+1]
+	}
+	names := slices.Sorted(maps.Keys(l))
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n)
+		b.WriteByte(0)
+		b.WriteString(l[n])
+		b.WriteByte(0)
+	}
+	return b.String(), l
 }

@@ -86,3 +86,84 @@ func TestUpdate(t *testing.T) {
 		t.Errorf("steward_hosts has %d series, want 3 (no series per host)", n)
 	}
 }
+
+// TestUpdateReplaces checks that a policy deleted between two cycles
+// loses its series, and that scrapes running during cycles always see the
+// policy series, never the emptied vector a reset would show.
+func TestUpdateReplaces(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "steward.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	host, err := st.EnrollHost(ctx, store.NewHost{NodeKeyHash: fmt.Sprintf("%064x", 1), Hostname: "h", EnrolledAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var specs []store.PolicySpec
+	var results []policy.Result
+	for _, id := range []string{"a", "b"} {
+		specs = append(specs, store.PolicySpec{Policy: policy.Policy{ID: id, Title: id, Severity: policy.SeverityLow,
+			Check: policy.Check{File: &policy.FileCheck{Path: "/x"}}}})
+		results = append(results, policy.Result{PolicyID: id, Status: policy.StatusFail, CheckedAt: now})
+	}
+	res, err := st.ApplyPolicies(ctx, store.PolicyApply{Actor: "test", Policies: specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ApplyResults(ctx, []store.ResultBatch{{HostID: host, Revision: res.Revision, Results: results}}); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New("test")
+	cfg := Config{Store: st, Metrics: m, OnlineWindow: 90 * time.Second}
+	if err := Update(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(m.PolicyResults); n != 10 {
+		t.Fatalf("steward_policy_results has %d series, want 2 policies x 5 statuses", n)
+	}
+
+	// Scrapes while cycles run: each sees all ten series.
+	done := make(chan struct{})
+	bad := make(chan int, 1)
+	go func() {
+		defer close(done)
+		for range 200 {
+			if n := testutil.CollectAndCount(m.PolicyResults); n != 10 {
+				select {
+				case bad <- n:
+				default:
+				}
+			}
+		}
+	}()
+	for range 20 {
+		if err := Update(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	select {
+	case n := <-bad:
+		t.Errorf("a scrape during a cycle saw %d policy series, want 10", n)
+	default:
+	}
+
+	if _, err := st.DeletePolicy(ctx, "b", "test", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(m.PolicyResults); n != 5 {
+		t.Errorf("after deleting b, steward_policy_results has %d series, want 5", n)
+	}
+	if n := testutil.CollectAndCount(m.ComplianceRatio); n != 1 {
+		t.Errorf("after deleting b, steward_policy_compliance_ratio has %d series, want 1", n)
+	}
+}

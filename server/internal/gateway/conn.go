@@ -53,6 +53,8 @@ type conn struct {
 	once   sync.Once
 	final  closing
 	wdone  chan struct{}
+	// health feeds the agent health series from applied heartbeats.
+	health connHealth
 }
 
 func newConn(g *Gateway, ws *websocket.Conn, host store.Host, remote string) *conn {
@@ -103,6 +105,8 @@ func (c *conn) serve() {
 		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
 		return
 	}
+	// The agent's last reported spool depth leaves the gauge with it.
+	defer c.health.end(c.g.cfg.Metrics)
 	defer func() {
 		if c.g.detach(c) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -199,6 +203,10 @@ func (c *conn) readEnvelope() (wire.Envelope, error) {
 	env, err := wire.Decode(data)
 	if err == nil && c.g.cfg.Metrics != nil {
 		c.g.cfg.Metrics.MessagesReceived.WithLabelValues(env.Type).Inc()
+		// The frame as read is the message after the WebSocket layer
+		// decompressed it; its type is one Decode knows, so the label
+		// stays bounded.
+		c.g.cfg.Metrics.MessageBytes.WithLabelValues(env.Type).Add(float64(len(data)))
 	}
 	return env, err
 }
@@ -220,7 +228,7 @@ func (c *conn) readLoop() error {
 			}
 			continue
 		}
-		msg, err := c.message(env)
+		msg, health, err := c.message(env)
 		if err != nil {
 			return err
 		}
@@ -229,6 +237,11 @@ func (c *conn) readLoop() error {
 			if err != nil {
 				c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
 				return
+			}
+			// A heartbeat's health counts once: when it is applied, not
+			// when an already applied sequence number is acked again.
+			if health != nil && !res.Duplicate {
+				c.health.applied(c.g.cfg.Metrics, health)
 			}
 			ack, _ := wire.Encode(wire.TypeAck, seq, wire.Ack{Resync: res.Resync})
 			c.send(ack)
@@ -263,31 +276,39 @@ func (c *conn) results(env wire.Envelope) error {
 	return nil
 }
 
-// message turns a data envelope into a store message, validating it.
-func (c *conn) message(env wire.Envelope) (store.Message, error) {
+// message turns a data envelope into a store message, validating it. For
+// a heartbeat it also returns the agent's health report, if it sent one;
+// a report out of bounds makes the heartbeat malformed.
+func (c *conn) message(env wire.Envelope) (store.Message, *wire.Health, error) {
 	msg := store.Message{HostID: c.host.ID, Seq: env.Seq, Type: env.Type, Received: time.Now()}
 	if env.Seq == 0 {
-		return msg, fmt.Errorf("%w: %s without a sequence number", wire.ErrMalformed, env.Type)
+		return msg, nil, fmt.Errorf("%w: %s without a sequence number", wire.ErrMalformed, env.Type)
 	}
 	switch env.Type {
 	case wire.TypeInventory:
 		var inv wire.Inventory
 		if err := wire.DecodePayload(env, &inv); err != nil {
-			return msg, err
+			return msg, nil, err
 		}
 		if err := inv.Validate(); err != nil {
-			return msg, err
+			return msg, nil, err
 		}
 		msg.Inventory = &inv
 	case wire.TypeHeartbeat:
 		var hb wire.Heartbeat
 		if err := wire.DecodePayload(env, &hb); err != nil {
-			return msg, err
+			return msg, nil, err
 		}
+		if hb.Health != nil {
+			if err := hb.Health.Validate(); err != nil {
+				return msg, nil, err
+			}
+		}
+		return msg, hb.Health, nil
 	default:
-		return msg, fmt.Errorf("%w: agent may not send %q", wire.ErrMalformed, env.Type)
+		return msg, nil, fmt.Errorf("%w: agent may not send %q", wire.ErrMalformed, env.Type)
 	}
-	return msg, nil
+	return msg, nil, nil
 }
 
 func (c *conn) writeLoop() {

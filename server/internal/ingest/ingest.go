@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/steward-project/steward/server/internal/changes"
 	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/server/internal/store"
 )
@@ -77,6 +78,12 @@ func New(sink Sink, cfg Config) *Batcher {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if m := cfg.Metrics; m != nil {
+		// Every kind has a series from the start, at 0 until it happens.
+		for _, k := range changes.Kinds {
+			m.InventoryChanges.WithLabelValues(k)
+		}
 	}
 	b := &Batcher{sink: sink, cfg: cfg}
 	for range cfg.Writers {
@@ -164,8 +171,11 @@ func (b *Batcher) commit(batch []item, msgs []store.Message) {
 	}
 	if err != nil {
 		b.cfg.Logger.Error("ingest failed", "host_id", msgs[0].HostID, "seq", msgs[0].Seq, "err", err)
-	} else if b.cfg.Committed != nil {
-		b.cfg.Committed(msgs, results)
+	} else {
+		b.countChanges(results)
+		if b.cfg.Committed != nil {
+			b.cfg.Committed(msgs, results)
+		}
 	}
 	now := time.Now()
 	for i, it := range batch {
@@ -177,6 +187,21 @@ func (b *Batcher) commit(batch []item, msgs []store.Message) {
 			}
 		}
 		it.done(res, err)
+	}
+}
+
+// countChanges adds the inventory changes a committed batch recorded to
+// steward_inventory_changes_total. A batch that failed recorded none, and
+// a batch retried message by message is counted as those messages commit.
+func (b *Batcher) countChanges(results []store.Result) {
+	m := b.cfg.Metrics
+	if m == nil {
+		return
+	}
+	for _, r := range results {
+		for kind, n := range r.Changes {
+			m.InventoryChanges.WithLabelValues(kind).Add(float64(n))
+		}
 	}
 }
 

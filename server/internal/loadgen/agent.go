@@ -79,6 +79,8 @@ type agent struct {
 	// covered (the writer's alone).
 	sets     chan policySetIDs
 	reported map[string]bool
+	// health is the block its heartbeats carry (the writer's alone).
+	health simHealth
 
 	connectOnce sync.Once
 	closing     atomic.Bool   // we are closing: the end is not a disconnect
@@ -256,7 +258,7 @@ func (a *agent) steady(ctx context.Context) {
 		case <-a.readerDone:
 			return
 		case <-hb.t.C:
-			_, err = a.send(wire.TypeHeartbeat, wire.Heartbeat{Time: time.Now().UTC()}, kindSteady, nil)
+			err = a.heartbeat()
 			a.r.st.skipped.Add(hb.next())
 		case <-invC:
 			_, err = a.send(wire.TypeInventory, wire.Inventory{CollectedAt: time.Now().UTC(), Digest: a.digest}, kindSteady, nil)
@@ -270,6 +272,20 @@ func (a *agent) steady(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// heartbeat sends a heartbeat with the agent's health block; when the
+// heartbeat is skipped, its increments go out with the next one.
+func (a *agent) heartbeat() error {
+	a.mu.Lock()
+	pending := len(a.queue)
+	a.mu.Unlock()
+	h := a.health.take(pending)
+	n, err := a.send(wire.TypeHeartbeat, wire.Heartbeat{Time: time.Now().UTC(), Health: h}, kindSteady, nil)
+	if n == 0 {
+		a.health.restore(h)
+	}
+	return err
 }
 
 // sendFull answers a resync: every section in full.
@@ -315,6 +331,7 @@ func (a *agent) send(typ string, payload any, kind msgKind, queued func(at time.
 	if len(a.queue) >= maxPending {
 		a.mu.Unlock()
 		a.r.st.skipped.Add(1)
+		a.health.skipped()
 		return 0, nil
 	}
 	seq := a.seq
@@ -338,6 +355,13 @@ func (a *agent) send(typ string, payload any, kind msgKind, queued func(at time.
 	}
 	if kind == kindSteady {
 		a.r.st.sent.Add(1)
+	}
+	// What a real agent did before sending this, for its health block.
+	switch typ {
+	case wire.TypeInventory:
+		a.health.inventorySent()
+	case wire.TypeResults:
+		a.health.evaluated()
 	}
 	return len(b), nil
 }

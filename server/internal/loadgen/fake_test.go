@@ -154,6 +154,7 @@ type testServer struct {
 	store    *fakeStore
 	policies *fakePolicyStore
 	gw       *gateway.Gateway
+	metrics  *metrics.Metrics
 	logs     *syncBuffer
 	mu       sync.Mutex
 	remotes  map[string]int // source IPs of WebSocket requests
@@ -167,6 +168,7 @@ func newTestServer(t *testing.T) *testServer {
 	ts := &testServer{store: newFakeStore(), policies: &fakePolicyStore{}, logs: &syncBuffer{}, remotes: map[string]int{}}
 	log := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := metrics.New("test")
+	ts.metrics = m
 	batcher := ingest.New(ts.store, ingest.Config{Logger: log, Metrics: m})
 	ts.gw = gateway.New(gateway.Config{Store: ts.store, Ingest: batcher, Policies: ts.policies, Logger: log, Metrics: m,
 		ResultsApplied: func(tr []store.Transition) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/wire"
 )
@@ -102,6 +104,39 @@ func TestRunAgainstRealGateway(t *testing.T) {
 		}
 		if s.Disconnects != 0 || len(s.ErrorFrames) != 0 || s.ConnectedAtEnd != 20 {
 			t.Errorf("steady: %d disconnects, error frames %v, %d connected at end", s.Disconnects, s.ErrorFrames, s.ConnectedAtEnd)
+		}
+	})
+
+	t.Run("heartbeats carry health the server counts", func(t *testing.T) {
+		var heartbeats, inventories int64
+		for _, h := range hosts {
+			for _, m := range h.applied {
+				switch m.Type {
+				case wire.TypeHeartbeat:
+					heartbeats++
+				case wire.TypeInventory:
+					inventories++
+				}
+			}
+		}
+		m := ts.metrics
+		if got := testutil.ToFloat64(m.AgentHealthReports); got != float64(heartbeats) {
+			t.Errorf("server counted %v health reports, applied %d heartbeats", got, heartbeats)
+		}
+		// Each inventory stands for a scan, reported by the next heartbeat:
+		// at least the first inventory's, at most one per inventory.
+		scans := histogramCount(t, m, "inventory")
+		if scans < 20 || scans > uint64(inventories) {
+			t.Errorf("%d inventory scans reported, want 20 to %d (one per inventory sent before a heartbeat)", scans, inventories)
+		}
+		if policy := histogramCount(t, m, "policy"); policy != scans {
+			t.Errorf("%d policy scans reported, want %d (one after each collection)", policy, scans)
+		}
+		if v := testutil.ToFloat64(m.AgentSpooled); v != 0 {
+			t.Errorf("spooled gauge %v with no agent connected, want 0", v)
+		}
+		if v := testutil.ToFloat64(m.AgentDropped); rep.Steady.Skipped == 0 && v != 0 {
+			t.Errorf("%v messages reported dropped, none skipped", v)
 		}
 	})
 

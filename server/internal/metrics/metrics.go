@@ -146,7 +146,7 @@ func New(version string) *Metrics {
 		}),
 		AgentDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "steward_agent_messages_dropped_total",
-			Help: "Messages agents dropped because their spool was full, summed over the fleet from heartbeats.",
+			Help: "Data messages agents gave up on without an ack (connection ended first, or too large to send), summed over the fleet from heartbeats.",
 		}),
 		AgentReconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "steward_agent_reconnects_total",
@@ -154,7 +154,7 @@ func New(version string) *Metrics {
 		}),
 		AgentSpooled: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "steward_agent_spooled_messages",
-			Help: "Messages waiting in the spools of agents connected to this server, as of their last heartbeat.",
+			Help: "Messages agents connected to this server have sent and not yet seen acknowledged, as of their last applied heartbeat.",
 		}),
 		AgentHealthReports: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "steward_agent_health_reports_total",

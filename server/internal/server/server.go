@@ -20,6 +20,7 @@ import (
 	"github.com/steward-project/steward/server/internal/ingest"
 	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/server/internal/store/instrument"
 	"github.com/steward-project/steward/server/internal/store/postgres"
 	"github.com/steward-project/steward/server/internal/store/sqlite"
 )
@@ -59,11 +60,23 @@ func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // Run serves until ctx ends, then shuts down in order: stop accepting,
 // close agent connections, commit queued messages, close the store.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version string) error {
-	st, kind, err := OpenStore(ctx, cfg, log)
+	m := metrics.New(version)
+	if cfg.TLSCert != "" {
+		notAfter, err := certificateExpiry(cfg.TLSCert)
+		if err != nil {
+			return err
+		}
+		m.RegisterTLSExpiry(notAfter)
+	}
+	raw, kind, err := OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	// Every part of the server gets the measured store, from the
+	// migration on; the pool's statistics are read at each scrape.
+	st := instrument.Wrap(raw, m)
 	defer st.Close()
+	m.RegisterPool(func() metrics.PoolStats { return metrics.PoolStats(st.PoolStats()) })
 	if err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate %s: %w", config.Redact(cfg.DB), err)
 	}
@@ -76,7 +89,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			"files", []string{auth.AdminTokenFile, auth.EnrollSecretFile})
 	}
 
-	m := metrics.New(version)
 	writers := 4
 	if kind == config.SQLite {
 		writers = 1 // SQLite has one writer connection

@@ -100,6 +100,11 @@ type Result struct {
 	// Resync is true when, after applying, the section hashes the store
 	// holds do not fold into the message's digest.
 	Resync bool
+	// Changes counts the inventory changes the message recorded (see
+	// Changes), by kind (package changes); nil when it recorded none. They
+	// are committed with the message, so they happened only when
+	// ApplyBatch returns no error.
+	Changes map[string]int
 }
 
 // Ingest commits agent messages.
@@ -235,5 +240,27 @@ type Store interface {
 	Migrate(ctx context.Context) error
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
+	// PoolStats reads the connection pool's counters from memory; it
+	// costs no query, so a metrics scrape may call it.
+	PoolStats() PoolStats
 	Close() error
+}
+
+// PoolStats describes a store's database connections. Counters are
+// cumulative since the store was opened.
+type PoolStats struct {
+	// MaxConns is the most connections the store opens at once.
+	MaxConns int64
+	// InUse and Idle are the open connections handed out and waiting in
+	// the pool.
+	InUse, Idle int64
+	// Acquires counts connections handed out by the pool; HasAcquires is
+	// false when the pool does not count them (database/sql does not).
+	Acquires    int64
+	HasAcquires bool
+	// AcquireWaits counts acquisitions that could not be served at once
+	// and waited, and AcquireWait is the time they spent waiting. What
+	// "waiting" covers depends on the pool; each backend documents it.
+	AcquireWaits int64
+	AcquireWait  time.Duration
 }

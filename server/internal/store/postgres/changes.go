@@ -21,6 +21,7 @@ import (
 // changes are known only once the batch's link statements have answered,
 // so they are filled in then, at the place the software section had.
 type pending struct {
+	msg       int // index of the message in the batch
 	hostID    int64
 	seq       uint64
 	firstSeen time.Time
@@ -78,10 +79,17 @@ type changeRows struct {
 	seqs                        []int64
 }
 
-func (p *planner) changeRows() *changeRows {
+// changeRows gathers the batch's changes and counts each message's by
+// kind in its result.
+func (p *planner) changeRows(results []store.Result) *changeRows {
 	r := &changeRows{}
 	for _, pd := range p.pending {
 		for _, c := range pd.all() {
+			res := &results[pd.msg]
+			if res.Changes == nil {
+				res.Changes = map[string]int{}
+			}
+			res.Changes[c.Kind]++
 			var d *string
 			if len(c.Details) > 0 {
 				s := string(c.Details)

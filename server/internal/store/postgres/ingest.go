@@ -94,13 +94,14 @@ func applyBatch(ctx context.Context, tx pgx.Tx, log *slog.Logger, msgs []store.M
 		h.lastSeq, h.lastSeen, h.changed = m.Seq, m.Received, true
 		if m.Type == wire.TypeInventory {
 			results[i].Resync = p.inventory(m, h)
+			p.pending[len(p.pending)-1].msg = i // inventory added one
 		}
 	}
 	p.hostProgress(hosts)
 	if err := tx.SendBatch(ctx, p.batch).Close(); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
-	return finish(ctx, tx, p.deltas, p.changeRows())
+	return finish(ctx, tx, p.deltas, p.changeRows(results))
 }
 
 // lockHosts locks every host of the batch in id order, so batches sharing

@@ -34,6 +34,19 @@ func newRecorder(m store.Message) *recorder {
 
 func (r *recorder) add(cs ...changes.Change) { r.changes = append(r.changes, cs...) }
 
+// kinds counts the recorded changes by kind, for store.Result; nil when
+// there are none.
+func (r *recorder) kinds() map[string]int {
+	if len(r.changes) == 0 {
+		return nil
+	}
+	n := map[string]int{}
+	for _, c := range r.changes {
+		n[c.Kind]++
+	}
+	return n
+}
+
 // recordChanges appends rec's changes to host_changes, one prepared
 // statement per row: in process, a row costs microseconds.
 func (b *batch) recordChanges(rec *recorder) error {

@@ -143,11 +143,11 @@ func (b *batch) apply(m store.Message) (store.Result, error) {
 	if m.Type == wire.TypeHeartbeat {
 		return store.Result{}, nil
 	}
-	resync, err := b.applyInventory(m)
+	resync, kinds, err := b.applyInventory(m)
 	if err != nil {
 		return store.Result{}, err
 	}
-	return store.Result{Resync: resync}, nil
+	return store.Result{Resync: resync, Changes: kinds}, nil
 }
 
 func (b *batch) hostLastSeq(id int64) (uint64, error) {

@@ -16,12 +16,12 @@ import (
 
 // applyInventory stores one inventory message's sections, records the
 // changes they bring, and reports whether the host's stored hashes no
-// longer fold into its digest.
-func (b *batch) applyInventory(m store.Message) (bool, error) {
+// longer fold into its digest, and the changes recorded by kind.
+func (b *batch) applyInventory(m store.Message) (bool, map[string]int, error) {
 	hostID, inv := m.HostID, m.Inventory
 	hashes, err := b.sectionHashes(hostID)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	rec := newRecorder(m)
 	if len(hashes) == 0 && len(inv.Sections) > 0 {
@@ -37,7 +37,7 @@ func (b *batch) applyInventory(m store.Message) (bool, error) {
 		var old string
 		if had && sec.Name != inventory.SectionSoftware {
 			if old, err = b.sectionData(hostID, sec.Name); err != nil {
-				return false, err
+				return false, nil, err
 			}
 		}
 		if err := b.exec(`INSERT INTO inventory_sections (host_id, name, hash, data, updated_at)
@@ -45,11 +45,11 @@ func (b *batch) applyInventory(m store.Message) (bool, error) {
 			ON CONFLICT (host_id, name) DO UPDATE
 			SET hash = excluded.hash, data = excluded.data, updated_at = excluded.updated_at`,
 			hostID, sec.Name, sec.Hash, string(sec.Data), nanos(m.Received)); err != nil {
-			return false, fmt.Errorf("store section %s: %w", sec.Name, err)
+			return false, nil, fmt.Errorf("store section %s: %w", sec.Name, err)
 		}
 		hashes[sec.Name] = sec.Hash
 		if err := b.applyDerived(hostID, sec, had, rec); err != nil {
-			return false, err
+			return false, nil, err
 		}
 		// A section seen for the first time is a baseline, not a change.
 		if had && sec.Name != inventory.SectionSoftware {
@@ -62,25 +62,25 @@ func (b *batch) applyInventory(m store.Message) (bool, error) {
 	}
 	for _, name := range inv.Removed {
 		if err := b.exec(`DELETE FROM inventory_sections WHERE host_id = ? AND name = ?`, hostID, name); err != nil {
-			return false, fmt.Errorf("remove section %s: %w", name, err)
+			return false, nil, fmt.Errorf("remove section %s: %w", name, err)
 		}
 		delete(hashes, name)
 		if err := b.removeDerived(hostID, name); err != nil {
-			return false, err
+			return false, nil, err
 		}
 	}
 	errs, err := errorsJSON(inv.Errors)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	if err := b.exec(`UPDATE hosts SET collected_at = ?, collect_errors = ? WHERE id = ?`,
 		nanos(inv.CollectedAt), errs, hostID); err != nil {
-		return false, fmt.Errorf("update collect state: %w", err)
+		return false, nil, fmt.Errorf("update collect state: %w", err)
 	}
 	if err := b.recordChanges(rec); err != nil {
-		return false, err
+		return false, nil, err
 	}
-	return inventory.Digest(hashes) != inv.Digest, nil
+	return inventory.Digest(hashes) != inv.Digest, rec.kinds(), nil
 }
 
 // applyDerived copies what other tables keep from a changed section and

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ var changeTests = []subtest{
 	{"first seen", testChangesFirstSeen},
 	{"odd values", testChangesOddValues},
 	{"failed batch records nothing", testChangesAtomic},
+	{"results count the changes", testChangesCounted},
 }
 
 func listChanges(t *testing.T, st store.Store, q store.ChangeQuery) []store.Change {
@@ -387,4 +389,58 @@ func testChangesAtomic(t *testing.T, st store.Store) {
 		t.Fatalf("batch naming an unknown host: err = %v, want ErrNotFound", err)
 	}
 	wantChanges(t, st, store.ChangeQuery{HostID: id}, "first_inventory >")
+}
+
+// testChangesCounted: each message's result counts the changes it
+// recorded, by kind, and nothing for heartbeats, duplicates and
+// inventories that changed nothing; the counts add up to the history.
+func testChangesCounted(t *testing.T, st store.Store) {
+	id, other := enroll(t, st, "h"), enroll(t, st, "other")
+	u1 := section(t, inventory.SectionUsers, inventory.Users{Users: []inventory.User{userBob}})
+	u2 := section(t, inventory.SectionUsers, inventory.Users{Users: []inventory.User{userBob, adminAlice}})
+	s1, s2, s3 := softwareSection(t, pkgSSL11), softwareSection(t, pkgSSL13), softwareSection(t, pkgSSL13, pkgHtop)
+	inv := func(collected time.Time, secs ...wire.Section) wire.Inventory {
+		return wire.Inventory{CollectedAt: collected, Digest: digest(secs...), Sections: secs}
+	}
+	msgs := []store.Message{
+		invMsg(id, 1, t0, inv(at(time.Hour), u1, s1)),
+		invMsg(other, 1, t0, inv(at(time.Hour), u2)),
+		heartbeat(other, 2, t0),
+		invMsg(id, 2, t0, inv(at(2*time.Hour), u1, s2)),
+		invMsg(id, 3, t0, inv(at(3*time.Hour), u2, s3)),
+		invMsg(id, 3, t0, inv(at(3*time.Hour), u2, s3)), // a duplicate
+		invMsg(id, 4, t0, inv(at(4*time.Hour), u2, s3)), // nothing changed
+	}
+	want := []map[string]int{
+		{"first_inventory": 1},
+		{"first_inventory": 1},
+		nil,
+		{"software_upgraded": 1},
+		{"software_installed": 1, "user_added": 1, "admin_added": 1},
+		nil,
+		nil,
+	}
+	got, err := st.ApplyBatch(t.Context(), msgs)
+	if err != nil {
+		t.Fatalf("apply batch: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("apply batch: %d results, want %d", len(got), len(want))
+	}
+	total := map[string]int{}
+	for i := range want {
+		if !maps.Equal(got[i].Changes, want[i]) || (got[i].Changes == nil) != (want[i] == nil) {
+			t.Errorf("result %d changes = %v, want %v", i, got[i].Changes, want[i])
+		}
+		for k, n := range got[i].Changes {
+			total[k] += n
+		}
+	}
+	history := map[string]int{}
+	for _, c := range listChanges(t, st, store.ChangeQuery{Limit: 1000}) {
+		history[c.Kind]++
+	}
+	if !maps.Equal(total, history) {
+		t.Errorf("results count %v, the history holds %v", total, history)
+	}
 }
