@@ -11,7 +11,7 @@ DB      ?= sqlite://./data/steward.db
 # (alerting rules and receivers, see README.md#alerts).
 CONFIG  ?=
 
-.PHONY: build run test soak clean dashboards
+.PHONY: build run test soak clean dashboards previews
 
 build:
 	@mkdir -p bin
@@ -31,6 +31,12 @@ soak:
 # Go code in dashboards/generate; commit the result.
 dashboards:
 	$(GO) run ./dashboards/generate/cmd/gen -out dashboards/grafana
+
+# Draws dashboards/previews/*.png: runs every dashboard query against a
+# real steward-server, PostgreSQL and Prometheus (TestDashboardQueries)
+# and renders each dashboard from the results (not Grafana screenshots).
+previews: build
+	STEWARD_PREVIEW_DIR=$(CURDIR)/dashboards/previews $(GO) test -count=1 -run '^TestDashboardQueries$$' ./server/internal/e2e/
 
 clean:
 	rm -rf bin

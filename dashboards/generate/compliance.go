@@ -85,24 +85,7 @@ func Compliance() (dashboard.Dashboard, []string, error) {
 	d.b.Annotation(auditAnnotation("Policy and exemption changes", "blue",
 		"policy_applied", "policy_deleted", "exemption_added", "exemption_revoked"))
 
-	d.addCore(fleetComplianceStat(4))
-	d.addCore(selectionComplianceStat())
-	d.addCore(statusCountStat("Failing results",
-		"Hosts failing a selected policy, one per host and policy, exempt ones excluded (steward:policy_results:max{status=\"fail\"}).",
-		"fail", red))
-	d.add(statusCountStat("Checks in error",
-		"Results whose check could not run (a file that cannot be read, a command that failed); they count against compliance.",
-		"error", orange))
-	d.add(statusCountStat("Exempt results",
-		"Results an active exemption excuses; they count as compliant until the exemption expires.",
-		"exempt", blue))
-	d.addCore(policiesBelowStat())
-
-	d.row("Trends")
-	d.addCore(compliancePerPolicy())
-	d.addCore(complianceBySeverity())
-	d.addCore(worstPolicies())
-	d.addCore(resultsByStatus())
+	complianceTrends(d)
 	d.addCore(colorSeries(stacked(seriesPanel("Result changes",
 		"Hosts entering a status per interval, for the selected policies, OSes and labels (result_transitions): first result is a host's first result for a policy, to fail a regression, to pass a fix.",
 		"short", 8, 10,
@@ -184,24 +167,7 @@ func ComplianceProm() (dashboard.Dashboard, []string, error) {
 		"steward:policy_results:max", "policy", ".*"))
 	d.variable(severityVar(false))
 
-	d.addCore(fleetComplianceStat(4))
-	d.addCore(selectionComplianceStat())
-	d.addCore(statusCountStat("Failing results",
-		"Hosts failing a selected policy, one per host and policy, exempt ones excluded (steward:policy_results:max{status=\"fail\"}).",
-		"fail", red))
-	d.add(statusCountStat("Checks in error",
-		"Results whose check could not run (a file that cannot be read, a command that failed); they count against compliance.",
-		"error", orange))
-	d.add(statusCountStat("Exempt results",
-		"Results an active exemption excuses; they count as compliant until the exemption expires.",
-		"exempt", blue))
-	d.addCore(policiesBelowStat())
-
-	d.row("Trends")
-	d.addCore(compliancePerPolicy())
-	d.addCore(complianceBySeverity())
-	d.addCore(worstPolicies())
-	d.addCore(resultsByStatus())
+	complianceTrends(d)
 	d.addCore(barsPanel("Failing hosts per policy",
 		"The fifteen selected policies failing on most hosts now, most first (exempt results excluded).",
 		"short", 8, 10,
@@ -245,4 +211,27 @@ FROM audit_log a
 WHERE $__timeFilter(a.at)
   AND a.action IN (` + list + `)
 ORDER BY a.at`})
+}
+
+// complianceTrends adds the panels both compliance dashboards open with:
+// the summary stats and the trends, all from Prometheus.
+func complianceTrends(d *board) {
+	d.addCore(fleetComplianceStat(4))
+	d.addCore(selectionComplianceStat())
+	d.addCore(statusCountStat("Failing results",
+		"Hosts failing a selected policy, one per host and policy, exempt ones excluded (steward:policy_results:max{status=\"fail\"}).",
+		"fail", red))
+	d.add(statusCountStat("Checks in error",
+		"Results whose check could not run (a file that cannot be read, a command that failed); they count against compliance.",
+		"error", orange))
+	d.add(statusCountStat("Exempt results",
+		"Results an active exemption excuses; they count as compliant until the exemption expires.",
+		"exempt", blue))
+	d.addCore(policiesBelowStat())
+
+	d.row("Trends")
+	d.addCore(compliancePerPolicy())
+	d.addCore(complianceBySeverity())
+	d.addCore(worstPolicies())
+	d.addCore(resultsByStatus())
 }

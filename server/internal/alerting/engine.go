@@ -47,6 +47,10 @@ type Config struct {
 	// Started is when the server started: host_offline counts contact
 	// from no earlier than this. Zero means the engine's creation.
 	Started time.Time
+	// GaugeInterval is how often steward_alerts and
+	// steward_notifications_queued are read from the store (the server
+	// passes metrics.fleet_interval); zero means 30 s.
+	GaugeInterval time.Duration
 }
 
 // state is one loaded configuration with the senders built from it;
@@ -69,6 +73,8 @@ type Engine struct {
 	started time.Time
 	extURL  string
 	workers int
+	// gaugeEvery is how often the alert gauges are read (gaugeLoop).
+	gaugeEvery time.Duration
 
 	cur atomic.Pointer[state]
 
@@ -96,19 +102,20 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("alerting: nil store")
 	}
 	e := &Engine{
-		st:       cfg.Store,
-		log:      cfg.Logger,
-		m:        cfg.Metrics,
-		now:      cfg.Now,
-		started:  cfg.Started,
-		extURL:   cfg.ExternalURL,
-		workers:  cfg.Workers,
-		hosts:    map[int64]bool{},
-		invHosts: map[int64]bool{},
-		full:     true, // the first pass reconciles everything: catch up after a restart
-		muted:    true,
-		wake:     make(chan struct{}, 1),
-		deliver:  make(chan struct{}, 1),
+		st:         cfg.Store,
+		log:        cfg.Logger,
+		m:          cfg.Metrics,
+		now:        cfg.Now,
+		started:    cfg.Started,
+		gaugeEvery: cfg.GaugeInterval,
+		extURL:     cfg.ExternalURL,
+		workers:    cfg.Workers,
+		hosts:      map[int64]bool{},
+		invHosts:   map[int64]bool{},
+		full:       true, // the first pass reconciles everything: catch up after a restart
+		muted:      true,
+		wake:       make(chan struct{}, 1),
+		deliver:    make(chan struct{}, 1),
 	}
 	e.passCond = sync.NewCond(&e.passMu)
 	if e.log == nil {
@@ -125,6 +132,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.cur.Store(s)
+	e.precreate(cfg.Alerting)
 	return e, nil
 }
 
@@ -157,6 +165,7 @@ func (e *Engine) Reload(c alertconf.Config) error {
 		return err
 	}
 	e.cur.Store(s)
+	e.precreate(c)
 	e.mu.Lock()
 	e.full, e.muted = true, true
 	e.mu.Unlock()

@@ -3,18 +3,26 @@ package alerting
 import (
 	"context"
 	"time"
+
+	"github.com/steward-project/steward/server/internal/alerting/alertconf"
+	"github.com/steward-project/steward/server/internal/metrics"
+	"github.com/steward-project/steward/shared/policy"
 )
 
-// gaugeInterval is how often the alert and outbox gauges are read from
-// the store: a scrape reads the cached values and costs the database
-// nothing.
-const gaugeInterval = 30 * time.Second
+// defaultGaugeInterval is how often the alert and outbox gauges are read
+// from the store when Config.GaugeInterval is not set: a scrape reads the
+// cached values and costs the database nothing.
+const defaultGaugeInterval = 30 * time.Second
 
 func (e *Engine) gaugeLoop(ctx context.Context) {
 	if e.m == nil {
 		return
 	}
-	tick := time.NewTicker(gaugeInterval)
+	every := e.gaugeEvery
+	if every <= 0 {
+		every = defaultGaugeInterval
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		if err := e.updateGauges(ctx); err != nil && ctx.Err() == nil {
@@ -37,16 +45,48 @@ func (e *Engine) updateGauges(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Reset drops series whose count went to zero; the sets are small
-	// (rules × severities × states, receivers × 2), so a scrape between
-	// Reset and Set sees at worst one round without them.
-	e.m.Alerts.Reset()
+	// Replaced in place, so a scrape meanwhile never sees them emptied;
+	// series whose count went to zero go.
+	open := metrics.GaugeValues{}
 	for _, c := range alerts {
-		e.m.Alerts.WithLabelValues(c.Rule, c.Severity, c.State).Set(float64(c.Count))
+		open.Add(c.Count, "rule", c.Rule, "severity", c.Severity, "state", c.State)
 	}
-	e.m.NotificationsQueued.Reset()
+	pending := metrics.GaugeValues{}
 	for _, c := range queued {
-		e.m.NotificationsQueued.WithLabelValues(c.Receiver, c.State).Set(float64(c.Count))
+		pending.Add(c.Count, "receiver", c.Receiver, "state", c.State)
 	}
+	open.Replace(e.m.Alerts)
+	pending.Replace(e.m.NotificationsQueued)
 	return nil
+}
+
+// precreate makes the counters of every configured rule and receiver
+// exist at zero, so that the first alert a rule opens or the first
+// notification a receiver gets shows in increase() and rate(): a series
+// born at its first increment has no earlier sample to increase from.
+func (e *Engine) precreate(c alertconf.Config) {
+	if e.m == nil {
+		return
+	}
+	for _, r := range c.Rules {
+		sevs := []string{r.Severity}
+		if r.Severity == "" { // policy_failing: the failing policy's own
+			sevs = nil
+			for _, s := range []string{policy.SeverityInfo, policy.SeverityLow, policy.SeverityMedium, policy.SeverityHigh, policy.SeverityCritical} {
+				if alertconf.SeverityAtLeast(s, r.MinSeverity) {
+					sevs = append(sevs, s)
+				}
+			}
+		}
+		for _, s := range sevs {
+			for _, t := range []string{"opened", "resolved", "unmuted"} {
+				e.m.AlertTransitions.WithLabelValues(r.Name, s, t)
+			}
+		}
+	}
+	for _, r := range c.Receivers {
+		for _, res := range []string{"sent", "failed", "dead", "skipped"} {
+			e.m.Notifications.WithLabelValues(r.Name, res)
+		}
+	}
 }

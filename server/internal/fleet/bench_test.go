@@ -17,6 +17,7 @@ import (
 	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/server/internal/pgtest"
 	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/server/internal/store/instrument"
 	"github.com/steward-project/steward/server/internal/store/postgres"
 	"github.com/steward-project/steward/server/internal/store/sqlite"
 	"github.com/steward-project/steward/shared/inventory"
@@ -39,8 +40,11 @@ func BenchmarkFleet(b *testing.B) {
 	for _, backend := range []string{"postgres", "sqlite"} {
 		for _, hosts := range []int{2000, 20000} {
 			b.Run(fmt.Sprintf("%s/%d hosts", backend, hosts), func(b *testing.B) {
-				st, ids, rev := seedFleet(b, backend, hosts)
+				// The registry a server has: the store wrapped in its
+				// per-operation histograms (filled by the seeding) and
+				// the pool collector.
 				m := metrics.New("bench")
+				st, ids, rev := seedFleet(b, backend, hosts, m)
 				cfg := Config{Store: st, Metrics: m, OnlineWindow: 90 * time.Second}
 				if err := Update(b.Context(), cfg); err != nil {
 					b.Fatal(err)
@@ -117,7 +121,7 @@ func scrapeSeries(b *testing.B, h http.Handler) int {
 
 // seedFleet enrolls hosts with an OS section of one of a few platforms,
 // three agent versions, 100 policies, and a result per host and policy.
-func seedFleet(b *testing.B, backend string, hosts int) (store.Store, []int64, int64) {
+func seedFleet(b *testing.B, backend string, hosts int, m *metrics.Metrics) (store.Store, []int64, int64) {
 	b.Helper()
 	ctx := b.Context()
 	var (
@@ -136,6 +140,8 @@ func seedFleet(b *testing.B, backend string, hosts int) (store.Store, []int64, i
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
+	m.RegisterPool(func() metrics.PoolStats { return metrics.PoolStats(st.PoolStats()) })
+	st = instrument.Wrap(st, m)
 	if err := st.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}

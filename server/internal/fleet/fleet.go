@@ -8,13 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
-	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/server/internal/store"
@@ -130,19 +124,19 @@ func Update(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("list policies: %w", err)
 	}
 	m := cfg.Metrics
-	hosts := gaugeValues{}
+	hosts := metrics.GaugeValues{}
 	for _, c := range fc.Hosts {
-		hosts.add(c.Count, "os", orUnknown(c.OS), "platform", orUnknown(c.Platform), "os_version", orUnknown(c.OSVersion), "online", fmt.Sprint(c.Online))
+		hosts.Add(c.Count, "os", orUnknown(c.OS), "platform", orUnknown(c.Platform), "os_version", orUnknown(c.OSVersion), "online", fmt.Sprint(c.Online))
 	}
-	versions := gaugeValues{}
+	versions := metrics.GaugeValues{}
 	for _, c := range fc.AgentVersions {
-		versions.add(c.Count, "version", orUnknown(c.Version))
+		versions.Add(c.Count, "version", orUnknown(c.Version))
 	}
 	severity := make(map[string]string, len(policies))
 	for _, p := range policies {
 		severity[p.Policy.ID] = p.Policy.Severity
 	}
-	results, ratios := gaugeValues{}, gaugeValues{}
+	results, ratios := metrics.GaugeValues{}, metrics.GaugeValues{}
 	for _, c := range counts {
 		sev, ok := severity[c.PolicyID]
 		if !ok {
@@ -150,16 +144,16 @@ func Update(ctx context.Context, cfg Config) error {
 		}
 		for st, n := range map[policy.Status]int64{policy.StatusPass: c.Pass, policy.StatusFail: c.Fail,
 			policy.StatusNotApplicable: c.NotApplicable, policy.StatusError: c.Error, policy.StatusExempt: c.Exempt} {
-			results.add(n, "policy", c.PolicyID, "severity", sev, "status", string(st))
+			results.Add(n, "policy", c.PolicyID, "severity", sev, "status", string(st))
 		}
 		if concerned := c.Pass + c.Fail + c.Error + c.Exempt; concerned > 0 {
-			ratios.set(float64(c.Pass+c.Exempt)/float64(concerned), "policy", c.PolicyID, "severity", sev)
+			ratios.Set(float64(c.Pass+c.Exempt)/float64(concerned), "policy", c.PolicyID, "severity", sev)
 		}
 	}
-	hosts.replace(m.Hosts)
-	versions.replace(m.AgentVersions)
-	results.replace(m.PolicyResults)
-	ratios.replace(m.ComplianceRatio)
+	hosts.Replace(m.Hosts)
+	versions.Replace(m.AgentVersions)
+	results.Replace(m.PolicyResults)
+	ratios.Replace(m.ComplianceRatio)
 	return nil
 }
 
@@ -169,77 +163,4 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
-}
-
-// gaugeValues is the next content of a gauge vector, keyed by its label
-// set rendered as sorted name=value pairs.
-type gaugeValues map[string]gaugeValue
-
-type gaugeValue struct {
-	labels prometheus.Labels
-	value  float64
-}
-
-// add adds n to the series with these label name/value pairs.
-func (g gaugeValues) add(n int64, pairs ...string) {
-	k, l := labelKey(pairs...)
-	v := g[k]
-	v.labels, v.value = l, v.value+float64(n)
-	g[k] = v
-}
-
-// set gives the series with these label name/value pairs value x.
-func (g gaugeValues) set(x float64, pairs ...string) {
-	k, l := labelKey(pairs...)
-	g[k] = gaugeValue{labels: l, value: x}
-}
-
-// replace makes vec hold exactly g: each series is set to its new value,
-// then series g no longer has are deleted. A scrape running meanwhile
-// sees each series at its old or its new value, never an emptied vector
-// (as Reset followed by refilling would show it).
-func (g gaugeValues) replace(vec *prometheus.GaugeVec) {
-	for _, v := range g {
-		vec.With(v.labels).Set(v.value)
-	}
-	ch := make(chan prometheus.Metric)
-	go func() {
-		vec.Collect(ch)
-		close(ch)
-	}()
-	var stale []prometheus.Labels
-	for m := range ch {
-		var d dto.Metric
-		if err := m.Write(&d); err != nil {
-			continue
-		}
-		pairs := make([]string, 0, 2*len(d.Label))
-		for _, lp := range d.Label {
-			pairs = append(pairs, lp.GetName(), lp.GetValue())
-		}
-		if k, l := labelKey(pairs...); g[k].labels == nil {
-			stale = append(stale, l)
-		}
-	}
-	for _, l := range stale {
-		vec.Delete(l)
-	}
-}
-
-// labelKey renders name/value pairs as a key independent of their order,
-// and as prometheus.Labels.
-func labelKey(pairs ...string) (string, prometheus.Labels) {
-	l := make(prometheus.Labels, len(pairs)/2)
-	for i := 0; i+1 < len(pairs); i += 2 {
-		l[pairs[i]] = pairs[i+1]
-	}
-	names := slices.Sorted(maps.Keys(l))
-	var b strings.Builder
-	for _, n := range names {
-		b.WriteString(n)
-		b.WriteByte(0)
-		b.WriteString(l[n])
-		b.WriteByte(0)
-	}
-	return b.String(), l
 }

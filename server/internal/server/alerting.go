@@ -42,6 +42,8 @@ func startAlerting(cfg config.Config, kind string, st store.Store, log *slog.Log
 		Workers:     workers,
 		Logger:      log.With("component", "alerting"),
 		Metrics:     m,
+		// Alert gauges on the fleet gauges' schedule.
+		GaugeInterval: cfg.Metrics.FleetInterval,
 	})
 	if err != nil {
 		return nil, err
