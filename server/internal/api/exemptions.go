@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/shared/labels"
 )
 
 // maxJSONBody bounds the small JSON bodies (exemptions, labels).
@@ -87,23 +87,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// labelKey is what a label key may look like: short, no spaces, so that
-// "key=value" on a command line is unambiguous.
-var labelKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$`)
-
-// checkLabels returns what is wrong with labels, or nil.
-func checkLabels(labels map[string]string) error {
-	for k, v := range labels {
-		if !labelKey.MatchString(k) {
-			return fmt.Errorf("label key %q: want 1 to 63 letters, digits, '.', '_', '/' or '-', starting with a letter or digit", k)
-		}
-		if len(v) > 255 || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
-			return fmt.Errorf("label %s: value must be at most 255 bytes of printable UTF-8", k)
-		}
-	}
-	return nil
-}
-
 // checkText refuses empty, oversized or control-character text fields.
 func checkText(field, v string) error {
 	if strings.TrimSpace(v) == "" {
@@ -123,7 +106,7 @@ func (s *server) addExemption(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	e := store.Exemption{PolicyID: in.PolicyID, HostID: in.HostID, Labels: in.Labels, Reason: in.Reason,
 		Owner: in.Owner, ExpiresAt: in.ExpiresAt.UTC(), CreatedAt: now}
-	errs := []error{e.Validate(), checkLabels(in.Labels)}
+	errs := []error{e.Validate(), labels.Check(in.Labels)}
 	if in.Reason != "" {
 		errs = append(errs, checkText("reason", in.Reason))
 	}
@@ -280,7 +263,7 @@ func (s *server) getHostLabels(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	labels, err := s.store.HostLabels(r.Context(), id)
+	have, err := s.store.HostLabels(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("host %d not found", id))
 		return
@@ -289,7 +272,7 @@ func (s *server) getHostLabels(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "host labels", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Labels{HostID: id, Labels: nonNil(labels)})
+	writeJSON(w, http.StatusOK, Labels{HostID: id, Labels: nonNil(have)})
 }
 
 // setHostLabels replaces a host's labels; exemptions by label follow at
@@ -311,7 +294,7 @@ func (s *server) setHostLabels(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `body must hold "labels": an object, {} to remove every label`)
 		return
 	}
-	if err := checkLabels(in.Labels); err != nil {
+	if err := labels.Check(in.Labels); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}

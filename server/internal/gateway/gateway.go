@@ -17,6 +17,7 @@ import (
 	"github.com/steward-project/steward/server/internal/ingest"
 	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/shared/labels"
 	"github.com/steward-project/steward/shared/wire"
 )
 
@@ -157,6 +158,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 type enrollRequest struct {
 	EnrollSecret string `json:"enroll_secret"`
 	Hostname     string `json:"hostname"`
+	// Labels are those the agent's configuration gives (a package built
+	// with labels puts them there); the host is created with them.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 type enrollResponse struct {
@@ -182,6 +186,11 @@ func (g *Gateway) enroll(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "hostname longer than 255 bytes")
 		return
 	}
+	if err := labels.Check(req.Labels); err != nil {
+		g.countEnroll("error")
+		writeJSONError(w, http.StatusBadRequest, "enroll request: "+err.Error())
+		return
+	}
 	ctx := r.Context()
 	secretID, err := g.cfg.Store.EnrollSecretID(ctx, auth.Hash(req.EnrollSecret))
 	if errors.Is(err, store.ErrNotFound) {
@@ -200,13 +209,14 @@ func (g *Gateway) enroll(w http.ResponseWriter, r *http.Request) {
 		Hostname:       req.Hostname,
 		EnrollSecretID: secretID,
 		EnrolledAt:     time.Now().UTC(),
+		Labels:         req.Labels,
 	})
 	if err != nil {
 		g.unavailable(w, "enroll: create host", err)
 		return
 	}
 	g.countEnroll("ok")
-	g.cfg.Logger.Info("host enrolled", "host_id", id, "hostname", req.Hostname)
+	g.cfg.Logger.Info("host enrolled", "host_id", id, "hostname", req.Hostname, "labels", len(req.Labels))
 	writeJSON(w, http.StatusOK, enrollResponse{HostID: id, NodeKey: key})
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,6 +31,8 @@ type fakeStore struct {
 	applied   []store.Message
 	down      bool // every call fails as if the database were gone
 	resyncAll bool
+	// enrollLabels holds the labels of each enrollment, in order.
+	enrollLabels []map[string]string
 }
 
 var errDown = errors.New("connection refused")
@@ -60,6 +63,7 @@ func (f *fakeStore) EnrollHost(_ context.Context, h store.NewHost) (int64, error
 	id := int64(len(f.hosts) + 1)
 	f.hosts[id] = &store.Host{ID: id, Hostname: h.Hostname, EnrolledAt: h.EnrolledAt}
 	f.keys[h.NodeKeyHash] = id
+	f.enrollLabels = append(f.enrollLabels, h.Labels)
 	return id, nil
 }
 
@@ -255,6 +259,8 @@ func TestEnroll(t *testing.T) {
 		{"missing secret", `{"hostname":"x"}`, 401},
 		{"not json", `enroll me`, 400},
 		{"huge body", `{"enroll_secret":"` + strings.Repeat("a", 100<<10) + `"}`, 400},
+		{"bad label key", `{"enroll_secret":"s3cret","hostname":"x","labels":{"my team":"web"}}`, 400},
+		{"control character in a label", `{"enroll_secret":"s3cret","hostname":"x","labels":{"team":"a\u001b[2J"}}`, 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := http.Post(h.srv.URL+"/agent/v1/enroll", "application/json", strings.NewReader(tc.body))
@@ -269,6 +275,16 @@ func TestEnroll(t *testing.T) {
 	}
 	if len(h.st.hosts) != 1 {
 		t.Errorf("refused enrollments stored hosts: %d hosts", len(h.st.hosts))
+	}
+	// Labels from the agent's configuration reach the store with the host.
+	resp, err := http.Post(h.srv.URL+"/agent/v1/enroll", "application/json",
+		strings.NewReader(`{"enroll_secret":"s3cret","hostname":"lab","labels":{"team":"web","site":"paris"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(h.st.enrollLabels) != 2 || !maps.Equal(h.st.enrollLabels[1], map[string]string{"team": "web", "site": "paris"}) {
+		t.Errorf("enroll with labels: status %d, labels stored %v", resp.StatusCode, h.st.enrollLabels)
 	}
 	h.st.setDown(true)
 	resp, _ = h.enroll("s3cret")

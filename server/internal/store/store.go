@@ -52,6 +52,10 @@ type NewHost struct {
 	Hostname       string
 	EnrollSecretID int64
 	EnrolledAt     time.Time
+	// Labels are the labels the agent's configuration asked for at
+	// enrollment (already checked); they are stored with the host, in the
+	// same transaction.
+	Labels map[string]string
 }
 
 // HelloInfo is what an agent says about itself when it connects.

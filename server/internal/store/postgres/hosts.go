@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -84,8 +86,24 @@ func (s *Store) EnrollHost(ctx context.Context, h store.NewHost) (int64, error) 
 		secret = &h.EnrollSecretID
 	}
 	var id int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO hosts (node_key_hash, hostname, enroll_secret_id, enrolled_at)
-		VALUES ($1, $2, $3, $4) RETURNING id`, h.NodeKeyHash, clean(h.Hostname), secret, at).Scan(&id)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO hosts (node_key_hash, hostname, enroll_secret_id, enrolled_at)
+			VALUES ($1, $2, $3, $4) RETURNING id`, h.NodeKeyHash, clean(h.Hostname), secret, at).Scan(&id); err != nil {
+			return err
+		}
+		if len(h.Labels) == 0 {
+			return nil
+		}
+		labels := cleanLabels(h.Labels)
+		keys := slices.Sorted(maps.Keys(labels))
+		values := make([]string, len(keys))
+		for i, k := range keys {
+			values[i] = labels[k]
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO host_labels (host_id, key, value)
+			SELECT $1, u.key, u.value FROM unnest($2::text[], $3::text[]) AS u(key, value)`, id, keys, values)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("enroll host: %w", err)
 	}

@@ -96,9 +96,18 @@ func (s *Store) EnrollHost(ctx context.Context, h store.NewHost) (int64, error) 
 	}
 	var id int64
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO hosts (node_key_hash, hostname, enroll_secret_id, enrolled_at)
+		if err := tx.QueryRowContext(ctx, `INSERT INTO hosts (node_key_hash, hostname, enroll_secret_id, enrolled_at)
 			VALUES (?, ?, ?, ?) RETURNING id`,
-			h.NodeKeyHash, clean(h.Hostname), secret, nanos(at)).Scan(&id)
+			h.NodeKeyHash, clean(h.Hostname), secret, nanos(at)).Scan(&id); err != nil {
+			return err
+		}
+		for k, v := range h.Labels {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO host_labels (host_id, key, value) VALUES (?, ?, ?)`,
+				id, clean(k), clean(v)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("enroll host: %w", err)

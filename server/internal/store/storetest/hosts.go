@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 var hostTests = []subtest{
 	{"enroll and read back", testEnroll},
+	{"enroll with labels", testEnrollLabels},
 	{"unknown host", testUnknownHost},
 	{"duplicate node key", testDuplicateNodeKey},
 	{"connect and disconnect", testConnect},
@@ -48,6 +50,31 @@ func testEnroll(t *testing.T, st store.Store) {
 	second := enroll(t, st, "web-2")
 	if second == id {
 		t.Errorf("second host got the same id %d", id)
+	}
+}
+
+func testEnrollLabels(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	want := map[string]string{"team": "web", "site": "paris"}
+	id, err := st.EnrollHost(ctx, store.NewHost{NodeKeyHash: "lab1", Hostname: "web-1", EnrolledAt: t0, Labels: want})
+	if err != nil {
+		t.Fatalf("enroll: %v", err)
+	}
+	got, err := st.HostLabels(ctx, id)
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("labels = %v, %v; want %v", got, err, want)
+	}
+	// A failed enrollment (the node key is taken) leaves no labels behind.
+	if _, err := st.EnrollHost(ctx, store.NewHost{NodeKeyHash: "lab1", Hostname: "web-2", EnrolledAt: t0,
+		Labels: map[string]string{"team": "db"}}); err == nil {
+		t.Fatal("a second host with the same node key was enrolled")
+	}
+	hosts, err := st.ListHosts(ctx, store.HostPage{})
+	if err != nil || len(hosts) != 1 {
+		t.Fatalf("hosts after the refused enrollment = %d, %v; want 1", len(hosts), err)
+	}
+	if got, _ := st.HostLabels(ctx, id); !maps.Equal(got, want) {
+		t.Errorf("labels after the refused enrollment = %v", got)
 	}
 }
 
