@@ -2,7 +2,10 @@
 
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+# COMMITS orders untagged builds: stewardctl package versions the
+# installers it builds as 0.0.0~git<COMMITS>.<hash> until a tag exists.
+COMMITS ?= $(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commits=$(COMMITS)
 BUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
 # make run DB=postgres://... uses PostgreSQL instead of the embedded store.
@@ -11,7 +14,7 @@ DB      ?= sqlite://./data/steward.db
 # (alerting rules and receivers, see README.md#alerts).
 CONFIG  ?=
 
-.PHONY: build run test soak clean dashboards previews
+.PHONY: build run test soak clean dashboards previews packages
 
 build:
 	@mkdir -p bin
@@ -37,6 +40,11 @@ dashboards:
 # and renders each dashboard from the results (not Grafana screenshots).
 previews: build
 	STEWARD_PREVIEW_DIR=$(CURDIR)/dashboards/previews $(GO) test -count=1 -run '^TestDashboardQueries$$' ./server/internal/e2e/
+
+# Linux packages: the unconfigured .deb and .rpm of the agent and the
+# server for amd64 and arm64, and SHA256SUMS, in dist/ (docs/packages.md).
+packages:
+	$(GO) run ./installers/cmd/packages -version '$(VERSION)' -commits '$(COMMITS)' -out dist
 
 clean:
 	rm -rf bin

@@ -17,6 +17,16 @@ have_cmd debootstrap || need+=(debootstrap)
 have_cmd sqlite3 || need+=(sqlite3)
 have_cmd pacman || need+=(pacman-package-manager)
 have_cmd flatpak || need+=(flatpak)
+# The package tests: maintainer scripts linted, packages installed with dpkg.
+have_cmd shellcheck || need+=(shellcheck)
+have_cmd dpkg-reconfigure || need+=(debconf)
+have_cmd adduser || need+=(adduser)
+# The Windows installer tests: the MSI is built with wixl, finished with
+# msibuild, read back with msiinfo and msiextract, and signed with
+# osslsigncode.
+have_cmd wixl || need+=(wixl)
+have_cmd msiinfo || need+=(msitools)
+have_cmd osslsigncode || need+=(osslsigncode)
 
 if [ ${#need[@]} -eq 0 ]; then
 	echo "all test prerequisites present"

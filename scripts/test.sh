@@ -11,7 +11,7 @@ scripts/test-deps.sh
 step "gofmt"
 # gofmt reads every file whatever its build tags, the soak-tagged crash
 # test included.
-unformatted=$(gofmt -l agent server shared dashboards)
+unformatted=$(gofmt -l agent server shared dashboards installers)
 if [ -n "$unformatted" ]; then
 	echo "not gofmt-formatted (run gofmt -w on them):"
 	echo "$unformatted"

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -19,12 +20,18 @@ import (
 	"github.com/steward-project/steward/agent/internal/collect"
 	"github.com/steward-project/steward/agent/internal/config"
 	"github.com/steward-project/steward/agent/internal/runner"
+	"github.com/steward-project/steward/agent/internal/service"
+	"github.com/steward-project/steward/agent/internal/transport"
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/policy"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// serviceName is the agent's name in the service manager; tests build
+// with -ldflags "-X main.serviceName=..." to install a service of their own.
+var serviceName = service.AgentName
 
 const usage = `usage: steward-agent <command> [flags]
 
@@ -34,7 +41,18 @@ commands:
                            evaluate policy files locally once and print the results
                            (exit 0 whatever the results; 2 when a policy file is invalid)
   run --server URL --enroll-secret SECRET [--state-dir DIR] [--config FILE]
+      [--ca-file PEM] [--log-file FILE] [--log-level L]
                            run in the foreground, streaming to the server
+  install [run's flags] [--service-manager systemd|sysv|openrc|launchd|windows]
+                           write the config file (--config, default /etc/steward/agent.yaml,
+                           %ProgramData%\Steward\agent.yaml on Windows, /Library/Application
+                           Support/Steward/agent.yaml on macOS) and register the service
+                           that runs "steward-agent run --config FILE"; exit 2 when the
+                           server URL or the enroll secret is missing
+  uninstall | start | stop | restart [--service-manager M]
+                           manage the service (uninstall keeps config and state)
+  status [--service-manager M]
+                           print running, stopped or not installed (exit 0, 3, 4)
   version                  print the version
 `
 
@@ -56,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkCmd(ctx, args[1:], stdout, stderr)
 	case "run":
 		return runCmd(ctx, args[1:], stderr)
+	case "install", "uninstall", "start", "stop", "restart", "status":
+		return service.NewAgentTool(serviceName, stdout, stderr, nil).Run(args[0], args[1:])
 	case "version", "--version":
 		fmt.Fprintf(stdout, "steward-agent %s\n", version)
 		return 0
@@ -99,31 +119,48 @@ func inventoryCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	cfg, err := config.Load(args, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "steward-agent run: %v\n", err)
-		return 2
+	var roots *x509.CertPool // nil: the system's
+	if err == nil && cfg.CAFile != "" {
+		roots, err = transport.LoadCAFile(cfg.CAFile)
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var log *slog.Logger
+	closeLog := func() error { return nil }
+	if err == nil {
+		log, closeLog, err = service.NewLogger(serviceName, cfg.LogFile, level, stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "steward-agent run: %v\n", err)
+		service.ReportStartError(serviceName, err)
+		return 2
+	}
+	defer closeLog()
 	hostname, _ := os.Hostname()
-	err = runner.Run(ctx, runner.Config{
-		ServerURL:         cfg.Server,
-		EnrollSecret:      cfg.EnrollSecret,
-		StateDir:          cfg.StateDir,
-		AgentVersion:      version,
-		Hostname:          hostname,
-		InventoryInterval: cfg.InventoryInterval,
-		HeartbeatInterval: cfg.HeartbeatInterval,
-		// Root stays "": run mode collects and checks the live machine.
-		AllowCommands: cfg.AllowCommands,
-		Logger:        log,
-		Collect: func(ctx context.Context) inventory.Document {
-			start := time.Now()
-			doc := collect.Collect(ctx, collect.Config{Logger: log})
-			log.Debug("inventory collected", "duration", time.Since(start), "sections", len(doc.Sections), "errors", len(doc.Errors))
-			return doc
-		},
+	// Serve runs the agent in a goroutine as a service program (Start,
+	// Stop): until ctx ends on SIGTERM or Ctrl-C, or the Windows service
+	// control manager stops it. Either way Stop cancels the runner, which
+	// closes its connection and saves its state.
+	err = service.Serve(ctx, serviceName, log, func(ctx context.Context) error {
+		return runner.Run(ctx, runner.Config{
+			ServerURL:         cfg.Server,
+			EnrollSecret:      cfg.EnrollSecret,
+			StateDir:          cfg.StateDir,
+			AgentVersion:      version,
+			Hostname:          hostname,
+			InventoryInterval: cfg.InventoryInterval,
+			HeartbeatInterval: cfg.HeartbeatInterval,
+			// Root stays "": run mode collects and checks the live machine.
+			AllowCommands: cfg.AllowCommands,
+			Logger:        log,
+			HTTPClient:    transport.NewHTTPClient(roots),
+			Collect: func(ctx context.Context) inventory.Document {
+				start := time.Now()
+				doc := collect.Collect(ctx, collect.Config{Logger: log})
+				log.Debug("inventory collected", "duration", time.Since(start), "sections", len(doc.Sections), "errors", len(doc.Errors))
+				return doc
+			},
+		})
 	})
 	if err != nil {
 		log.Error("agent stopped", "err", err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -23,6 +24,13 @@ type Config struct {
 	EnrollSecretFile string `yaml:"enroll_secret_file"`
 	StateDir         string `yaml:"state_dir"`
 	LogLevel         string `yaml:"log_level"`
+	// CAFile is a PEM bundle of the certificate authorities the agent
+	// trusts for the server's TLS certificate, instead of the system roots.
+	CAFile string `yaml:"ca_file"`
+	// LogFile, when set, sends the logs to this file (size-capped and
+	// rotated) instead of stderr. Service installs set it where the
+	// service manager keeps no stderr (SysV, OpenRC, launchd).
+	LogFile string `yaml:"log_file"`
 	// InventoryInterval and HeartbeatInterval override what the server
 	// asks for; zero means use the server's values.
 	InventoryInterval time.Duration `yaml:"inventory_interval"`
@@ -35,11 +43,35 @@ type Config struct {
 	File string `yaml:"-"`
 }
 
+// programData is the Windows directory for machine-wide application data.
+func programData() string {
+	if d := os.Getenv("ProgramData"); d != "" {
+		return d
+	}
+	return `C:\ProgramData`
+}
+
+// DefaultDir is the directory of a service install's configuration file
+// and enroll secret file.
+func DefaultDir() string {
+	switch runtime.GOOS {
+	case "windows":
+		return filepath.Join(programData(), "Steward")
+	case "darwin":
+		return "/Library/Application Support/Steward"
+	default:
+		return "/etc/steward"
+	}
+}
+
+// DefaultFile is the configuration file a service install runs with.
+func DefaultFile() string { return filepath.Join(DefaultDir(), "agent.yaml") }
+
 // DefaultStateDir is where a service install keeps its state.
 func DefaultStateDir() string {
 	switch runtime.GOOS {
 	case "windows":
-		return `C:\ProgramData\Steward\agent`
+		return filepath.Join(programData(), "Steward", "agent")
 	case "darwin":
 		return "/Library/Application Support/Steward/agent"
 	default:
@@ -47,11 +79,11 @@ func DefaultStateDir() string {
 	}
 }
 
-// Load parses run's flags, reading --config first so flags override it.
-func Load(args []string, stderr io.Writer) (Config, error) {
-	cfg := Config{StateDir: DefaultStateDir(), LogLevel: "info"}
+// NewFlagSet returns the flags run and install share, bound to the
+// returned Config: a field left at its zero value was not given.
+func NewFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *Config) {
 	var fl Config
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&fl.Server, "server", "", "server URL, e.g. https://steward.example.com")
 	fs.StringVar(&fl.EnrollSecret, "enroll-secret", "", "enroll secret (used once, to obtain a node key)")
@@ -59,8 +91,37 @@ func Load(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&fl.StateDir, "state-dir", "", "directory for the node key and agent state (default "+DefaultStateDir()+")")
 	fs.StringVar(&fl.File, "config", "", "YAML configuration file")
 	fs.StringVar(&fl.LogLevel, "log-level", "", "debug, info, warn or error")
+	fs.StringVar(&fl.CAFile, "ca-file", "", "PEM file of the CAs trusted for the server's certificate (instead of the system roots)")
+	fs.StringVar(&fl.LogFile, "log-file", "", "write logs to this file, rotated by size, instead of stderr")
 	fs.DurationVar(&fl.InventoryInterval, "inventory-interval", 0, "override the server's inventory interval")
 	fs.DurationVar(&fl.HeartbeatInterval, "heartbeat-interval", 0, "override the server's heartbeat interval")
+	return fs, &fl
+}
+
+// Override copies every field given in fl (non-zero) over c. File and
+// AllowCommands are not flags and are left alone.
+func (c *Config) Override(fl Config) {
+	for _, p := range []struct{ from, to *string }{
+		{&fl.Server, &c.Server}, {&fl.EnrollSecret, &c.EnrollSecret},
+		{&fl.EnrollSecretFile, &c.EnrollSecretFile}, {&fl.StateDir, &c.StateDir},
+		{&fl.LogLevel, &c.LogLevel}, {&fl.CAFile, &c.CAFile}, {&fl.LogFile, &c.LogFile},
+	} {
+		if *p.from != "" {
+			*p.to = *p.from
+		}
+	}
+	if fl.InventoryInterval != 0 {
+		c.InventoryInterval = fl.InventoryInterval
+	}
+	if fl.HeartbeatInterval != 0 {
+		c.HeartbeatInterval = fl.HeartbeatInterval
+	}
+}
+
+// Load parses run's flags, reading --config first so flags override it.
+func Load(args []string, stderr io.Writer) (Config, error) {
+	cfg := Config{StateDir: DefaultStateDir(), LogLevel: "info"}
+	fs, fl := NewFlagSet("run", stderr)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -73,29 +134,25 @@ func Load(args []string, stderr io.Writer) (Config, error) {
 		}
 		cfg.File = fl.File
 	}
-	for _, p := range []struct{ from, to *string }{
-		{&fl.Server, &cfg.Server}, {&fl.EnrollSecret, &cfg.EnrollSecret},
-		{&fl.EnrollSecretFile, &cfg.EnrollSecretFile}, {&fl.StateDir, &cfg.StateDir},
-		{&fl.LogLevel, &cfg.LogLevel},
-	} {
-		if *p.from != "" {
-			*p.to = *p.from
-		}
-	}
-	if fl.InventoryInterval != 0 {
-		cfg.InventoryInterval = fl.InventoryInterval
-	}
-	if fl.HeartbeatInterval != 0 {
-		cfg.HeartbeatInterval = fl.HeartbeatInterval
-	}
+	cfg.Override(*fl)
 	if cfg.EnrollSecret == "" && cfg.EnrollSecretFile != "" {
-		b, err := os.ReadFile(cfg.EnrollSecretFile)
+		secret, err := ReadSecretFile(cfg.EnrollSecretFile)
 		if err != nil {
-			return cfg, fmt.Errorf("enroll secret file: %w", err)
+			return cfg, err
 		}
-		cfg.EnrollSecret = strings.TrimSpace(string(b))
+		cfg.EnrollSecret = secret
 	}
 	return cfg, cfg.Validate()
+}
+
+// ReadSecretFile reads an enroll secret file, trimmed of surrounding
+// white space.
+func ReadSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("enroll secret file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // LoadFile reads only the YAML file at path, without flags or validation
@@ -128,9 +185,8 @@ func (c Config) Validate() error {
 	if c.Server == "" {
 		return errors.New("--server is required")
 	}
-	u, err := url.Parse(c.Server)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--server %q: want http(s)://host[:port]", c.Server)
+	if err := ValidateServer(c.Server); err != nil {
+		return err
 	}
 	if c.StateDir == "" {
 		return errors.New("--state-dir must not be empty")
@@ -142,6 +198,15 @@ func (c Config) Validate() error {
 	}
 	if c.InventoryInterval < 0 || c.HeartbeatInterval < 0 {
 		return errors.New("intervals must not be negative")
+	}
+	return nil
+}
+
+// ValidateServer checks a server URL: http or https with a host.
+func ValidateServer(server string) error {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--server %q: want http(s)://host[:port]", server)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -85,5 +86,52 @@ func TestLoadFileAllowCommands(t *testing.T) {
 func TestAllowCommandsOnlyFromFile(t *testing.T) {
 	if _, err := Load([]string{"--server", "http://x", "--allow-commands"}, io.Discard); err == nil {
 		t.Error("run accepted an --allow-commands flag")
+	}
+}
+
+func TestCAFileAndLogFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(file, []byte("server: https://s\nca_file: /etc/steward/ca.pem\nlog_file: /var/log/a.log\n"), 0o600)
+	c, err := Load([]string{"--config", file, "--enroll-secret", "x"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CAFile != "/etc/steward/ca.pem" || c.LogFile != "/var/log/a.log" {
+		t.Errorf("from the file: %+v", c)
+	}
+	c, err = Load([]string{"--config", file, "--ca-file", "/tmp/ca.pem", "--log-file", "/tmp/a.log"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CAFile != "/tmp/ca.pem" || c.LogFile != "/tmp/a.log" {
+		t.Errorf("flags do not win: %+v", c)
+	}
+}
+
+// Override copies what a flag set and nothing else; install relies on it
+// to merge flags into an existing file.
+func TestOverride(t *testing.T) {
+	base := Config{Server: "https://a", EnrollSecretFile: "/s", StateDir: "/st", LogLevel: "info", AllowCommands: true,
+		InventoryInterval: time.Minute, File: "/etc/steward/agent.yaml"}
+	c := base
+	c.Override(Config{})
+	if c != base {
+		t.Errorf("empty override changed %+v", c)
+	}
+	c.Override(Config{Server: "https://b", LogFile: "/l", HeartbeatInterval: time.Second, File: "/other"})
+	want := base
+	want.Server, want.LogFile, want.HeartbeatInterval = "https://b", "/l", time.Second
+	if c != want {
+		t.Errorf("got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestDefaultPaths(t *testing.T) {
+	if filepath.Dir(DefaultFile()) != DefaultDir() || filepath.Base(DefaultFile()) != "agent.yaml" {
+		t.Errorf("DefaultFile %s, DefaultDir %s", DefaultFile(), DefaultDir())
+	}
+	if runtime.GOOS == "linux" && (DefaultFile() != "/etc/steward/agent.yaml" || DefaultStateDir() != "/var/lib/steward-agent") {
+		t.Errorf("linux defaults: %s %s", DefaultFile(), DefaultStateDir())
 	}
 }

@@ -122,7 +122,7 @@ func (c *Client) Enroll(ctx context.Context, secret, hostname string) (Enrollmen
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Enrollment{}, fmt.Errorf("enroll: %w", err)
+		return Enrollment{}, fmt.Errorf("enroll: %w", explainTLS(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))

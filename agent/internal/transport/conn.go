@@ -65,7 +65,7 @@ func (c *Client) Dial(ctx context.Context, nodeKey string, idle time.Duration) (
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 			return nil, statusError("dial", resp, body, ErrNodeKeyRejected)
 		}
-		return nil, fmt.Errorf("dial: %w", err)
+		return nil, fmt.Errorf("dial: %w", explainTLS(err))
 	}
 	return newConn(ws, idle), nil
 }

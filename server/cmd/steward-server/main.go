@@ -12,16 +12,32 @@ import (
 
 	"github.com/steward-project/steward/server/internal/config"
 	"github.com/steward-project/steward/server/internal/server"
+	"github.com/steward-project/steward/server/internal/service"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// serviceName and serviceUser are the service's name and account; tests
+// build with -ldflags "-X main.serviceName=... -X main.serviceUser=..." to
+// install a service of their own.
+var (
+	serviceName = service.ServerName
+	serviceUser = service.ServerUser
+)
 
 const usage = `usage: steward-server <command> [flags]
 
 commands:
   serve     run the server (flags: --listen --db --data-dir --config --tls-cert --tls-key --log-level)
   migrate   apply database schema migrations and exit (flags as serve)
+  install   [serve's flags] [--service-manager systemd|sysv|openrc]
+            Linux only: write the config file (--config, default /etc/steward/server.yaml),
+            create the steward user and the data dir (/var/lib/steward), and register
+            the service that runs "steward-server serve --config FILE" as steward
+  uninstall | start | stop | restart [--service-manager M]
+            manage the service (uninstall keeps config, data and user)
+  status    print running, stopped or not installed (exit 0, 3, 4)
   version   print the version
 
 Every flag can also be set as STEWARD_<FLAG>, e.g. STEWARD_DB=postgres://...
@@ -45,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	case "serve", "migrate":
+	case "install", "uninstall", "start", "stop", "restart", "status":
+		return service.ServerMain(cmd, rest, serviceName, serviceUser, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "steward-server: unknown command %q\n\n%s", cmd, usage)
 		return 2

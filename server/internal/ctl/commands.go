@@ -20,6 +20,8 @@ type command struct {
 	args    []string // positional argument names, e.g. ["ID"]
 	summary string
 	setup   func(fs *flag.FlagSet) runFunc
+	// local commands talk to no server: no token is needed.
+	local bool
 }
 
 // commands is every command, in the order usage lists them. New commands
@@ -281,6 +283,7 @@ var commands = []command{
 			}
 		},
 	},
+	packageCommand,
 }
 
 // lookup finds the command named by the first one or two words of args

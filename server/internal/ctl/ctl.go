@@ -30,15 +30,24 @@ type Env struct {
 	// Now is the clock relative times ("--since 24h") count back from;
 	// nil means time.Now.
 	Now func() time.Time
+	// Version is this stewardctl's build version (git describe) and
+	// Commits the commit count it was built at; `package` derives the
+	// installers' version from them.
+	Version string
+	Commits int
 }
 
 // session is what a command runs with once flags are parsed.
 type session struct {
-	client *apiclient.Client
-	out    io.Writer
-	errOut io.Writer // for what a command reports beside its error
-	output string    // outputTable or outputJSON
-	now    func() time.Time
+	client *apiclient.Client // nil for local commands
+	// server is the --server URL; version and commits are Env's.
+	server  string
+	version string
+	commits int
+	out     io.Writer
+	errOut  io.Writer // for what a command reports beside its error
+	output  string    // outputTable or outputJSON
+	now     func() time.Time
 }
 
 // usageError is a command line mistake: exit code 2 and the relevant usage.
@@ -111,6 +120,13 @@ func run(ctx context.Context, args []string, env Env) error {
 	}
 	if err := g.validate(); err != nil {
 		return &usageError{msg: err.Error(), usage: usage}
+	}
+	if cmd.local {
+		if cmd.name == "package" && !g.serverGiven {
+			return &usageError{msg: errNoServer.Error(), usage: usage}
+		}
+		return runCmd(ctx, &session{server: g.server, version: env.Version, commits: env.Commits,
+			out: env.Stdout, errOut: env.Stderr, output: g.output, now: env.Now}, pos)
 	}
 	token, err := g.resolveToken()
 	if err != nil {

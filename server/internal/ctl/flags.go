@@ -30,6 +30,9 @@ type globals struct {
 	// Set on the command line (not from the environment); explicit flags
 	// beat the environment.
 	tokenSet, tokenFileSet bool
+	// serverGiven: --server or STEWARD_SERVER named a server (commands
+	// that bake it into something refuse the default).
+	serverGiven            bool
 	envToken, envTokenFile string
 }
 
@@ -42,6 +45,8 @@ func newGlobals(getenv func(string) string) *globals {
 	}
 	if g.server == "" {
 		g.server = DefaultServer
+	} else {
+		g.serverGiven = true
 	}
 	return g
 }
@@ -50,7 +55,7 @@ func newGlobals(getenv func(string) string) *globals {
 // set and again on the command's, with the values parsed so far as the
 // defaults, so a flag given before the command survives.
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.server, "server", g.server, "")
+	fs.Var(&trackedString{p: &g.server, set: &g.serverGiven}, "server", "")
 	fs.Var(&trackedString{p: &g.token, set: &g.tokenSet}, "token", "")
 	fs.Var(&trackedString{p: &g.tokenFile, set: &g.tokenFileSet}, "token-file", "")
 	fs.StringVar(&g.output, "o", g.output, "")

@@ -1,0 +1,423 @@
+//go:build !windows
+
+// The install tests check Unix file modes (0600); Windows files take
+// their access from the directory ACL instead.
+
+package service
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/steward-project/steward/agent/internal/config"
+	"github.com/steward-project/steward/agent/internal/state"
+	"github.com/steward-project/steward/installers/systemd"
+)
+
+// installDirs is a configuration directory and a state dir for one test.
+type installDirs struct {
+	config, secret, state string
+}
+
+func newInstallDirs(t *testing.T) installDirs {
+	dir := t.TempDir()
+	return installDirs{
+		config: filepath.Join(dir, "etc", "agent.yaml"),
+		secret: filepath.Join(dir, "etc", "enroll-secret"),
+		state:  filepath.Join(dir, "state"),
+	}
+}
+
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm()
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestInstallWritesConfigAndSecretAndRegisters(t *testing.T) {
+	d := newInstallDirs(t)
+	h := newHarness(t, SysV)
+	code := h.run("install", "--config", d.config, "--server", "https://steward.example.com:8443",
+		"--enroll-secret", "s3cret-value", "--state-dir", d.state, "--log-level", "debug",
+		"--inventory-interval", "15m", "--heartbeat-interval", "45s")
+	if code != ExitOK {
+		t.Fatalf("install: exit %d", code)
+	}
+	cfg, err := config.LoadFile(d.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Config{Server: "https://steward.example.com:8443", EnrollSecretFile: d.secret, StateDir: d.state,
+		LogLevel: "debug", InventoryInterval: 15 * time.Minute, HeartbeatInterval: 45 * time.Second, File: d.config}
+	if cfg != want {
+		t.Errorf("config file holds\n%+v\nwant\n%+v", cfg, want)
+	}
+	if text := read(t, d.config); strings.Contains(text, "s3cret-value") {
+		t.Errorf("the secret is inline in the config file:\n%s", text)
+	}
+	if got := read(t, d.secret); got != "s3cret-value\n" {
+		t.Errorf("secret file holds %q", got)
+	}
+	for _, f := range []string{d.config, d.secret} {
+		if m := mode(t, f); m != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", f, m)
+		}
+	}
+	if fi, err := os.Stat(d.state); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Errorf("state dir: %v %v", fi, err)
+	}
+	if !slices.Equal(h.m.mutating(), []string{"install"}) {
+		t.Errorf("manager calls %v, want one install", h.m.calls)
+	}
+	wantArgs := []string{"run", "--config", d.config, "--log-file", "/var/log/steward-agent.log"}
+	if !slices.Equal(h.m.spec.Arguments, wantArgs) {
+		t.Errorf("registered arguments %q, want %q", h.m.spec.Arguments, wantArgs)
+	}
+	if !strings.Contains(h.stdout.String(), "installed service steward-agent (unix-systemv)") {
+		t.Errorf("install did not say it registered the service")
+	}
+}
+
+func TestInstallTwiceChangesNothing(t *testing.T) {
+	d := newInstallDirs(t)
+	h := newHarness(t, Systemd)
+	args := []string{"install", "--config", d.config, "--server", "http://10.0.0.5:8080", "--enroll-secret", "abc", "--state-dir", d.state}
+	if code := h.run(args[0], args[1:]...); code != ExitOK {
+		t.Fatalf("first install: exit %d", code)
+	}
+	// Set the clock of both files back: a rewrite would move it.
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for _, f := range []string{d.config, d.secret} {
+		if err := os.Chtimes(f, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := read(t, d.config)
+	h.m.calls = nil
+	if code := h.run(args[0], args[1:]...); code != ExitOK {
+		t.Fatalf("second install: exit %d", code)
+	}
+	for _, f := range []string{d.config, d.secret} {
+		if fi, err := os.Stat(f); err != nil || !fi.ModTime().Equal(old) {
+			t.Errorf("%s was rewritten: %v %v", f, fi.ModTime(), err)
+		}
+	}
+	if read(t, d.config) != before {
+		t.Error("config file changed")
+	}
+	if len(h.m.mutating()) != 0 {
+		t.Errorf("second install called the manager: %v", h.m.calls)
+	}
+	out := h.stdout.String()
+	for _, want := range []string{d.config + " unchanged", d.secret + " unchanged", "already installed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("second install does not say %q", want)
+		}
+	}
+}
+
+// Packages drop their own agent.yaml and call `steward-agent install`
+// with no flags: the file stays as it is, comments and all, but gets the
+// mode of a file holding a secret.
+func TestInstallKeepsExistingConfig(t *testing.T) {
+	d := newInstallDirs(t)
+	os.MkdirAll(filepath.Dir(d.config), 0o755)
+	body := "# dropped by the package\nserver: https://steward.internal  # the fleet's server\n" +
+		"enroll_secret: inline-secret\nstate_dir: " + d.state + "\nallow_commands: true\n"
+	if err := os.WriteFile(d.config, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, SysV)
+	if code := h.run("install", "--config", d.config); code != ExitOK {
+		t.Fatalf("install: exit %d", code)
+	}
+	if got := read(t, d.config); got != body {
+		t.Errorf("config rewritten:\n%s", got)
+	}
+	if m := mode(t, d.config); m != 0o600 {
+		t.Errorf("config mode %v, want 0600", m)
+	}
+	if !strings.Contains(h.stdout.String(), "readable by its owner only") {
+		t.Error("install did not say it tightened the mode")
+	}
+	if _, err := os.Stat(d.secret); err == nil {
+		t.Error("install wrote a secret file although no secret was given")
+	}
+}
+
+// A flag changes its key only; the other keys and the comments stay.
+func TestInstallUpdatesOnlyGivenKeys(t *testing.T) {
+	d := newInstallDirs(t)
+	os.MkdirAll(filepath.Dir(d.config), 0o755)
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secretFile, []byte("from-file\n"), 0o640)
+	body := "# keep me\nserver: https://old.example.com\nenroll_secret: inline\nstate_dir: " + d.state + "\nallow_commands: true\n"
+	os.WriteFile(d.config, []byte(body), 0o600)
+	h := newHarness(t, SysV)
+	if code := h.run("install", "--config", d.config, "--server", "https://new.example.com", "--enroll-secret-file", secretFile); code != ExitOK {
+		t.Fatalf("install: exit %d", code)
+	}
+	text := read(t, d.config)
+	cfg, err := config.LoadFile(d.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server != "https://new.example.com" || cfg.EnrollSecret != "" || cfg.EnrollSecretFile != secretFile ||
+		!cfg.AllowCommands || cfg.StateDir != d.state || !strings.Contains(text, "# keep me") {
+		t.Errorf("config after install:\n%s", text)
+	}
+	if m := mode(t, secretFile); m != 0o600 {
+		t.Errorf("given secret file left with mode %v", m)
+	}
+}
+
+func TestInstallRefusesWithoutServerOrSecret(t *testing.T) {
+	d := newInstallDirs(t)
+	cases := []struct {
+		name string
+		args []string
+		want []string // in stderr
+	}{
+		{"nothing", nil, []string{"a server URL", "an enroll secret"}},
+		{"no secret", []string{"--server", "http://x:8080"}, []string{"an enroll secret (none configured)"}},
+		{"no server", []string{"--enroll-secret", "s"}, []string{"a server URL"}},
+		{"missing secret file", []string{"--server", "http://x:8080", "--enroll-secret-file", filepath.Join(d.state, "nope")},
+			[]string{"an enroll secret (enroll secret file: open"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, SysV)
+			args := append([]string{"--config", d.config, "--state-dir", d.state}, c.args...)
+			if code := h.run("install", args...); code != ExitUsage {
+				t.Errorf("exit %d, want %d", code, ExitUsage)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(h.stderr.String(), w) {
+					t.Errorf("stderr does not name %q", w)
+				}
+			}
+			if _, err := os.Stat(d.config); err == nil {
+				t.Error("a config file was written")
+			}
+			if len(h.m.calls) != 0 {
+				t.Errorf("manager called: %v", h.m.calls)
+			}
+		})
+	}
+}
+
+// An enrolled agent (a node key in its state dir) needs no secret.
+func TestInstallEnrolledAgentNeedsNoSecret(t *testing.T) {
+	d := newInstallDirs(t)
+	os.MkdirAll(d.state, 0o700)
+	os.WriteFile(filepath.Join(d.state, state.NodeKeyFile), []byte("00ff\n"), 0o600)
+	h := newHarness(t, SysV)
+	if code := h.run("install", "--config", d.config, "--server", "http://x:8080", "--state-dir", d.state); code != ExitOK {
+		t.Fatalf("install: exit %d", code)
+	}
+}
+
+func TestInstallBadInput(t *testing.T) {
+	d := newInstallDirs(t)
+	badPEM := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(badPEM, []byte("not a certificate\n"), 0o644)
+	os.MkdirAll(filepath.Dir(d.config), 0o755)
+	typo := filepath.Join(filepath.Dir(d.config), "typo.yaml")
+	os.WriteFile(typo, []byte("sever: http://x\n"), 0o600)
+	base := []string{"--config", d.config, "--state-dir", d.state, "--enroll-secret", "s"}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad url", append([]string{"--server", "steward.example.com"}, base...), "want http(s)://host"},
+		{"bad level", append([]string{"--server", "http://x", "--log-level", "loud"}, base...), "log-level"},
+		{"bad ca file", append([]string{"--server", "https://x", "--ca-file", badPEM}, base...), "no PEM certificate"},
+		{"unknown manager", append([]string{"--server", "http://x", "--service-manager", "upstart"}, base...), "unknown service manager"},
+		{"both secrets", append([]string{"--server", "http://x", "--enroll-secret-file", badPEM}, base...), "not both"},
+		{"stray argument", append([]string{"--server", "http://x", "now"}, base...), "unexpected argument"},
+		{"unknown flag", append([]string{"--sever", "http://x"}, base...), "flag provided but not defined"},
+		{"bad existing config", []string{"--config", typo, "--server", "http://x", "--enroll-secret", "s"}, "field sever not found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, SysV)
+			if code := h.run("install", c.args...); code != ExitUsage {
+				t.Errorf("exit %d, want %d", code, ExitUsage)
+			}
+			if !strings.Contains(h.stderr.String(), c.want) {
+				t.Errorf("stderr does not say %q", c.want)
+			}
+			if _, err := os.Stat(d.config); err == nil {
+				t.Error("a config file was written")
+			}
+			if len(h.m.mutating()) != 0 {
+				t.Errorf("manager changed: %v", h.m.calls)
+			}
+		})
+	}
+}
+
+func TestCommandsNeedAdmin(t *testing.T) {
+	d := newInstallDirs(t)
+	for _, cmd := range []string{"install", "uninstall", "start", "stop", "restart"} {
+		h := newHarness(t, SysV)
+		h.admin = false
+		args := []string{}
+		if cmd == "install" {
+			args = []string{"--config", d.config, "--server", "http://x", "--enroll-secret", "s"}
+		}
+		if code := h.run(cmd, args...); code != ExitFailure || !strings.Contains(h.stderr.String(), "needs root") {
+			t.Errorf("%s as a user: exit %d, stderr %q", cmd, code, h.stderr.String())
+		}
+		if len(h.m.calls) != 0 {
+			t.Errorf("%s as a user called the manager: %v", cmd, h.m.calls)
+		}
+	}
+	h := newHarness(t, SysV)
+	h.admin = false
+	if code := h.run("status"); code != ExitNotInstalled {
+		t.Errorf("status as a user: exit %d", code)
+	}
+	if _, err := os.Stat(d.config); err == nil {
+		t.Error("install as a user wrote the config")
+	}
+}
+
+func TestServiceCommands(t *testing.T) {
+	h := newHarness(t, SysV)
+	step := func(cmd string, wantCode int, wantOut string) {
+		t.Helper()
+		if code := h.run(cmd); code != wantCode {
+			t.Errorf("%s: exit %d, want %d", cmd, code, wantCode)
+		}
+		if out := h.stdout.String() + h.stderr.String(); !strings.Contains(out, wantOut) {
+			t.Errorf("%s: output does not say %q", cmd, wantOut)
+		}
+	}
+	step("status", ExitNotInstalled, "steward-agent (unix-systemv): not installed")
+	step("uninstall", ExitOK, "is not installed (unix-systemv); nothing to remove")
+	step("start", ExitNotInstalled, "run steward-agent install first")
+	step("restart", ExitNotInstalled, "run steward-agent install first")
+	step("stop", ExitOK, "nothing to stop")
+	if len(h.m.mutating()) != 0 {
+		t.Fatalf("commands on a missing service changed it: %v", h.m.calls)
+	}
+	h.m.installed = true
+	step("status", ExitStopped, "steward-agent (unix-systemv): stopped")
+	step("stop", ExitOK, "already stopped")
+	step("start", ExitOK, "started service steward-agent")
+	step("status", ExitOK, "steward-agent (unix-systemv): running")
+	step("start", ExitOK, "already running")
+	step("restart", ExitOK, "restarted service steward-agent")
+	step("stop", ExitOK, "stopped service steward-agent")
+	step("start", ExitOK, "started")
+	h.m.calls = nil
+	// Uninstall stops a running service first, and keeps what install
+	// wrote.
+	step("uninstall", ExitOK, "configuration and state are kept")
+	if want := []string{"stop", "uninstall"}; !slices.Equal(h.m.mutating(), want) {
+		t.Errorf("uninstall of a running service: calls %v, want %v", h.m.mutating(), want)
+	}
+	step("status", ExitNotInstalled, "not installed")
+
+	// A service that dies at once is reported, with where to look.
+	h.m.installed, h.m.failStart = true, true
+	step("start", ExitFailure, "the service logs to /var/log/steward-agent.log")
+	h.m.err = os.ErrPermission
+	step("status", ExitFailure, "permission denied")
+}
+
+func TestServiceCommandUsage(t *testing.T) {
+	h := newHarness(t, SysV)
+	for _, args := range [][]string{{"status", "extra"}, {"stop", "--force"}, {"start", "--service-manager", "upstart"}} {
+		if code := h.run(args[0], args[1:]...); code != ExitUsage {
+			t.Errorf("%q: exit %d, want %d", args, code, ExitUsage)
+		}
+	}
+	if code := h.run("reload"); code != ExitUsage || !strings.Contains(h.stderr.String(), "unknown service command") {
+		t.Errorf("reload: exit %d", code)
+	}
+	if code := h.run("status", "--service-manager", "sysv"); code != ExitNotInstalled || h.opened[len(h.opened)-1] != "sysv" {
+		t.Errorf("--service-manager sysv: exit %d, opened %q", code, h.opened)
+	}
+}
+
+func TestAgentSpecPerPlatform(t *testing.T) {
+	cfg := config.Config{StateDir: "/var/lib/steward-agent"}
+	file := "/etc/steward/agent.yaml"
+
+	s := AgentSpec("steward-agent", Systemd, file, cfg)
+	if !slices.Equal(s.Arguments, []string{"run", "--config", file}) {
+		t.Errorf("systemd arguments %q: the journal takes stderr, no --log-file", s.Arguments)
+	}
+	if s.Options["SystemdScript"] != systemd.AgentUnit {
+		t.Error("systemd: not the hardened unit template as it is")
+	}
+	moved := cfg
+	moved.StateDir, moved.LogFile = "/srv/steward state", "/srv/logs/agent.log"
+	s = AgentSpec("steward-agent", Systemd, file, moved)
+	unit := s.Options["SystemdScript"].(string)
+	if !strings.Contains(unit, "StateDirectoryMode=0700\nReadWritePaths=\"-/srv/steward state\"\nReadWritePaths=\"-/srv/logs\"\n") {
+		t.Errorf("systemd unit does not let the agent write its state dir and log dir:\n%s", unit)
+	}
+	if slices.Contains(s.Arguments, "--log-file") {
+		t.Error("--log-file added although the config names a log file")
+	}
+
+	for _, p := range []string{SysV, OpenRC, Launchd} {
+		s := AgentSpec("steward-agent", p, file, cfg)
+		if i := slices.Index(s.Arguments, "--log-file"); i < 0 || !strings.HasSuffix(s.Arguments[i+1], "/steward-agent.log") {
+			t.Errorf("%s arguments %q: want a --log-file, stderr is lost there", p, s.Arguments)
+		}
+	}
+	if !strings.Contains(AgentSpec("steward-agent", SysV, file, cfg).Options["SysvScript"].(string), "Provides:          steward-agent") {
+		t.Error("sysv: not this package's script")
+	}
+	if !strings.Contains(AgentSpec("steward-agent", OpenRC, file, cfg).Options["OpenRCScript"].(string), "supervise-daemon") {
+		t.Error("openrc: not this package's script")
+	}
+	w := AgentSpec("steward-agent", Windows, `C:\ProgramData\Steward\agent.yaml`, cfg)
+	if w.Options["OnFailure"] != "restart" || w.Options["OnFailureResetPeriod"] != 3600 || slices.Contains(w.Arguments, "--log-file") {
+		t.Errorf("windows spec %+v", w)
+	}
+	l := AgentSpec("steward-agent", Launchd, file, cfg)
+	if l.Options["KeepAlive"] != true || l.Options["RunAtLoad"] != true {
+		t.Errorf("launchd spec %+v", l)
+	}
+}
+
+// A unit shipped by a package counts as installed; install enables it
+// once, so that the agent starts at boot, and then changes nothing.
+func TestInstallEnablesShippedUnit(t *testing.T) {
+	d := newInstallDirs(t)
+	h := newHarness(t, Systemd)
+	h.m.installed, h.m.disabled = true, true
+	args := []string{"--config", d.config, "--server", "http://x:8080", "--enroll-secret", "s", "--state-dir", d.state}
+	if code := h.run("install", args...); code != ExitOK {
+		t.Fatalf("install: exit %d", code)
+	}
+	if !slices.Equal(h.m.mutating(), []string{"enable"}) || !strings.Contains(h.stdout.String(), "enabled service steward-agent to start at boot") {
+		t.Errorf("calls %v", h.m.calls)
+	}
+	h.m.calls = nil
+	if code := h.run("install", args...); code != ExitOK || len(h.m.mutating()) != 0 {
+		t.Errorf("second install: exit %d, calls %v", code, h.m.calls)
+	}
+}
