@@ -1,6 +1,7 @@
 package packaging
 
 import (
+	"gopkg.in/yaml.v3"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -113,7 +114,8 @@ func TestDebConfigured(t *testing.T) {
 	out := t.TempDir()
 	ca := testCA(t)
 	deb, err := Deb("agent", Options{Version: "1.2.0", Arch: "amd64", Binary: stubBinary(t, "amd64"), OutDir: out,
-		Enroll: &Enrollment{Server: "https://steward.example.com:8443", EnrollSecret: "  s3cret-value\n", CAFile: ca}})
+		Enroll: &Enrollment{Server: "https://steward.example.com:8443", EnrollSecret: "  s3cret-value\n", CAFile: ca,
+			Labels: map[string]string{"team": "web", "site/room": `b "2" \ east`}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +155,16 @@ func TestDebConfigured(t *testing.T) {
 			t.Errorf("agent.yaml lacks %q:\n%s", line, yml)
 		}
 	}
+	// The labels read back as the agent's config loader reads them.
+	var parsed struct {
+		Labels map[string]string `yaml:"labels"`
+	}
+	if err := yaml.Unmarshal([]byte(yml), &parsed); err != nil {
+		t.Fatalf("agent.yaml does not parse: %v\n%s", err, yml)
+	}
+	if want := map[string]string{"team": "web", "site/room": `b "2" \ east`}; !reflect.DeepEqual(parsed.Labels, want) {
+		t.Errorf("labels in agent.yaml = %v, want %v:\n%s", parsed.Labels, want, yml)
+	}
 	if strings.Contains(yml, "s3cret") {
 		t.Errorf("agent.yaml holds the secret itself:\n%s", yml)
 	}
@@ -187,7 +199,7 @@ func TestOptionsRefused(t *testing.T) {
 		"server URL":        {"agent", enroll(Enrollment{Server: "steward.example.com", EnrollSecret: "x"}), "server"},
 		"no secret":         {"agent", enroll(Enrollment{Server: "https://s", EnrollSecret: " "}), "secret"},
 		"bad CA":            {"agent", enroll(Enrollment{Server: "https://s", EnrollSecret: "x", CAFile: []byte("nope")}), "CA"},
-		"labels":            {"agent", enroll(Enrollment{Server: "https://s", EnrollSecret: "x", Labels: map[string]string{"team": "web"}}), "labels"},
+		"bad label":         {"agent", enroll(Enrollment{Server: "https://s", EnrollSecret: "x", Labels: map[string]string{"my team": "web"}}), "label key"},
 	} {
 		for format, build := range map[string]func(string, Options) (string, error){"deb": Deb, "rpm": RPM} {
 			if p, err := build(tc.component, tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {

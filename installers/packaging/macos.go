@@ -43,7 +43,7 @@ func MacOS(o Options) (string, error) {
 	}
 	if e := o.Enroll; e != nil {
 		if len(e.Labels) > 0 {
-			return "", errors.New("enrollment labels: the agent's configuration has no labels key yet")
+			return "", errors.New("enrollment labels are not supported by this installer yet (the .deb and .rpm carry them): label the hosts after they enroll, with PUT /api/v1/hosts/{id}/labels")
 		}
 		// enroll.env holds KEY=value lines that install.sh reads
 		// without a shell; a value must not be mistaken for a quoted one.

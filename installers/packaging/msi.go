@@ -64,7 +64,7 @@ func MSI(o Options) (string, error) {
 	}
 	if e := o.Enroll; e != nil {
 		if len(e.Labels) > 0 {
-			return "", errors.New("enrollment labels: the agent's configuration has no labels key yet")
+			return "", errors.New("enrollment labels are not supported by this installer yet (the .deb and .rpm carry them): label the hosts after they enroll, with PUT /api/v1/hosts/{id}/labels")
 		}
 		// The secret is passed quoted on the configuration step's
 		// command line, and defined in a quoted preprocessor value.

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"debug/elf"
 	"embed"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -71,9 +74,6 @@ var linuxComponents = map[string]linuxComponent{
 func buildLinux(format, component string, o Options) (string, error) {
 	if err := o.check(component); err != nil {
 		return "", err
-	}
-	if o.Enroll != nil && len(o.Enroll.Labels) > 0 {
-		return "", fmt.Errorf("enrollment: labels are not supported by the Linux packages: the agent's configuration has no labels key yet")
 	}
 	if err := checkBinary(o.Binary, o.Arch); err != nil {
 		return "", err
@@ -250,9 +250,17 @@ func agentYAML(e *Enrollment) ([]byte, error) {
 	var data struct {
 		Server string
 		CAFile bool
+		// Labels are key/value pairs as YAML double-quoted strings (JSON
+		// string syntax is valid YAML), sorted by key.
+		Labels [][2]string
 	}
 	if e != nil {
 		data.Server, data.CAFile = e.Server, len(e.CAFile) > 0
+		for _, k := range slices.Sorted(maps.Keys(e.Labels)) {
+			kq, _ := json.Marshal(k) // strings always encode
+			vq, _ := json.Marshal(e.Labels[k])
+			data.Labels = append(data.Labels, [2]string{string(kq), string(vq)})
+		}
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, data); err != nil {

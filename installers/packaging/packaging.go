@@ -17,6 +17,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/steward-project/steward/shared/labels"
 )
 
 // Enrollment is what a configured agent package carries so that the agent
@@ -30,8 +32,9 @@ type Enrollment struct {
 	// CAFile is the PEM certificate(s) the agent trusts for the server's
 	// TLS, when it is signed by a private CA; optional.
 	CAFile []byte
-	// Labels are host labels. The Linux packages refuse them for now:
-	// the agent's configuration has no labels key yet.
+	// Labels are the host labels the agent enrolls with (its config's
+	// labels key). The .deb and .rpm carry them; the MSI and the macOS
+	// tarball refuse them for now.
 	Labels map[string]string
 }
 
@@ -105,6 +108,9 @@ func (e *Enrollment) check() error {
 	}
 	if strings.ContainsAny(secret, "\r\n") {
 		return errors.New("the enroll secret spans lines")
+	}
+	if err := labels.Check(e.Labels); err != nil {
+		return err
 	}
 	if len(e.CAFile) > 0 {
 		block, _ := pem.Decode(e.CAFile)

@@ -148,6 +148,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 			StateDir:          cfg.StateDir,
 			AgentVersion:      version,
 			Hostname:          hostname,
+			Labels:            cfg.Labels,
 			InventoryInterval: cfg.InventoryInterval,
 			HeartbeatInterval: cfg.HeartbeatInterval,
 			// Root stays "": run mode collects and checks the live machine.

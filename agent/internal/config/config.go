@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/steward-project/steward/shared/labels"
 )
 
 // Config is the agent's whole configuration, loaded once.
@@ -39,6 +41,10 @@ type Config struct {
 	// is read only from this local file: no server and no flag can set it,
 	// so whoever controls the server cannot run programs on endpoints.
 	AllowCommands bool `yaml:"allow_commands"`
+	// Labels are the host labels the agent asks for when it enrolls (a
+	// package built with labels writes them here). They are sent once, at
+	// enrollment; later changes are made on the server.
+	Labels map[string]string `yaml:"labels"`
 	// File is where the YAML came from, if anywhere.
 	File string `yaml:"-"`
 }
@@ -198,6 +204,9 @@ func (c Config) Validate() error {
 	}
 	if c.InventoryInterval < 0 || c.HeartbeatInterval < 0 {
 		return errors.New("intervals must not be negative")
+	}
+	if err := labels.Check(c.Labels); err != nil {
+		return fmt.Errorf("labels: %w", err)
 	}
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -116,13 +118,13 @@ func TestOverride(t *testing.T) {
 		InventoryInterval: time.Minute, File: "/etc/steward/agent.yaml"}
 	c := base
 	c.Override(Config{})
-	if c != base {
+	if !reflect.DeepEqual(c, base) {
 		t.Errorf("empty override changed %+v", c)
 	}
 	c.Override(Config{Server: "https://b", LogFile: "/l", HeartbeatInterval: time.Second, File: "/other"})
 	want := base
 	want.Server, want.LogFile, want.HeartbeatInterval = "https://b", "/l", time.Second
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}
 }
@@ -133,5 +135,25 @@ func TestDefaultPaths(t *testing.T) {
 	}
 	if runtime.GOOS == "linux" && (DefaultFile() != "/etc/steward/agent.yaml" || DefaultStateDir() != "/var/lib/steward-agent") {
 		t.Errorf("linux defaults: %s %s", DefaultFile(), DefaultStateDir())
+	}
+}
+
+// TestLabels reads labels from the file and refuses invalid ones.
+func TestLabels(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("server: https://s\nlabels:\n  team: web\n  site: paris\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load([]string{"--config", good}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || len(c.Labels) != 2 || c.Labels["site"] != "paris" {
+		t.Errorf("labels %v, validate %v", c.Labels, err)
+	}
+	c.Labels = map[string]string{"bad key": "x"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "labels") {
+		t.Errorf("Validate with a bad label key = %v", err)
 	}
 }

@@ -28,6 +28,8 @@ type Config struct {
 	// Hostname is reported at enrollment and in hello; empty means
 	// os.Hostname().
 	Hostname string
+	// Labels are asked for at enrollment (the config's labels).
+	Labels map[string]string
 	// Collect gathers one inventory document. It must honour ctx.
 	Collect func(ctx context.Context) inventory.Document
 	// InventoryInterval and HeartbeatInterval override the schedule the

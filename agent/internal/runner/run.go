@@ -178,7 +178,7 @@ type fatalError struct{ err error }
 func (e fatalError) Error() string { return e.err.Error() }
 
 func (a *agent) enroll(ctx context.Context) (string, error) {
-	enr, err := a.client.Enroll(ctx, a.cfg.EnrollSecret, a.cfg.Hostname)
+	enr, err := a.client.Enroll(ctx, a.cfg.EnrollSecret, a.cfg.Hostname, a.cfg.Labels)
 	if err != nil {
 		return "", err
 	}

@@ -8,6 +8,7 @@ package service
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -65,7 +66,7 @@ func TestInstallWritesConfigAndSecretAndRegisters(t *testing.T) {
 	}
 	want := config.Config{Server: "https://steward.example.com:8443", EnrollSecretFile: d.secret, StateDir: d.state,
 		LogLevel: "debug", InventoryInterval: 15 * time.Minute, HeartbeatInterval: 45 * time.Second, File: d.config}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("config file holds\n%+v\nwant\n%+v", cfg, want)
 	}
 	if text := read(t, d.config); strings.Contains(text, "s3cret-value") {

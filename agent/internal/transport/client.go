@@ -98,8 +98,9 @@ type Enrollment struct {
 }
 
 type enrollRequest struct {
-	EnrollSecret string `json:"enroll_secret"`
-	Hostname     string `json:"hostname"`
+	EnrollSecret string            `json:"enroll_secret"`
+	Hostname     string            `json:"hostname"`
+	Labels       map[string]string `json:"labels,omitempty"`
 }
 
 type enrollResponse struct {
@@ -107,11 +108,12 @@ type enrollResponse struct {
 	NodeKey string `json:"node_key"`
 }
 
-// Enroll trades the enroll secret for a node key. A 401 yields a
-// *StatusError wrapping ErrSecretRefused; a 503 carries the server's
-// Retry-After in the *StatusError.
-func (c *Client) Enroll(ctx context.Context, secret, hostname string) (Enrollment, error) {
-	body, err := json.Marshal(enrollRequest{EnrollSecret: secret, Hostname: hostname})
+// Enroll trades the enroll secret for a node key; the host is created
+// with labels (nil for none). A 401 yields a *StatusError wrapping
+// ErrSecretRefused; a 503 carries the server's Retry-After in the
+// *StatusError.
+func (c *Client) Enroll(ctx context.Context, secret, hostname string, labels map[string]string) (Enrollment, error) {
+	body, err := json.Marshal(enrollRequest{EnrollSecret: secret, Hostname: hostname, Labels: labels})
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("enroll: %w", err)
 	}

@@ -122,9 +122,9 @@ func TestEnroll(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			enr, err := c.Enroll(context.Background(), "s3cret", "web-1")
-			if got.EnrollSecret != "s3cret" || got.Hostname != "web-1" {
-				t.Errorf("server got %+v, want secret and hostname", got)
+			enr, err := c.Enroll(context.Background(), "s3cret", "web-1", map[string]string{"team": "web"})
+			if got.EnrollSecret != "s3cret" || got.Hostname != "web-1" || got.Labels["team"] != "web" || len(got.Labels) != 1 {
+				t.Errorf("server got %+v, want secret, hostname and labels", got)
 			}
 			if tc.wantErrText == "" && tc.wantIs == nil {
 				if err != nil {

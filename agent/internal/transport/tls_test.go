@@ -125,7 +125,7 @@ func TestCAFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if enr, err := c.Enroll(ctx, "secret", "host"); err != nil || enr.NodeKey != testKey {
+	if enr, err := c.Enroll(ctx, "secret", "host", nil); err != nil || enr.NodeKey != testKey {
 		t.Fatalf("enroll with ca_file: %+v %v", enr, err)
 	}
 	conn, err := c.Dial(ctx, testKey, time.Minute)
@@ -147,7 +147,7 @@ func TestCAFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.Enroll(ctx, "secret", "host")
+			_, err = c.Enroll(ctx, "secret", "host", nil)
 			checkUntrusted(t, "enroll", err)
 			_, err = c.Dial(ctx, testKey, time.Minute)
 			checkUntrusted(t, "dial", err)
