@@ -41,8 +41,10 @@ dashboards:
 previews: build
 	STEWARD_PREVIEW_DIR=$(CURDIR)/dashboards/previews $(GO) test -count=1 -run '^TestDashboardQueries$$' ./server/internal/e2e/
 
-# Linux packages: the unconfigured .deb and .rpm of the agent and the
-# server for amd64 and arm64, and SHA256SUMS, in dist/ (docs/packages.md).
+# Release artefacts in dist/ (docs/packages.md): the unconfigured .deb and
+# .rpm of the agent and the server for amd64 and arm64, the agent's MSI
+# (amd64) and macOS tarballs, the binaries, and SHA256SUMS. The MSI needs
+# wixl and msitools.
 packages:
 	$(GO) run ./installers/cmd/packages -version '$(VERSION)' -commits '$(COMMITS)' -out dist
 

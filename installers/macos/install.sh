@@ -14,7 +14,7 @@
 #
 # What goes where:
 #   /usr/local/bin/steward-agent
-#   /Library/LaunchDaemons/com.steward.agent.plist
+#   /Library/LaunchDaemons/steward-agent.plist
 #   /Library/Application Support/Steward/agent.yaml      (0600)
 #   /Library/Application Support/Steward/enroll-secret   (0600)
 #   /Library/Application Support/Steward/ca.pem
@@ -22,13 +22,17 @@
 #   /Library/Logs/Steward/steward-agent.log       (rotated by the agent)
 #   /Library/Logs/Steward/steward-agent.err.log   (what it prints before that)
 #
+# The daemon's label and plist are those `steward-agent install` uses for
+# the service steward-agent, so either way of installing makes the same
+# service, which `steward-agent status`, `start` and `stop` manage.
+#
 # STEWARD_DESTDIR, when set, is put in front of every path above (and the
 # root and macOS checks are skipped): for tests and staging only. With
 # STEWARD_INSTALL_LIB=1 the script only defines its functions, for a test
 # that sources it.
 set -eu
 
-LABEL=com.steward.agent
+LABEL=steward-agent
 # The paths agent.yaml names; the ones below are where they are written.
 SECRET_PATH="/Library/Application Support/Steward/enroll-secret"
 CA_PATH="/Library/Application Support/Steward/ca.pem"
@@ -137,7 +141,7 @@ delete_key() {
 new_config() {
 	cat <<'EOF'
 # /Library/Application Support/Steward/agent.yaml: configuration of the
-# Steward agent, run by launchd (/Library/LaunchDaemons/com.steward.agent.plist)
+# Steward agent, run by launchd (/Library/LaunchDaemons/steward-agent.plist)
 # as `steward-agent run --config "/Library/Application Support/Steward/agent.yaml"`.
 # install.sh changes only the settings it is given, so edits here stay.
 
@@ -298,7 +302,7 @@ main() {
 		sleep 1
 	done
 	say "installed $BIN and loaded the daemon $LABEL (settings: $CONFIG, log: $LOG)"
-	say "status: sudo launchctl print system/$LABEL"
+	say "status: sudo steward-agent status (or: sudo launchctl print system/$LABEL)"
 }
 
 if [ "${STEWARD_INSTALL_LIB:-}" != 1 ]; then

@@ -24,13 +24,16 @@ import (
 // tarball with a script.
 //
 // The tarball holds one directory, steward-agent-VERSION-darwin-ARCH/,
-// with the binary, the launchd daemon definition com.steward.agent.plist
+// with the binary, the launchd daemon definition steward-agent.plist
 // and install.sh (installers/macos), which installs both, writes
 // /Library/Application Support/Steward/agent.yaml and loads the daemon;
-// `install.sh --uninstall` removes it all. With o.Enroll set, enroll.env
-// (and ca.pem) carry the enrollment for install.sh, so that a plain
-// `sudo ./install.sh` enrolls; such a tarball holds the secret and is
-// written with mode 0600.
+// `install.sh --uninstall` removes it all. The daemon's label and plist
+// (/Library/LaunchDaemons/steward-agent.plist) are those under which
+// `steward-agent install` registers the service steward-agent, so
+// `steward-agent status`, `start` and `stop` manage it. With o.Enroll
+// set, enroll.env (and ca.pem) carry the enrollment for install.sh, so
+// that a plain `sudo ./install.sh` enrolls; such a tarball holds the
+// secret and is written with mode 0600.
 //
 // Entries belong to root:wheel. Their time is SOURCE_DATE_EPOCH when set
 // (reproducible builds), else now.
@@ -74,7 +77,7 @@ func MacOS(o Options) (string, error) {
 	for _, f := range []struct {
 		name string
 		mode int64
-	}{{"com.steward.agent.plist", 0o644}, {"install.sh", 0o755}} {
+	}{{"steward-agent.plist", 0o644}, {"install.sh", 0o755}} {
 		b, err := fs.ReadFile(macos.Files, f.name)
 		if err != nil {
 			return "", err

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -215,7 +216,7 @@ type launchdJob struct {
 }
 
 func TestLaunchdPlist(t *testing.T) {
-	b, err := fs.ReadFile(macos.Files, "com.steward.agent.plist")
+	b, err := fs.ReadFile(macos.Files, "steward-agent.plist")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestLaunchdPlist(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := launchdJob{
-		Label:             "com.steward.agent",
+		Label:             "steward-agent",
 		ProgramArguments:  []string{"/usr/local/bin/steward-agent", "run", "--config", "/Library/Application Support/Steward/agent.yaml"},
 		RunAtLoad:         true,
 		KeepAlive:         true,
@@ -251,6 +252,87 @@ func TestLaunchdPlist(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// TestLaunchdLabelIsTheServiceName checks that the tarball's daemon is
+// the service `steward-agent install` registers on a Mac: kardianos
+// (its darwin code, read from the module in use) labels the launchd job
+// with the service name and writes /Library/LaunchDaemons/NAME.plist, and
+// the name is the agent's AgentName. The darwin code is not built on
+// Linux, hence the source is read.
+func TestLaunchdLabelIsTheServiceName(t *testing.T) {
+	name := agentServiceName(t)
+	b, _ := fs.ReadFile(macos.Files, name+".plist")
+	if b == nil {
+		t.Fatalf("installers/macos has no %s.plist: the daemon must be named after the service %q", name, name)
+	}
+	var job launchdJob
+	if _, err := plist.Unmarshal(b, &job); err != nil {
+		t.Fatal(err)
+	}
+	if job.Label != name {
+		t.Errorf("label %q, want the service name %q", job.Label, name)
+	}
+	script, _ := fs.ReadFile(macos.Files, "install.sh")
+	for _, line := range []string{"LABEL=" + name + "\n", "PLIST=$ROOT/Library/LaunchDaemons/$LABEL.plist\n"} {
+		if !bytes.Contains(script, []byte(line)) {
+			t.Errorf("install.sh lacks %q", strings.TrimSpace(line))
+		}
+	}
+
+	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/kardianos/service").Output()
+	if err != nil {
+		t.Fatalf("go list -m github.com/kardianos/service: %v", err)
+	}
+	src, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(dir)), "service_darwin.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(src, []byte(`return "/Library/LaunchDaemons/" + s.Name + ".plist", nil`)) {
+		t.Error("kardianos no longer writes system daemons to /Library/LaunchDaemons/NAME.plist: check its service_darwin.go and rename the tarball's plist")
+	}
+	if !regexp.MustCompile(`<key>Label</key>\s*<string>\{\{[^}]*\bName\b[^}]*\}\}</string>`).Match(src) {
+		t.Error("kardianos no longer labels the launchd job with the service name: check its service_darwin.go and the tarball's label")
+	}
+}
+
+// agentServiceName is the agent's AgentName constant, read from the
+// source since its package is internal to the agent.
+func agentServiceName(t *testing.T) string {
+	t.Helper()
+	var dirs []string
+	for _, d := range []string{"agent/internal/service", "shared/service"} {
+		dirs = append(dirs, filepath.Join("..", "..", filepath.FromSlash(d)))
+	}
+	for _, dir := range dirs {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, file := range files {
+			f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range f.Decls {
+				g, ok := d.(*ast.GenDecl)
+				if !ok || g.Tok != token.CONST {
+					continue
+				}
+				for _, spec := range g.Specs {
+					vs := spec.(*ast.ValueSpec)
+					for i, n := range vs.Names {
+						if n.Name != "AgentName" || i >= len(vs.Values) {
+							continue
+						}
+						if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+							v, _ := strconv.Unquote(lit.Value)
+							return v
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Fatalf("no string constant AgentName in %v", dirs)
+	return ""
 }
 
 var agentKeysOnce = sync.OnceValues(func() (map[string]bool, error) {
@@ -372,7 +454,7 @@ func TestMacOS(t *testing.T) {
 	}
 
 	t.Run("contents", func(t *testing.T) {
-		plist, _ := fs.ReadFile(macos.Files, "com.steward.agent.plist")
+		plist, _ := fs.ReadFile(macos.Files, "steward-agent.plist")
 		script, _ := fs.ReadFile(macos.Files, "install.sh")
 		type want struct {
 			mode int64
@@ -381,7 +463,7 @@ func TestMacOS(t *testing.T) {
 		base := "steward-agent-1.2.0-darwin-arm64/"
 		wants := map[string]want{
 			base: {0o755, nil}, base + "steward-agent": {0o755, binBytes},
-			base + "com.steward.agent.plist": {0o644, plist}, base + "install.sh": {0o755, script},
+			base + "steward-agent.plist": {0o644, plist}, base + "install.sh": {0o755, script},
 		}
 		got := readTarball(t, plain)
 		var names []string
@@ -406,7 +488,7 @@ func TestMacOS(t *testing.T) {
 				t.Errorf("%s differs from its source", name)
 			}
 		}
-		if err := checkPlistDTD(got[base+"com.steward.agent.plist"].data); err != nil {
+		if err := checkPlistDTD(got[base+"steward-agent.plist"].data); err != nil {
 			t.Errorf("plist: %v", err)
 		}
 
@@ -452,11 +534,11 @@ func TestMacOS(t *testing.T) {
 		}
 		conf := filepath.Join(root, "Library", "Application Support", "Steward")
 		for path, mode := range map[string]os.FileMode{
-			filepath.Join(root, "usr", "local", "bin", "steward-agent"):                0o755,
-			filepath.Join(root, "Library", "LaunchDaemons", "com.steward.agent.plist"): 0o644,
-			filepath.Join(conf, "agent.yaml"):                                          0o600,
-			filepath.Join(conf, "enroll-secret"):                                       0o600,
-			filepath.Join(conf, "ca.pem"):                                              0o644,
+			filepath.Join(root, "usr", "local", "bin", "steward-agent"):            0o755,
+			filepath.Join(root, "Library", "LaunchDaemons", "steward-agent.plist"): 0o644,
+			filepath.Join(conf, "agent.yaml"):                                      0o600,
+			filepath.Join(conf, "enroll-secret"):                                   0o600,
+			filepath.Join(conf, "ca.pem"):                                          0o644,
 		} {
 			if m := fileMode(t, path); m != mode {
 				t.Errorf("%s: mode %v, want %v", path, m, mode)
@@ -479,8 +561,8 @@ func TestMacOS(t *testing.T) {
 		if !reflect.DeepEqual(cfg, want) {
 			t.Errorf("agent.yaml = %v, want %v", cfg, want)
 		}
-		plistPath := filepath.Join(root, "Library", "LaunchDaemons", "com.steward.agent.plist")
-		wantCalls := "launchctl enable system/com.steward.agent\nlaunchctl bootstrap system " + plistPath + "\n"
+		plistPath := filepath.Join(root, "Library", "LaunchDaemons", "steward-agent.plist")
+		wantCalls := "launchctl enable system/steward-agent\nlaunchctl bootstrap system " + plistPath + "\n"
 		if b, _ := os.ReadFile(calls); string(b) != wantCalls {
 			t.Errorf("launchctl calls:\n%s\nwant:\n%s", b, wantCalls)
 		}
@@ -499,7 +581,7 @@ func TestMacOS(t *testing.T) {
 		if cfg := readAgentYAML(t, yml); !reflect.DeepEqual(cfg, want) {
 			t.Errorf("after upgrade agent.yaml = %v, want %v", cfg, want)
 		}
-		wantCalls = "launchctl bootout system/com.steward.agent\n" + wantCalls
+		wantCalls = "launchctl bootout system/steward-agent\n" + wantCalls
 		if b, _ := os.ReadFile(calls); string(b) != wantCalls {
 			t.Errorf("upgrade: launchctl calls:\n%s\nwant:\n%s", b, wantCalls)
 		}
@@ -520,7 +602,7 @@ func TestMacOS(t *testing.T) {
 				t.Errorf("uninstall left %s", p)
 			}
 		}
-		if b, _ := os.ReadFile(calls); string(b) != "launchctl bootout system/com.steward.agent\n" {
+		if b, _ := os.ReadFile(calls); string(b) != "launchctl bootout system/steward-agent\n" {
 			t.Errorf("uninstall: launchctl calls %q", b)
 		}
 	})

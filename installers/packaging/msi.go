@@ -38,8 +38,8 @@ const msiConfigPackage = "github.com/steward-project/steward/installers/windows/
 //
 // steward-msi-config.exe (installers/windows/msiconfig) is the file named
 // by STEWARD_MSI_CONFIG_EXE, else the one beside o.Binary (a release build
-// puts it there), else MSI builds it with the go command, which works only
-// inside this module.
+// puts it there, see msiConfigExe), else MSI builds it with the go
+// command, which works only inside this module.
 //
 // Only amd64 is built: wixl knows x86, x64 and ia64 but not arm64, so an
 // arm64 MSI cannot be made here. Windows on Arm runs the x64 agent under
@@ -268,12 +268,25 @@ func checkPE(path string) error {
 // release build puts it, for programs such as stewardctl that run outside
 // this module), else a fresh windows/amd64 build with the go command,
 // which needs this module's source.
+//
+// Beside the agent means steward-msi-config.exe, or for an agent named as
+// in a release directory (steward-agent_1.2.0_windows_amd64.exe) the
+// helper named the same way (steward-msi-config_1.2.0_windows_amd64.exe)
+// first.
 func msiConfigExe(dst, agentBinary string) error {
 	prebuilt := os.Getenv("STEWARD_MSI_CONFIG_EXE")
 	if prebuilt == "" {
-		beside := filepath.Join(filepath.Dir(agentBinary), "steward-msi-config.exe")
-		if _, err := os.Stat(beside); err == nil {
-			prebuilt = beside
+		dir, base := filepath.Split(agentBinary)
+		var beside []string
+		if rest, ok := strings.CutPrefix(base, "steward-agent_"); ok {
+			beside = append(beside, filepath.Join(dir, "steward-msi-config_"+rest))
+		}
+		beside = append(beside, filepath.Join(dir, "steward-msi-config.exe"))
+		for _, p := range beside {
+			if _, err := os.Stat(p); err == nil {
+				prebuilt = p
+				break
+			}
 		}
 	}
 	if prebuilt != "" {

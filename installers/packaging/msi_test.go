@@ -506,6 +506,16 @@ func TestMSIConfigExeLookup(t *testing.T) {
 	if err := msiConfigExe(dst, agent); err == nil || !strings.Contains(err.Error(), "not a Windows executable") {
 		t.Errorf("the helper beside the agent was not used: %v", err)
 	}
+	// Binaries named as make packages names them in dist/: the helper of
+	// the same version and platform comes first.
+	dist := t.TempDir()
+	distAgent := filepath.Join(dist, "steward-agent_1.2.0_windows_amd64.exe")
+	distHelper := filepath.Join(dist, "steward-msi-config_1.2.0_windows_amd64.exe")
+	os.WriteFile(distHelper, []byte("not a program"), 0o755)
+	os.WriteFile(filepath.Join(dist, "steward-msi-config.exe"), []byte("neither"), 0o755)
+	if err := msiConfigExe(dst, distAgent); err == nil || !strings.Contains(err.Error(), distHelper) {
+		t.Errorf("the helper named like the agent was not used: %v", err)
+	}
 	named := filepath.Join(t.TempDir(), "named.exe")
 	os.WriteFile(named, []byte("MZ but no more"), 0o755)
 	t.Setenv("STEWARD_MSI_CONFIG_EXE", named)

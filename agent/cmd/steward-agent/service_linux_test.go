@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-project/steward/agent/internal/service"
+	"github.com/steward-project/steward/shared/service"
 )
 
 // TestServiceSysV installs, starts, stops and removes a real SysV

@@ -14,6 +14,7 @@ import (
 	"github.com/steward-project/steward/agent/internal/state"
 	"github.com/steward-project/steward/agent/internal/transport"
 	"github.com/steward-project/steward/installers/systemd"
+	svc "github.com/steward-project/steward/shared/service"
 )
 
 // AgentName is the agent's service name under every manager.
@@ -30,11 +31,11 @@ const agentHeader = "steward-agent configuration, written by `steward-agent inst
 // NewAgentTool returns steward-agent's service commands for the service
 // called name. open opens a service manager for a --service-manager value;
 // nil means the machine's own, through kardianos.
-func NewAgentTool(name string, stdout, stderr io.Writer, open func(manager string) (Manager, error)) *Tool {
+func NewAgentTool(name string, stdout, stderr io.Writer, open func(manager string) (svc.Manager, error)) *svc.Tool {
 	if open == nil {
-		open = func(manager string) (Manager, error) { return Open(name, manager) }
+		open = func(manager string) (svc.Manager, error) { return svc.Open(name, manager) }
 	}
-	t := &Tool{Prog: "steward-agent", Name: name, Stdout: stdout, Stderr: stderr, Open: open, Admin: isAdmin}
+	t := &svc.Tool{Prog: "steward-agent", Name: name, Stdout: stdout, Stderr: stderr, Open: open, Admin: isAdmin}
 	t.Install = func(args []string) int { return agentInstall(t, args) }
 	t.LogHint = func(platform string) string { return agentLogHint(name, platform) }
 	return t
@@ -44,9 +45,9 @@ func NewAgentTool(name string, stdout, stderr io.Writer, open func(manager strin
 // none where the manager keeps the logs (the journal, the event log).
 func agentLogFile(name, platform string) string {
 	switch platform {
-	case Systemd, Windows:
+	case svc.Systemd, svc.Windows:
 		return ""
-	case Launchd:
+	case svc.Launchd:
 		return launchdLogDir + "/" + name + ".log"
 	default:
 		return "/var/log/" + name + ".log"
@@ -59,11 +60,11 @@ func agentOutputFile(name string) string { return "/var/log/" + name + ".err.log
 
 func agentLogHint(name, platform string) string {
 	switch platform {
-	case Systemd:
+	case svc.Systemd:
 		return "the journal: journalctl -u " + name
-	case Windows:
+	case svc.Windows:
 		return "the Application event log, source " + name
-	case Launchd:
+	case svc.Launchd:
 		return agentLogFile(name, platform) + " and " + launchdLogDir + "/" + name + ".err.log"
 	default:
 		return agentLogFile(name, platform) + " and " + agentOutputFile(name)
@@ -73,17 +74,17 @@ func agentLogHint(name, platform string) string {
 // AgentSpec is how the agent is registered under platform: to run
 // `steward-agent run --config FILE`, plus --log-file where the manager
 // keeps no stderr and cfg names no log file, with the manager's own
-// definition (the hardened systemd unit, the init scripts of this
-// package) and options (launchd keeps it alive; Windows restarts it 5 s
-// after a failure).
-func AgentSpec(name, platform, file string, cfg config.Config) Spec {
+// definition (the hardened systemd unit, the init scripts of
+// shared/service) and options (launchd keeps it alive; Windows restarts
+// it 5 s after a failure).
+func AgentSpec(name, platform, file string, cfg config.Config) svc.Spec {
 	args := []string{"run", "--config", file}
 	if lf := agentLogFile(name, platform); lf != "" && cfg.LogFile == "" {
 		args = append(args, "--log-file", lf)
 	}
 	opts := map[string]any{}
 	switch platform {
-	case Systemd:
+	case svc.Systemd:
 		var writable []string
 		if filepath.Clean(cfg.StateDir) != "/var/lib/steward-agent" {
 			writable = append(writable, cfg.StateDir)
@@ -91,23 +92,23 @@ func AgentSpec(name, platform, file string, cfg config.Config) Spec {
 		if cfg.LogFile != "" {
 			writable = append(writable, filepath.Dir(cfg.LogFile))
 		}
-		opts["SystemdScript"] = WritablePaths(systemd.AgentUnit, "StateDirectoryMode=", writable)
-	case SysV:
-		opts["SysvScript"] = SysVScript(name, agentOutputFile(name), "")
-	case OpenRC:
-		opts["OpenRCScript"] = OpenRCScript(name, agentOutputFile(name), "")
-	case Launchd:
+		opts["SystemdScript"] = svc.WritablePaths(systemd.AgentUnit, "StateDirectoryMode=", writable)
+	case svc.SysV:
+		opts["SysvScript"] = svc.SysVScript(name, agentOutputFile(name), "")
+	case svc.OpenRC:
+		opts["OpenRCScript"] = svc.OpenRCScript(name, agentOutputFile(name), "")
+	case svc.Launchd:
 		opts["KeepAlive"] = true
 		opts["RunAtLoad"] = true
 		opts["LogDirectory"] = launchdLogDir
-	case Windows:
+	case svc.Windows:
 		opts["StartType"] = "automatic"
 		opts["DelayedAutoStart"] = true
 		opts["OnFailure"] = "restart"
 		opts["OnFailureDelayDuration"] = "5s"
 		opts["OnFailureResetPeriod"] = 3600
 	}
-	return Spec{
+	return svc.Spec{
 		Name:        name,
 		DisplayName: "Steward agent",
 		Description: "Steward agent: inventory and policy checks for this machine",
@@ -119,25 +120,25 @@ func AgentSpec(name, platform, file string, cfg config.Config) Spec {
 // agentInstall writes the configuration file from the flags (keeping an
 // existing file's other keys, and the file as it is when no flag changes
 // it), the enroll secret to its own file, and registers the service.
-func agentInstall(t *Tool, args []string) int {
+func agentInstall(t *svc.Tool, args []string) int {
 	flags, fl := config.NewFlagSet("install", t.Stderr)
-	manager := ManagerFlag(flags)
+	manager := svc.ManagerFlag(flags)
 	if err := flags.Parse(args); err != nil {
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	if flags.NArg() > 0 {
 		fmt.Fprintf(t.Stderr, "steward-agent install: unexpected argument %q\n", flags.Arg(0))
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	if fl.EnrollSecret != "" && fl.EnrollSecretFile != "" {
 		fmt.Fprintln(t.Stderr, "steward-agent install: give --enroll-secret or --enroll-secret-file, not both")
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	if !t.CheckManagerName("install", *manager) {
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	if !t.CheckAdmin("install") {
-		return ExitFailure
+		return svc.ExitFailure
 	}
 	file := fl.File
 	if file == "" {
@@ -152,7 +153,7 @@ func agentInstall(t *Tool, args []string) int {
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			fmt.Fprintf(t.Stderr, "steward-agent install: %v\n", err)
-			return ExitUsage
+			return svc.ExitUsage
 		}
 		*p = abs
 	}
@@ -164,18 +165,18 @@ func agentInstall(t *Tool, args []string) int {
 	case exists:
 		if cfg, err = config.LoadFile(file); err != nil {
 			fmt.Fprintf(t.Stderr, "steward-agent install: %v\n", err)
-			return ExitUsage
+			return svc.ExitUsage
 		}
 	case !errors.Is(err, fs.ErrNotExist):
 		fmt.Fprintf(t.Stderr, "steward-agent install: config file: %v\n", err)
-		return ExitFailure
+		return svc.ExitFailure
 	}
 	cfg.Override(*fl)
 
 	// What the flags change in the file; the rest of it stays.
 	secretFile := filepath.Join(filepath.Dir(file), "enroll-secret")
-	var settings []Setting
-	set := func(key, value string) { settings = append(settings, Setting{key, value}) }
+	var settings []svc.Setting
+	set := func(key, value string) { settings = append(settings, svc.Setting{Key: key, Value: value}) }
 	if fl.Server != "" {
 		set("server", fl.Server)
 	}
@@ -194,7 +195,7 @@ func agentInstall(t *Tool, args []string) int {
 	if fl.StateDir != "" || !exists {
 		set("state_dir", cfg.StateDir)
 	}
-	for _, s := range []Setting{{"log_level", fl.LogLevel}, {"ca_file", fl.CAFile}, {"log_file", fl.LogFile}} {
+	for _, s := range []svc.Setting{{Key: "log_level", Value: fl.LogLevel}, {Key: "ca_file", Value: fl.CAFile}, {Key: "log_file", Value: fl.LogFile}} {
 		if s.Value != "" {
 			settings = append(settings, s)
 		}
@@ -206,13 +207,13 @@ func agentInstall(t *Tool, args []string) int {
 		set("heartbeat_interval", fl.HeartbeatInterval.String())
 	}
 
-	if code := checkAgentConfig(t.Stderr, file, cfg); code != ExitOK {
+	if code := checkAgentConfig(t.Stderr, file, cfg); code != svc.ExitOK {
 		return code
 	}
-	out, changed, err := ApplySettings(src, agentHeader, settings)
+	out, changed, err := svc.ApplySettings(src, agentHeader, settings)
 	if err != nil {
 		fmt.Fprintf(t.Stderr, "steward-agent install: config file %s: %v\n", file, err)
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	// Nothing is written before the manager is known to be usable.
 	m, code := t.OpenManager("install", *manager)
@@ -222,42 +223,42 @@ func agentInstall(t *Tool, args []string) int {
 
 	dir := filepath.Dir(file)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return t.fail("install", m, err)
+		return t.Fail("install", m, err)
 	}
 	// Only Steward's own directory gets Steward's access list: a
 	// directory named with --config is the operator's to protect.
 	if filepath.Clean(dir) == filepath.Clean(config.DefaultDir()) {
 		if err := secureDir(dir); err != nil {
-			return t.fail("install", m, fmt.Errorf("restrict %s: %w", dir, err))
+			return t.Fail("install", m, fmt.Errorf("restrict %s: %w", dir, err))
 		}
 	}
 	if fl.EnrollSecret != "" {
-		if err := t.writeSecret(secretFile, []byte(fl.EnrollSecret+"\n")); err != nil {
-			return t.fail("install", m, err)
+		if err := writeSecret(t, secretFile, []byte(fl.EnrollSecret+"\n")); err != nil {
+			return t.Fail("install", m, err)
 		}
 	}
 	if fl.EnrollSecretFile != "" {
-		if err := t.tighten(fl.EnrollSecretFile); err != nil {
-			return t.fail("install", m, err)
+		if err := tighten(t, fl.EnrollSecretFile); err != nil {
+			return t.Fail("install", m, err)
 		}
 	}
 	if changed {
-		if _, err := WriteFile(file, out, 0o600); err != nil {
-			return t.fail("install", m, err)
+		if _, err := svc.WriteFile(file, out, 0o600); err != nil {
+			return t.Fail("install", m, err)
 		}
-		t.say("wrote %s (%s)", file, secretAccess(file))
+		t.Say("wrote %s (%s)", file, secretAccess(file))
 	} else {
-		t.say("%s unchanged", file)
+		t.Say("%s unchanged", file)
 	}
-	if err := t.tighten(file); err != nil {
-		return t.fail("install", m, err)
+	if err := tighten(t, file); err != nil {
+		return t.Fail("install", m, err)
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return t.fail("install", m, err)
+		return t.Fail("install", m, err)
 	}
-	if m.Platform() == Launchd {
+	if m.Platform() == svc.Launchd {
 		if err := os.MkdirAll(launchdLogDir, 0o755); err != nil {
-			return t.fail("install", m, err)
+			return t.Fail("install", m, err)
 		}
 	}
 	return t.Register(m, AgentSpec(t.Name, m.Platform(), file, cfg))
@@ -294,19 +295,19 @@ func checkAgentConfig(stderr io.Writer, file string, cfg config.Config) int {
 		for _, m := range missing {
 			fmt.Fprintln(stderr, "  - "+m)
 		}
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "steward-agent install: %v\n", err)
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	if cfg.CAFile != "" {
 		if _, err := transport.LoadCAFile(cfg.CAFile); err != nil {
 			fmt.Fprintf(stderr, "steward-agent install: %v\n", err)
-			return ExitUsage
+			return svc.ExitUsage
 		}
 	}
-	return ExitOK
+	return svc.ExitOK
 }
 
 // hasNodeKey reports whether the state dir holds the node key of an
@@ -317,25 +318,25 @@ func hasNodeKey(stateDir string) bool {
 }
 
 // writeSecret writes a secret file readable by the service account only.
-func (t *Tool) writeSecret(path string, data []byte) error {
-	changed, err := WriteFile(path, data, 0o600)
+func writeSecret(t *svc.Tool, path string, data []byte) error {
+	changed, err := svc.WriteFile(path, data, 0o600)
 	if err != nil {
 		return err
 	}
 	if changed {
-		t.say("wrote %s (%s)", path, secretAccess(path))
+		t.Say("wrote %s (%s)", path, secretAccess(path))
 	} else {
-		t.say("%s unchanged", path)
+		t.Say("%s unchanged", path)
 	}
-	return t.tighten(path)
+	return tighten(t, path)
 }
 
 // tighten makes a file that holds configuration or a secret readable by
 // its owner only.
-func (t *Tool) tighten(path string) error {
-	changed, err := EnsureMode(path, 0o600)
+func tighten(t *svc.Tool, path string) error {
+	changed, err := svc.EnsureMode(path, 0o600)
 	if changed && err == nil {
-		t.say("made %s readable by its owner only (mode 0600)", path)
+		t.Say("made %s readable by its owner only (mode 0600)", path)
 	}
 	return err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/steward-project/steward/agent/internal/config"
 	"github.com/steward-project/steward/agent/internal/state"
 	"github.com/steward-project/steward/installers/systemd"
+	svc "github.com/steward-project/steward/shared/service"
 )
 
 // installDirs is a configuration directory and a state dir for one test.
@@ -53,11 +54,11 @@ func read(t *testing.T, path string) string {
 
 func TestInstallWritesConfigAndSecretAndRegisters(t *testing.T) {
 	d := newInstallDirs(t)
-	h := newHarness(t, SysV)
+	h := newHarness(t, svc.SysV)
 	code := h.run("install", "--config", d.config, "--server", "https://steward.example.com:8443",
 		"--enroll-secret", "s3cret-value", "--state-dir", d.state, "--log-level", "debug",
 		"--inventory-interval", "15m", "--heartbeat-interval", "45s")
-	if code != ExitOK {
+	if code != svc.ExitOK {
 		t.Fatalf("install: exit %d", code)
 	}
 	cfg, err := config.LoadFile(d.config)
@@ -83,12 +84,12 @@ func TestInstallWritesConfigAndSecretAndRegisters(t *testing.T) {
 	if fi, err := os.Stat(d.state); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
 		t.Errorf("state dir: %v %v", fi, err)
 	}
-	if !slices.Equal(h.m.mutating(), []string{"install"}) {
-		t.Errorf("manager calls %v, want one install", h.m.calls)
+	if !slices.Equal(h.m.Mutating(), []string{"install"}) {
+		t.Errorf("manager calls %v, want one install", h.m.Calls)
 	}
 	wantArgs := []string{"run", "--config", d.config, "--log-file", "/var/log/steward-agent.log"}
-	if !slices.Equal(h.m.spec.Arguments, wantArgs) {
-		t.Errorf("registered arguments %q, want %q", h.m.spec.Arguments, wantArgs)
+	if !slices.Equal(h.m.Spec.Arguments, wantArgs) {
+		t.Errorf("registered arguments %q, want %q", h.m.Spec.Arguments, wantArgs)
 	}
 	if !strings.Contains(h.stdout.String(), "installed service steward-agent (unix-systemv)") {
 		t.Errorf("install did not say it registered the service")
@@ -97,9 +98,9 @@ func TestInstallWritesConfigAndSecretAndRegisters(t *testing.T) {
 
 func TestInstallTwiceChangesNothing(t *testing.T) {
 	d := newInstallDirs(t)
-	h := newHarness(t, Systemd)
+	h := newHarness(t, svc.Systemd)
 	args := []string{"install", "--config", d.config, "--server", "http://10.0.0.5:8080", "--enroll-secret", "abc", "--state-dir", d.state}
-	if code := h.run(args[0], args[1:]...); code != ExitOK {
+	if code := h.run(args[0], args[1:]...); code != svc.ExitOK {
 		t.Fatalf("first install: exit %d", code)
 	}
 	// Set the clock of both files back: a rewrite would move it.
@@ -110,8 +111,8 @@ func TestInstallTwiceChangesNothing(t *testing.T) {
 		}
 	}
 	before := read(t, d.config)
-	h.m.calls = nil
-	if code := h.run(args[0], args[1:]...); code != ExitOK {
+	h.m.Calls = nil
+	if code := h.run(args[0], args[1:]...); code != svc.ExitOK {
 		t.Fatalf("second install: exit %d", code)
 	}
 	for _, f := range []string{d.config, d.secret} {
@@ -122,8 +123,8 @@ func TestInstallTwiceChangesNothing(t *testing.T) {
 	if read(t, d.config) != before {
 		t.Error("config file changed")
 	}
-	if len(h.m.mutating()) != 0 {
-		t.Errorf("second install called the manager: %v", h.m.calls)
+	if len(h.m.Mutating()) != 0 {
+		t.Errorf("second install called the manager: %v", h.m.Calls)
 	}
 	out := h.stdout.String()
 	for _, want := range []string{d.config + " unchanged", d.secret + " unchanged", "already installed"} {
@@ -144,8 +145,8 @@ func TestInstallKeepsExistingConfig(t *testing.T) {
 	if err := os.WriteFile(d.config, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, SysV)
-	if code := h.run("install", "--config", d.config); code != ExitOK {
+	h := newHarness(t, svc.SysV)
+	if code := h.run("install", "--config", d.config); code != svc.ExitOK {
 		t.Fatalf("install: exit %d", code)
 	}
 	if got := read(t, d.config); got != body {
@@ -170,8 +171,8 @@ func TestInstallUpdatesOnlyGivenKeys(t *testing.T) {
 	os.WriteFile(secretFile, []byte("from-file\n"), 0o640)
 	body := "# keep me\nserver: https://old.example.com\nenroll_secret: inline\nstate_dir: " + d.state + "\nallow_commands: true\n"
 	os.WriteFile(d.config, []byte(body), 0o600)
-	h := newHarness(t, SysV)
-	if code := h.run("install", "--config", d.config, "--server", "https://new.example.com", "--enroll-secret-file", secretFile); code != ExitOK {
+	h := newHarness(t, svc.SysV)
+	if code := h.run("install", "--config", d.config, "--server", "https://new.example.com", "--enroll-secret-file", secretFile); code != svc.ExitOK {
 		t.Fatalf("install: exit %d", code)
 	}
 	text := read(t, d.config)
@@ -203,10 +204,10 @@ func TestInstallRefusesWithoutServerOrSecret(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, SysV)
+			h := newHarness(t, svc.SysV)
 			args := append([]string{"--config", d.config, "--state-dir", d.state}, c.args...)
-			if code := h.run("install", args...); code != ExitUsage {
-				t.Errorf("exit %d, want %d", code, ExitUsage)
+			if code := h.run("install", args...); code != svc.ExitUsage {
+				t.Errorf("exit %d, want %d", code, svc.ExitUsage)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(h.stderr.String(), w) {
@@ -216,8 +217,8 @@ func TestInstallRefusesWithoutServerOrSecret(t *testing.T) {
 			if _, err := os.Stat(d.config); err == nil {
 				t.Error("a config file was written")
 			}
-			if len(h.m.calls) != 0 {
-				t.Errorf("manager called: %v", h.m.calls)
+			if len(h.m.Calls) != 0 {
+				t.Errorf("manager called: %v", h.m.Calls)
 			}
 		})
 	}
@@ -228,8 +229,8 @@ func TestInstallEnrolledAgentNeedsNoSecret(t *testing.T) {
 	d := newInstallDirs(t)
 	os.MkdirAll(d.state, 0o700)
 	os.WriteFile(filepath.Join(d.state, state.NodeKeyFile), []byte("00ff\n"), 0o600)
-	h := newHarness(t, SysV)
-	if code := h.run("install", "--config", d.config, "--server", "http://x:8080", "--state-dir", d.state); code != ExitOK {
+	h := newHarness(t, svc.SysV)
+	if code := h.run("install", "--config", d.config, "--server", "http://x:8080", "--state-dir", d.state); code != svc.ExitOK {
 		t.Fatalf("install: exit %d", code)
 	}
 }
@@ -258,9 +259,9 @@ func TestInstallBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, SysV)
-			if code := h.run("install", c.args...); code != ExitUsage {
-				t.Errorf("exit %d, want %d", code, ExitUsage)
+			h := newHarness(t, svc.SysV)
+			if code := h.run("install", c.args...); code != svc.ExitUsage {
+				t.Errorf("exit %d, want %d", code, svc.ExitUsage)
 			}
 			if !strings.Contains(h.stderr.String(), c.want) {
 				t.Errorf("stderr does not say %q", c.want)
@@ -268,95 +269,53 @@ func TestInstallBadInput(t *testing.T) {
 			if _, err := os.Stat(d.config); err == nil {
 				t.Error("a config file was written")
 			}
-			if len(h.m.mutating()) != 0 {
-				t.Errorf("manager changed: %v", h.m.calls)
+			if len(h.m.Mutating()) != 0 {
+				t.Errorf("manager changed: %v", h.m.Calls)
 			}
 		})
 	}
 }
 
-func TestCommandsNeedAdmin(t *testing.T) {
+// install needs root like the other commands (shared/service tests
+// those), and as a user writes nothing.
+func TestInstallNeedsAdmin(t *testing.T) {
 	d := newInstallDirs(t)
-	for _, cmd := range []string{"install", "uninstall", "start", "stop", "restart"} {
-		h := newHarness(t, SysV)
-		h.admin = false
-		args := []string{}
-		if cmd == "install" {
-			args = []string{"--config", d.config, "--server", "http://x", "--enroll-secret", "s"}
-		}
-		if code := h.run(cmd, args...); code != ExitFailure || !strings.Contains(h.stderr.String(), "needs root") {
-			t.Errorf("%s as a user: exit %d, stderr %q", cmd, code, h.stderr.String())
-		}
-		if len(h.m.calls) != 0 {
-			t.Errorf("%s as a user called the manager: %v", cmd, h.m.calls)
-		}
-	}
-	h := newHarness(t, SysV)
+	h := newHarness(t, svc.SysV)
 	h.admin = false
-	if code := h.run("status"); code != ExitNotInstalled {
-		t.Errorf("status as a user: exit %d", code)
+	code := h.run("install", "--config", d.config, "--server", "http://x", "--enroll-secret", "s")
+	if code != svc.ExitFailure || !strings.Contains(h.stderr.String(), "steward-agent install: needs root") {
+		t.Errorf("install as a user: exit %d, stderr %q", code, h.stderr.String())
+	}
+	if len(h.m.Calls) != 0 {
+		t.Errorf("install as a user called the manager: %v", h.m.Calls)
 	}
 	if _, err := os.Stat(d.config); err == nil {
 		t.Error("install as a user wrote the config")
 	}
 }
 
-func TestServiceCommands(t *testing.T) {
-	h := newHarness(t, SysV)
-	step := func(cmd string, wantCode int, wantOut string) {
-		t.Helper()
-		if code := h.run(cmd); code != wantCode {
-			t.Errorf("%s: exit %d, want %d", cmd, code, wantCode)
+// The generic commands speak of steward-agent, and a failed start says
+// where the agent logs under each manager.
+func TestServiceCommandsNameTheAgent(t *testing.T) {
+	h := newHarness(t, svc.SysV)
+	if code := h.run("status"); code != svc.ExitNotInstalled || !strings.Contains(h.stdout.String(), "steward-agent (unix-systemv): not installed") {
+		t.Errorf("status: exit %d", code)
+	}
+	if code := h.run("start"); code != svc.ExitNotInstalled || !strings.Contains(h.stderr.String(), "run steward-agent install first") {
+		t.Errorf("start: exit %d", code)
+	}
+	for platform, want := range map[string]string{
+		svc.SysV:    "the service logs to /var/log/steward-agent.log and /var/log/steward-agent.err.log",
+		svc.OpenRC:  "the service logs to /var/log/steward-agent.log and /var/log/steward-agent.err.log",
+		svc.Systemd: "the service logs to the journal: journalctl -u steward-agent",
+		svc.Launchd: "the service logs to /Library/Logs/Steward/steward-agent.log and /Library/Logs/Steward/steward-agent.err.log",
+		svc.Windows: "the service logs to the Application event log, source steward-agent",
+	} {
+		h := newHarness(t, platform)
+		h.m.Installed, h.m.FailStart = true, true
+		if code := h.run("start"); code != svc.ExitFailure || !strings.Contains(h.stderr.String(), want) {
+			t.Errorf("%s: failed start: exit %d, stderr does not say %q", platform, code, want)
 		}
-		if out := h.stdout.String() + h.stderr.String(); !strings.Contains(out, wantOut) {
-			t.Errorf("%s: output does not say %q", cmd, wantOut)
-		}
-	}
-	step("status", ExitNotInstalled, "steward-agent (unix-systemv): not installed")
-	step("uninstall", ExitOK, "is not installed (unix-systemv); nothing to remove")
-	step("start", ExitNotInstalled, "run steward-agent install first")
-	step("restart", ExitNotInstalled, "run steward-agent install first")
-	step("stop", ExitOK, "nothing to stop")
-	if len(h.m.mutating()) != 0 {
-		t.Fatalf("commands on a missing service changed it: %v", h.m.calls)
-	}
-	h.m.installed = true
-	step("status", ExitStopped, "steward-agent (unix-systemv): stopped")
-	step("stop", ExitOK, "already stopped")
-	step("start", ExitOK, "started service steward-agent")
-	step("status", ExitOK, "steward-agent (unix-systemv): running")
-	step("start", ExitOK, "already running")
-	step("restart", ExitOK, "restarted service steward-agent")
-	step("stop", ExitOK, "stopped service steward-agent")
-	step("start", ExitOK, "started")
-	h.m.calls = nil
-	// Uninstall stops a running service first, and keeps what install
-	// wrote.
-	step("uninstall", ExitOK, "configuration and state are kept")
-	if want := []string{"stop", "uninstall"}; !slices.Equal(h.m.mutating(), want) {
-		t.Errorf("uninstall of a running service: calls %v, want %v", h.m.mutating(), want)
-	}
-	step("status", ExitNotInstalled, "not installed")
-
-	// A service that dies at once is reported, with where to look.
-	h.m.installed, h.m.failStart = true, true
-	step("start", ExitFailure, "the service logs to /var/log/steward-agent.log")
-	h.m.err = os.ErrPermission
-	step("status", ExitFailure, "permission denied")
-}
-
-func TestServiceCommandUsage(t *testing.T) {
-	h := newHarness(t, SysV)
-	for _, args := range [][]string{{"status", "extra"}, {"stop", "--force"}, {"start", "--service-manager", "upstart"}} {
-		if code := h.run(args[0], args[1:]...); code != ExitUsage {
-			t.Errorf("%q: exit %d, want %d", args, code, ExitUsage)
-		}
-	}
-	if code := h.run("reload"); code != ExitUsage || !strings.Contains(h.stderr.String(), "unknown service command") {
-		t.Errorf("reload: exit %d", code)
-	}
-	if code := h.run("status", "--service-manager", "sysv"); code != ExitNotInstalled || h.opened[len(h.opened)-1] != "sysv" {
-		t.Errorf("--service-manager sysv: exit %d, opened %q", code, h.opened)
 	}
 }
 
@@ -364,7 +323,7 @@ func TestAgentSpecPerPlatform(t *testing.T) {
 	cfg := config.Config{StateDir: "/var/lib/steward-agent"}
 	file := "/etc/steward/agent.yaml"
 
-	s := AgentSpec("steward-agent", Systemd, file, cfg)
+	s := AgentSpec("steward-agent", svc.Systemd, file, cfg)
 	if !slices.Equal(s.Arguments, []string{"run", "--config", file}) {
 		t.Errorf("systemd arguments %q: the journal takes stderr, no --log-file", s.Arguments)
 	}
@@ -373,7 +332,7 @@ func TestAgentSpecPerPlatform(t *testing.T) {
 	}
 	moved := cfg
 	moved.StateDir, moved.LogFile = "/srv/steward state", "/srv/logs/agent.log"
-	s = AgentSpec("steward-agent", Systemd, file, moved)
+	s = AgentSpec("steward-agent", svc.Systemd, file, moved)
 	unit := s.Options["SystemdScript"].(string)
 	if !strings.Contains(unit, "StateDirectoryMode=0700\nReadWritePaths=\"-/srv/steward state\"\nReadWritePaths=\"-/srv/logs\"\n") {
 		t.Errorf("systemd unit does not let the agent write its state dir and log dir:\n%s", unit)
@@ -382,23 +341,23 @@ func TestAgentSpecPerPlatform(t *testing.T) {
 		t.Error("--log-file added although the config names a log file")
 	}
 
-	for _, p := range []string{SysV, OpenRC, Launchd} {
+	for _, p := range []string{svc.SysV, svc.OpenRC, svc.Launchd} {
 		s := AgentSpec("steward-agent", p, file, cfg)
 		if i := slices.Index(s.Arguments, "--log-file"); i < 0 || !strings.HasSuffix(s.Arguments[i+1], "/steward-agent.log") {
 			t.Errorf("%s arguments %q: want a --log-file, stderr is lost there", p, s.Arguments)
 		}
 	}
-	if !strings.Contains(AgentSpec("steward-agent", SysV, file, cfg).Options["SysvScript"].(string), "Provides:          steward-agent") {
+	if !strings.Contains(AgentSpec("steward-agent", svc.SysV, file, cfg).Options["SysvScript"].(string), "Provides:          steward-agent") {
 		t.Error("sysv: not this package's script")
 	}
-	if !strings.Contains(AgentSpec("steward-agent", OpenRC, file, cfg).Options["OpenRCScript"].(string), "supervise-daemon") {
+	if !strings.Contains(AgentSpec("steward-agent", svc.OpenRC, file, cfg).Options["OpenRCScript"].(string), "supervise-daemon") {
 		t.Error("openrc: not this package's script")
 	}
-	w := AgentSpec("steward-agent", Windows, `C:\ProgramData\Steward\agent.yaml`, cfg)
+	w := AgentSpec("steward-agent", svc.Windows, `C:\ProgramData\Steward\agent.yaml`, cfg)
 	if w.Options["OnFailure"] != "restart" || w.Options["OnFailureResetPeriod"] != 3600 || slices.Contains(w.Arguments, "--log-file") {
 		t.Errorf("windows spec %+v", w)
 	}
-	l := AgentSpec("steward-agent", Launchd, file, cfg)
+	l := AgentSpec("steward-agent", svc.Launchd, file, cfg)
 	if l.Options["KeepAlive"] != true || l.Options["RunAtLoad"] != true {
 		t.Errorf("launchd spec %+v", l)
 	}
@@ -408,17 +367,17 @@ func TestAgentSpecPerPlatform(t *testing.T) {
 // once, so that the agent starts at boot, and then changes nothing.
 func TestInstallEnablesShippedUnit(t *testing.T) {
 	d := newInstallDirs(t)
-	h := newHarness(t, Systemd)
-	h.m.installed, h.m.disabled = true, true
+	h := newHarness(t, svc.Systemd)
+	h.m.Installed, h.m.Disabled = true, true
 	args := []string{"--config", d.config, "--server", "http://x:8080", "--enroll-secret", "s", "--state-dir", d.state}
-	if code := h.run("install", args...); code != ExitOK {
+	if code := h.run("install", args...); code != svc.ExitOK {
 		t.Fatalf("install: exit %d", code)
 	}
-	if !slices.Equal(h.m.mutating(), []string{"enable"}) || !strings.Contains(h.stdout.String(), "enabled service steward-agent to start at boot") {
-		t.Errorf("calls %v", h.m.calls)
+	if !slices.Equal(h.m.Mutating(), []string{"enable"}) || !strings.Contains(h.stdout.String(), "enabled service steward-agent to start at boot") {
+		t.Errorf("calls %v", h.m.Calls)
 	}
-	h.m.calls = nil
-	if code := h.run("install", args...); code != ExitOK || len(h.m.mutating()) != 0 {
-		t.Errorf("second install: exit %d, calls %v", code, h.m.calls)
+	h.m.Calls = nil
+	if code := h.run("install", args...); code != svc.ExitOK || len(h.m.Mutating()) != 0 {
+		t.Errorf("second install: exit %d, calls %v", code, h.m.Calls)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/kardianos/service"
+	svc "github.com/steward-project/steward/shared/service"
 )
 
 // Limits of the log file: it is rotated when it would pass LogMaxBytes,
@@ -160,7 +161,7 @@ func trimNewline(b []byte) []byte {
 // systemLogSink opens kardianos' system logger for the service name: the
 // Windows event log, with the event source that install registered.
 func systemLogSink(name string) (sinkFunc, error) {
-	s, err := service.New(noProgram{}, &service.Config{Name: name})
+	s, err := service.New(svc.NoProgram{}, &service.Config{Name: name})
 	if err != nil {
 		return nil, err
 	}

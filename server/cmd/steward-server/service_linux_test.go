@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/service"
+	"github.com/steward-project/steward/shared/service"
 )
 
 // TestServiceSysV installs steward-server as a real SysV service running

@@ -16,6 +16,7 @@ import (
 
 	"github.com/steward-project/steward/installers/systemd"
 	"github.com/steward-project/steward/server/internal/config"
+	svc "github.com/steward-project/steward/shared/service"
 )
 
 // Defaults of a service install.
@@ -38,7 +39,7 @@ const serverHeader = "steward-server configuration, written by `steward-server i
 func ServerMain(cmd string, args []string, name, account string, stdout, stderr io.Writer) int {
 	if runtime.GOOS != "linux" {
 		fmt.Fprintf(stderr, "steward-server %s: running steward-server as a service is supported on Linux only\n", cmd)
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	return NewServerTool(name, account, stdout, stderr, nil, nil).Run(cmd, args)
 }
@@ -55,14 +56,14 @@ type Account interface {
 // NewServerTool returns steward-server's service commands for the
 // service called name, run as the account user. open and account are nil
 // outside tests.
-func NewServerTool(name, account string, stdout, stderr io.Writer, open func(manager string) (Manager, error), acc Account) *Tool {
+func NewServerTool(name, account string, stdout, stderr io.Writer, open func(manager string) (svc.Manager, error), acc Account) *svc.Tool {
 	if open == nil {
-		open = func(manager string) (Manager, error) { return Open(name, manager) }
+		open = func(manager string) (svc.Manager, error) { return svc.Open(name, manager) }
 	}
 	if acc == nil {
 		acc = systemAccount{}
 	}
-	t := &Tool{Prog: "steward-server", Name: name, Stdout: stdout, Stderr: stderr, Open: open,
+	t := &svc.Tool{Prog: "steward-server", Name: name, Stdout: stdout, Stderr: stderr, Open: open,
 		Admin: func() bool { return os.Geteuid() == 0 }}
 	t.Install = func(args []string) int { return serverInstall(t, account, acc, args) }
 	t.LogHint = func(platform string) string { return serverLogHint(name, platform) }
@@ -73,7 +74,7 @@ func NewServerTool(name, account string, stdout, stderr io.Writer, open func(man
 func serverLogFile(name string) string { return "/var/log/" + name + ".log" }
 
 func serverLogHint(name, platform string) string {
-	if platform == Systemd {
+	if platform == svc.Systemd {
 		return "the journal: journalctl -u " + name
 	}
 	return serverLogFile(name)
@@ -82,20 +83,20 @@ func serverLogHint(name, platform string) string {
 // ServerSpec is how the server is registered under platform: to run
 // `steward-server serve --config FILE` as account, with the hardened
 // systemd unit (allowed to write the data directory and the SQLite
-// database wherever the configuration puts them) or this package's init
-// scripts, which start it through setpriv (SysV) or with command_user
+// database wherever the configuration puts them) or the init scripts of
+// shared/service, which start it through setpriv (SysV) or with command_user
 // (OpenRC).
-func ServerSpec(name, account, platform, file string, cfg config.Config) Spec {
+func ServerSpec(name, account, platform, file string, cfg config.Config) svc.Spec {
 	opts := map[string]any{}
 	switch platform {
-	case Systemd:
-		opts["SystemdScript"] = WritablePaths(systemd.ServerUnit, "StateDirectoryMode=", serverWritable(cfg))
-	case SysV:
-		opts["SysvScript"] = SysVScript(name, serverLogFile(name), account)
-	case OpenRC:
-		opts["OpenRCScript"] = OpenRCScript(name, serverLogFile(name), account)
+	case svc.Systemd:
+		opts["SystemdScript"] = svc.WritablePaths(systemd.ServerUnit, "StateDirectoryMode=", serverWritable(cfg))
+	case svc.SysV:
+		opts["SysvScript"] = svc.SysVScript(name, serverLogFile(name), account)
+	case svc.OpenRC:
+		opts["OpenRCScript"] = svc.OpenRCScript(name, serverLogFile(name), account)
 	}
-	return Spec{
+	return svc.Spec{
 		Name:        name,
 		DisplayName: "Steward server",
 		Description: "Steward server: stores inventory and serves the API",
@@ -137,7 +138,7 @@ type serverFlags struct {
 // serverInstall writes the configuration file from the flags (keeping an
 // existing file's other keys and sections), creates the account and the
 // data directory, and registers the service.
-func serverInstall(t *Tool, account string, acc Account, args []string) int {
+func serverInstall(t *svc.Tool, account string, acc Account, args []string) int {
 	var f serverFlags
 	flags := flag.NewFlagSet("install", flag.ContinueOnError)
 	flags.SetOutput(t.Stderr)
@@ -148,19 +149,19 @@ func serverInstall(t *Tool, account string, acc Account, args []string) int {
 	flags.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
 	flags.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	flags.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
-	manager := ManagerFlag(flags)
+	manager := svc.ManagerFlag(flags)
 	if err := flags.Parse(args); err != nil {
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	if flags.NArg() > 0 {
 		fmt.Fprintf(t.Stderr, "steward-server install: unexpected argument %q\n", flags.Arg(0))
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	if !t.CheckManagerName("install", *manager) {
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	if !t.CheckAdmin("install") {
-		return ExitFailure
+		return svc.ExitFailure
 	}
 	// The service starts in /: every path must be absolute.
 	for _, p := range []*string{&f.file, &f.dataDir, &f.tlsCert, &f.tlsKey} {
@@ -168,7 +169,7 @@ func serverInstall(t *Tool, account string, acc Account, args []string) int {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
 				fmt.Fprintf(t.Stderr, "steward-server install: %v\n", err)
-				return ExitUsage
+				return svc.ExitUsage
 			}
 			*p = abs
 		}
@@ -182,9 +183,9 @@ func serverInstall(t *Tool, account string, acc Account, args []string) int {
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(t.Stderr, "steward-server install: config file: %v\n", err)
-		return ExitFailure
+		return svc.ExitFailure
 	}
-	var settings []Setting
+	var settings []svc.Setting
 	if !exists {
 		// A new file names everything a service needs: the default
 		// database (./data/steward.db) would be relative to /.
@@ -192,24 +193,24 @@ func serverInstall(t *Tool, account string, acc Account, args []string) int {
 		if dataDir == "" {
 			dataDir = DataDir
 		}
-		settings = append(settings, Setting{"listen", "127.0.0.1:8080"}, Setting{"data_dir", dataDir},
-			Setting{"db", "sqlite://" + filepath.Join(dataDir, "steward.db")})
+		settings = append(settings, svc.Setting{Key: "listen", Value: "127.0.0.1:8080"}, svc.Setting{Key: "data_dir", Value: dataDir},
+			svc.Setting{Key: "db", Value: "sqlite://" + filepath.Join(dataDir, "steward.db")})
 	}
-	for _, s := range []Setting{{"listen", f.listen}, {"db", f.db}, {"data_dir", f.dataDir},
-		{"tls_cert", f.tlsCert}, {"tls_key", f.tlsKey}, {"log_level", f.logLevel}} {
+	for _, s := range []svc.Setting{{Key: "listen", Value: f.listen}, {Key: "db", Value: f.db}, {Key: "data_dir", Value: f.dataDir},
+		{Key: "tls_cert", Value: f.tlsCert}, {Key: "tls_key", Value: f.tlsKey}, {Key: "log_level", Value: f.logLevel}} {
 		if s.Value != "" {
 			settings = append(settings, s)
 		}
 	}
-	out, changed, err := ApplySettings(src, serverHeader, settings)
+	out, changed, err := svc.ApplySettings(src, serverHeader, settings)
 	if err != nil {
 		fmt.Fprintf(t.Stderr, "steward-server install: config file %s: %v\n", f.file, err)
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	cfg, err := checkServerConfig(f.file, out)
 	if err != nil {
 		fmt.Fprintf(t.Stderr, "steward-server install: %v\n", err)
-		return ExitUsage
+		return svc.ExitUsage
 	}
 	m, code := t.OpenManager("install", *manager)
 	if m == nil {
@@ -218,30 +219,30 @@ func serverInstall(t *Tool, account string, acc Account, args []string) int {
 
 	created, err := acc.Ensure(account, DataDir)
 	if err != nil {
-		return t.fail("install", m, fmt.Errorf("service account %s: %w", account, err))
+		return t.Fail("install", m, fmt.Errorf("service account %s: %w", account, err))
 	}
 	if created {
-		t.say("created system user and group %s", account)
+		t.Say("created system user and group %s", account)
 	}
 	uid, gid, err := acc.IDs(account)
 	if err != nil {
-		return t.fail("install", m, fmt.Errorf("service account %s: %w", account, err))
+		return t.Fail("install", m, fmt.Errorf("service account %s: %w", account, err))
 	}
 	if err := os.MkdirAll(filepath.Dir(f.file), 0o755); err != nil {
-		return t.fail("install", m, err)
+		return t.Fail("install", m, err)
 	}
 	// The account reads its configuration (which may hold a database
 	// password) and cannot change it: root:ACCOUNT 0640.
 	if changed {
-		if _, err := WriteFile(f.file, out, 0o640); err != nil {
-			return t.fail("install", m, err)
+		if _, err := svc.WriteFile(f.file, out, 0o640); err != nil {
+			return t.Fail("install", m, err)
 		}
-		t.say("wrote %s (root:%s, mode 0640)", f.file, account)
+		t.Say("wrote %s (root:%s, mode 0640)", f.file, account)
 	} else {
-		t.say("%s unchanged", f.file)
+		t.Say("%s unchanged", f.file)
 	}
-	if err := t.own(f.file, 0o640, os.Geteuid(), gid); err != nil { // root, who installs
-		return t.fail("install", m, err)
+	if err := own(t, f.file, 0o640, os.Geteuid(), gid); err != nil { // root, who installs
+		return t.Fail("install", m, err)
 	}
 	// The data directory holds the admin token and enroll secret and,
 	// by default, the database: the account's own, 0700.
@@ -251,10 +252,10 @@ func serverInstall(t *Tool, account string, acc Account, args []string) int {
 	}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return t.fail("install", m, err)
+			return t.Fail("install", m, err)
 		}
-		if err := t.own(d, 0o700, uid, gid); err != nil {
-			return t.fail("install", m, err)
+		if err := own(t, d, 0o700, uid, gid); err != nil {
+			return t.Fail("install", m, err)
 		}
 	}
 	return t.Register(m, ServerSpec(t.Name, account, m.Platform(), f.file, cfg))
@@ -285,7 +286,7 @@ func checkServerConfig(file string, data []byte) (config.Config, error) {
 }
 
 // own gives path the owner, group and mode, reporting a change.
-func (t *Tool) own(path string, perm fs.FileMode, uid, gid int) error {
+func own(t *svc.Tool, path string, perm fs.FileMode, uid, gid int) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err
@@ -294,13 +295,13 @@ func (t *Tool) own(path string, perm fs.FileMode, uid, gid int) error {
 		if err := os.Chmod(path, perm); err != nil {
 			return err
 		}
-		t.say("set the mode of %s to %#o", path, perm)
+		t.Say("set the mode of %s to %#o", path, perm)
 	}
 	if ouid, ogid, ok := owner(fi); ok && (ouid != uid || ogid != gid) {
 		if err := os.Chown(path, uid, gid); err != nil {
 			return err
 		}
-		t.say("gave %s to %d:%d", path, uid, gid)
+		t.Say("gave %s to %d:%d", path, uid, gid)
 	}
 	return nil
 }

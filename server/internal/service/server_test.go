@@ -12,59 +12,9 @@ import (
 	"testing"
 
 	"github.com/steward-project/steward/server/internal/config"
+	svc "github.com/steward-project/steward/shared/service"
+	"github.com/steward-project/steward/shared/service/servicetest"
 )
-
-// The generic files are the agent's, copied: they must stay identical.
-func TestCopiesMatchAgent(t *testing.T) {
-	for _, f := range []string{"manager.go", "kardianos.go", "cli.go", "files.go", "initscripts.go"} {
-		ours, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		agents, err := os.ReadFile(filepath.Join("..", "..", "..", "agent", "internal", "service", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(ours, agents) {
-			t.Errorf("%s differs from agent/internal/service/%s: change it there and copy it here", f, f)
-		}
-	}
-}
-
-// fakeManager is a service manager in memory.
-type fakeManager struct {
-	installed, running bool
-	spec               Spec
-	calls              []string
-}
-
-func (f *fakeManager) Platform() string { return SysV }
-func (f *fakeManager) Status() (Status, error) {
-	switch {
-	case !f.installed:
-		return StatusNotInstalled, nil
-	case f.running:
-		return StatusRunning, nil
-	}
-	return StatusStopped, nil
-}
-func (f *fakeManager) Install(s Spec) error {
-	f.calls = append(f.calls, "install")
-	f.installed, f.spec = true, s
-	return nil
-}
-func (f *fakeManager) Uninstall() error {
-	f.calls = append(f.calls, "uninstall")
-	f.installed = false
-	return nil
-}
-func (f *fakeManager) Start() error { f.calls = append(f.calls, "start"); f.running = true; return nil }
-func (f *fakeManager) Stop() error  { f.calls = append(f.calls, "stop"); f.running = false; return nil }
-func (f *fakeManager) Restart() error {
-	f.calls = append(f.calls, "restart")
-	f.running = true
-	return nil
-}
 
 // fakeAccount is the user running the test, so that nothing is created
 // and every chown is allowed.
@@ -79,7 +29,7 @@ func (a *fakeAccount) IDs(string) (int, int, error) { return os.Getuid(), os.Get
 
 type serverHarness struct {
 	t              *testing.T
-	m              *fakeManager
+	m              *servicetest.Manager
 	acc            *fakeAccount
 	account        string
 	stdout, stderr bytes.Buffer
@@ -90,14 +40,14 @@ func newServerHarness(t *testing.T) *serverHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &serverHarness{t: t, m: &fakeManager{}, acc: &fakeAccount{}, account: u.Username}
+	return &serverHarness{t: t, m: servicetest.New(svc.SysV), acc: &fakeAccount{}, account: u.Username}
 }
 
 func (h *serverHarness) run(cmd string, args ...string) int {
 	h.stdout.Reset()
 	h.stderr.Reset()
 	tool := NewServerTool("steward-server", h.account, &h.stdout, &h.stderr,
-		func(string) (Manager, error) { return h.m, nil }, h.acc)
+		servicetest.Open(h.m, nil), h.acc)
 	tool.Admin = func() bool { return true }
 	code := tool.Run(cmd, args)
 	h.t.Logf("%s %q -> exit %d\nstdout:\n%sstderr:\n%s", cmd, args, code, h.stdout.String(), h.stderr.String())
@@ -119,7 +69,7 @@ func TestServerInstall(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	h := newServerHarness(t)
 	args := []string{"--config", file, "--data-dir", data, "--listen", "0.0.0.0:8443", "--log-level", "warn"}
-	if code := h.run("install", args...); code != ExitOK {
+	if code := h.run("install", args...); code != svc.ExitOK {
 		t.Fatalf("install: exit %d", code)
 	}
 	cfg, err := config.Load("serve", []string{"--config", file}, func(string) string { return "" }, nil)
@@ -135,10 +85,10 @@ func TestServerInstall(t *testing.T) {
 	if p := perm(t, data); p != 0o700 {
 		t.Errorf("data dir mode %v, want 0700", p)
 	}
-	if !slices.Equal(h.m.spec.Arguments, []string{"serve", "--config", file}) || h.m.spec.UserName != h.account {
-		t.Errorf("spec %+v", h.m.spec)
+	if !slices.Equal(h.m.Spec.Arguments, []string{"serve", "--config", file}) || h.m.Spec.UserName != h.account {
+		t.Errorf("spec %+v", h.m.Spec)
 	}
-	if s, _ := h.m.spec.Options["SysvScript"].(string); !strings.Contains(s, "setpriv --reuid=$(id -u "+h.account+")") {
+	if s, _ := h.m.Spec.Options["SysvScript"].(string); !strings.Contains(s, "setpriv --reuid=$(id -u "+h.account+")") {
 		t.Errorf("sysv script does not drop to %s:\n%s", h.account, s)
 	}
 	if len(h.acc.ensured) != 1 || h.acc.ensured[0] != h.account+" /var/lib/steward" {
@@ -147,12 +97,12 @@ func TestServerInstall(t *testing.T) {
 
 	// Twice: nothing changes.
 	before, _ := os.ReadFile(file)
-	h.m.calls = nil
-	if code := h.run("install", args...); code != ExitOK {
+	h.m.Calls = nil
+	if code := h.run("install", args...); code != svc.ExitOK {
 		t.Fatalf("second install: exit %d", code)
 	}
-	if after, _ := os.ReadFile(file); !bytes.Equal(before, after) || len(h.m.calls) != 0 {
-		t.Errorf("second install changed the file or the service: %v", h.m.calls)
+	if after, _ := os.ReadFile(file); !bytes.Equal(before, after) || len(h.m.Mutating()) != 0 {
+		t.Errorf("second install changed the file or the service: %v", h.m.Calls)
 	}
 	if out := h.stdout.String(); !strings.Contains(out, "unchanged") || !strings.Contains(out, "already installed") {
 		t.Errorf("second install said:\n%s", out)
@@ -169,7 +119,7 @@ func TestServerInstallKeepsConfig(t *testing.T) {
 		"agent:\n  heartbeat_interval: 20s\nalerting:\n  rules:\n    - name: offline\n      type: host_offline\n      after: 10m\n"
 	os.WriteFile(file, []byte(body), 0o600)
 	h := newServerHarness(t)
-	if code := h.run("install", "--config", file); code != ExitOK {
+	if code := h.run("install", "--config", file); code != svc.ExitOK {
 		t.Fatalf("install: exit %d", code)
 	}
 	if got, _ := os.ReadFile(file); string(got) != body {
@@ -178,8 +128,8 @@ func TestServerInstallKeepsConfig(t *testing.T) {
 	if p := perm(t, file); p != 0o640 {
 		t.Errorf("mode %v", p)
 	}
-	h.m.installed = false
-	if code := h.run("install", "--config", file, "--listen", "0.0.0.0:9000"); code != ExitOK {
+	h.m.Installed = false
+	if code := h.run("install", "--config", file, "--listen", "0.0.0.0:9000"); code != svc.ExitOK {
 		t.Fatalf("install --listen: exit %d", code)
 	}
 	got, _ := os.ReadFile(file)
@@ -204,50 +154,50 @@ func TestServerInstallBadInput(t *testing.T) {
 		{[]string{"--config", fresh, "extra"}, "unexpected argument"},
 	} {
 		h := newServerHarness(t)
-		if code := h.run("install", c.args...); code != ExitUsage || !strings.Contains(h.stderr.String(), c.want) {
+		if code := h.run("install", c.args...); code != svc.ExitUsage || !strings.Contains(h.stderr.String(), c.want) {
 			t.Errorf("install %q: exit %d, stderr %q, want 2 and %q", c.args, code, h.stderr.String(), c.want)
 		}
 		if _, err := os.Stat(fresh); err == nil {
 			t.Fatalf("install %q wrote the config", c.args)
 		}
-		if len(h.m.calls) != 0 || len(h.acc.ensured) != 0 {
-			t.Errorf("install %q acted: %v %v", c.args, h.m.calls, h.acc.ensured)
+		if len(h.m.Calls) != 0 || len(h.acc.ensured) != 0 {
+			t.Errorf("install %q acted: %v %v", c.args, h.m.Calls, h.acc.ensured)
 		}
 	}
 }
 
 func TestServerCommands(t *testing.T) {
 	h := newServerHarness(t)
-	if code := h.run("status"); code != ExitNotInstalled || !strings.Contains(h.stdout.String(), "not installed") {
+	if code := h.run("status"); code != svc.ExitNotInstalled || !strings.Contains(h.stdout.String(), "not installed") {
 		t.Errorf("status: %d", code)
 	}
-	if code := h.run("uninstall"); code != ExitOK || !strings.Contains(h.stdout.String(), "nothing to remove") {
+	if code := h.run("uninstall"); code != svc.ExitOK || !strings.Contains(h.stdout.String(), "nothing to remove") {
 		t.Errorf("uninstall: %d", code)
 	}
-	h.m.installed, h.m.running = true, true
-	if code := h.run("status"); code != ExitOK {
+	h.m.Installed, h.m.Running = true, true
+	if code := h.run("status"); code != svc.ExitOK {
 		t.Errorf("status running: %d", code)
 	}
-	if code := h.run("uninstall"); code != ExitOK || !slices.Equal(h.m.calls, []string{"stop", "uninstall"}) {
-		t.Errorf("uninstall: %d %v", code, h.m.calls)
+	if code := h.run("uninstall"); code != svc.ExitOK || !slices.Equal(h.m.Mutating(), []string{"stop", "uninstall"}) {
+		t.Errorf("uninstall: %d %v", code, h.m.Calls)
 	}
 }
 
 func TestServerSpecSystemd(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir, cfg.DB = DataDir, "sqlite://"+DataDir+"/steward.db"
-	s := ServerSpec("steward-server", "steward", Systemd, ConfigFile, cfg)
+	s := ServerSpec("steward-server", "steward", svc.Systemd, ConfigFile, cfg)
 	unit := s.Options["SystemdScript"].(string)
 	if strings.Contains(unit, "ReadWritePaths") || !strings.Contains(unit, "User={{UserName}}") || s.UserName != "steward" {
 		t.Errorf("default layout:\n%s", unit)
 	}
 	cfg.DataDir, cfg.DB = "/srv/steward", "sqlite:///srv/db/steward.db"
-	unit = ServerSpec("steward-server", "steward", Systemd, ConfigFile, cfg).Options["SystemdScript"].(string)
+	unit = ServerSpec("steward-server", "steward", svc.Systemd, ConfigFile, cfg).Options["SystemdScript"].(string)
 	if !strings.Contains(unit, "ReadWritePaths=\"-/srv/steward\"\nReadWritePaths=\"-/srv/db\"\n") {
 		t.Errorf("moved layout:\n%s", unit)
 	}
 	cfg.DB = "postgres://steward@db/steward"
-	unit = ServerSpec("steward-server", "steward", Systemd, ConfigFile, cfg).Options["SystemdScript"].(string)
+	unit = ServerSpec("steward-server", "steward", svc.Systemd, ConfigFile, cfg).Options["SystemdScript"].(string)
 	if strings.Count(unit, "ReadWritePaths") != 1 {
 		t.Errorf("postgres layout:\n%s", unit)
 	}

@@ -71,17 +71,18 @@ type kmanager struct {
 	sys  service.System
 }
 
-// noProgram satisfies kardianos' Interface for services that are only
-// managed, never run, by this process.
-type noProgram struct{}
+// NoProgram satisfies kardianos' Interface for services that are only
+// managed, never run, by this process (or whose system logger is all it
+// wants).
+type NoProgram struct{}
 
-func (noProgram) Start(service.Service) error { return nil }
-func (noProgram) Stop(service.Service) error  { return nil }
+func (NoProgram) Start(service.Service) error { return nil }
+func (NoProgram) Stop(service.Service) error  { return nil }
 
 func (m *kmanager) Platform() string { return m.sys.String() }
 
 func (m *kmanager) service(spec Spec) (service.Service, error) {
-	return m.sys.New(noProgram{}, &service.Config{
+	return m.sys.New(NoProgram{}, &service.Config{
 		Name:        m.name,
 		DisplayName: spec.DisplayName,
 		Description: spec.Description,

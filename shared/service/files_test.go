@@ -94,11 +94,27 @@ func TestWriteFileAndEnsureMode(t *testing.T) {
 	if changed, err := WriteFile(p, []byte("one"), 0o600); err != nil || changed {
 		t.Fatalf("same content rewritten: %v %v", changed, err)
 	}
-	if changed, err := WriteFile(p, []byte("two"), 0o640); err != nil || !changed || read(t, p) != "two" || mode(t, p) != 0o640 {
-		t.Fatalf("second write: %v %v %q %v", changed, err, read(t, p), mode(t, p))
+	// file returns p's content and permission bits.
+	file := func() (string, os.FileMode) {
+		t.Helper()
+		b, err := os.ReadFile(p)
+		fi, serr := os.Stat(p)
+		if err != nil || serr != nil {
+			t.Fatal(err, serr)
+		}
+		return string(b), fi.Mode().Perm()
 	}
-	if changed, err := EnsureMode(p, 0o600); err != nil || !changed || mode(t, p) != 0o600 {
+	if changed, err := WriteFile(p, []byte("two"), 0o640); err != nil || !changed {
+		t.Fatalf("second write: %v %v", changed, err)
+	}
+	if text, perm := file(); text != "two" || perm != 0o640 {
+		t.Fatalf("second write left %q, mode %v", text, perm)
+	}
+	if changed, err := EnsureMode(p, 0o600); err != nil || !changed {
 		t.Fatalf("EnsureMode: %v %v", changed, err)
+	}
+	if _, perm := file(); perm != 0o600 {
+		t.Fatalf("EnsureMode left mode %v", perm)
 	}
 	if changed, err := EnsureMode(p, 0o600); err != nil || changed {
 		t.Fatalf("EnsureMode again: %v %v", changed, err)

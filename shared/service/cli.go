@@ -126,13 +126,15 @@ func (t *Tool) OpenManager(cmd, manager string) (Manager, int) {
 	return nil, ExitFailure
 }
 
-// say prints what was done.
-func (t *Tool) say(format string, a ...any) {
+// Say prints what was done, prefixed with Prog.
+func (t *Tool) Say(format string, a ...any) {
 	fmt.Fprintf(t.Stdout, t.Prog+": "+format+"\n", a...)
 }
 
-// fail prints what went wrong and returns ExitFailure.
-func (t *Tool) fail(cmd string, m Manager, err error) int {
+// Fail prints what went wrong with cmd, naming the service and its
+// manager (and, for start and restart, where the service logs), and
+// returns ExitFailure.
+func (t *Tool) Fail(cmd string, m Manager, err error) int {
 	fmt.Fprintf(t.Stderr, "%s %s: %s (%s): %v\n", t.Prog, cmd, t.Name, m.Platform(), err)
 	if t.LogHint != nil && (cmd == "start" || cmd == "restart") {
 		if hint := t.LogHint(m.Platform()); hint != "" {
@@ -147,10 +149,10 @@ func (t *Tool) fail(cmd string, m Manager, err error) int {
 func (t *Tool) Register(m Manager, spec Spec) int {
 	st, err := m.Status()
 	if err != nil {
-		return t.fail("install", m, err)
+		return t.Fail("install", m, err)
 	}
 	if st != StatusNotInstalled {
-		t.say("service %s already installed (%s, %s); registration left as it is", t.Name, m.Platform(), st)
+		t.Say("service %s already installed (%s, %s); registration left as it is", t.Name, m.Platform(), st)
 		// A unit a package shipped is installed but maybe not enabled:
 		// registering it means starting it at boot.
 		if e, ok := m.(Enabler); ok {
@@ -158,45 +160,45 @@ func (t *Tool) Register(m Manager, spec Spec) int {
 			if err == nil && !on {
 				err = e.Enable()
 				if err == nil {
-					t.say("enabled service %s to start at boot", t.Name)
+					t.Say("enabled service %s to start at boot", t.Name)
 				}
 			}
 			if err != nil {
-				return t.fail("install", m, err)
+				return t.Fail("install", m, err)
 			}
 		}
 		return ExitOK
 	}
 	if err := m.Install(spec); err != nil {
-		return t.fail("install", m, err)
+		return t.Fail("install", m, err)
 	}
 	exe, _ := os.Executable()
-	t.say("installed service %s (%s): %s", t.Name, m.Platform(), spec.CommandLine(exe))
-	t.say("start it with: %s start", t.Prog)
+	t.Say("installed service %s (%s): %s", t.Name, m.Platform(), spec.CommandLine(exe))
+	t.Say("start it with: %s start", t.Prog)
 	return ExitOK
 }
 
 func (t *Tool) uninstall(m Manager) int {
 	st, err := m.Status()
 	if err != nil {
-		return t.fail("uninstall", m, err)
+		return t.Fail("uninstall", m, err)
 	}
 	if st == StatusNotInstalled {
-		t.say("service %s is not installed (%s); nothing to remove", t.Name, m.Platform())
+		t.Say("service %s is not installed (%s); nothing to remove", t.Name, m.Platform())
 		return ExitOK
 	}
 	// A service removed while it runs can no longer be stopped through
 	// its manager.
 	if st == StatusRunning {
 		if err := m.Stop(); err != nil {
-			return t.fail("uninstall", m, fmt.Errorf("stop: %w", err))
+			return t.Fail("uninstall", m, fmt.Errorf("stop: %w", err))
 		}
-		t.say("stopped service %s", t.Name)
+		t.Say("stopped service %s", t.Name)
 	}
 	if err := m.Uninstall(); err != nil {
-		return t.fail("uninstall", m, err)
+		return t.Fail("uninstall", m, err)
 	}
-	t.say("removed service %s (%s); configuration and state are kept", t.Name, m.Platform())
+	t.Say("removed service %s (%s); configuration and state are kept", t.Name, m.Platform())
 	return ExitOK
 }
 
@@ -204,16 +206,16 @@ func (t *Tool) start(m Manager) int {
 	st, err := m.Status()
 	switch {
 	case err != nil:
-		return t.fail("start", m, err)
+		return t.Fail("start", m, err)
 	case st == StatusNotInstalled:
 		fmt.Fprintf(t.Stderr, "%s start: service %s is not installed (%s); run %s install first\n", t.Prog, t.Name, m.Platform(), t.Prog)
 		return ExitNotInstalled
 	case st == StatusRunning:
-		t.say("service %s is already running", t.Name)
+		t.Say("service %s is already running", t.Name)
 		return ExitOK
 	}
 	if err := m.Start(); err != nil {
-		return t.fail("start", m, err)
+		return t.Fail("start", m, err)
 	}
 	return t.confirmRunning("start", "started", m)
 }
@@ -223,12 +225,12 @@ func (t *Tool) start(m Manager) int {
 func (t *Tool) confirmRunning(cmd, done string, m Manager) int {
 	st, err := m.Status()
 	if err != nil {
-		return t.fail(cmd, m, err)
+		return t.Fail(cmd, m, err)
 	}
 	if st != StatusRunning {
-		return t.fail(cmd, m, fmt.Errorf("the service manager reports it %s", st))
+		return t.Fail(cmd, m, fmt.Errorf("the service manager reports it %s", st))
 	}
-	t.say("%s service %s", done, t.Name)
+	t.Say("%s service %s", done, t.Name)
 	return ExitOK
 }
 
@@ -236,18 +238,18 @@ func (t *Tool) stop(m Manager) int {
 	st, err := m.Status()
 	switch {
 	case err != nil:
-		return t.fail("stop", m, err)
+		return t.Fail("stop", m, err)
 	case st == StatusNotInstalled:
-		t.say("service %s is not installed (%s); nothing to stop", t.Name, m.Platform())
+		t.Say("service %s is not installed (%s); nothing to stop", t.Name, m.Platform())
 		return ExitOK
 	case st == StatusStopped:
-		t.say("service %s is already stopped", t.Name)
+		t.Say("service %s is already stopped", t.Name)
 		return ExitOK
 	}
 	if err := m.Stop(); err != nil {
-		return t.fail("stop", m, err)
+		return t.Fail("stop", m, err)
 	}
-	t.say("stopped service %s", t.Name)
+	t.Say("stopped service %s", t.Name)
 	return ExitOK
 }
 
@@ -255,13 +257,13 @@ func (t *Tool) restart(m Manager) int {
 	st, err := m.Status()
 	switch {
 	case err != nil:
-		return t.fail("restart", m, err)
+		return t.Fail("restart", m, err)
 	case st == StatusNotInstalled:
 		fmt.Fprintf(t.Stderr, "%s restart: service %s is not installed (%s); run %s install first\n", t.Prog, t.Name, m.Platform(), t.Prog)
 		return ExitNotInstalled
 	}
 	if err := m.Restart(); err != nil {
-		return t.fail("restart", m, err)
+		return t.Fail("restart", m, err)
 	}
 	return t.confirmRunning("restart", "restarted", m)
 }
@@ -269,7 +271,7 @@ func (t *Tool) restart(m Manager) int {
 func (t *Tool) status(m Manager) int {
 	st, err := m.Status()
 	if err != nil {
-		return t.fail("status", m, err)
+		return t.Fail("status", m, err)
 	}
 	fmt.Fprintf(t.Stdout, "%s (%s): %s\n", t.Name, m.Platform(), st)
 	switch st {
