@@ -3,7 +3,8 @@
 # Run it as root from the directory of the unpacked tarball:
 #
 #   sudo ./install.sh --server https://steward.example.com:8443 \
-#       --enroll-secret-file ./secret [--ca-file ./ca.pem]
+#       --enroll-secret-file ./secret [--ca-file ./ca.pem] \
+#       [--labels team=web,site=paris]
 #   sudo ./install.sh                  # a configured tarball, or an upgrade
 #   sudo ./install.sh --uninstall      # stop and remove everything
 #
@@ -56,12 +57,14 @@ die() {
 
 usage() {
 	cat <<'EOF'
-usage: install.sh [--server URL] [--enroll-secret-file FILE] [--ca-file FILE] [--insecure-http]
+usage: install.sh [--server URL] [--enroll-secret-file FILE] [--ca-file FILE]
+                  [--labels KEY=VALUE,...] [--insecure-http]
        install.sh --uninstall
 
   --server URL               steward-server URL (https://host[:port])
   --enroll-secret-file FILE  file holding the enroll secret (or set STEWARD_ENROLL_SECRET)
   --ca-file FILE             PEM CA certificate(s) of the server's TLS certificate
+  --labels K=V,K2=V2         host labels the agent enrolls with (replace those in agent.yaml)
   --insecure-http            allow a plain http:// server that is not on this machine
   --uninstall                stop the daemon and remove the agent, its settings and state
 EOF
@@ -109,6 +112,7 @@ read_preseed() {
 		STEWARD_SERVER) pre_server=$value ;;
 		STEWARD_ENROLL_SECRET) pre_secret=$value ;;
 		STEWARD_CA_FILE) pre_ca=$value ;;
+		STEWARD_LABELS) pre_labels=$value ;;
 		esac
 	done <"$1"
 }
@@ -134,6 +138,83 @@ set_key() {
 # delete_key FILE KEY: removes the top-level "KEY:" line.
 delete_key() {
 	awk -v key="$2" 'index($0, key ":") != 1' "$1" >"$1.new"
+	mv -f "$1.new" "$1"
+}
+
+# labels_yaml LABELS: the "labels:" mapping of agent.yaml, from LABELS
+# given as key=value pairs separated by commas (as `stewardctl package
+# --labels` takes them), with keys and values double-quoted. It checks
+# them as the agent does (keys of 1 to 63 letters, digits, '.', '_', '/'
+# or '-'; values of at most 255 bytes without control characters; at
+# most 64 labels) and fails, saying why on stderr, when they are not.
+labels_yaml() {
+	STEWARD_LABELS_IN=$1 LC_ALL=C awk '
+		function fail(msg) {
+			print "steward-agent: labels: " msg >"/dev/stderr"
+			exit 1
+		}
+		# A double-quoted YAML string; the line and paragraph separators
+		# and the byte order mark, which a YAML reader would not keep, as
+		# escapes.
+		function quote(s,   out, i, c, n) {
+			out = ""
+			n = length(s)
+			for (i = 1; i <= n; i++) {
+				c = substr(s, i, 1)
+				if (c == "\\" || c == "\"") {
+					out = out "\\" c
+				} else if (substr(s, i, 3) == "\342\200\250") {
+					out = out "\\u2028"
+					i += 2
+				} else if (substr(s, i, 3) == "\342\200\251") {
+					out = out "\\u2029"
+					i += 2
+				} else if (substr(s, i, 3) == "\357\273\277") {
+					out = out "\\ufeff"
+					i += 2
+				} else {
+					out = out c
+				}
+			}
+			return "\"" out "\""
+		}
+		BEGIN {
+			n = split(ENVIRON["STEWARD_LABELS_IN"], pairs, ",")
+			if (n > 64) fail(n " labels: at most 64")
+			out = "labels:"
+			for (i = 1; i <= n; i++) {
+				p = pairs[i]
+				sub(/^[ \t]+/, "", p)
+				sub(/[ \t]+$/, "", p)
+				eq = index(p, "=")
+				if (eq == 0) fail("\"" p "\": want key=value")
+				k = substr(p, 1, eq - 1)
+				v = substr(p, eq + 1)
+				if (k !~ /^[A-Za-z0-9][A-Za-z0-9._\/-]*$/ || length(k) > 63)
+					fail("key \"" k "\": want 1 to 63 letters, digits, ., _, / or -, starting with a letter or digit")
+				if (k in seen) fail(k " given twice")
+				seen[k] = 1
+				if (length(v) > 255 || v ~ /[\001-\037\177]/ || v ~ /\302[\200-\237]/)
+					fail(k ": the value must be at most 255 bytes, without control characters")
+				out = out "\n  " quote(k) ": " quote(v)
+			}
+			print out
+		}'
+}
+
+# set_block FILE KEY BLOCK: replaces the top-level "KEY:" line of the YAML
+# FILE and the indented lines under it with BLOCK (whole YAML lines), or
+# appends BLOCK. The other lines stay.
+set_block() {
+	STEWARD_BLOCK=$3 awk -v key="$2" '
+		BEGIN { block = ENVIRON["STEWARD_BLOCK"]; done = 0; skip = 0; held = "" }
+		skip && /^[ \t]*$/ { held = held $0 "\n"; next }
+		skip && /^[ \t]/ { held = ""; next }
+		skip { skip = 0; printf "%s", held; held = "" }
+		!done && index($0, key ":") == 1 { print block; done = 1; skip = 1; next }
+		{ print }
+		END { printf "%s", held; if (!done) print block }
+	' "$1" >"$1.new"
 	mv -f "$1.new" "$1"
 }
 
@@ -171,7 +252,7 @@ uninstall() {
 }
 
 main() {
-	server='' secret_file='' ca='' insecure=no action=install
+	server='' secret_file='' ca='' labels='' insecure=no action=install
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--server) server=${2:?--server needs a URL} && shift ;;
@@ -180,6 +261,8 @@ main() {
 		--enroll-secret-file=*) secret_file=${1#*=} ;;
 		--ca-file) ca=${2:?--ca-file needs a file} && shift ;;
 		--ca-file=*) ca=${1#*=} ;;
+		--labels) labels=${2:?--labels needs key=value pairs} && shift ;;
+		--labels=*) labels=${1#*=} ;;
 		--insecure-http) insecure=yes ;;
 		--uninstall) action=uninstall ;;
 		-h | --help)
@@ -204,7 +287,7 @@ main() {
 	fi
 
 	# Settings: flags, then the environment, then a configured tarball's.
-	pre_server='' pre_secret='' pre_ca=''
+	pre_server='' pre_secret='' pre_ca='' pre_labels=''
 	if [ -f "$HERE/enroll.env" ]; then
 		read_preseed "$HERE/enroll.env"
 	fi
@@ -223,6 +306,12 @@ main() {
 '*) die "the enroll secret spans lines" ;;
 	esac
 	[ -n "$server" ] || server=$pre_server
+	[ -n "$labels" ] || labels=$pre_labels
+	labels_block=''
+	if [ -n "$labels" ]; then
+		labels_block=$(labels_yaml "$labels") ||
+			die "refusing the labels '$labels': give key=value pairs separated by commas, such as team=web,site=paris" 2
+	fi
 	if [ -z "$ca" ] && [ -n "$pre_ca" ]; then
 		case $pre_ca in
 		/*) ca=$pre_ca ;;
@@ -277,6 +366,9 @@ main() {
 		fi
 		if [ -n "$server" ]; then
 			set_key "$CONFIG" server "$server"
+		fi
+		if [ -n "$labels_block" ]; then
+			set_block "$CONFIG" labels "$labels_block"
 		fi
 	)
 	chmod 0600 "$CONFIG"

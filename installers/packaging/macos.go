@@ -31,7 +31,8 @@ import (
 // (/Library/LaunchDaemons/steward-agent.plist) are those under which
 // `steward-agent install` registers the service steward-agent, so
 // `steward-agent status`, `start` and `stop` manage it. With o.Enroll
-// set, enroll.env (and ca.pem) carry the enrollment for install.sh, so
+// set, enroll.env (and ca.pem) carry the enrollment, labels included
+// (STEWARD_LABELS=k=v,k2=v2), for install.sh, so
 // that a plain `sudo ./install.sh` enrolls; such a tarball holds the
 // secret and is written with mode 0600.
 //
@@ -45,8 +46,8 @@ func MacOS(o Options) (string, error) {
 		return "", err
 	}
 	if e := o.Enroll; e != nil {
-		if len(e.Labels) > 0 {
-			return "", errors.New("enrollment labels are not supported by this installer yet (the .deb and .rpm carry them): label the hosts after they enroll, with PUT /api/v1/hosts/{id}/labels")
+		if _, err := joinLabels(e.Labels); err != nil {
+			return "", err
 		}
 		// enroll.env holds KEY=value lines that install.sh reads
 		// without a shell; a value must not be mistaken for a quoted one.
@@ -90,6 +91,11 @@ func MacOS(o Options) (string, error) {
 		env := "# The enrollment of this configured tarball, read by install.sh.\n" +
 			"STEWARD_SERVER=" + e.Server + "\n" +
 			"STEWARD_ENROLL_SECRET=" + e.EnrollSecret + "\n"
+		if len(e.Labels) > 0 {
+			// Checked above; install.sh reads it as --labels.
+			l, _ := joinLabels(e.Labels)
+			env += "STEWARD_LABELS=" + l + "\n"
+		}
 		if len(e.CAFile) > 0 {
 			env += "STEWARD_CA_FILE=ca.pem\n"
 			entries = append(entries, entry{"ca.pem", 0o644, e.CAFile})

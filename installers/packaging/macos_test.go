@@ -12,6 +12,7 @@ import (
 	"go/token"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -442,7 +443,7 @@ func TestMacOS(t *testing.T) {
 		t.Fatal(err)
 	}
 	configured, err := MacOS(Options{Version: "1.3.0~rc.1", Arch: "arm64", Binary: bin, OutDir: out,
-		Enroll: &Enrollment{Server: "https://steward.example.com:8443", EnrollSecret: "c0ffee", CAFile: ca}})
+		Enroll: &Enrollment{Server: "https://steward.example.com:8443", EnrollSecret: "c0ffee", CAFile: ca, Labels: macosTestLabels}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +499,8 @@ func TestMacOS(t *testing.T) {
 		if !ok || env.hdr.Mode != 0o600 {
 			t.Fatalf("configured tarball: enroll.env missing or not 0600")
 		}
-		for _, line := range []string{"STEWARD_SERVER=https://steward.example.com:8443\n", "STEWARD_ENROLL_SECRET=c0ffee\n", "STEWARD_CA_FILE=ca.pem\n"} {
+		for _, line := range []string{"STEWARD_SERVER=https://steward.example.com:8443\n", "STEWARD_ENROLL_SECRET=c0ffee\n", "STEWARD_CA_FILE=ca.pem\n",
+			"STEWARD_LABELS=empty=,site/room=b \"2\" \\ east,team=web,x=a=b\n"} {
 			if !bytes.Contains(env.data, []byte(line)) {
 				t.Errorf("enroll.env lacks %q:\n%s", line, env.data)
 			}
@@ -557,9 +559,14 @@ func TestMacOS(t *testing.T) {
 			"ca_file":            "/Library/Application Support/Steward/ca.pem",
 			"log_level":          "info",
 			"log_file":           "/Library/Logs/Steward/steward-agent.log",
+			"labels":             map[string]any{"team": "web", "site/room": `b "2" \ east`, "x": "a=b", "empty": ""},
 		}
 		if !reflect.DeepEqual(cfg, want) {
 			t.Errorf("agent.yaml = %v, want %v", cfg, want)
+		}
+		// The labels read back as the agent's config loader reads them.
+		if got := agentYAMLLabels(t, filepath.Join(conf, "agent.yaml")); !maps.Equal(got, macosTestLabels) {
+			t.Errorf("labels in agent.yaml = %v, want %v", got, macosTestLabels)
 		}
 		plistPath := filepath.Join(root, "Library", "LaunchDaemons", "steward-agent.plist")
 		wantCalls := "launchctl enable system/steward-agent\nlaunchctl bootstrap system " + plistPath + "\n"
@@ -592,6 +599,17 @@ func TestMacOS(t *testing.T) {
 		if cfg := readAgentYAML(t, yml); !reflect.DeepEqual(cfg, want) {
 			t.Errorf("after --server agent.yaml = %v, want %v", cfg, want)
 		}
+		// --labels replaces the whole mapping, and only it.
+		if out, code := runScript(t, env, filepath.Join(up, "install.sh"), "--labels", `site=paris, quote=say "hi" \o/`); code != 0 {
+			t.Fatalf("--labels: exit %d\n%s", code, out)
+		}
+		want["labels"] = map[string]any{"site": "paris", "quote": `say "hi" \o/`}
+		if cfg := readAgentYAML(t, yml); !reflect.DeepEqual(cfg, want) {
+			t.Errorf("after --labels agent.yaml = %v, want %v", cfg, want)
+		}
+		if got := agentYAMLLabels(t, yml); !maps.Equal(got, map[string]string{"site": "paris", "quote": `say "hi" \o/`}) {
+			t.Errorf("labels after --labels = %v", got)
+		}
 
 		os.Remove(calls)
 		if out, code := runScript(t, env, filepath.Join(up, "install.sh"), "--uninstall"); code != 0 {
@@ -620,6 +638,10 @@ func TestMacOS(t *testing.T) {
 			{"no server", []string{"STEWARD_ENROLL_SECRET=x"}, nil, "no server"},
 			{"no secret", nil, []string{"--server", "https://steward.example.com"}, "no enroll secret"},
 			{"unknown flag", nil, []string{"--frobnicate"}, "usage"},
+			{"label without value", []string{"STEWARD_ENROLL_SECRET=x"}, []string{"--server", "https://steward.example.com", "--labels", "team"}, "want key=value"},
+			{"label key with a space", []string{"STEWARD_ENROLL_SECRET=x"}, []string{"--server", "https://steward.example.com", "--labels", "my team=web"}, "refusing the labels"},
+			{"label given twice", []string{"STEWARD_ENROLL_SECRET=x"}, []string{"--server", "https://steward.example.com", "--labels=a=1,a=2"}, "given twice"},
+			{"label with a tab", []string{"STEWARD_ENROLL_SECRET=x"}, []string{"--server", "https://steward.example.com", "--labels", "a=x\ty"}, "control characters"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				root := t.TempDir()
@@ -692,6 +714,27 @@ func TestMacOS(t *testing.T) {
 	})
 }
 
+// macosTestLabels are the configured tarball's labels: a value with
+// YAML's double quote and backslash, one with '=', an empty one.
+var macosTestLabels = map[string]string{"team": "web", "site/room": `b "2" \ east`, "x": "a=b", "empty": ""}
+
+// agentYAMLLabels decodes the labels of an agent.yaml into the type the
+// agent's configuration has.
+func agentYAMLLabels(t *testing.T, path string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Labels map[string]string `yaml:"labels"`
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		t.Fatalf("%s: %v\n%s", path, err, b)
+	}
+	return c.Labels
+}
+
 func TestMacOSRefuses(t *testing.T) {
 	bin := crossBuildAgent(t, "darwin", "arm64")
 	out := t.TempDir()
@@ -702,8 +745,10 @@ func TestMacOSRefuses(t *testing.T) {
 	}{
 		{"wrong arch", Options{Version: "1.0.0", Arch: "amd64", Binary: bin, OutDir: out}, "want amd64"},
 		{"linux binary", Options{Version: "1.0.0", Arch: "arm64", Binary: "/bin/sh", OutDir: out}, "not a macOS executable"},
-		{"labels", Options{Version: "1.0.0", Arch: "arm64", Binary: bin, OutDir: out,
-			Enroll: &Enrollment{Server: "https://s", EnrollSecret: "x", Labels: map[string]string{"a": "b"}}}, "labels"},
+		{"invalid label", Options{Version: "1.0.0", Arch: "arm64", Binary: bin, OutDir: out,
+			Enroll: &Enrollment{Server: "https://s", EnrollSecret: "x", Labels: map[string]string{"my team": "web"}}}, "label key"},
+		{"label with a comma", Options{Version: "1.0.0", Arch: "arm64", Binary: bin, OutDir: out,
+			Enroll: &Enrollment{Server: "https://s", EnrollSecret: "x", Labels: map[string]string{"a": "b,c"}}}, "commas"},
 		{"quoted secret", Options{Version: "1.0.0", Arch: "arm64", Binary: bin, OutDir: out,
 			Enroll: &Enrollment{Server: "https://s", EnrollSecret: "'x'"}}, "quotes"},
 	} {

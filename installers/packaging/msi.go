@@ -30,7 +30,8 @@ const msiConfigPackage = "github.com/steward-project/steward/installers/windows/
 // The MSI installs the agent and steward-msi-config.exe under
 // C:\Program Files\Steward, registers the
 // steward-agent service, and writes C:\ProgramData\Steward\agent.yaml
-// from the msiexec properties STEWARD_SERVER, ENROLL_SECRET and CA_FILE.
+// from the msiexec properties STEWARD_SERVER, ENROLL_SECRET, CA_FILE and
+// STEWARD_LABELS (host labels as k=v,k2=v2).
 // With o.Enroll set, the enrollment is the properties' defaults (and its
 // CA certificate is installed as server-ca.pem), so that a plain
 // `msiexec /i` enrolls; such a package holds the secret and is written
@@ -63,8 +64,8 @@ func MSI(o Options) (string, error) {
 		return "", err
 	}
 	if e := o.Enroll; e != nil {
-		if len(e.Labels) > 0 {
-			return "", errors.New("enrollment labels are not supported by this installer yet (the .deb and .rpm carry them): label the hosts after they enroll, with PUT /api/v1/hosts/{id}/labels")
+		if _, err := msiLabels(e.Labels); err != nil {
+			return "", err
 		}
 		// The secret is passed quoted on the configuration step's
 		// command line, and defined in a quoted preprocessor value.
@@ -177,11 +178,15 @@ func MSI(o Options) (string, error) {
 // includes: its values are defaults of the msiexec properties. check and
 // MSI have ruled out the double quotes and "?>" that would end a value.
 func enrollmentInclude(e *Enrollment) []byte {
-	configured, server, secret, ca := "no", "", "", "no"
+	configured, server, secret, ca, hasLabels, labelsValue := "no", "", "", "no", "no", ""
 	if e != nil {
 		configured, server, secret = "yes", e.Server, e.EnrollSecret
 		if len(e.CAFile) > 0 {
 			ca = "yes"
+		}
+		if len(e.Labels) > 0 {
+			hasLabels = "yes"
+			labelsValue, _ = msiLabels(e.Labels)
 		}
 	}
 	return []byte(`<?xml version="1.0" encoding="utf-8"?>
@@ -191,8 +196,27 @@ func enrollmentInclude(e *Enrollment) []byte {
   <?define Server = "` + server + `" ?>
   <?define EnrollSecret = "` + secret + `" ?>
   <?define BundledCA = "` + ca + `" ?>
+  <?define HasLabels = "` + hasLabels + `" ?>
+  <?define Labels = "` + labelsValue + `" ?>
 </Include>
 `)
+}
+
+// msiLabels returns labels as the STEWARD_LABELS property takes them
+// (joinLabels), which steward-msi-config reads back with labels.Parse. It
+// also refuses what would end the quoted value of the preprocessor
+// definition or of the configuration step's command line (double quotes,
+// "?>", a final backslash), and "$(", which wixl would take for a
+// variable.
+func msiLabels(l map[string]string) (string, error) {
+	s, err := joinLabels(l)
+	if err != nil {
+		return "", err
+	}
+	if strings.ContainsAny(s, `"`) || strings.Contains(s, "?>") || strings.Contains(s, "$(") || strings.HasSuffix(s, `\`) {
+		return "", errors.New(`labels: the MSI cannot carry double quotes, "?>", "$(" or a final backslash`)
+	}
+	return s, nil
 }
 
 // msiProductVersion turns a package version (see PackageVersion) into

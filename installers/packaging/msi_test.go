@@ -9,6 +9,7 @@ import (
 	"debug/pe"
 	"encoding/pem"
 	"io/fs"
+	"maps"
 	"math/big"
 	"os"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/steward-project/steward/installers/windows"
+	"github.com/steward-project/steward/shared/labels"
 )
 
 // The tools the Windows tests run; scripts/test-deps.sh installs them.
@@ -177,7 +179,7 @@ func TestMSI(t *testing.T) {
 	}
 	secret := strings.Repeat("5e", 32)
 	configured, err := MSI(Options{Version: "1.3.0~rc.1", Arch: "amd64", Binary: exe, OutDir: out,
-		Enroll: &Enrollment{Server: "https://steward.example.com:8443", EnrollSecret: secret, CAFile: ca}})
+		Enroll: &Enrollment{Server: "https://steward.example.com:8443", EnrollSecret: secret, CAFile: ca, Labels: msiTestLabels}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +303,7 @@ func TestMSI(t *testing.T) {
 
 	t.Run("properties", func(t *testing.T) {
 		p := msiProperties(t, plain)
-		for _, name := range []string{"STEWARD_SERVER", "ENROLL_SECRET", "CA_FILE"} {
+		for _, name := range []string{"STEWARD_SERVER", "ENROLL_SECRET", "CA_FILE", "STEWARD_LABELS"} {
 			if _, ok := p[name]; ok {
 				t.Errorf("unconfigured MSI sets a default for %s", name)
 			}
@@ -317,6 +319,14 @@ func TestMSI(t *testing.T) {
 			c["CA_FILE"] != "server-ca.pem" || c["ProductVersion"] != "1.3.0" {
 			t.Errorf("configured properties %v", c)
 		}
+		// The labels' default reads back, as steward-msi-config parses
+		// it, to the package's labels.
+		if got, err := labels.Parse(c["STEWARD_LABELS"]); err != nil || !maps.Equal(got, msiTestLabels) {
+			t.Errorf("STEWARD_LABELS = %q (%v), want %v", c["STEWARD_LABELS"], err, msiTestLabels)
+		}
+		if !strings.Contains(";"+c["SecureCustomProperties"]+";", ";STEWARD_LABELS;") {
+			t.Errorf("SecureCustomProperties %q lacks STEWARD_LABELS", c["SecureCustomProperties"])
+		}
 	})
 
 	t.Run("configuration step", func(t *testing.T) {
@@ -328,7 +338,7 @@ func TestMSI(t *testing.T) {
 			t.Errorf("WriteAgentConfig %v (type %d)", ca, typ)
 		}
 		for _, prop := range []string{`--server "[STEWARD_SERVER]"`, `--enroll-secret "[ENROLL_SECRET]"`, `--ca-file "[CA_FILE]"`,
-			`--config "[CommonAppDataFolder]Steward\agent.yaml"`, `--template "[INSTALLDIR]agent.yaml.template"`} {
+			`--labels "[STEWARD_LABELS]"`, `--config "[CommonAppDataFolder]Steward\agent.yaml"`, `--template "[INSTALLDIR]agent.yaml.template"`} {
 			if !strings.Contains(ca["Target"], prop) {
 				t.Errorf("WriteAgentConfig command line %q lacks %s", ca["Target"], prop)
 			}
@@ -410,7 +420,7 @@ func TestMSI(t *testing.T) {
 			if err != nil || !bytes.Equal(tmpl, want) {
 				t.Errorf("agent.yaml.template differs from installers/windows (%v)", err)
 			}
-			for _, ph := range []string{`server: "[STEWARD_SERVER]"`, `enroll_secret_file: "[ENROLL_SECRET]"`, `ca_file: "[CA_FILE]"`} {
+			for _, ph := range []string{`server: "[STEWARD_SERVER]"`, `enroll_secret_file: "[ENROLL_SECRET]"`, `ca_file: "[CA_FILE]"`, `labels: "[STEWARD_LABELS]"`} {
 				if !bytes.Contains(tmpl, []byte(ph)) {
 					t.Errorf("the template lacks %s", ph)
 				}
@@ -446,6 +456,10 @@ func TestMSI(t *testing.T) {
 	})
 }
 
+// msiTestLabels are the configured MSI's labels: XML and YAML
+// metacharacters, '=' and a backslash inside a value.
+var msiTestLabels = map[string]string{"team": "web", "site/room": `b <2> & 'east' \ x=y`, "empty": ""}
+
 func TestMSIRefuses(t *testing.T) {
 	self, err := os.Executable() // a Linux binary
 	if err != nil {
@@ -474,8 +488,16 @@ func TestMSIRefuses(t *testing.T) {
 		{"arm64", Options{Version: "1.0.0", Arch: "arm64", Binary: exe, OutDir: out}, "only amd64"},
 		{"linux binary", Options{Version: "1.0.0", Arch: "amd64", Binary: self, OutDir: out}, "not a Windows executable"},
 		{"version too big", Options{Version: "256.0.0", Arch: "amd64", Binary: exe, OutDir: out}, "0 to 255"},
-		{"labels", Options{Version: "1.0.0", Arch: "amd64", Binary: exe, OutDir: out,
-			Enroll: enroll("https://s", "x", map[string]string{"team": "web"})}, "labels"},
+		{"invalid label", Options{Version: "1.0.0", Arch: "amd64", Binary: exe, OutDir: out,
+			Enroll: enroll("https://s", "x", map[string]string{"my team": "web"})}, "label key"},
+		{"quoted label", Options{Version: "1.0.0", Arch: "amd64", Binary: exe, OutDir: out,
+			Enroll: enroll("https://s", "x", map[string]string{"team": `a"b`})}, "double quotes"},
+		{"label with a comma", Options{Version: "1.0.0", Arch: "amd64", Binary: exe, OutDir: out,
+			Enroll: enroll("https://s", "x", map[string]string{"team": "a,b"})}, "commas"},
+		{"label ending in a space", Options{Version: "1.0.0", Arch: "amd64", Binary: exe, OutDir: out,
+			Enroll: enroll("https://s", "x", map[string]string{"team": "a "})}, "ending in spaces"},
+		{"label ending in a backslash", Options{Version: "1.0.0", Arch: "amd64", Binary: exe, OutDir: out,
+			Enroll: enroll("https://s", "x", map[string]string{"z": `a\`})}, "backslash"},
 		{"quoted secret", Options{Version: "1.0.0", Arch: "amd64", Binary: exe, OutDir: out,
 			Enroll: enroll("https://s", `a"b`, nil)}, "double quotes"},
 		{"secret ending a define", Options{Version: "1.0.0", Arch: "amd64", Binary: exe, OutDir: out,

@@ -13,9 +13,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/steward-project/steward/shared/labels"
@@ -33,8 +35,10 @@ type Enrollment struct {
 	// TLS, when it is signed by a private CA; optional.
 	CAFile []byte
 	// Labels are the host labels the agent enrolls with (its config's
-	// labels key). The .deb and .rpm carry them; the MSI and the macOS
-	// tarball refuse them for now.
+	// labels key). Every installer carries them: the .deb and .rpm in
+	// agent.yaml, the MSI as the default of its STEWARD_LABELS property
+	// and the macOS tarball in enroll.env, both as k=v,k2=v2 (see
+	// joinLabels).
 	Labels map[string]string
 }
 
@@ -91,6 +95,22 @@ func (o Options) check(component string) error {
 		}
 	}
 	return nil
+}
+
+// joinLabels returns l as k=v,k2=v2 sorted by key, the syntax of
+// `stewardctl package --labels` that the MSI and the macOS tarball carry
+// labels in, and that labels.Parse reads back. It refuses labels that
+// syntax cannot hold: values with commas or ending in spaces.
+func joinLabels(l map[string]string) (string, error) {
+	var pairs []string
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		pairs = append(pairs, k+"="+l[k])
+	}
+	s := strings.Join(pairs, ",")
+	if back, err := labels.Parse(s); err != nil || !maps.Equal(back, l) {
+		return "", errors.New("labels: this installer carries them as k=v,k2=v2, which cannot hold commas or values ending in spaces")
+	}
+	return s, nil
 }
 
 // check validates an Enrollment before it is written into a package.

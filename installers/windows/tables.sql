@@ -23,7 +23,7 @@ INSERT INTO `Upgrade` (`UpgradeCode`, `VersionMin`, `VersionMax`, `Attributes`, 
 
 -- msiexec passes these public properties on to the elevated part of the
 -- installation (wixl has no Secure attribute).
-UPDATE `Property` SET `Value` = 'WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED;STEWARD_SERVER;ENROLL_SECRET;CA_FILE' WHERE `Property` = 'SecureCustomProperties';
+UPDATE `Property` SET `Value` = 'WIX_DOWNGRADE_DETECTED;WIX_UPGRADE_DETECTED;STEWARD_SERVER;ENROLL_SECRET;CA_FILE;STEWARD_LABELS' WHERE `Property` = 'SecureCustomProperties';
 
 -- WriteAgentConfig: 18 (run an installed file) + 1024 (deferred) + 2048
 -- (no impersonation: LocalSystem) + 8192 (HideTarget: its command line,

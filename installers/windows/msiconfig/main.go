@@ -5,7 +5,7 @@
 //
 //	steward-msi-config configure --config C:\ProgramData\Steward\agent.yaml
 //	    --template "C:\Program Files\Steward\agent.yaml.template"
-//	    --server URL --enroll-secret SECRET --ca-file PATH
+//	    --server URL --enroll-secret SECRET --ca-file PATH --labels K=V,K2=V2
 //	steward-msi-config remove --config C:\ProgramData\Steward\agent.yaml
 //
 // configure starts from the existing agent.yaml (an upgrade or repair keeps
@@ -13,7 +13,9 @@
 // what was given: empty values mean "not given", so an upgrade run without
 // properties changes nothing. The enroll secret goes into enroll-secret and
 // the CA certificates into ca.pem, both next to agent.yaml, which names
-// them; the folder's ACL (SYSTEM and Administrators only) is set by the MSI
+// them. The labels (STEWARD_LABELS, key=value pairs separated by commas,
+// as `stewardctl package --labels` takes them) become the labels mapping,
+// replacing the one already there. The folder's ACL (SYSTEM and Administrators only) is set by the MSI
 // before this runs, and every file created in it inherits it.
 //
 // remove deletes what configure and the agent wrote: agent.yaml,
@@ -32,14 +34,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/steward-project/steward/shared/labels"
 )
 
 // Names of the files kept next to agent.yaml.
@@ -74,6 +80,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.Server, "server", "", "STEWARD_SERVER")
 	fs.StringVar(&o.EnrollSecret, "enroll-secret", "", "ENROLL_SECRET")
 	fs.StringVar(&o.CAFile, "ca-file", "", "CA_FILE (relative: to this program's folder)")
+	fs.StringVar(&o.Labels, "labels", "", "STEWARD_LABELS: host labels, k=v,k2=v2")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -129,6 +136,8 @@ func logger(stderr io.Writer, path string) func(string, ...any) {
 type options struct {
 	Config, Template             string
 	Server, EnrollSecret, CAFile string
+	// Labels are the host labels as k=v,k2=v2.
+	Labels string
 	// BaseDir resolves a relative CAFile: the installation folder, where
 	// a configured package puts its server-ca.pem.
 	BaseDir string
@@ -140,6 +149,7 @@ func configure(o options) (string, error) {
 	server := strings.TrimSpace(o.Server)
 	secret := strings.TrimSpace(o.EnrollSecret)
 	caPath := strings.TrimSpace(o.CAFile)
+	labelsGiven := strings.TrimSpace(o.Labels)
 	dir := filepath.Dir(o.Config)
 
 	existing, err := os.ReadFile(o.Config)
@@ -147,7 +157,7 @@ func configure(o options) (string, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
-	if server == "" && secret == "" && caPath == "" {
+	if server == "" && secret == "" && caPath == "" && labelsGiven == "" {
 		if exists {
 			return fmt.Sprintf("no properties given; %s kept as it is", o.Config), nil
 		}
@@ -156,7 +166,7 @@ func configure(o options) (string, error) {
 		return "no STEWARD_SERVER given and no agent.yaml yet: the service stays stopped until it is configured", nil
 	}
 	if !exists && server == "" {
-		return "", errors.New("STEWARD_SERVER is required with ENROLL_SECRET or CA_FILE for a new installation")
+		return "", errors.New("STEWARD_SERVER is required with ENROLL_SECRET, CA_FILE or STEWARD_LABELS for a new installation")
 	}
 
 	// Check everything before writing anything.
@@ -167,6 +177,12 @@ func configure(o options) (string, error) {
 	}
 	if strings.ContainsAny(secret, "\r\n") {
 		return "", errors.New("ENROLL_SECRET spans lines")
+	}
+	var hostLabels map[string]string
+	if labelsGiven != "" {
+		if hostLabels, err = labels.Parse(labelsGiven); err != nil {
+			return "", fmt.Errorf("STEWARD_LABELS: %w (want key=value pairs separated by commas, such as team=web,site=paris)", err)
+		}
 	}
 	var caPEM []byte
 	if caPath != "" {
@@ -216,6 +232,10 @@ func configure(o options) (string, error) {
 	if server != "" {
 		setKey(doc, "server", server)
 		did = append(did, "server "+server)
+	}
+	if hostLabels != nil {
+		setMapping(doc, "labels", hostLabels)
+		did = append(did, fmt.Sprintf("%d labels", len(hostLabels)))
 	}
 	dropPlaceholders(doc)
 	out, err := encode(doc)
@@ -303,6 +323,27 @@ func setKey(doc *yaml.Node, key, value string) {
 	m.Content = append(m.Content,
 		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key},
 		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: value})
+}
+
+// setMapping sets key to a mapping of double-quoted strings, sorted by
+// key, replacing its value in place when the key exists (its comments
+// stay), else at the end.
+func setMapping(doc *yaml.Node, key string, values map[string]string) {
+	value := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		value.Content = append(value.Content,
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: k},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: values[k]})
+	}
+	m := mapping(doc)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			v := m.Content[i+1]
+			v.Kind, v.Tag, v.Style, v.Value, v.Content = yaml.MappingNode, "!!map", 0, "", value.Content
+			return
+		}
+	}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, value)
 }
 
 // deleteKey removes key from the top-level mapping, if it is there.

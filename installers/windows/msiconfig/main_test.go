@@ -200,6 +200,59 @@ func TestConfigureUpgradeKeepsEdits(t *testing.T) {
 	}
 }
 
+func TestConfigureLabels(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "agent.yaml")
+	// A new installation: the template's placeholder becomes the mapping.
+	if _, err := configure(options{Config: cfgPath, Template: template, Server: "https://s", EnrollSecret: "x",
+		Labels: ` team=web, site/room=b "2" \ east,empty=`}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := readConfig(t, cfgPath)
+	checkAgentKeys(t, cfg)
+	want := map[string]any{"team": "web", "site/room": `b "2" \ east`, "empty": ""}
+	if !reflect.DeepEqual(cfg["labels"], want) {
+		t.Errorf("labels = %#v, want %#v", cfg["labels"], want)
+	}
+	// As the agent reads them.
+	raw, _ := os.ReadFile(cfgPath)
+	var typed struct {
+		Labels map[string]string `yaml:"labels"`
+	}
+	if err := yaml.Unmarshal(raw, &typed); err != nil || len(typed.Labels) != 3 || typed.Labels["site/room"] != `b "2" \ east` {
+		t.Errorf("labels read back as %v (%v):\n%s", typed.Labels, err, raw)
+	}
+	if strings.Contains(string(raw), "[STEWARD_LABELS]") {
+		t.Errorf("placeholder left:\n%s", raw)
+	}
+
+	// An upgrade without STEWARD_LABELS keeps them; with it, the mapping
+	// is replaced, and nothing else changes.
+	if _, err := configure(options{Config: cfgPath, Server: "https://new"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg := readConfig(t, cfgPath); !reflect.DeepEqual(cfg["labels"], want) || cfg["server"] != "https://new" {
+		t.Errorf("after an upgrade without labels: %v", cfg)
+	}
+	if _, err := configure(options{Config: cfgPath, Labels: "site=paris"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg = readConfig(t, cfgPath)
+	if !reflect.DeepEqual(cfg["labels"], map[string]any{"site": "paris"}) || cfg["server"] != "https://new" || cfg["log_level"] != "info" {
+		t.Errorf("after an upgrade with labels: %v", cfg)
+	}
+
+	// Labels only, on a file without them: the key is added.
+	edited := filepath.Join(dir, "edited.yaml")
+	os.WriteFile(edited, []byte("# mine\nserver: https://s\n"), 0o600)
+	if _, err := configure(options{Config: edited, Labels: "a=b"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg := readConfig(t, edited); !reflect.DeepEqual(cfg, map[string]any{"server": "https://s", "labels": map[string]any{"a": "b"}}) {
+		t.Errorf("agent.yaml = %v", cfg)
+	}
+}
+
 func TestConfigureNothingToDo(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "data", "agent.yaml")
@@ -233,6 +286,11 @@ func TestConfigureRefuses(t *testing.T) {
 		{"missing CA", options{Server: "https://s", CAFile: filepath.Join(dir, "nope.pem")}, "CA_FILE"},
 		{"CA not PEM", options{Server: "https://s", CAFile: notPEM}, "no PEM certificate"},
 		{"CA only a key", options{Server: "https://s", CAFile: keyFile}, "no PEM certificate"},
+		{"labels without server", options{Labels: "team=web"}, "STEWARD_SERVER is required"},
+		{"label without value", options{Server: "https://s", EnrollSecret: "x", Labels: "team"}, "STEWARD_LABELS"},
+		{"label key with a space", options{Server: "https://s", EnrollSecret: "x", Labels: "my team=web"}, "STEWARD_LABELS: label key"},
+		{"label given twice", options{Server: "https://s", EnrollSecret: "x", Labels: "a=1,a=2"}, "given twice"},
+		{"label with a tab", options{Server: "https://s", EnrollSecret: "x", Labels: "a=x\ty"}, "printable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "data")
@@ -298,15 +356,18 @@ func TestRunCommandLine(t *testing.T) {
 	// What the MSI runs for an unconfigured installation: every
 	// property empty.
 	code := run([]string{"configure", "--config", cfgPath, "--template", template,
-		"--server", "", "--enroll-secret", "", "--ca-file", ""}, &stderr)
+		"--server", "", "--enroll-secret", "", "--ca-file", "", "--labels", ""}, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	stderr.Reset()
 	code = run([]string{"configure", "--config", cfgPath, "--template", template,
-		"--server", "https://s", "--enroll-secret", "topsecret", "--ca-file", ""}, &stderr)
+		"--server", "https://s", "--enroll-secret", "topsecret", "--ca-file", "", "--labels", "team=web,site=paris"}, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if cfg := readConfig(t, cfgPath); !reflect.DeepEqual(cfg["labels"], map[string]any{"team": "web", "site": "paris"}) {
+		t.Errorf("labels = %v", cfg["labels"])
 	}
 	logged, _ := os.ReadFile(filepath.Join(dir, "installer.log"))
 	if !strings.Contains(string(logged), "wrote "+cfgPath) {
@@ -318,6 +379,13 @@ func TestRunCommandLine(t *testing.T) {
 	stderr.Reset()
 	if code := run([]string{"configure", "--config", cfgPath, "--server", "gopher://x"}, &stderr); code != 1 {
 		t.Errorf("bad server: exit %d, want 1", code)
+	}
+	before, _ := os.ReadFile(cfgPath)
+	if code := run([]string{"configure", "--config", cfgPath, "--labels", "team"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "STEWARD_LABELS") {
+		t.Errorf("bad labels: exit %d, want 1 with a message naming STEWARD_LABELS: %s", code, stderr.String())
+	}
+	if after, _ := os.ReadFile(cfgPath); !bytes.Equal(before, after) {
+		t.Errorf("refused labels changed agent.yaml:\n%s", after)
 	}
 	if code := run([]string{"configure"}, &stderr); code != 2 {
 		t.Errorf("no --config: exit %d, want 2", code)

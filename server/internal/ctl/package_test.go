@@ -1,6 +1,9 @@
 package ctl_test
 
 import (
+	"archive/tar"
+	"compress/gzip"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,5 +110,54 @@ func TestPackageDeb(t *testing.T) {
 		if strings.HasSuffix(line, "./etc/steward/enroll-secret") && !strings.HasPrefix(line, "-rw-------") {
 			t.Errorf("enroll-secret is not readable by root only: %s", line)
 		}
+	}
+}
+
+// TestPackageMacOSLabels builds a configured macOS tarball with --labels:
+// its enroll.env, which install.sh reads, carries them.
+func TestPackageMacOSLabels(t *testing.T) {
+	dir := t.TempDir()
+	agent := filepath.Join(dir, "steward-agent")
+	build := exec.Command("go", "build", "-o", agent, "github.com/steward-project/steward/agent/cmd/steward-agent")
+	build.Env = append(os.Environ(), "GOOS=darwin", "GOARCH=arm64", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the agent: %v\n%s", err, out)
+	}
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("s3cret-enroll\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, nil, "--server", "https://steward.example.com:8443", "package", "macos", "--arch", "arm64",
+		"--agent-binary", agent, "--enroll-secret-file", secret, "--version", "1.4.0", "--out", dir,
+		"--labels", "team=web,site=paris")
+	if r.code != 0 {
+		t.Fatalf("package macos: exit %d\n%s", r.code, r.stderr)
+	}
+	f, err := os.Open(strings.TrimSpace(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no enroll.env in the tarball: %v", err)
+		}
+		if filepath.Base(h.Name) != "enroll.env" {
+			continue
+		}
+		env, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(env), "\nSTEWARD_LABELS=site=paris,team=web\n") {
+			t.Errorf("enroll.env lacks the labels:\n%s", env)
+		}
+		return
 	}
 }
