@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/steward-project/steward/shared/wire"
+	"github.com/steward-project/steward/shared/wsread"
 )
 
 const (
@@ -164,7 +165,8 @@ func (c *Conn) readLoop() {
 	defer close(c.readerDone)
 	defer close(c.in)
 	for {
-		_, data, err := c.ws.ReadMessage()
+		// Bounded after decompression, not only on the wire.
+		_, data, err := wsread.Read(c.ws, wire.MaxMessageBytes)
 		if err != nil {
 			c.fail(fmt.Errorf("read: %w", err))
 			return

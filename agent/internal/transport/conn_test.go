@@ -194,6 +194,19 @@ func TestConnStopsOn(t *testing.T) {
 			wantErr: func(err error) bool { return errors.Is(err, websocket.ErrReadLimit) },
 		},
 		{
+			// A compressed message under the wire limit that inflates to
+			// eight times the limit (the 10 MiB policy_set a server could
+			// send): the agent stops inflating at the limit.
+			name: "compression bomb",
+			idle: time.Minute,
+			server: func(ws *websocket.Conn) {
+				ws.EnableWriteCompression(true)
+				_ = ws.WriteMessage(websocket.TextMessage, make([]byte, 8*wire.MaxMessageBytes))
+				_, _, _ = ws.ReadMessage()
+			},
+			wantErr: func(err error) bool { return errors.Is(err, websocket.ErrReadLimit) },
+		},
+		{
 			name: "server close",
 			idle: time.Minute,
 			server: func(ws *websocket.Conn) {

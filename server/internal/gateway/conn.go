@@ -12,6 +12,7 @@ import (
 
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/wire"
+	"github.com/steward-project/steward/shared/wsread"
 )
 
 // writeWait bounds one frame write; a peer that cannot take a frame in this
@@ -160,7 +161,7 @@ func (c *conn) reject(log interface {
 		if m != nil {
 			m.MessagesRejected.WithLabelValues("too_large").Inc()
 		}
-		// The library has already sent close code 1009.
+		// Close code 1009 has been sent (by wsread or the library).
 		c.fail(closing{})
 	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
 		log.Debug("agent closed connection")
@@ -193,7 +194,9 @@ func (c *conn) readHello() (wire.Hello, error) {
 }
 
 func (c *conn) readEnvelope() (wire.Envelope, error) {
-	typ, data, err := c.ws.ReadMessage()
+	// The limit counts decompressed bytes; SetReadLimit (newConn) only
+	// bounds the bytes on the wire.
+	typ, data, err := wsread.Read(c.ws, wire.MaxMessageBytes)
 	if err != nil {
 		return wire.Envelope{}, err
 	}

@@ -172,7 +172,9 @@ func (h *harness) dial(key string) (*websocket.Conn, *http.Response, error) {
 		hdr.Set("Authorization", "Bearer "+key)
 	}
 	url := "ws" + strings.TrimPrefix(h.srv.URL, "http") + "/agent/v1/ws"
-	return websocket.DefaultDialer.Dial(url, hdr)
+	// Compression negotiated, as real agents do.
+	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: 10 * time.Second}
+	return d.Dial(url, hdr)
 }
 
 // connect dials and completes the handshake.
@@ -390,6 +392,18 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 		_, _, err := ws.ReadMessage()
 		if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
 			t.Fatalf("read after oversized message: %v, want close 1009", err)
+		}
+	})
+	t.Run("compression bomb", func(t *testing.T) {
+		// 64 MiB of zeros, about 64 KiB on the wire: under the wire
+		// limit, eight times the limit once inflated. The server must
+		// stop inflating at the limit and close with 1009.
+		ws, _ := h.connect(h.nodeKey())
+		ws.WriteMessage(websocket.TextMessage, make([]byte, 8*wire.MaxMessageBytes))
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, err := ws.ReadMessage()
+		if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+			t.Fatalf("read after a compression bomb: %v, want close 1009", err)
 		}
 	})
 	t.Run("no hello", func(t *testing.T) {
