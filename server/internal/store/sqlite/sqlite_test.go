@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -207,4 +208,45 @@ func BenchmarkResults(b *testing.B) {
 		b.Cleanup(func() { st.Close() })
 		return st
 	})
+}
+
+// TestFilesPrivate checks the database, its WAL files and its directory
+// are the server account's alone, and that an older 0644 file is
+// tightened.
+func TestFilesPrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Fatal("this test reads Unix modes; the store tests run on Linux")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "steward.db")
+	st, err := Open(t.Context(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	want := map[string]os.FileMode{dir: 0o700, path: 0o600}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + suffix); err == nil {
+			want[path+suffix] = 0o600
+		}
+	}
+	for p, mode := range want {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v, %v; want %v", p, fi.Mode().Perm(), err, mode)
+		}
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Open(t.Context(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("an older 0644 database is %v after opening, want 0600", fi.Mode().Perm())
+	}
 }

@@ -45,7 +45,13 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	// The database holds every host's inventory and the credential
+	// hashes: only the server's account may read it. SQLite creates the
+	// -wal and -shm files with the database file's mode.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	if err := privateFile(path); err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	// synchronous=NORMAL in WAL mode survives a process crash; a power cut
@@ -151,4 +157,23 @@ func clean(s string) string {
 		cut--
 	}
 	return s[:cut]
+}
+
+// privateFile creates path with mode 0600 if it does not exist, and takes
+// group and other permissions away from one that does (a database made
+// by an older version was 0644).
+func privateFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return f.Chmod(fi.Mode().Perm() &^ 0o077)
+	}
+	return nil
 }
