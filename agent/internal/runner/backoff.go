@@ -22,6 +22,14 @@ func backoff(n int, r float64) time.Duration {
 	return time.Duration(r * float64(limit))
 }
 
+// spreadRetry turns the server's Retry-After d into a wait in
+// [d, 1.5 d) (r in [0, 1)): never sooner than the server asked, but not
+// every agent of an outage in the same instant either, which would hit
+// the recovering server with the whole fleet at once.
+func spreadRetry(d time.Duration, r float64) time.Duration {
+	return d + time.Duration(0.5*r*float64(d))
+}
+
 // jitter spreads d by ±10 % (r in [0, 1)) so that agents started together
 // do not collect and report in lockstep.
 func jitter(d time.Duration, r float64) time.Duration {

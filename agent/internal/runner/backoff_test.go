@@ -66,3 +66,24 @@ func TestPickInterval(t *testing.T) {
 		})
 	}
 }
+
+func TestSpreadRetry(t *testing.T) {
+	d := 30 * time.Second
+	if got := spreadRetry(d, 0); got != d {
+		t.Errorf("spreadRetry(30s, 0) = %v, want 30s: never sooner than asked", got)
+	}
+	if got := spreadRetry(d, 0.999); got < d || got >= 45*time.Second {
+		t.Errorf("spreadRetry(30s, 0.999) = %v, want under 45s", got)
+	}
+	if got := spreadRetry(0, 0.7); got != 0 {
+		t.Errorf("no hint: %v, want 0", got)
+	}
+	// A fleet told the same hint comes back spread over half of it.
+	seen := map[time.Duration]bool{}
+	for i := range 100 {
+		seen[spreadRetry(d, float64(i)/100).Round(time.Second)] = true
+	}
+	if len(seen) < 10 {
+		t.Errorf("100 agents came back at only %d distinct seconds", len(seen))
+	}
+}

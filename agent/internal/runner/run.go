@@ -124,7 +124,7 @@ func (a *agent) loop(ctx context.Context) error {
 			failures = 0
 		}
 		failures++
-		wait := max(backoff(failures, a.h.rand()), o.retryAfter)
+		wait := max(backoff(failures, a.h.rand()), spreadRetry(o.retryAfter, a.h.rand()))
 		a.logOutcome(o, wait)
 		if a.h.sleep(ctx, wait) != nil {
 			return a.st.Save()
