@@ -136,6 +136,9 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	defer closeLog()
+	if w := config.PlainHTTPWarning(cfg.Server); w != "" {
+		log.Warn(w)
+	}
 	hostname, _ := os.Hostname()
 	// Serve runs the agent in a goroutine as a service program (Start,
 	// Stop): until ctx ends on SIGTERM or Ctrl-C, or the Windows service

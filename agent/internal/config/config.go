@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -209,6 +210,25 @@ func (c Config) Validate() error {
 		return fmt.Errorf("labels: %w", err)
 	}
 	return nil
+}
+
+// PlainHTTPWarning says why a server URL is unsafe when it is plain
+// http:// to another machine (the node key, inventory and policies would
+// cross the network unencrypted and unauthenticated), and is "" for
+// https:// and for loopback addresses.
+func PlainHTTPWarning(server string) string {
+	u, err := url.Parse(server)
+	if err != nil || u.Scheme != "http" {
+		return ""
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return ""
+	}
+	return "the server URL " + server + " is plain http:// to another machine: the node key, the inventory and the policies cross the network unencrypted, and anyone in between can impersonate the server; use https://"
 }
 
 // ValidateServer checks a server URL: http or https with a host.

@@ -157,3 +157,20 @@ func TestLabels(t *testing.T) {
 		t.Errorf("Validate with a bad label key = %v", err)
 	}
 }
+
+func TestPlainHTTPWarning(t *testing.T) {
+	for server, warn := range map[string]bool{
+		"http://steward.example.com:8080": true,
+		"http://10.0.0.5":                 true,
+		"http://[2001:db8::1]:8080":       true,
+		"https://steward.example.com":     false,
+		"http://127.0.0.1:8080":           false,
+		"http://127.8.9.1":                false,
+		"http://[::1]:8080":               false,
+		"http://localhost:8080":           false,
+	} {
+		if got := PlainHTTPWarning(server); (got != "") != warn {
+			t.Errorf("%s: warning %q, want one: %v", server, got, warn)
+		}
+	}
+}
