@@ -104,14 +104,21 @@ func colorSeries(b *timeseries.PanelBuilder, vs ...valueText) *timeseries.PanelB
 	return b
 }
 
+// hostOSVar is the OS variable of both fleet overviews, from the
+// steward_hosts series; allValue is what "All" stands for ("" for
+// Grafana's own).
+func hostOSVar(allValue string) cog.Builder[dashboard.VariableModel] {
+	return promVar("os", "OS", "Operating systems to show (from the steward_hosts series); unknown is a host that has not reported one yet.",
+		"steward:hosts:max", "os", allValue)
+}
+
 // Fleet is the fleet overview over Prometheus and PostgreSQL.
 func Fleet() (dashboard.Dashboard, []string, error) {
 	d := newBoard(UIDFleet, "Steward / Fleet overview",
 		"Is every machine reporting, what runs where, what joined and what changed. Counts come from Prometheus (the server's fleet series), host lists from PostgreSQL.",
 		"now-24h", "1m")
 	d.links(fullNav)
-	d.variable(promVar("os", "OS", "Operating systems to show (from the steward_hosts series); unknown is a host that has not reported one yet.",
-		"steward:hosts:max", "os", ""))
+	d.variable(hostOSVar(""))
 	d.variable(labelVar())
 	d.variable(onlineWindowVar())
 
@@ -194,8 +201,7 @@ func FleetProm() (dashboard.Dashboard, []string, error) {
 		"Is every machine reporting, what runs where, what joined and what changed, from the series steward-server exports and the recording rules alone: works with the embedded SQLite store. Per-host lists need the PostgreSQL dashboards or the API.",
 		"now-24h", "1m")
 	d.links(promNav)
-	d.variable(promVar("os", "OS", "Operating systems to show (from the steward_hosts series); unknown is a host that has not reported one yet.",
-		"steward:hosts:max", "os", ".*"))
+	d.variable(hostOSVar(".*"))
 
 	d.addCore(hostsOnlineStat())
 	d.add(hostsOfflineStat())

@@ -92,6 +92,25 @@ func realBinaries(t *testing.T) realBins {
 	}
 }
 
+// agentMachine readies this machine for a test that installs the agent
+// package: root, the machine lock, no agent installed yet; and it
+// removes whatever the test installed at the end, with the agent's logs
+// when the test failed. It says whether /etc/steward existed before.
+func agentMachine(t *testing.T) (etcExisted bool) {
+	t.Helper()
+	requireRoot(t)
+	lockMachine(t)
+	requireCleanAgent(t)
+	etcExisted = exists(configDir)
+	t.Cleanup(func() { cleanupAgent(t, etcExisted) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("agent logs:\n%s", agentLogs())
+		}
+	})
+	return etcExisted
+}
+
 // requireRoot fails unless the test runs as root with dpkg.
 func requireRoot(t *testing.T) {
 	t.Helper()
@@ -466,16 +485,7 @@ func agentLogs() string {
 // configuration, new binary running), removes it (stopped, configuration
 // and state kept) and purges it (everything gone).
 func TestDebAgentLifecycle(t *testing.T) {
-	requireRoot(t)
-	lockMachine(t)
-	requireCleanAgent(t)
-	etcExisted := exists(configDir)
-	t.Cleanup(func() { cleanupAgent(t, etcExisted) })
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("agent logs:\n%s", agentLogs())
-		}
-	})
+	etcExisted := agentMachine(t)
 	bins := realBinaries(t)
 	srv := startServer(t, bins.server)
 	enroll := &Enrollment{Server: srv.url, EnrollSecret: srv.enrollSecret(t)}
@@ -596,16 +606,7 @@ func TestDebAgentLifecycle(t *testing.T) {
 // the way the message offers: /etc/steward/enroll.env and
 // dpkg-reconfigure.
 func TestDebAgentUnconfigured(t *testing.T) {
-	requireRoot(t)
-	lockMachine(t)
-	requireCleanAgent(t)
-	etcExisted := exists(configDir)
-	t.Cleanup(func() { cleanupAgent(t, etcExisted) })
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("agent logs:\n%s", agentLogs())
-		}
-	})
+	agentMachine(t)
 	bins := realBinaries(t)
 	deb, err := Deb("agent", Options{Version: "1.0.0", Arch: "amd64", Binary: bins.agent1, OutDir: t.TempDir()})
 	if err != nil {

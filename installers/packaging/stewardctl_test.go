@@ -18,16 +18,7 @@ import (
 // to start services (a container), the test sets STEWARD_FORCE_START=1,
 // the documented override; elsewhere the package starts the agent itself.
 func TestStewardctlPackageDeb(t *testing.T) {
-	requireRoot(t)
-	lockMachine(t)
-	requireCleanAgent(t)
-	etcExisted := exists(configDir)
-	t.Cleanup(func() { cleanupAgent(t, etcExisted) })
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("agent logs:\n%s", agentLogs())
-		}
-	})
+	agentMachine(t)
 	bins := realBinaries(t)
 	ctl := filepath.Join(t.TempDir(), "stewardctl")
 	build := exec.Command("go", "build", "-o", ctl, "github.com/steward-project/steward/server/cmd/stewardctl")

@@ -40,14 +40,17 @@ type Env struct {
 // session is what a command runs with once flags are parsed.
 type session struct {
 	client *apiclient.Client // nil for local commands
-	// server is the --server URL; version and commits are Env's.
-	server  string
-	version string
-	commits int
-	out     io.Writer
-	errOut  io.Writer // for what a command reports beside its error
-	output  string    // outputTable or outputJSON
-	now     func() time.Time
+	// server is the --server URL, serverGiven whether --server or
+	// STEWARD_SERVER named it (not the default); version and commits are
+	// Env's.
+	server      string
+	serverGiven bool
+	version     string
+	commits     int
+	out         io.Writer
+	errOut      io.Writer // for what a command reports beside its error
+	output      string    // outputTable or outputJSON
+	now         func() time.Time
 }
 
 // usageError is a command line mistake: exit code 2 and the relevant usage.
@@ -122,10 +125,7 @@ func run(ctx context.Context, args []string, env Env) error {
 		return &usageError{msg: err.Error(), usage: usage}
 	}
 	if cmd.local {
-		if cmd.name == "package" && !g.serverGiven {
-			return &usageError{msg: errNoServer.Error(), usage: usage}
-		}
-		return runCmd(ctx, &session{server: g.server, version: env.Version, commits: env.Commits,
+		return runCmd(ctx, &session{server: g.server, serverGiven: g.serverGiven, version: env.Version, commits: env.Commits,
 			out: env.Stdout, errOut: env.Stderr, output: g.output, now: env.Now}, pos)
 	}
 	token, err := g.resolveToken()

@@ -2,7 +2,6 @@ package ctl
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -59,6 +58,9 @@ func buildPackage(s *session, kind string, o packageOptions) (string, error) {
 	goos, ok := packageKinds[kind]
 	if !ok {
 		return "", &usageError{msg: fmt.Sprintf("unknown installer %q: want deb, rpm, msi or macos", kind)}
+	}
+	if !s.serverGiven {
+		return "", &usageError{msg: "--server (or STEWARD_SERVER) is required: the installer enrolls with that server"}
 	}
 	if o.secretFile == "" {
 		return "", &usageError{msg: "--enroll-secret-file is required: the installer enrolls with that secret"}
@@ -125,6 +127,3 @@ func buildPackage(s *session, kind string, o packageOptions) (string, error) {
 		path, version, s.server)
 	return path, nil
 }
-
-// errNoServer is returned when package is run without --server.
-var errNoServer = errors.New("--server (or STEWARD_SERVER) is required: the installer enrolls with that server")
