@@ -26,7 +26,8 @@ run: build
 test:
 	@scripts/test.sh
 
-# The crash test: SIGKILLs the server while alerts fire (a few minutes).
+# The crash tests: SIGKILL the server while alerts fire and while agents
+# stream inventories (a few minutes).
 soak:
 	@scripts/soak.sh
 

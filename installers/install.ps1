@@ -155,6 +155,7 @@ try {
     $msiArgs = @('/i', "`"$Package`"", '/qn', '/norestart', '/l*v', "`"$log`"",
         "STEWARD_SERVER=`"$Server`"", "ENROLL_SECRET=`"$secret`"")
     if ($CaFile) { $msiArgs += "CA_FILE=`"$CaFile`"" }
+    if ($InsecureHttp) { $msiArgs += 'INSECURE_HTTP=1' }
     if ($DryRun) {
         Write-Output ("install.ps1: would run msiexec.exe " + (($msiArgs -join ' ') -replace [regex]::Escape($secret), '********'))
         exit 0

@@ -284,6 +284,7 @@ main() {
 				echo "STEWARD_SERVER=$server"
 				echo "STEWARD_ENROLL_SECRET=$secret"
 				[ -z "$ca_line" ] || echo "$ca_line"
+				[ "$insecure" = no ] || echo "STEWARD_INSECURE_HTTP=yes"
 			} >"$etc/enroll.env.new"
 		)
 		mv -f "$etc/enroll.env.new" "$etc/enroll.env"

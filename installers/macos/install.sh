@@ -367,6 +367,9 @@ main() {
 		if [ -n "$server" ]; then
 			set_key "$CONFIG" server "$server"
 		fi
+		if [ "$insecure" = yes ]; then
+			set_key "$CONFIG" insecure_http true
+		fi
 		if [ -n "$labels_block" ]; then
 			set_block "$CONFIG" labels "$labels_block"
 		fi

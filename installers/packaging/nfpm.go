@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -250,12 +252,16 @@ func agentYAML(e *Enrollment) ([]byte, error) {
 	var data struct {
 		Server string
 		CAFile bool
+		// InsecureHTTP: the server is plain http:// to another machine,
+		// which the agent refuses unless its config accepts it.
+		InsecureHTTP bool
 		// Labels are key/value pairs as YAML double-quoted strings (JSON
 		// string syntax is valid YAML), sorted by key.
 		Labels [][2]string
 	}
 	if e != nil {
 		data.Server, data.CAFile = e.Server, len(e.CAFile) > 0
+		data.InsecureHTTP = plainHTTPRemote(e.Server)
 		for _, k := range slices.Sorted(maps.Keys(e.Labels)) {
 			kq, _ := json.Marshal(k) // strings always encode
 			vq, _ := json.Marshal(e.Labels[k])
@@ -267,6 +273,21 @@ func agentYAML(e *Enrollment) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// plainHTTPRemote reports whether server is an http:// URL to a host
+// other than this machine (the agent's own rule for insecure_http).
+func plainHTTPRemote(server string) bool {
+	u, err := url.Parse(server)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // maintainerScript assembles one maintainer script (phase: preinst,

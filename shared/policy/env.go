@@ -89,3 +89,34 @@ var (
 	// local configuration does not set allow_commands: true.
 	ErrCommandsDisabled = errors.New("commands are disabled: the agent's local config does not set allow_commands: true")
 )
+
+// ContentKind names what a piece of content evidence would quote.
+type ContentKind string
+
+// Kinds of content evidence may quote.
+const (
+	// ContentFile: a line of a file (name is its path).
+	ContentFile ContentKind = "file"
+	// ContentRegistry: a registry value (name is KEY\value).
+	ContentRegistry ContentKind = "registry"
+	// ContentCommand: a command's output (name is the program run).
+	ContentCommand ContentKind = "command"
+)
+
+// ContentGate is implemented by an Env that lets evidence quote what a
+// leaf read. Evidence travels to the server and is kept there, so by
+// default it quotes nothing a leaf read: a file leaf reports the line
+// number that matched, a registry leaf whether the value matched, a
+// command leaf how many bytes it printed. An Env that does not implement
+// ContentGate never has content quoted.
+type ContentGate interface {
+	// MayQuote reports whether evidence may quote data, read from the
+	// source name of the given kind.
+	MayQuote(kind ContentKind, name string, data []byte) bool
+}
+
+// mayQuote asks env's ContentGate, if it has one.
+func mayQuote(env Env, kind ContentKind, name string, data []byte) bool {
+	g, ok := env.(ContentGate)
+	return ok && g.MayQuote(kind, name, data)
+}

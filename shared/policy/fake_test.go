@@ -34,6 +34,14 @@ type fakeEnv struct {
 	registry map[string]string // `KEY` (key exists) or `KEY\name` -> value
 	run      func(ctx context.Context, argv []string, limit int) (CommandResult, error)
 	onGlob   func(ctx context.Context)
+	// withhold, when set, is the ContentGate's answer; nil quotes all.
+	withhold func(kind ContentKind, name string) bool
+}
+
+// MayQuote makes the fake a ContentGate that quotes everything unless
+// withhold says otherwise.
+func (f *fakeEnv) MayQuote(kind ContentKind, name string, _ []byte) bool {
+	return f.withhold == nil || !f.withhold(kind, name)
 }
 
 func newFakeEnv(t *testing.T, inventoryFile string) *fakeEnv {

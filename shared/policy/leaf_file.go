@@ -127,15 +127,16 @@ func (fc *fileChecker) content(ctx context.Context, paths []string, stats []File
 			return fmt.Errorf("read %s: %w", p, err)
 		}
 		read = append(read, p)
+		quote := mayQuote(fc.env, ContentFile, p, data)
 		if matches != nil && found == "" {
 			if loc := matches.FindIndex(data); loc != nil {
-				found = fmt.Sprintf("%s:%s matches", p, lineAt(data, loc[0]))
+				found = fmt.Sprintf("%s matches", fileLine(p, data, loc[0], quote))
 			}
 		}
 		if notMatches != nil {
 			if loc := notMatches.FindIndex(data); loc != nil {
 				offended = true
-				fc.failed = append(fc.failed, fmt.Sprintf("%s:%s matches not_matches %s", p, lineAt(data, loc[0]), notMatches))
+				fc.failed = append(fc.failed, fmt.Sprintf("%s matches not_matches %s", fileLine(p, data, loc[0], quote), notMatches))
 			}
 		}
 	}
@@ -156,6 +157,22 @@ func (fc *fileChecker) content(ctx context.Context, paths []string, stats []File
 	return nil
 }
 
+// fileLine names the line of file p holding byte offset off: with its
+// text when quote ("/etc/x:12: \"text\""), else by number only
+// ("/etc/x line 12").
+func fileLine(p string, data []byte, off int, quote bool) string {
+	if quote {
+		return p + ":" + lineAt(data, off)
+	}
+	return fmt.Sprintf("%s line %d", p, lineNumber(data, off))
+}
+
+// lineNumber is the 1-based number of the line holding byte offset off.
+func lineNumber(data []byte, off int) int {
+	start := bytes.LastIndexByte(data[:off], '\n') + 1
+	return 1 + bytes.Count(data[:start], []byte("\n"))
+}
+
 // lineAt describes the line holding byte offset off: "12: \"text\"".
 func lineAt(data []byte, off int) string {
 	start := bytes.LastIndexByte(data[:off], '\n') + 1
@@ -165,8 +182,7 @@ func lineAt(data []byte, off int) string {
 	} else {
 		end += off
 	}
-	line := 1 + bytes.Count(data[:start], []byte("\n"))
-	return fmt.Sprintf("%d: %s", line, quoteLine(data[start:end]))
+	return fmt.Sprintf("%d: %s", lineNumber(data, off), quoteLine(data[start:end]))
 }
 
 func (fc *fileChecker) mode(paths []string, stats []FileStat) error {

@@ -26,22 +26,34 @@ func registryLeaf(ctx context.Context, env Env, c *RegistryCheck) (bool, string,
 	if err != nil {
 		return false, "", fmt.Errorf("registry %s: %w", where, err)
 	}
+	// The value is named by where alone unless env lets evidence quote it.
+	shown := where
+	if c.Value != "" && mayQuote(env, ContentRegistry, where, []byte(got)) {
+		shown = fmt.Sprintf("%s = %q", where, got)
+	}
 	switch {
 	case c.Value == "":
 		return true, c.Key + " exists", nil
+	case c.Equals != "" && got == c.Equals:
+		// The value is the one the policy wants: quoting it tells nothing.
+		return true, fmt.Sprintf("%s = %q, want %q", where, got, c.Equals), nil
+	case c.Equals != "" && shown == where:
+		return false, fmt.Sprintf("%s is not %q", where, c.Equals), nil
 	case c.Equals != "":
-		return got == c.Equals, fmt.Sprintf("%s = %q, want %q", where, got, c.Equals), nil
+		return false, fmt.Sprintf("%s, want %q", shown, c.Equals), nil
+	case c.Matches == "" && shown == where:
+		return true, where + " exists", nil
 	case c.Matches == "":
-		return true, fmt.Sprintf("%s = %q", where, got), nil
+		return true, shown, nil
 	}
 	re, err := regexp.Compile(c.Matches)
 	if err != nil {
 		return false, "", fmt.Errorf("matches: %w", err)
 	}
 	if re.MatchString(got) {
-		return true, fmt.Sprintf("%s = %q matches %s", where, got, re), nil
+		return true, fmt.Sprintf("%s matches %s", shown, re), nil
 	}
-	return false, fmt.Sprintf("%s = %q does not match %s", where, got, re), nil
+	return false, fmt.Sprintf("%s does not match %s", shown, re), nil
 }
 
 // commandLeaf runs a program and tests its exit code (0 unless exit_code
@@ -57,7 +69,11 @@ func commandLeaf(ctx context.Context, env Env, c *CommandCheck, timeout time.Dur
 		outRe = re
 	}
 	res, err := env.Run(ctx, c.Run, MaxCommandOutput)
+	quote := mayQuote(env, ContentCommand, c.Run[0], res.Output)
 	shown := fmt.Sprintf("output %q", truncate(string(res.Output), commandOutputShown))
+	if !quote {
+		shown = fmt.Sprintf("output not quoted (%d bytes)", len(res.Output))
+	}
 	switch {
 	case errors.Is(err, ErrCommandsDisabled):
 		return false, "", fmt.Errorf("command %q refused: %w", c.Run[0], err)
@@ -76,7 +92,11 @@ func commandLeaf(ctx context.Context, env Env, c *CommandCheck, timeout time.Dur
 	detail := fmt.Sprintf("exit code %d (want %d)", res.ExitCode, want)
 	if outRe != nil {
 		if loc := outRe.FindIndex(res.Output); loc != nil {
-			detail += fmt.Sprintf("; output line %s matches", lineAt(res.Output, loc[0]))
+			if quote {
+				detail += fmt.Sprintf("; output line %s matches", lineAt(res.Output, loc[0]))
+			} else {
+				detail += fmt.Sprintf("; output line %d matches", lineNumber(res.Output, loc[0]))
+			}
 		} else {
 			pass = false
 			detail += fmt.Sprintf("; output does not match %s", outRe)

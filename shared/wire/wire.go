@@ -1,15 +1,18 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/policy"
+	"github.com/steward-project/steward/shared/policysign"
 )
 
 // ProtocolVersion is the newest protocol version this build speaks.
@@ -90,9 +93,45 @@ type Section struct {
 
 // Heartbeat says the agent is alive between inventories. Health is
 // optional: agents older than it send none, and the server accepts that.
+//
+// PolicyRefusal is set while the agent refuses the newest policy set the
+// server sent it (and keeps evaluating the one it held before); a
+// heartbeat without it says the agent refuses none. Agents older than it
+// never send it.
 type Heartbeat struct {
-	Time   time.Time `json:"time"`
-	Health *Health   `json:"health,omitempty"`
+	Time          time.Time      `json:"time"`
+	Health        *Health        `json:"health,omitempty"`
+	PolicyRefusal *PolicyRefusal `json:"policy_refusal,omitempty"`
+}
+
+// PolicyRefusal says which policy set revision the agent refused, why
+// (Code, one of the policysign codes, and a sentence) and when.
+type PolicyRefusal struct {
+	Revision uint64    `json:"revision"`
+	Code     string    `json:"code"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
+}
+
+// MaxRefusalReason bounds PolicyRefusal.Reason in bytes.
+const MaxRefusalReason = 512
+
+// Validate checks a refusal: a revision, a short lower-case code, a
+// reason of valid UTF-8 within MaxRefusalReason, and a time.
+func (r *PolicyRefusal) Validate() error {
+	if r.Revision == 0 || r.Revision > MaxSeq {
+		return fmt.Errorf("%w: policy_refusal revision %d", ErrMalformed, r.Revision)
+	}
+	if len(r.Code) == 0 || len(r.Code) > 32 || strings.IndexFunc(r.Code, func(c rune) bool { return (c < 'a' || c > 'z') && c != '_' }) >= 0 {
+		return fmt.Errorf("%w: policy_refusal code %q", ErrMalformed, r.Code)
+	}
+	if len(r.Reason) > MaxRefusalReason || !utf8.ValidString(r.Reason) || strings.ContainsRune(r.Reason, 0) {
+		return fmt.Errorf("%w: policy_refusal reason is not valid UTF-8 of at most %d bytes", ErrMalformed, MaxRefusalReason)
+	}
+	if r.At.IsZero() {
+		return fmt.Errorf("%w: policy_refusal without a time", ErrMalformed)
+	}
+	return nil
 }
 
 // Health is what an agent says about itself in a heartbeat. Every field but
@@ -170,9 +209,15 @@ func (h *Health) Validate() error {
 
 // PolicySet is the whole set of policies the agent must evaluate, with
 // the server's revision. It replaces the agent's previous set.
+//
+// Signature, when the admin signed the set, covers exactly Policies (see
+// policysign and "Signed policy sets" in docs/policies.md); agents that
+// pin a policy key refuse a set without a valid one. Agents that pin none
+// ignore it.
 type PolicySet struct {
-	Revision uint64          `json:"revision"`
-	Policies []policy.Policy `json:"policies"`
+	Revision  uint64                `json:"revision"`
+	Policies  []policy.Policy       `json:"policies"`
+	Signature *policysign.Signature `json:"signature,omitempty"`
 }
 
 // Results carries policy results that changed since the last acknowledged
@@ -208,6 +253,9 @@ const (
 	CodeUnsupported = "unsupported_version"
 	CodeUnavailable = "unavailable"
 	CodeShutdown    = "shutdown"
+	// CodeRetired closes the connection of a host an admin retired or
+	// deleted; its node key is refused from then on.
+	CodeRetired = "retired"
 )
 
 // Duration is a time.Duration that travels as a Go duration string ("1h0m0s").
@@ -233,16 +281,32 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 }
 
 // Encode builds an envelope around payload.
+//
+// HTML characters are not escaped: json.Marshal would rewrite <, > and &
+// inside a section's canonical data (a json.RawMessage) as \u003c...,
+// and the server, which checks each section's hash over the bytes as
+// received, would refuse every inventory carrying one of them.
 func Encode(typ string, seq uint64, payload any) ([]byte, error) {
 	env := Envelope{Type: typ, Seq: seq}
 	if payload != nil {
-		raw, err := json.Marshal(payload)
+		raw, err := marshalRaw(payload)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", typ, err)
 		}
 		env.Payload = raw
 	}
-	return json.Marshal(env)
+	return marshalRaw(env)
+}
+
+// marshalRaw is json.Marshal without HTML escaping.
+func marshalRaw(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // ErrMalformed marks a message that cannot be decoded or breaks the rules.

@@ -65,6 +65,10 @@ func TestGolden(t *testing.T) {
 			Evidence: []policy.Evidence{{Check: "check.file", Passed: false, Detail: "/etc/ssh/sshd_config: no line matches"}},
 		}}, Removed: []string{"telnet-absent"}}},
 		{"check_now.json", TypeCheckNow, 0, CheckNow{}},
+		{"policy_set_signed.json", TypePolicySet, 0, PolicySet{Revision: 8, Policies: goldenSignedPolicies(), Signature: goldenSignature(t)}},
+		{"heartbeat_policy_refusal.json", TypeHeartbeat, 25, Heartbeat{Time: at, PolicyRefusal: &PolicyRefusal{
+			Revision: 9, Code: "rollback", Reason: "the set was signed before the set this agent already accepted", At: at,
+		}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -90,6 +94,9 @@ func TestGolden(t *testing.T) {
 			if err != nil || env.Type != tc.typ || env.Seq != tc.seq {
 				t.Fatalf("decode golden: %+v %v", env, err)
 			}
+			if ps, ok := tc.payload.(PolicySet); ok && ps.Signature != nil {
+				checkGoldenSignedSet(t, env)
+			}
 			if hb, ok := tc.payload.(Heartbeat); ok {
 				var back Heartbeat
 				if err := DecodePayload(env, &back); err != nil {
@@ -101,6 +108,11 @@ func TestGolden(t *testing.T) {
 				if back.Health != nil {
 					if err := back.Health.Validate(); err != nil {
 						t.Errorf("golden health does not validate: %v", err)
+					}
+				}
+				if back.PolicyRefusal != nil {
+					if err := back.PolicyRefusal.Validate(); err != nil {
+						t.Errorf("golden policy refusal does not validate: %v", err)
 					}
 				}
 			}
@@ -275,28 +287,51 @@ func TestHealthValidate(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
+	files, err := filepath.Glob("testdata/*.json")
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no golden frames in testdata (%v)", err)
+	}
 	for _, p := range files {
-		b, _ := os.ReadFile(p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
 		f.Add(b)
 	}
 	f.Add([]byte(`{"type":"inventory","seq":1,"payload":{"digest":"x","sections":[{"name":"os","data":{}}]}}`))
+	// Every refusal is marked malformed: the gateway picks the agent's
+	// error frame by it.
+	check := func(t *testing.T, what string, err error) bool {
+		if err != nil && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%s: error not marked malformed: %v", what, err)
+		}
+		return err == nil
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		env, err := Decode(b)
-		if err != nil {
+		if !check(t, "decode", err) {
 			return
 		}
 		switch env.Type {
 		case TypeInventory:
 			var inv Inventory
-			if DecodePayload(env, &inv) == nil {
-				_ = inv.Validate()
+			if check(t, "inventory", DecodePayload(env, &inv)) {
+				check(t, "inventory", inv.Validate())
 			}
 		case TypeHeartbeat:
 			var hb Heartbeat
-			if DecodePayload(env, &hb) == nil && hb.Health != nil {
-				_ = hb.Health.Validate()
+			if check(t, "heartbeat", DecodePayload(env, &hb)) && hb.Health != nil {
+				check(t, "health", hb.Health.Validate())
 			}
+		case TypeHello:
+			var h Hello
+			check(t, "hello", DecodePayload(env, &h))
+		case TypeResults:
+			var r Results
+			check(t, "results", DecodePayload(env, &r))
+		case TypePolicySet:
+			var ps PolicySet
+			check(t, "policy_set", DecodePayload(env, &ps))
 		}
 	})
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"flag"
@@ -40,9 +41,13 @@ commands:
   check --policy PATH [--policy PATH...] [--format json|table] [--root DIR] [--config FILE]
                            evaluate policy files locally once and print the results
                            (exit 0 whatever the results; 2 when a policy file is invalid)
-  run --server URL --enroll-secret SECRET [--state-dir DIR] [--config FILE]
-      [--ca-file PEM] [--log-file FILE] [--log-level L]
-                           run in the foreground, streaming to the server
+  run --server URL --enroll-secret-file FILE [--state-dir DIR] [--config FILE]
+      [--ca-file PEM] [--cert-file PEM --key-file PEM] [--insecure-http]
+      [--log-file FILE] [--log-level L]
+                           run in the foreground, streaming to the server; the enroll
+                           secret comes from --enroll-secret-file, else from the
+                           environment variable STEWARD_ENROLL_SECRET (--enroll-secret
+                           SECRET also works but shows it in the process list)
   install [run's flags] [--service-manager systemd|sysv|openrc|launchd|windows]
                            write the config file (--config, default /etc/steward/agent.yaml,
                            %ProgramData%\Steward\agent.yaml on Windows, /Library/Application
@@ -123,6 +128,13 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	if err == nil && cfg.CAFile != "" {
 		roots, err = transport.LoadCAFile(cfg.CAFile)
 	}
+	var clientCert *tls.Certificate // nil: none presented
+	if err == nil && cfg.CertFile != "" {
+		var c tls.Certificate
+		if c, err = transport.LoadClientCert(cfg.CertFile, cfg.KeyFile); err == nil {
+			clientCert = &c
+		}
+	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
 	var log *slog.Logger
@@ -140,6 +152,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Warn(w)
 	}
 	hostname, _ := os.Hostname()
+	policyKeys, _ := cfg.PolicyPublicKey.Keys() // checked by config.Load
 	// Serve runs the agent in a goroutine as a service program (Start,
 	// Stop): until ctx ends on SIGTERM or Ctrl-C, or the Windows service
 	// control manager stops it. Either way Stop cancels the runner, which
@@ -155,9 +168,11 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 			InventoryInterval: cfg.InventoryInterval,
 			HeartbeatInterval: cfg.HeartbeatInterval,
 			// Root stays "": run mode collects and checks the live machine.
-			AllowCommands: cfg.AllowCommands,
-			Logger:        log,
-			HTTPClient:    transport.NewHTTPClient(roots),
+			AllowCommands:   cfg.AllowCommands,
+			PolicyKeys:      policyKeys,
+			EvidenceContent: cfg.EvidenceContent,
+			Logger:          log,
+			HTTPClient:      transport.NewMutualTLSClient(roots, clientCert),
 			Collect: func(ctx context.Context) inventory.Document {
 				start := time.Now()
 				doc := collect.Collect(ctx, collect.Config{Logger: log})
@@ -194,7 +209,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&paths, "policy", "policy file or directory (repeatable)")
 	format := fs.String("format", "json", "output format: json or table")
 	root := fs.String("root", "", "check the system image or container root file system mounted at DIR")
-	configFile := fs.String("config", "", "agent YAML configuration file (allow_commands is read from it)")
+	configFile := fs.String("config", "", "agent YAML configuration file (allow_commands and evidence_content are read from it)")
 	timeout := fs.Duration("timeout", collect.DefaultTimeout, "time limit for each inventory collector")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -231,7 +246,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	doc := collect.Collect(ctx, collect.Config{Root: *root, Timeout: *timeout})
-	env := check.NewEnv(ctx, check.Config{Root: *root, AllowCommands: cfg.AllowCommands}, doc)
+	env := check.NewEnv(ctx, check.Config{Root: *root, AllowCommands: cfg.AllowCommands, EvidenceContent: cfg.EvidenceContent}, doc)
 	results := policy.EvaluateAll(ctx, policies, env, checkWorkers)
 	if *format == "table" {
 		err = check.WriteTable(stdout, policies, results)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/steward-project/steward/shared/inventory"
@@ -19,6 +20,10 @@ type Config struct {
 	// AllowCommands permits command leaves. It comes only from the agent's
 	// local config file (allow_commands: true), never from a server.
 	AllowCommands bool
+	// EvidenceContent lists the paths whose content evidence may quote
+	// (see liveEnv.MayQuote). It comes only from the agent's local config
+	// file (evidence_content), never from a server.
+	EvidenceContent []string
 }
 
 // NewEnv returns the Env for this machine: files under cfg.Root, packages,
@@ -34,10 +39,24 @@ func NewEnv(ctx context.Context, cfg Config, doc inventory.Document) policy.Env 
 		root = ""
 	}
 	return &liveEnv{
-		Env:           policy.InventoryEnv(doc, runtime.GOOS),
-		root:          root,
-		allowCommands: cfg.AllowCommands,
+		Env:             policy.InventoryEnv(doc, runtime.GOOS),
+		root:            root,
+		allowCommands:   cfg.AllowCommands,
+		evidenceContent: cleanPatterns(cfg.EvidenceContent),
 	}
+}
+
+// cleanPatterns cleans the evidence_content globs, keeping a trailing **.
+func cleanPatterns(patterns []string) []string {
+	out := make([]string, 0, len(patterns))
+	for _, p := range patterns {
+		if dir, ok := strings.CutSuffix(p, "**"); ok {
+			out = append(out, filepath.Join(filepath.Clean(dir), "**"))
+			continue
+		}
+		out = append(out, filepath.Clean(p))
+	}
+	return out
 }
 
 // liveEnv answers packages, services, ports and expr from the embedded
@@ -46,6 +65,8 @@ type liveEnv struct {
 	policy.Env
 	root          string // "" for the live file system
 	allowCommands bool
+	// evidenceContent: the local evidence_content globs.
+	evidenceContent []string
 
 	accounts     sync.Once
 	accountNames map[string]string // uid -> name from root's /etc/passwd

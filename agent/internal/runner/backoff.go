@@ -22,12 +22,12 @@ func backoff(n int, r float64) time.Duration {
 	return time.Duration(r * float64(limit))
 }
 
-// spreadRetry turns the server's Retry-After d into a wait in
-// [d, 1.5 d) (r in [0, 1)): never sooner than the server asked, but not
-// every agent of an outage in the same instant either, which would hit
-// the recovering server with the whole fleet at once.
+// spreadRetry turns the server's Retry-After d into a wait of d × f with
+// f = 1 + r in [1, 2) (r in [0, 1)): never sooner than the server asked,
+// and spread over the whole next window, so that the agents of an outage
+// do not hit the recovering server all at once.
 func spreadRetry(d time.Duration, r float64) time.Duration {
-	return d + time.Duration(0.5*r*float64(d))
+	return d + time.Duration(r*float64(d))
 }
 
 // jitter spreads d by ±10 % (r in [0, 1)) so that agents started together

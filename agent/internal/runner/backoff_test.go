@@ -72,18 +72,27 @@ func TestSpreadRetry(t *testing.T) {
 	if got := spreadRetry(d, 0); got != d {
 		t.Errorf("spreadRetry(30s, 0) = %v, want 30s: never sooner than asked", got)
 	}
-	if got := spreadRetry(d, 0.999); got < d || got >= 45*time.Second {
-		t.Errorf("spreadRetry(30s, 0.999) = %v, want under 45s", got)
+	if got := spreadRetry(d, 0.5); got != 45*time.Second {
+		t.Errorf("spreadRetry(30s, 0.5) = %v, want 45s (factor 1.5)", got)
+	}
+	// The largest value rand.Float64 can return: just under twice the hint.
+	if got := spreadRetry(d, 1-1.0/(1<<53)); got >= 2*d || got < 2*d-time.Microsecond {
+		t.Errorf("spreadRetry(30s, ~1) = %v, want just under 60s", got)
 	}
 	if got := spreadRetry(0, 0.7); got != 0 {
 		t.Errorf("no hint: %v, want 0", got)
 	}
-	// A fleet told the same hint comes back spread over half of it.
+	// A fleet told the same hint comes back spread over the whole next
+	// window [30s, 60s).
 	seen := map[time.Duration]bool{}
 	for i := range 100 {
-		seen[spreadRetry(d, float64(i)/100).Round(time.Second)] = true
+		w := spreadRetry(d, float64(i)/100)
+		if w < d || w >= 2*d {
+			t.Fatalf("spreadRetry(30s, %v) = %v, outside [30s, 60s)", float64(i)/100, w)
+		}
+		seen[w.Round(time.Second)] = true
 	}
-	if len(seen) < 10 {
-		t.Errorf("100 agents came back at only %d distinct seconds", len(seen))
+	if len(seen) < 25 {
+		t.Errorf("100 agents came back at only %d distinct seconds, want the 30 s window used", len(seen))
 	}
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,14 @@ type Config struct {
 	// AllowCommands permits command leaves. It must come only from the
 	// agent's local config, never from the server.
 	AllowCommands bool
+	// PolicyKeys, when set, are the only keys policy sets may be signed
+	// with: a set without a valid, unexpired signature newer than the
+	// last accepted one is refused. Like AllowCommands they must come only
+	// from the agent's local config.
+	PolicyKeys []ed25519.PublicKey
+	// EvidenceContent lists the paths whose content evidence may quote. It
+	// must come only from the agent's local config, never from the server.
+	EvidenceContent []string
 	// Logger receives the runner's logs; nil discards them.
 	Logger *slog.Logger
 	// HTTPClient is used for enrollment, and its *http.Transport's TLS,

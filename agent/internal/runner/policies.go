@@ -2,15 +2,21 @@ package runner
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/steward-project/steward/agent/internal/check"
 	"github.com/steward-project/steward/agent/internal/state"
 	"github.com/steward-project/steward/shared/policy"
+	"github.com/steward-project/steward/shared/policysign"
 	"github.com/steward-project/steward/shared/wire"
 )
 
@@ -38,26 +44,99 @@ type resultsFlight struct {
 	acked map[string]state.AckedResult
 }
 
-// policySet takes a policy_set from the server. An invalid set is refused
-// and the previous one kept: the server validated it, so this is a bug or
-// a corruption, and evaluating garbage would report garbage.
-func (s *session) policySet(env wire.Envelope) (outcome, bool) {
+// policySet takes a policy_set from the server. A set that is too large
+// or invalid is refused (the server validated it, so this is a bug or a
+// corruption, and evaluating garbage would report garbage), and so is,
+// when the agent pins policy keys, a set without a valid signature, an
+// expired one and one signed before the set already held. A refused set
+// leaves the previous one in force, and the refusal is reported at once
+// in a heartbeat, and in every heartbeat until a set is accepted.
+func (s *session) policySet(ctx context.Context, env wire.Envelope) (outcome, bool) {
 	var ps wire.PolicySet
 	if err := wire.DecodePayload(env, &ps); err != nil {
 		s.log.Error("policy set refused, keeping the previous one", "err", err)
 		return outcome{}, true
 	}
-	if err := policy.Validate(fmt.Sprintf("policy set %d", ps.Revision), ps.Policies); err != nil {
-		s.log.Error("policy set refused, keeping the previous one", "revision", ps.Revision, "err", err)
-		return outcome{}, true
+	next, err := s.a.acceptPolicies(ps, s.a.st.Policies())
+	if err != nil {
+		code, reason := policysign.CodeInvalid, err.Error()
+		var re *policysign.RefusalError
+		if errors.As(err, &re) {
+			code, reason = re.Code, re.Reason
+		}
+		s.log.Error("policy set refused, keeping the previous one", "revision", ps.Revision, "code", code, "reason", reason)
+		if ps.Revision == 0 || ps.Revision > wire.MaxSeq {
+			return outcome{}, true // nothing a server could store
+		}
+		s.a.refusal = &wire.PolicyRefusal{Revision: ps.Revision, Code: code, Reason: cutReason(reason), At: s.a.h.now().UTC()}
+		return s.heartbeat(ctx)
 	}
-	if err := s.a.st.SetPolicies(state.PolicySet{Revision: ps.Revision, Policies: ps.Policies}); err != nil {
+	if err := s.a.st.SetPolicies(next); err != nil {
 		return outcome{fatal: err}, false
 	}
-	s.log.Info("policy set received", "revision", ps.Revision, "policies", len(ps.Policies))
+	s.log.Info("policy set received", "revision", ps.Revision, "policies", len(ps.Policies), "signed", ps.Signature != nil)
 	s.latest = nil // results of the previous set must not be sent under it
 	s.startEval()
+	if s.a.refusal != nil {
+		s.a.refusal = nil
+		return s.heartbeat(ctx) // the server clears the refusal it shows
+	}
 	return outcome{}, true
+}
+
+// acceptPolicies decides whether ps may replace held and returns what to
+// store; the error is a *policysign.RefusalError or says why the set is
+// invalid.
+func (a *agent) acceptPolicies(ps wire.PolicySet, held state.PolicySet) (state.PolicySet, error) {
+	if err := policy.SetTooLarge(ps.Policies); err != nil {
+		return held, &policysign.RefusalError{Code: policysign.CodeInvalid, Reason: err.Error()}
+	}
+	next := state.PolicySet{Revision: ps.Revision, Policies: ps.Policies, Signature: ps.Signature,
+		SignedSerial: held.SignedSerial, SignedDigest: held.SignedDigest}
+	if len(a.cfg.PolicyKeys) > 0 {
+		st, err := policysign.Check(a.cfg.PolicyKeys, ps.Signature, ps.Policies,
+			policysign.Held{Serial: held.SignedSerial, Digest: held.SignedDigest}, a.h.now())
+		if err != nil {
+			return held, err
+		}
+		next.SignedSerial, next.SignedDigest = st.Serial, st.Digest
+	}
+	if err := policy.Validate(fmt.Sprintf("policy set %d", ps.Revision), ps.Policies); err != nil {
+		return held, &policysign.RefusalError{Code: policysign.CodeInvalid, Reason: err.Error()}
+	}
+	return next, nil
+}
+
+// checkStoredPolicies drops, when the agent pins policy keys, a stored set
+// whose signature does not verify with them (one accepted before a key
+// was pinned), so that a restart evaluates only a signed set; the agent
+// then holds none and the server sends its current set again. Expiry is
+// not judged here: an accepted set stays in force until replaced.
+func checkStoredPolicies(st *state.Dir, keys []ed25519.PublicKey, log *slog.Logger) error {
+	held := st.Policies()
+	if len(keys) == 0 || (held.Revision == 0 && len(held.Policies) == 0) {
+		return nil
+	}
+	_, err := policysign.Verify(keys, held.Signature, held.Policies)
+	if err == nil {
+		return nil
+	}
+	log.Warn("the stored policy set is not signed with the pinned policy key; starting without it",
+		"revision", held.Revision, "err", err)
+	return st.SetPolicies(state.PolicySet{SignedSerial: held.SignedSerial, SignedDigest: held.SignedDigest})
+}
+
+// cutReason fits a refusal reason into wire.MaxRefusalReason bytes.
+func cutReason(s string) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "?")
+	if len(s) <= wire.MaxRefusalReason {
+		return s
+	}
+	cut := wire.MaxRefusalReason - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // startEval evaluates the stored policy set in the background, one
@@ -73,7 +152,7 @@ func (s *session) startEval() {
 	s.evalDue = false
 	ctx := s.collectCtx
 	set := s.a.st.Policies()
-	env := s.a.h.newEnv(ctx, check.Config{Root: s.a.cfg.Root, AllowCommands: s.a.cfg.AllowCommands}, s.doc)
+	env := s.a.h.newEnv(ctx, check.Config{Root: s.a.cfg.Root, AllowCommands: s.a.cfg.AllowCommands, EvidenceContent: s.a.cfg.EvidenceContent}, s.doc)
 	s.collectors.Add(1)
 	go func() {
 		defer s.collectors.Done()

@@ -14,6 +14,7 @@ import (
 	"github.com/steward-project/steward/agent/internal/transport"
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/policy"
+	"github.com/steward-project/steward/shared/wire"
 )
 
 // hooks are the runner's clock, sleep and randomness, replaced in tests so
@@ -70,6 +71,9 @@ func run(ctx context.Context, cfg Config, h hooks) error {
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
+	if err := checkStoredPolicies(st, cfg.PolicyKeys, log); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	client, err := transport.NewClient(cfg.ServerURL, cfg.HTTPClient)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
@@ -98,6 +102,9 @@ type agent struct {
 	// what happens between connections (drops, reconnects) is reported
 	// by the next one.
 	health health
+	// refusal is the policy set refusal heartbeats report: set while the
+	// newest set the server sent is refused (see policySet).
+	refusal *wire.PolicyRefusal
 }
 
 // outcome is how one connection attempt ended.

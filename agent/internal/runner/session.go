@@ -277,7 +277,7 @@ func (s *session) handle(ctx context.Context, env wire.Envelope) (outcome, bool)
 	case wire.TypeError:
 		return s.serverError(env), false
 	case wire.TypePolicySet:
-		return s.policySet(env)
+		return s.policySet(ctx, env)
 	case wire.TypeCheckNow:
 		s.log.Info("server asked for a policy check")
 		s.startEval()
@@ -386,7 +386,7 @@ func (s *session) heartbeat(ctx context.Context) (outcome, bool) {
 	if err != nil {
 		return outcome{fatal: err}, false
 	}
-	hb := wire.Heartbeat{Time: s.a.h.now().UTC(), Health: s.a.health.take(s.unacked())}
+	hb := wire.Heartbeat{Time: s.a.h.now().UTC(), Health: s.a.health.take(s.unacked()), PolicyRefusal: s.a.refusal}
 	if o, ok := s.send(ctx, wire.TypeHeartbeat, seq, hb); !ok {
 		// Not queued, so never seen by the server: report it next time.
 		s.a.health.restore(hb.Health)

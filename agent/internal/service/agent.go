@@ -26,7 +26,8 @@ const launchdLogDir = "/Library/Logs/Steward"
 // agentHeader heads a configuration file that install creates.
 const agentHeader = "steward-agent configuration, written by `steward-agent install`.\n" +
 	"Keys: server, enroll_secret_file, state_dir, log_level, ca_file, log_file,\n" +
-	"inventory_interval, heartbeat_interval, allow_commands. See docs/service.md."
+	"inventory_interval, heartbeat_interval, allow_commands, insecure_http,\n" +
+	"cert_file, key_file, evidence_content. See docs/service.md."
 
 // NewAgentTool returns steward-agent's service commands for the service
 // called name. open opens a service manager for a --service-manager value;
@@ -134,6 +135,11 @@ func agentInstall(t *svc.Tool, args []string) int {
 		fmt.Fprintln(t.Stderr, "steward-agent install: give --enroll-secret or --enroll-secret-file, not both")
 		return svc.ExitUsage
 	}
+	// A secret in the environment is written to the secret file, as
+	// --enroll-secret is, when no flag names one.
+	if env := config.TakeEnvSecret(); env != "" && fl.EnrollSecret == "" && fl.EnrollSecretFile == "" {
+		fl.EnrollSecret = env
+	}
 	if !t.CheckManagerName("install", *manager) {
 		return svc.ExitUsage
 	}
@@ -146,7 +152,7 @@ func agentInstall(t *svc.Tool, args []string) int {
 	}
 	// The service starts in / (C:\Windows\System32 on Windows): every
 	// path it is given must be absolute.
-	for _, p := range []*string{&file, &fl.EnrollSecretFile, &fl.StateDir, &fl.CAFile, &fl.LogFile} {
+	for _, p := range []*string{&file, &fl.EnrollSecretFile, &fl.StateDir, &fl.CAFile, &fl.LogFile, &fl.CertFile, &fl.KeyFile} {
 		if *p == "" {
 			continue
 		}
@@ -195,7 +201,8 @@ func agentInstall(t *svc.Tool, args []string) int {
 	if fl.StateDir != "" || !exists {
 		set("state_dir", cfg.StateDir)
 	}
-	for _, s := range []svc.Setting{{Key: "log_level", Value: fl.LogLevel}, {Key: "ca_file", Value: fl.CAFile}, {Key: "log_file", Value: fl.LogFile}} {
+	for _, s := range []svc.Setting{{Key: "log_level", Value: fl.LogLevel}, {Key: "ca_file", Value: fl.CAFile}, {Key: "log_file", Value: fl.LogFile},
+		{Key: "cert_file", Value: fl.CertFile}, {Key: "key_file", Value: fl.KeyFile}} {
 		if s.Value != "" {
 			settings = append(settings, s)
 		}
@@ -205,6 +212,9 @@ func agentInstall(t *svc.Tool, args []string) int {
 	}
 	if fl.HeartbeatInterval != 0 {
 		set("heartbeat_interval", fl.HeartbeatInterval.String())
+	}
+	if fl.InsecureHTTP {
+		set("insecure_http", "true")
 	}
 
 	if code := checkAgentConfig(t.Stderr, file, cfg); code != svc.ExitOK {
@@ -303,6 +313,12 @@ func checkAgentConfig(stderr io.Writer, file string, cfg config.Config) int {
 	}
 	if cfg.CAFile != "" {
 		if _, err := transport.LoadCAFile(cfg.CAFile); err != nil {
+			fmt.Fprintf(stderr, "steward-agent install: %v\n", err)
+			return svc.ExitUsage
+		}
+	}
+	if cfg.CertFile != "" {
+		if _, err := transport.LoadClientCert(cfg.CertFile, cfg.KeyFile); err != nil {
 			fmt.Fprintf(stderr, "steward-agent install: %v\n", err)
 			return svc.ExitUsage
 		}

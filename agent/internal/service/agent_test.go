@@ -6,6 +6,7 @@
 package service
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -99,7 +100,7 @@ func TestInstallWritesConfigAndSecretAndRegisters(t *testing.T) {
 func TestInstallTwiceChangesNothing(t *testing.T) {
 	d := newInstallDirs(t)
 	h := newHarness(t, svc.Systemd)
-	args := []string{"install", "--config", d.config, "--server", "http://10.0.0.5:8080", "--enroll-secret", "abc", "--state-dir", d.state}
+	args := []string{"install", "--config", d.config, "--server", "http://10.0.0.5:8080", "--insecure-http", "--enroll-secret", "abc", "--state-dir", d.state}
 	if code := h.run(args[0], args[1:]...); code != svc.ExitOK {
 		t.Fatalf("first install: exit %d", code)
 	}
@@ -224,13 +225,37 @@ func TestInstallRefusesWithoutServerOrSecret(t *testing.T) {
 	}
 }
 
+// Plain http:// to another machine is refused unless --insecure-http is
+// given, which install writes to the file for run to read.
+func TestInstallInsecureHTTP(t *testing.T) {
+	d := newInstallDirs(t)
+	h := newHarness(t, svc.Systemd)
+	args := []string{"--config", d.config, "--server", "http://10.0.0.5:8080", "--enroll-secret", "abc", "--state-dir", d.state}
+	if code := h.run("install", args...); code != svc.ExitUsage || !strings.Contains(h.stderr.String(), "insecure_http: true") {
+		t.Fatalf("install to plain http: exit %d, stderr:\n%s", code, h.stderr.String())
+	}
+	if _, err := os.Stat(d.config); err == nil {
+		t.Error("a refused install wrote the config file")
+	}
+	if code := h.run("install", append(args, "--insecure-http")...); code != svc.ExitOK {
+		t.Fatalf("install --insecure-http: exit %d\n%s", code, h.stderr.String())
+	}
+	cfg, err := config.LoadFile(d.config)
+	if err != nil || !cfg.InsecureHTTP {
+		t.Fatalf("config after install --insecure-http: insecure_http %v, %v\n%s", cfg.InsecureHTTP, err, read(t, d.config))
+	}
+	if _, err := config.Load([]string{"--config", d.config}, io.Discard); err != nil {
+		t.Errorf("run's config load refuses what install wrote: %v", err)
+	}
+}
+
 // An enrolled agent (a node key in its state dir) needs no secret.
 func TestInstallEnrolledAgentNeedsNoSecret(t *testing.T) {
 	d := newInstallDirs(t)
 	os.MkdirAll(d.state, 0o700)
 	os.WriteFile(filepath.Join(d.state, state.NodeKeyFile), []byte("00ff\n"), 0o600)
 	h := newHarness(t, svc.SysV)
-	if code := h.run("install", "--config", d.config, "--server", "http://x:8080", "--state-dir", d.state); code != svc.ExitOK {
+	if code := h.run("install", "--config", d.config, "--server", "http://127.0.0.1:8080", "--state-dir", d.state); code != svc.ExitOK {
 		t.Fatalf("install: exit %d", code)
 	}
 }
@@ -369,7 +394,7 @@ func TestInstallEnablesShippedUnit(t *testing.T) {
 	d := newInstallDirs(t)
 	h := newHarness(t, svc.Systemd)
 	h.m.Installed, h.m.Disabled = true, true
-	args := []string{"--config", d.config, "--server", "http://x:8080", "--enroll-secret", "s", "--state-dir", d.state}
+	args := []string{"--config", d.config, "--server", "http://127.0.0.1:8080", "--enroll-secret", "s", "--state-dir", d.state}
 	if code := h.run("install", args...); code != svc.ExitOK {
 		t.Fatalf("install: exit %d", code)
 	}

@@ -14,14 +14,24 @@ import (
 	"slices"
 
 	"github.com/steward-project/steward/shared/policy"
+	"github.com/steward-project/steward/shared/policysign"
 )
 
 // PolicySet is what policies.json holds: the last policy set the server
 // sent, so that a restarted agent evaluates it and names its revision in
 // hello without waiting for the server to send it again.
+//
+// Signature is the signature the set came with, if any: an agent that
+// pins a policy key checks it again when it starts. SignedSerial and
+// SignedDigest are those of the newest signed set the agent accepted; they
+// are carried over when a set without a signature replaces it (no key
+// pinned then), so that pinning a key later still refuses older sets.
 type PolicySet struct {
-	Revision uint64          `json:"revision"`
-	Policies []policy.Policy `json:"policies"`
+	Revision     uint64                `json:"revision"`
+	Policies     []policy.Policy       `json:"policies"`
+	Signature    *policysign.Signature `json:"signature,omitempty"`
+	SignedSerial uint64                `json:"signed_serial,omitempty"`
+	SignedDigest string                `json:"signed_digest,omitempty"`
 }
 
 // loadPolicies reads policies.json. A missing file means no set (revision

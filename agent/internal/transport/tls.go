@@ -45,10 +45,21 @@ func LoadCAFile(path string) (*x509.CertPool, error) {
 
 // NewHTTPClient returns the client for enrollment whose transport (and so
 // the WebSocket dialer, see NewClient) trusts only the CAs in roots for
-// the server's certificate; nil roots means the system's.
+// the server's certificate; nil roots means the system's. A non-nil roots
+// pins: the system's CAs are then not trusted at all.
 func NewHTTPClient(roots *x509.CertPool) *http.Client {
+	return NewMutualTLSClient(roots, nil)
+}
+
+// NewMutualTLSClient is NewHTTPClient that also presents cert, when not
+// nil, to a server that asks for a client certificate, on enrollment and
+// on the WebSocket alike.
+func NewMutualTLSClient(roots *x509.CertPool, cert *tls.Certificate) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	if cert != nil {
+		t.TLSClientConfig.Certificates = []tls.Certificate{*cert}
+	}
 	return &http.Client{Transport: t, Timeout: time.Minute}
 }
 
@@ -61,4 +72,14 @@ func explainTLS(err error) error {
 		return fmt.Errorf("%w (the server's certificate is not trusted: set ca_file to the PEM file of the CA that signed it)", err)
 	}
 	return err
+}
+
+// LoadClientCert reads the agent's client certificate (cert_file, PEM,
+// possibly with its chain) and private key (key_file) for mutual TLS.
+func LoadClientCert(certFile, keyFile string) (tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("cert_file %s / key_file %s: %w", certFile, keyFile, err)
+	}
+	return cert, nil
 }

@@ -42,7 +42,7 @@ EOF
 # read_enroll_env reads KEY=value lines (optionally quoted, # comments)
 # from $ENROLL_ENV without running it as shell code.
 read_enroll_env() {
-	env_server='' env_secret='' env_ca=''
+	env_server='' env_secret='' env_ca='' env_insecure=''
 	cr=$(printf '\r')
 	while IFS= read -r line || [ -n "$line" ]; do
 		line=${line%"$cr"}
@@ -66,6 +66,7 @@ read_enroll_env() {
 		STEWARD_SERVER) env_server=$value ;;
 		STEWARD_ENROLL_SECRET) env_secret=$value ;;
 		STEWARD_CA_FILE) env_ca=$value ;;
+		STEWARD_INSECURE_HTTP) env_insecure=$value ;;
 		*) warn "$ENROLL_ENV: ignoring unknown key '$key'" ;;
 		esac
 	done <"$ENROLL_ENV"
@@ -89,6 +90,9 @@ if [ -f "$ENROLL_ENV" ]; then
 		set -- --server "$env_server" --enroll-secret-file "$SECRET_FILE"
 		if [ -n "$env_ca" ]; then
 			set -- "$@" --ca-file "$env_ca"
+		fi
+		if [ "$env_insecure" = yes ]; then
+			set -- "$@" --insecure-http
 		fi
 		from_env=yes
 	else

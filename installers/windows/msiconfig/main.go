@@ -81,6 +81,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.EnrollSecret, "enroll-secret", "", "ENROLL_SECRET")
 	fs.StringVar(&o.CAFile, "ca-file", "", "CA_FILE (relative: to this program's folder)")
 	fs.StringVar(&o.Labels, "labels", "", "STEWARD_LABELS: host labels, k=v,k2=v2")
+	fs.StringVar(&o.InsecureHTTP, "insecure-http", "", "INSECURE_HTTP: 1 accepts a plain http:// server on another machine")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -138,6 +139,9 @@ type options struct {
 	Server, EnrollSecret, CAFile string
 	// Labels are the host labels as k=v,k2=v2.
 	Labels string
+	// InsecureHTTP, 1 (or yes, true), writes insecure_http: true, which
+	// the agent needs to use a plain http:// server on another machine.
+	InsecureHTTP string
 	// BaseDir resolves a relative CAFile: the installation folder, where
 	// a configured package puts its server-ca.pem.
 	BaseDir string
@@ -150,6 +154,14 @@ func configure(o options) (string, error) {
 	secret := strings.TrimSpace(o.EnrollSecret)
 	caPath := strings.TrimSpace(o.CAFile)
 	labelsGiven := strings.TrimSpace(o.Labels)
+	insecure := false
+	switch strings.ToLower(strings.TrimSpace(o.InsecureHTTP)) {
+	case "":
+	case "1", "yes", "true":
+		insecure = true
+	default:
+		return "", fmt.Errorf("INSECURE_HTTP %q: want 1 or nothing", o.InsecureHTTP)
+	}
 	dir := filepath.Dir(o.Config)
 
 	existing, err := os.ReadFile(o.Config)
@@ -157,7 +169,7 @@ func configure(o options) (string, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
-	if server == "" && secret == "" && caPath == "" && labelsGiven == "" {
+	if server == "" && secret == "" && caPath == "" && labelsGiven == "" && !insecure {
 		if exists {
 			return fmt.Sprintf("no properties given; %s kept as it is", o.Config), nil
 		}
@@ -232,6 +244,10 @@ func configure(o options) (string, error) {
 	if server != "" {
 		setKey(doc, "server", server)
 		did = append(did, "server "+server)
+	}
+	if insecure {
+		setKey(doc, "insecure_http", "true")
+		did = append(did, "insecure_http")
 	}
 	if hostLabels != nil {
 		setMapping(doc, "labels", hostLabels)

@@ -400,3 +400,27 @@ func TestRunCommandLine(t *testing.T) {
 		t.Errorf("remove left %s", dir)
 	}
 }
+
+// INSECURE_HTTP=1 writes insecure_http, which the agent needs for a plain
+// http:// server on another machine; anything but 1 (or nothing) is
+// refused.
+func TestConfigureInsecureHTTP(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "agent.yaml")
+	if _, err := configure(options{Config: cfgPath, Template: template, Server: "http://10.0.0.5:8080", EnrollSecret: "x", InsecureHTTP: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg := readConfig(t, cfgPath); cfg["insecure_http"] != "true" {
+		t.Errorf("insecure_http = %v, want \"true\"", cfg["insecure_http"])
+	}
+	other := filepath.Join(dir, "other.yaml")
+	if _, err := configure(options{Config: other, Template: template, Server: "https://s", EnrollSecret: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg := readConfig(t, other); cfg["insecure_http"] != nil {
+		t.Errorf("insecure_http written without INSECURE_HTTP: %v", cfg)
+	}
+	if _, err := configure(options{Config: other, Template: template, InsecureHTTP: "maybe"}); err == nil {
+		t.Error("INSECURE_HTTP=maybe accepted")
+	}
+}

@@ -2,13 +2,17 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/steward-project/steward/server/internal/auth"
+	"github.com/steward-project/steward/server/internal/limits"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
@@ -25,13 +29,15 @@ const DefaultOnlineWindow = 90 * time.Second
 
 // Store is the part of the server's store the admin API reads.
 type Store interface {
-	AdminTokenValid(ctx context.Context, hash string) (bool, error)
+	store.Credentials
+	store.HostLifecycle
 	GetHost(ctx context.Context, id int64) (store.Host, error)
 	ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, error)
 	Inventory(ctx context.Context, hostID int64) (store.InventoryDoc, error)
 	SearchSoftware(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error)
 	ListChanges(ctx context.Context, q store.ChangeQuery) ([]store.Change, error)
 	store.Policies
+	store.PolicySigning
 	store.Results
 	store.Exemptions
 	store.Audit
@@ -74,6 +80,12 @@ type Config struct {
 	// It returns a summary to show (counts of receivers, routes, rules).
 	// Nil answers the reload route with 503.
 	ReloadAlerting func(ctx context.Context, actor string) (any, error)
+	// Guard, when set, rate-limits tokens and the failed attempts of
+	// each client address (package limits).
+	Guard *limits.Guard
+	// HostGone, when set, is called after a host was retired or deleted
+	// (the gateway closes its connection).
+	HostGone func(hostID int64)
 }
 
 // Route is one registered method and path pattern, in net/http ServeMux
@@ -96,6 +108,12 @@ type server struct {
 	silenced func()
 	exempted func()
 	reload   func(ctx context.Context, actor string) (any, error)
+
+	guard *limits.Guard
+	gone  func(hostID int64)
+
+	touchMu sync.Mutex
+	touched map[int64]time.Time // token id -> last use this server recorded
 }
 
 // routeTable is the single list both New and Routes read, so the OpenAPI
@@ -111,6 +129,7 @@ var routeTable = []struct {
 	{http.MethodGet, "/api/v1/changes", (*server).fleetChanges},
 	{http.MethodGet, "/api/v1/software", (*server).searchSoftware},
 	{http.MethodPost, "/api/v1/policies", (*server).applyPolicies},
+	{http.MethodPut, "/api/v1/policies", (*server).replacePolicies},
 	{http.MethodGet, "/api/v1/policies", (*server).listPolicies},
 	{http.MethodGet, "/api/v1/policies/{id}", (*server).getPolicy},
 	{http.MethodDelete, "/api/v1/policies/{id}", (*server).deletePolicy},
@@ -135,6 +154,14 @@ var routeTable = []struct {
 	{http.MethodDelete, "/api/v1/silences/{id}", needsAlerting((*server).expireSilence)},
 	{http.MethodGet, "/api/v1/notifications", needsAlerting((*server).listNotifications)},
 	{http.MethodPost, "/api/v1/alerting/reload", (*server).reloadAlerting},
+	{http.MethodPost, "/api/v1/hosts/{id}/retire", (*server).retireHost},
+	{http.MethodDelete, "/api/v1/hosts/{id}", (*server).deleteHost},
+	{http.MethodGet, "/api/v1/tokens", (*server).listTokens},
+	{http.MethodPost, "/api/v1/tokens", (*server).createToken},
+	{http.MethodDelete, "/api/v1/tokens/{name}", (*server).revokeToken},
+	{http.MethodGet, "/api/v1/enroll-secrets", (*server).listEnrollSecrets},
+	{http.MethodPost, "/api/v1/enroll-secrets", (*server).createEnrollSecret},
+	{http.MethodDelete, "/api/v1/enroll-secrets/{name}", (*server).revokeEnrollSecret},
 }
 
 // Routes lists every route New registers.
@@ -154,7 +181,9 @@ func New(cfg Config) http.Handler {
 		panic("api.New: nil Store")
 	}
 	s := &server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, window: cfg.OnlineWindow, changed: cfg.PoliciesChanged, check: cfg.CheckNow,
-		alerts: cfg.Alerting, acked: cfg.AlertAcked, silenced: cfg.SilencesChanged, exempted: cfg.ExemptionsChanged, reload: cfg.ReloadAlerting}
+		alerts: cfg.Alerting, acked: cfg.AlertAcked, silenced: cfg.SilencesChanged, exempted: cfg.ExemptionsChanged, reload: cfg.ReloadAlerting,
+		gone: cfg.HostGone}
+	s.guard = cfg.Guard
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -178,6 +207,9 @@ func New(cfg Config) http.Handler {
 	}
 	if s.exempted == nil {
 		s.exempted = func() {}
+	}
+	if s.gone == nil {
+		s.gone = func(int64) {}
 	}
 
 	mux := http.NewServeMux()
@@ -209,28 +241,90 @@ func New(cfg Config) http.Handler {
 	return s.authenticate(mux)
 }
 
-// authenticate admits requests whose bearer token the store knows. Only
-// the token's hash is sent to the store, which holds nothing else.
+// authenticate admits requests whose bearer token names a live (not
+// revoked, not expired) token. Only the token's hash is sent to the
+// store, which holds nothing else. A viewer token may only read: any
+// other method is refused with 403, as is every credential route.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearerToken(r.Header.Get("Authorization"))
+		hash := ""
+		if ok {
+			hash = auth.Hash(token)
+		}
+		if !s.guard.Check(w, r, limits.APIToken, hash) {
+			return
+		}
 		if !ok {
+			s.guard.Result(r, false, "api: no bearer token")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="steward"`)
 			writeError(w, http.StatusUnauthorized, "missing bearer token in the Authorization header")
 			return
 		}
-		valid, err := s.store.AdminTokenValid(r.Context(), auth.Hash(token))
-		if err != nil {
-			s.storeFailed(w, r, "check admin token", err)
-			return
-		}
-		if !valid {
+		now := s.now()
+		tok, err := s.store.APITokenByHash(r.Context(), hash, now)
+		if errors.Is(err, store.ErrNotFound) {
+			s.guard.Result(r, false, "api: invalid, expired or revoked token")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="steward", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "invalid or revoked admin token")
+			writeError(w, http.StatusUnauthorized, "invalid, expired or revoked API token")
 			return
 		}
-		next.ServeHTTP(w, r)
+		if err != nil {
+			s.storeFailed(w, r, "check API token", err)
+			return
+		}
+		s.guard.Result(r, true, "")
+		if tok.Role != store.RoleAdmin && !viewerMay(r) {
+			writeError(w, http.StatusForbidden, "token "+strconv.Quote(tok.Name)+" has role "+tok.Role+
+				": it may only read, and not credentials")
+			return
+		}
+		s.touch(r.Context(), tok, now)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
 	})
+}
+
+// tokenKey is the request context key of the authenticated token.
+type tokenKey struct{}
+
+// requestToken returns the token authenticate admitted the request with.
+func requestToken(r *http.Request) store.APIToken {
+	tok, _ := r.Context().Value(tokenKey{}).(store.APIToken)
+	return tok
+}
+
+// viewerMay reports whether a viewer token may make request r: reads,
+// except of credentials.
+func viewerMay(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	return !strings.HasPrefix(r.URL.Path, Prefix+"tokens") && !strings.HasPrefix(r.URL.Path, Prefix+"enroll-secrets")
+}
+
+// touchEvery bounds last-used writes: a token used in a tight loop is
+// written at most once a minute per server.
+const touchEvery = time.Minute
+
+// touch records a token's use unless this server recorded one in the
+// last touchEvery. A failure is logged, never shown to the client.
+func (s *server) touch(ctx context.Context, tok store.APIToken, now time.Time) {
+	s.touchMu.Lock()
+	last, seen := s.touched[tok.ID]
+	due := !seen || now.Sub(last) >= touchEvery
+	if due {
+		if s.touched == nil || len(s.touched) > 10000 {
+			s.touched = map[int64]time.Time{}
+		}
+		s.touched[tok.ID] = now
+	}
+	s.touchMu.Unlock()
+	if !due {
+		return
+	}
+	if err := s.store.TouchAPIToken(ctx, tok.ID, now); err != nil {
+		s.log.Warn("record API token use", "token", tok.Name, "err", err)
+	}
 }
 
 // bearerToken extracts the token from an Authorization header value. The

@@ -48,7 +48,7 @@ func TestStoreErrorsAnswer503(t *testing.T) {
 	cases := []struct {
 		name, method, path string
 	}{
-		{"token check", "AdminTokenValid", "/api/v1/hosts"},
+		{"token check", "APITokenByHash", "/api/v1/hosts"},
 		{"list hosts", "ListHosts", "/api/v1/hosts"},
 		{"get host", "GetHost", "/api/v1/hosts/1"},
 		{"inventory", "Inventory", "/api/v1/hosts/1/inventory"},
@@ -87,7 +87,7 @@ func TestUnroutedRequests(t *testing.T) {
 		{"trailing slash", http.MethodGet, "/api/v1/hosts/", http.StatusNotFound, ""},
 		{"too deep", http.MethodGet, "/api/v1/hosts/1/inventory/x", http.StatusNotFound, ""},
 		{"post to list", http.MethodPost, "/api/v1/hosts", http.StatusMethodNotAllowed, "GET, HEAD"},
-		{"delete host", http.MethodDelete, "/api/v1/hosts/7", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"put host", http.MethodPut, "/api/v1/hosts/7", http.StatusMethodNotAllowed, "GET, DELETE, HEAD"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,6 +32,12 @@ type Host struct {
 	// PossibleDuplicates names other hosts reporting the same hardware
 	// UUID or machine id (cloned machines); absent when there are none.
 	PossibleDuplicates []int64 `json:"possible_duplicates,omitempty"`
+	// RetiredAt is when an admin retired the host; absent for a live one.
+	RetiredAt time.Time `json:"retired_at,omitzero"`
+	// PolicyRefusal is set, in GET /hosts/{id} only, while the host's
+	// agent refuses the newest policy set it was sent (a signed-set check
+	// or validation failed) and keeps evaluating the one before.
+	PolicyRefusal *PolicyRefusal `json:"policy_refusal,omitempty"`
 }
 
 // HostList is one page of hosts. NextCursor is absent on the last page.
@@ -77,6 +83,7 @@ func (s *server) hostView(h store.Host, now time.Time) Host {
 		MachineID:          h.MachineID,
 		Serial:             h.Serial,
 		PossibleDuplicates: h.PossibleDuplicates,
+		RetiredAt:          utc(h.RetiredAt),
 	}
 }
 
@@ -101,10 +108,17 @@ func (s *server) listHosts(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	retired := false
+	if v := q.Get("retired"); v != "" {
+		if retired, err = strconv.ParseBool(v); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("retired must be true or false, got %q", v))
+			return
+		}
+	}
 	// One row more than asked tells whether another page exists, so the
 	// last page never carries a cursor to an empty page.
 	rows, err := s.store.ListHosts(r.Context(), store.HostPage{
-		AfterHostname: after.Hostname, AfterID: after.ID, Limit: limit + 1, Duplicates: dups,
+		AfterHostname: after.Hostname, AfterID: after.ID, Limit: limit + 1, Duplicates: dups, Retired: retired,
 	})
 	if err != nil {
 		s.storeFailed(w, r, "list hosts", err)
@@ -137,7 +151,12 @@ func (s *server) getHost(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "get host", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.hostView(h, s.now()))
+	v := s.hostView(h, s.now())
+	if v.PolicyRefusal, err = s.refusalView(r, id); err != nil {
+		s.storeFailed(w, r, "policy refusal", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // checkHost asks the host's agent to evaluate its policies now.

@@ -55,10 +55,14 @@ type Policy struct {
 
 // PolicyList is one page of the policy set, by id, with the set's
 // revision.
+//
+// Signature describes the admin's signature of the set at Revision; it is
+// absent while the set is unsigned.
 type PolicyList struct {
-	Revision   int64    `json:"revision"`
-	Policies   []Policy `json:"policies"`
-	NextCursor string   `json:"next_cursor,omitempty"`
+	Revision   int64          `json:"revision"`
+	Signature  *SignatureInfo `json:"signature,omitempty"`
+	Policies   []Policy       `json:"policies"`
+	NextCursor string         `json:"next_cursor,omitempty"`
 }
 
 // ApplyResult is what POST /policies did, or with validate_only would do.
@@ -70,6 +74,9 @@ type ApplyResult struct {
 	Added        []string `json:"added"`
 	Updated      []string `json:"updated"`
 	Unchanged    []string `json:"unchanged"`
+	// Deleted lists, for PUT /policies, the policies the new set leaves
+	// out; POST deletes none.
+	Deleted []string `json:"deleted,omitempty"`
 }
 
 // DeleteResult answers DELETE /policies/{id}.
@@ -150,6 +157,9 @@ func (s *server) applyPolicies(w http.ResponseWriter, r *http.Request) {
 	specs := make([]store.PolicySpec, len(ps))
 	for i, p := range ps {
 		specs[i] = store.PolicySpec{Policy: p, ExprOnly: policy.ExprOnly(p)}
+	}
+	if s.setTooLarge(w, r, specs, false) {
+		return
 	}
 	actor, ok := s.actor(w, r)
 	if !ok {
@@ -232,7 +242,12 @@ func (s *server) listPolicies(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "compliance", err)
 		return
 	}
-	out := PolicyList{Revision: rev, Policies: make([]Policy, 0, min(len(rows), limit))}
+	sig, err := s.signatureInfo(r, rev)
+	if err != nil {
+		s.storeFailed(w, r, "policy signature", err)
+		return
+	}
+	out := PolicyList{Revision: rev, Signature: sig, Policies: make([]Policy, 0, min(len(rows), limit))}
 	if len(rows) > limit {
 		rows = rows[:limit]
 		out.NextCursor = encodeCursor(policyCursor{ID: rows[len(rows)-1].Policy.ID})

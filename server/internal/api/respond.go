@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 
@@ -18,12 +19,20 @@ type Error struct {
 // rarely shorter, and admin clients are people or scripts that can wait.
 const retryAfterSeconds = "5"
 
+// writeJSON answers v as JSON. It does not HTML-escape < > &: raw
+// inventory sections are returned byte for byte, as their hashes were
+// computed, and the answer is never HTML (nosniff below).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	var body []byte
+	if err := enc.Encode(v); err != nil {
 		// Only a programming error (an unencodable type) gets here.
 		status = http.StatusInternalServerError
-		body = []byte(`{"error":"internal error: cannot encode response"}`)
+		body = []byte(`{"error":"internal error: cannot encode response"}` + "\n")
+	} else {
+		body = buf.Bytes()
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -31,7 +40,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

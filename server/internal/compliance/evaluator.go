@@ -196,6 +196,9 @@ func (e *Evaluator) round(ctx context.Context, all bool, ids []int64) error {
 			if err != nil {
 				return fmt.Errorf("evaluate host %d: %w", id, err)
 			}
+			if !h.RetiredAt.IsZero() {
+				continue // retired hosts have no current results
+			}
 			hosts = append(hosts, h)
 		}
 		if err := e.evaluate(ctx, hosts); err != nil {

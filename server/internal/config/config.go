@@ -34,6 +34,20 @@ type Config struct {
 	Alerting alertconf.Config `yaml:"-"`
 	// File is where the YAML came from, if anywhere.
 	File string `yaml:"-"`
+
+	// TLSClientCA and TLSClientAuth ask agents for client certificates
+	// (tlsclient.go); Readiness tunes /readyz.
+	TLSClientCA   string    `yaml:"tls_client_ca"`
+	TLSClientAuth string    `yaml:"tls_client_auth"`
+	Readiness     Readiness `yaml:"readiness"`
+
+	// Limits caps connections and authentication rates at the HTTP
+	// edge (limits.go).
+	Limits Limits `yaml:"limits"`
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For header names the client; without any, the TCP
+	// peer is the client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // fileConfig is what a config file holds: Config's keys and the
@@ -94,6 +108,9 @@ func Default() Config {
 		},
 		Metrics:  Metrics{FleetInterval: 30 * time.Second},
 		Alerting: alertconf.Default(),
+		// Readiness (tlsclient.go).
+		Readiness: Readiness{CommitFailures: 3},
+		Limits:    DefaultLimits(),
 	}
 }
 
@@ -101,22 +118,46 @@ func Default() Config {
 // the environment (getenv is os.Getenv outside tests). Precedence: flag,
 // then STEWARD_<FLAG> variable, then the --config file, then defaults.
 func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg, _, err := LoadCommand(name, args, 0, getenv, stderr, nil)
+	return cfg, err
+}
+
+// LoadCommand is Load for a command that has flags of its own, which
+// extra registers, and exactly positional positional arguments, which it
+// returns; flags and positional arguments may come in any order.
+func LoadCommand(name string, args []string, positional int, getenv func(string) string, stderr io.Writer,
+	extra func(*flag.FlagSet)) (Config, []string, error) {
 	cfg := Default()
 	var flagged Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if extra != nil {
+		extra(fs)
+	}
 	fs.StringVar(&flagged.Listen, "listen", cfg.Listen, "address to listen on")
 	fs.StringVar(&flagged.DB, "db", cfg.DB, "database: sqlite://PATH or postgres://...")
 	fs.StringVar(&flagged.DataDir, "data-dir", cfg.DataDir, "directory for the admin token and enroll secret files")
 	fs.StringVar(&flagged.File, "config", "", "YAML configuration file")
 	fs.StringVar(&flagged.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
 	fs.StringVar(&flagged.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&flagged.TLSClientCA, "tls-client-ca", "", "CA file (PEM) that agents' client certificates must chain to")
+	fs.StringVar(&flagged.TLSClientAuth, "tls-client-auth", "", "agent client certificates: none, request or require")
 	fs.StringVar(&flagged.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return cfg, nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
 	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if len(pos) != positional {
+		if len(pos) > positional {
+			return cfg, nil, fmt.Errorf("unexpected argument %q", pos[positional])
+		}
+		return cfg, nil, fmt.Errorf("want %d argument(s), got %d", positional, len(pos))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -132,7 +173,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	}
 	if file, ok := value("config", flagged.File); ok {
 		if err := loadFile(&cfg, file); err != nil {
-			return cfg, err
+			return cfg, nil, err
 		}
 		cfg.File = file
 	}
@@ -146,13 +187,15 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 		{"data-dir", flagged.DataDir, &cfg.DataDir},
 		{"tls-cert", flagged.TLSCert, &cfg.TLSCert},
 		{"tls-key", flagged.TLSKey, &cfg.TLSKey},
+		{"tls-client-ca", flagged.TLSClientCA, &cfg.TLSClientCA},
+		{"tls-client-auth", flagged.TLSClientAuth, &cfg.TLSClientAuth},
 		{"log-level", flagged.LogLevel, &cfg.LogLevel},
 	} {
 		if v, ok := value(f.name, f.flag); ok {
 			*f.dst = v
 		}
 	}
-	return cfg, cfg.Validate()
+	return cfg, pos, cfg.Validate()
 }
 
 // loadFile reads the YAML file at path over cfg. Unknown keys are errors;
@@ -230,6 +273,12 @@ func (c Config) Validate() error {
 	}
 	if c.Agent.HeartbeatInterval < time.Second {
 		return fmt.Errorf("agent.heartbeat_interval %v: must be at least 1s", c.Agent.HeartbeatInterval)
+	}
+	if err := c.validateClientTLS(); err != nil {
+		return err
+	}
+	if err := c.validateLimits(); err != nil {
+		return err
 	}
 	return nil
 }

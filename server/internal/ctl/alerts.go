@@ -86,9 +86,9 @@ func alertsList(ctx context.Context, s *session, f alertFilter, limit int) error
 	}
 	now := s.now()
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tRULE\tHOST\tSUBJECT\tSTARTED\tAGE/RESOLVED")
+	tw.row("ID", "STATE", "SEVERITY", "RULE", "HOST", "SUBJECT", "STARTED", "AGE/RESOLVED")
 	for _, a := range alerts {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, alertState(a), a.Severity, a.Rule, alertHost(a),
+		tw.row(a.ID, alertState(a), a.Severity, a.Rule, alertHost(a),
 			cell(a.Subject), timeCell(a.StartedAt, "-"), alertAge(a, now))
 	}
 	return tw.Flush()
@@ -164,7 +164,7 @@ func alertsShow(ctx context.Context, s *session, arg string) error {
 
 func printAlert(w io.Writer, a api.AlertDetail, now time.Time) error {
 	tw := newTable(w)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row := func(k, v string) { tw.kv(k, v) }
 	row("ID", strconv.FormatInt(a.ID, 10))
 	row("Dedup key", a.DedupKey)
 	row("Rule", a.Rule)
@@ -202,8 +202,13 @@ func printAlert(w io.Writer, a api.AlertDetail, now time.Time) error {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			// Evidence runs over several lines; keep them under their key.
-			fmt.Fprintf(w, "  %s%s%s\n", k, m.sep, strings.ReplaceAll(strings.TrimRight(m.kv[k], "\n"), "\n", "\n    "))
+			// Evidence runs over several lines; keep them under their key,
+			// each line escaped on its own.
+			lines := strings.Split(strings.TrimRight(m.kv[k], "\n"), "\n")
+			for i, l := range lines {
+				lines[i] = escapeText(l, false)
+			}
+			fmt.Fprintf(w, "  %s%s%s\n", escapeText(k, false), m.sep, strings.Join(lines, "\n    "))
 		}
 	}
 	fmt.Fprint(w, "\nNotifications:\n")
@@ -212,9 +217,9 @@ func printAlert(w io.Writer, a api.AlertDetail, now time.Time) error {
 		return err
 	}
 	tw = newTable(w)
-	fmt.Fprintln(tw, "ID\tRECEIVER\tEVENT\tSTATE\tATTEMPTS\tAT\tLAST ERROR")
+	tw.row("ID", "RECEIVER", "EVENT", "STATE", "ATTEMPTS", "AT", "LAST ERROR")
 	for _, n := range a.Notifications {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", n.ID, n.Receiver, n.Event, n.State, n.Attempts,
+		tw.row(n.ID, n.Receiver, n.Event, n.State, n.Attempts,
 			timeCell(n.At, "-"), cell(oneLine(n.LastError)))
 	}
 	return tw.Flush()
@@ -240,12 +245,12 @@ func alertsAck(ctx context.Context, s *session, arg, comment string) error {
 		return fmt.Errorf("decode alert: %w", err)
 	}
 	// A second ack keeps the first, so this says who acknowledged it.
-	msg := fmt.Sprintf("Alert %d (%s on %s) acknowledged by %s at %s", a.ID, a.Rule, alertHost(a), a.AckedBy, timeCell(a.AckedAt, "-"))
+	said := ""
 	if a.AckComment != "" {
-		msg += ": " + oneLine(a.AckComment)
+		said = ": " + oneLine(a.AckComment)
 	}
-	_, err = fmt.Fprintln(s.out, msg+".")
-	return err
+	return printf(s.out, "Alert %d (%s on %s) acknowledged by %s at %s%s.\n", a.ID, a.Rule, alertHost(a), a.AckedBy,
+		timeCell(a.AckedAt, "-"), said)
 }
 
 // reloadRefused is a refused reload whose problems were printed already.
@@ -264,7 +269,7 @@ func alertingReload(ctx context.Context, s *session) error {
 		var refused api.ReloadError
 		if json.Unmarshal(se.Body, &refused) == nil && len(refused.Problems) > 0 {
 			for _, p := range refused.Problems {
-				fmt.Fprintln(s.errOut, p)
+				printf(s.errOut, "%s\n", p)
 			}
 			return &reloadRefused{problems: len(refused.Problems)}
 		}
@@ -285,7 +290,7 @@ func alertingReload(ctx context.Context, s *session) error {
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(res.Summary, &fields) != nil {
 		if len(res.Summary) > 0 && string(res.Summary) != "null" {
-			_, err = fmt.Fprintf(s.out, "Summary: %s\n", res.Summary)
+			err = printf(s.out, "Summary: %s\n", string(res.Summary))
 		}
 		return err
 	}
@@ -301,7 +306,7 @@ func alertingReload(ctx context.Context, s *session) error {
 		if json.Unmarshal(fields[k], &str) == nil {
 			v = str
 		}
-		fmt.Fprintf(tw, "  %s:\t%s\n", capitalize(strings.ReplaceAll(k, "_", " ")), v)
+		tw.kv("  "+capitalize(strings.ReplaceAll(escapeText(k, false), "_", " ")), v)
 	}
 	return tw.Flush()
 }

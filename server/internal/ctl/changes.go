@@ -68,9 +68,9 @@ func hostsChanges(ctx context.Context, s *session, arg string, f changeFilter, l
 		return err
 	}
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "TIME\tKIND\tSUBJECT\tOLD\tNEW")
+	tw.row("TIME", "KIND", "SUBJECT", "OLD", "NEW")
 	for _, c := range changes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", timeCell(c.FirstSeen, "-"), c.Kind, cell(c.Subject),
+		tw.row(timeCell(c.FirstSeen, "-"), c.Kind, cell(c.Subject),
 			cell(c.OldValue), cell(c.NewValue))
 	}
 	return tw.Flush()

@@ -74,6 +74,94 @@ var commands = []command{
 		},
 	},
 	{
+		name:    "hosts retire",
+		args:    []string{"ID"},
+		summary: "retire a host: refuse its node key, close its connection, drop it from counts (data kept)",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return hostsRetire(ctx, s, args[0])
+			}
+		},
+	},
+	{
+		name:    "hosts delete",
+		args:    []string{"ID"},
+		summary: "delete a host and everything stored about it",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return hostsDelete(ctx, s, args[0])
+			}
+		},
+	},
+	{
+		name:    "tokens create",
+		args:    []string{"NAME"},
+		summary: "create an API token and print it once",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var in tokenInput
+			fs.StringVar(&in.role, "role", "admin", "admin, or viewer for read-only")
+			fs.StringVar(&in.expires, "expires", "", "when it expires: a date (2027-01-01), RFC 3339, or a duration (90d, 720h); default never")
+			fs.BoolVar(&in.force, "force", false, "allow an expiry more than a year away")
+			return func(ctx context.Context, s *session, args []string) error {
+				return tokensCreate(ctx, s, args[0], in)
+			}
+		},
+	},
+	{
+		name:    "tokens list",
+		summary: "list API tokens (names, roles, expiry, last use; never the secrets)",
+		setup: func(fs *flag.FlagSet) runFunc {
+			revoked := fs.Bool("revoked", false, "include revoked tokens")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return tokensList(ctx, s, *revoked)
+			}
+		},
+	},
+	{
+		name:    "tokens revoke",
+		args:    []string{"NAME"},
+		summary: "revoke an API token by name",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return tokensRevoke(ctx, s, args[0])
+			}
+		},
+	},
+	{
+		name:    "enroll-secrets create",
+		args:    []string{"NAME"},
+		summary: "create an enroll secret and print it once",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var in secretInput
+			fs.StringVar(&in.expires, "expires", "", "when it expires: a date (2027-01-01), RFC 3339, or a duration (90d, 720h); default never")
+			fs.Int64Var(&in.maxUses, "max-uses", 0, "how many hosts may enroll with it; 0 for no limit")
+			fs.BoolVar(&in.force, "force", false, "allow an expiry more than a year away")
+			return func(ctx context.Context, s *session, args []string) error {
+				return enrollSecretsCreate(ctx, s, args[0], in)
+			}
+		},
+	},
+	{
+		name:    "enroll-secrets list",
+		summary: "list enroll secrets with their uses (never the secrets)",
+		setup: func(fs *flag.FlagSet) runFunc {
+			revoked := fs.Bool("revoked", false, "include revoked secrets")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return enrollSecretsList(ctx, s, *revoked)
+			}
+		},
+	},
+	{
+		name:    "enroll-secrets revoke",
+		args:    []string{"NAME"},
+		summary: "revoke an enroll secret by name (enrolled hosts keep working)",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return enrollSecretsRevoke(ctx, s, args[0])
+			}
+		},
+	},
+	{
 		name:    "software search",
 		args:    []string{"NAME"},
 		summary: "find the hosts that have a package (exact name)",
@@ -92,7 +180,16 @@ var commands = []command{
 			var files stringList
 			fs.Var(&files, "f", "a policy file, or a directory of *.yaml, *.yml and *.json files (repeatable)")
 			validateOnly := fs.Bool("validate-only", false, "only validate and show what would change")
+			var so signOptions
+			fs.StringVar(&so.keyFile, "sign-key", "", "sign the set with this private key (keys generate): the files become the whole set, policies not in them are deleted")
+			fs.StringVar(&so.expires, "expires", "", "with --sign-key: until when agents accept the set, a date, RFC 3339 time or duration such as 90d (default "+defaultSignatureExpiry+")")
 			return func(ctx context.Context, s *session, _ []string) error {
+				if so.keyFile != "" {
+					return policiesApplySigned(ctx, s, files, *validateOnly, so)
+				}
+				if so.expires != "" {
+					return &usageError{msg: "--expires goes with --sign-key"}
+				}
 				return policiesApply(ctx, s, files, *validateOnly)
 			}
 		},
@@ -284,6 +381,7 @@ var commands = []command{
 		},
 	},
 	packageCommand,
+	keysGenerateCommand,
 }
 
 // lookup finds the command named by the first one or two words of args

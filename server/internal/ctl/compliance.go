@@ -43,9 +43,9 @@ func policiesResults(ctx context.Context, s *session, id, status string, limit i
 		return err
 	}
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "HOST_ID\tHOSTNAME\tSTATUS\tSINCE\tCHECKED\tEVIDENCE")
+	tw.row("HOST_ID", "HOSTNAME", "STATUS", "SINCE", "CHECKED", "EVIDENCE")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.HostID, cell(r.Hostname), statusCell(r.Status, r.UnderlyingStatus),
+		tw.row(r.HostID, cell(r.Hostname), statusCell(r.Status, r.UnderlyingStatus),
 			timeCell(r.Since, "-"), timeCell(r.CheckedAt, "-"), cell(evidenceCell(r)))
 	}
 	return tw.Flush()
@@ -108,9 +108,9 @@ func complianceSummary(ctx context.Context, s *session) error {
 		return fmt.Errorf("decode compliance: %w", err)
 	}
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "POLICY\tSEVERITY\tPASS\tFAIL\tN/A\tERROR\tEXEMPT\tTOTAL")
+	tw.row("POLICY", "SEVERITY", "PASS", "FAIL", "N/A", "ERROR", "EXEMPT", "TOTAL")
 	row := func(id, severity string, n api.PolicyCounts) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", id, severity, n.Pass, n.Fail, n.NotApplicable, n.Error, n.Exempt, n.Total)
+		tw.row(id, severity, n.Pass, n.Fail, n.NotApplicable, n.Error, n.Exempt, n.Total)
 	}
 	for _, p := range c.Policies {
 		row(p.PolicyID, p.Severity, p.PolicyCounts)

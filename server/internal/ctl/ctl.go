@@ -70,6 +70,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
+	// Everything printed passes an inertWriter (inert.go): what agents
+	// reported cannot act on the terminal, whichever command prints it.
+	stdout, stderr := newInertWriter(env.Stdout), newInertWriter(env.Stderr)
+	defer stdout.Flush()
+	defer stderr.Flush()
+	env.Stdout, env.Stderr = stdout, stderr
 	err := run(ctx, args, env)
 	if err == nil {
 		return ExitOK

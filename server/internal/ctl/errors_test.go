@@ -138,7 +138,7 @@ func TestUsage(t *testing.T) {
 		{"help for nothing", []string{"help", "bogus"}, ctl.ExitUsage, "", `no help for "bogus"`, true},
 		{"command -h", []string{"hosts", "list", "-h"}, ctl.ExitOK, "--limit", "", true},
 		{"unknown command", []string{"frobnicate"}, ctl.ExitUsage, "", `unknown command "frobnicate"`, true},
-		{"unknown subcommand", []string{"hosts", "delete"}, ctl.ExitUsage, "", `unknown command "hosts delete"`, true},
+		{"unknown subcommand", []string{"hosts", "destroy"}, ctl.ExitUsage, "", `unknown command "hosts destroy"`, true},
 		{"group alone", []string{"hosts"}, ctl.ExitUsage, "", "hosts needs a subcommand", true},
 		{"missing ID", []string{"hosts", "show"}, ctl.ExitUsage, "", "takes 1 argument", true},
 		{"extra argument", []string{"hosts", "list", "extra"}, ctl.ExitUsage, "", "takes 0 argument", true},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/auth"
 )
 
 // exemptionInput is what `exemptions add` collects from its flags.
@@ -60,19 +61,9 @@ func exemptionsAdd(ctx context.Context, s *session, in exemptionInput) error {
 	return printExemption(s, raw, "Added")
 }
 
-// parseExpiry reads an RFC 3339 time, or a duration ahead of now: a Go
-// duration ("36h") or whole days ("30d").
-func parseExpiry(v string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t.UTC(), nil
-	}
-	// parseWhen counts back from now; count forward instead.
-	back, err := parseWhen(v, now)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return now.Add(now.Sub(back)).UTC(), nil
-}
+// parseExpiry reads an RFC 3339 time, a date (2027-01-01) or a duration
+// ahead of now (36h, 30d).
+func parseExpiry(v string, now time.Time) (time.Time, error) { return auth.ParseExpiry(v, now) }
 
 func printExemption(s *session, raw json.RawMessage, verb string) error {
 	if s.output == outputJSON {
@@ -82,9 +73,8 @@ func printExemption(s *session, raw json.RawMessage, verb string) error {
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return fmt.Errorf("decode exemption: %w", err)
 	}
-	_, err := fmt.Fprintf(s.out, "%s exemption %d: %s for %s until %s (owner %s).\n", verb, e.ID, e.PolicyID,
+	return printf(s.out, "%s exemption %d: %s for %s until %s (owner %s).\n", verb, e.ID, e.PolicyID,
 		exemptionTarget(e), e.ExpiresAt.UTC().Format(time.RFC3339), e.Owner)
-	return err
 }
 
 func exemptionTarget(e api.Exemption) string {
@@ -127,7 +117,7 @@ func exemptionsList(ctx context.Context, s *session, all bool, policyID string, 
 		return err
 	}
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "ID\tPOLICY\tAPPLIES TO\tEXPIRES\tSTATE\tOWNER\tREASON")
+	tw.row("ID", "POLICY", "APPLIES TO", "EXPIRES", "STATE", "OWNER", "REASON")
 	for _, e := range es {
 		state := "active"
 		switch {
@@ -136,7 +126,7 @@ func exemptionsList(ctx context.Context, s *session, all bool, policyID string, 
 		case !e.Active:
 			state = "expired"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.PolicyID, exemptionTarget(e),
+		tw.row(e.ID, e.PolicyID, exemptionTarget(e),
 			timeCell(e.ExpiresAt, "-"), state, e.Owner, strings.Join(strings.Fields(e.Reason), " "))
 	}
 	return tw.Flush()

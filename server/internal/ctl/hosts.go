@@ -31,9 +31,9 @@ func hostsList(ctx context.Context, s *session, limit int) error {
 		return err
 	}
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tVERSION\tONLINE\tLAST SEEN\tDUPLICATE OF")
+	tw.row("ID", "HOSTNAME", "OS", "VERSION", "ONLINE", "LAST SEEN", "DUPLICATE OF")
 	for _, h := range hosts {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, cell(h.Hostname), cell(osName(h)),
+		tw.row(h.ID, cell(h.Hostname), cell(osName(h)),
 			cell(h.OSVersion), yesNo(h.Online), timeCell(h.LastSeen, "never"), cell(idList(h.PossibleDuplicates, ",")))
 	}
 	return tw.Flush()
@@ -90,7 +90,7 @@ func hostsShow(ctx context.Context, s *session, arg string) error {
 
 func printHost(w io.Writer, h api.Host, inv api.Inventory) error {
 	tw := newTable(w)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row := func(k, v string) { tw.kv(k, v) }
 	row("ID", strconv.FormatInt(h.ID, 10))
 	row("Hostname", cell(h.Hostname))
 	row("OS", cell(strings.TrimSpace(h.OS+" "+h.Platform+" "+h.OSVersion)))
@@ -109,6 +109,9 @@ func printHost(w io.Writer, h api.Host, inv api.Inventory) error {
 			noun = "host "
 		}
 		row("Duplicate of", noun+idList(h.PossibleDuplicates, ", ")+" (same hardware UUID or machine id)")
+	}
+	if r := h.PolicyRefusal; r != nil {
+		row("Policy refusal", refusalCell(r))
 	}
 	if inv.CollectedAt.IsZero() && len(inv.Sections) == 0 {
 		row("Inventory", "none reported yet")

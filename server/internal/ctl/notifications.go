@@ -70,9 +70,9 @@ func notificationsList(ctx context.Context, s *session, f notificationFilter, li
 		return err
 	}
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "ID\tALERT\tRECEIVER\tEVENT\tSTATE\tATTEMPTS\tCREATED\tLAST ERROR")
+	tw.row("ID", "ALERT", "RECEIVER", "EVENT", "STATE", "ATTEMPTS", "CREATED", "LAST ERROR")
 	for _, n := range ns {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", n.ID, n.AlertID, n.Receiver, n.Event, n.State, n.Attempts,
+		tw.row(n.ID, n.AlertID, n.Receiver, n.Event, n.State, n.Attempts,
 			timeCell(n.CreatedAt, "-"), cell(oneLine(n.LastError)))
 	}
 	return tw.Flush()

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/url"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/steward-project/steward/server/internal/apiclient"
@@ -64,13 +63,16 @@ func collectPages(ctx context.Context, c *apiclient.Client, path string, q url.V
 }
 
 // printJSON writes v indented; json.RawMessage values inside it are
-// re-indented too.
+// re-indented too. encoding/json escapes C0 controls, U+2028 and U+2029;
+// escapeJSONText also escapes DEL, C1 controls and format characters
+// (bidi overrides and isolates...), so printing the JSON on a terminal is
+// as inert as a table, and it decodes back to the exact data.
 func printJSON(w io.Writer, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode output: %w", err)
 	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
+	_, err = io.WriteString(w, escapeJSONText(string(b))+"\n")
 	return err
 }
 
@@ -87,11 +89,8 @@ func decodeAll[T any](items []json.RawMessage) ([]T, error) {
 	return out, nil
 }
 
-func newTable(w io.Writer) *tabwriter.Writer {
-	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-}
-
-// cell keeps table columns readable when a value is empty.
+// cell keeps table columns readable when a value is empty. Escaping is
+// the table's (table.row).
 func cell(s string) string {
 	if s == "" {
 		return "-"

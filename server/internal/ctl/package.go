@@ -46,8 +46,7 @@ var packageCommand = command{
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(s.out, path)
-			return nil
+			return printf(s.out, "%s\n", path)
 		}
 	},
 }
@@ -123,7 +122,7 @@ func buildPackage(s *session, kind string, o packageOptions) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("build the %s installer: %w", kind, err)
 	}
-	fmt.Fprintf(s.errOut, "%s: installs steward-agent %s and enrolls it with %s; it holds the enroll secret, so hand it out like the secret itself\n",
+	printf(s.errOut, "%s: installs steward-agent %s and enrolls it with %s; it holds the enroll secret, so hand it out like the secret itself\n",
 		path, version, s.server)
 	return path, nil
 }

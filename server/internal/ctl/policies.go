@@ -127,7 +127,7 @@ func policiesApply(ctx context.Context, s *session, paths []string, validateOnly
 		}{rev, validateOnly, results})
 	}
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "POLICY\tFILE\tCHANGE")
+	tw.row("POLICY", "FILE", "CHANGE")
 	verb := map[bool][2]string{false: {"added", "updated"}, true: {"would be added", "would be updated"}}[validateOnly]
 	for _, r := range results {
 		for _, row := range []struct {
@@ -135,7 +135,7 @@ func policiesApply(ctx context.Context, s *session, paths []string, validateOnly
 			what string
 		}{{r.Added, verb[0]}, {r.Updated, verb[1]}, {r.Unchanged, "unchanged"}} {
 			for _, id := range row.ids {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", id, r.File, row.what)
+				tw.row(id, r.File, row.what)
 			}
 		}
 	}
@@ -187,7 +187,7 @@ func sendPolicyFiles(ctx context.Context, s *session, files []policyFile, valida
 		if ps, ok := refusedFile(err); ok {
 			for _, p := range ps {
 				p.File = f.path
-				fmt.Fprintln(s.errOut, p.String())
+				printf(s.errOut, "%s\n", p.String())
 			}
 			problems, bad = problems+len(ps), bad+1
 			continue
@@ -267,10 +267,10 @@ func policiesList(ctx context.Context, s *session, limit int) error {
 		return err
 	}
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "ID\tSEVERITY\tPLATFORMS\tPASS\tFAIL\tN/A\tERROR\tEXEMPT\tTITLE")
+	tw.row("ID", "SEVERITY", "PLATFORMS", "PASS", "FAIL", "N/A", "ERROR", "EXEMPT", "TITLE")
 	for _, p := range ps {
 		c := p.Counts
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", p.ID, p.Severity, cell(strings.Join(p.Platforms, ",")),
+		tw.row(p.ID, p.Severity, cell(strings.Join(p.Platforms, ",")),
 			c.Pass, c.Fail, c.NotApplicable, c.Error, c.Exempt, p.Title)
 	}
 	return tw.Flush()
@@ -290,14 +290,14 @@ func policiesShow(ctx context.Context, s *session, id string) error {
 	}
 	c := p.Counts
 	tw := newTable(s.out)
-	fmt.Fprintf(tw, "ID:\t%s\n", p.ID)
-	fmt.Fprintf(tw, "Title:\t%s\n", p.Title)
-	fmt.Fprintf(tw, "Severity:\t%s\n", p.Severity)
-	fmt.Fprintf(tw, "Platforms:\t%s\n", cell(strings.Join(p.Platforms, ", ")))
-	fmt.Fprintf(tw, "Tags:\t%s\n", cell(strings.Join(p.Tags, ", ")))
-	fmt.Fprintf(tw, "Evaluated by:\t%s\n", map[bool]string{true: "the server (expr only) and agents", false: "agents"}[p.ExprOnly])
-	fmt.Fprintf(tw, "Revision:\t%d (updated %s)\n", p.UpdatedRevision, timeCell(p.UpdatedAt, "-"))
-	fmt.Fprintf(tw, "Results:\t%d pass, %d fail, %d n/a, %d error, %d exempt\n", c.Pass, c.Fail, c.NotApplicable, c.Error, c.Exempt)
+	tw.kv("ID", p.ID)
+	tw.kv("Title", p.Title)
+	tw.kv("Severity", p.Severity)
+	tw.kv("Platforms", cell(strings.Join(p.Platforms, ", ")))
+	tw.kv("Tags", cell(strings.Join(p.Tags, ", ")))
+	tw.kv("Evaluated by", map[bool]string{true: "the server (expr only) and agents", false: "agents"}[p.ExprOnly])
+	tw.kv("Revision", fmt.Sprintf("%d (updated %s)", p.UpdatedRevision, timeCell(p.UpdatedAt, "-")))
+	tw.kv("Results", fmt.Sprintf("%d pass, %d fail, %d n/a, %d error, %d exempt", c.Pass, c.Fail, c.NotApplicable, c.Error, c.Exempt))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ func policiesDelete(ctx context.Context, s *session, id string) error {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
 	}
-	_, err = fmt.Fprintf(s.out, "Deleted policy %s; policy set revision %d.\n", d.Deleted, d.Revision)
+	err = printf(s.out, "Deleted policy %s; policy set revision %d.\n", d.Deleted, d.Revision)
 	return err
 }
 
@@ -347,6 +347,6 @@ func hostsCheck(ctx context.Context, s *session, id string) error {
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	_, err = fmt.Fprintf(s.out, "Asked host %s's agent to evaluate its policies now; results follow as they change.\n", id)
+	err = printf(s.out, "Asked host %s's agent to evaluate its policies now; results follow as they change.\n", id)
 	return err
 }

@@ -98,8 +98,7 @@ func printSilence(s *session, raw json.RawMessage, verb string) error {
 	if err := json.Unmarshal(raw, &sl); err != nil {
 		return fmt.Errorf("decode silence: %w", err)
 	}
-	_, err := fmt.Fprintf(s.out, "%s silence %d (%s): %s\n", verb, sl.ID, silenceWhen(sl), matcherList(sl.Matchers))
-	return err
+	return printf(s.out, "%s silence %d (%s): %s\n", verb, sl.ID, silenceWhen(sl), matcherList(sl.Matchers))
 }
 
 // silenceWhen says when a silence applies, by its state.
@@ -145,13 +144,13 @@ func silencesList(ctx context.Context, s *session, all bool, limit int) error {
 		return err
 	}
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "ID\tSTATE\tMATCHERS\tSTARTS\tENDS\tCREATED BY\tCOMMENT")
+	tw.row("ID", "STATE", "MATCHERS", "STARTS", "ENDS", "CREATED BY", "COMMENT")
 	for _, sl := range ss {
 		ends := sl.EndsAt
 		if !sl.ExpiredAt.IsZero() {
 			ends = sl.ExpiredAt
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", sl.ID, sl.State, matcherList(sl.Matchers), timeCell(sl.StartsAt, "-"),
+		tw.row(sl.ID, sl.State, matcherList(sl.Matchers), timeCell(sl.StartsAt, "-"),
 			timeCell(ends, "-"), cell(sl.CreatedBy), oneLine(sl.Comment))
 	}
 	return tw.Flush()

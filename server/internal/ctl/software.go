@@ -3,7 +3,6 @@ package ctl
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"strconv"
 
@@ -35,9 +34,9 @@ func softwareSearch(ctx context.Context, s *session, name, version string, limit
 		return err
 	}
 	tw := newTable(s.out)
-	fmt.Fprintln(tw, "HOST_ID\tHOSTNAME\tNAME\tVERSION\tARCH\tSOURCE")
+	tw.row("HOST_ID", "HOSTNAME", "NAME", "VERSION", "ARCH", "SOURCE")
 	for _, h := range hits {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", h.HostID, cell(h.Hostname), cell(h.Name),
+		tw.row(h.HostID, cell(h.Hostname), cell(h.Name),
 			cell(h.Version), cell(h.Arch), cell(h.Source))
 	}
 	return tw.Flush()

@@ -15,9 +15,10 @@ import (
 	"github.com/steward-project/steward/shared/wsread"
 )
 
-// writeWait bounds one frame write; a peer that cannot take a frame in this
-// time is treated as gone.
-const writeWait = 10 * time.Second
+// defaultWriteWait bounds one frame write unless Config.WriteWait says
+// otherwise; a peer that cannot take a frame in this time is treated as
+// gone.
+const defaultWriteWait = 10 * time.Second
 
 // closing is the last frame a connection sends before the close frame.
 type closing struct {
@@ -30,7 +31,7 @@ func errorFrame(code, msg string, retry time.Duration) closing {
 	b, _ := wire.Encode(wire.TypeError, 0, wire.Error{Code: code, Message: msg, RetryAfter: wire.Duration(retry)})
 	cc := websocket.CloseNormalClosure
 	switch code {
-	case wire.CodeBadMessage, wire.CodeUnsupported:
+	case wire.CodeBadMessage, wire.CodeUnsupported, wire.CodeRetired:
 		cc = websocket.ClosePolicyViolation
 	case wire.CodeUnavailable:
 		cc = websocket.CloseTryAgainLater
@@ -50,18 +51,20 @@ type conn struct {
 
 	ctx    context.Context // ends when the connection is torn down
 	cancel context.CancelFunc
-	out    chan []byte
+	out    *outbox
 	once   sync.Once
 	final  closing
 	wdone  chan struct{}
 	// health feeds the agent health series from applied heartbeats.
 	health connHealth
+	// refusal is the host's stored policy set refusal (signing.go).
+	refusal refusalState
 }
 
 func newConn(g *Gateway, ws *websocket.Conn, host store.Host, remote string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{g: g, ws: ws, host: host, remote: remote, ctx: ctx, cancel: cancel,
-		out: make(chan []byte, 64), wdone: make(chan struct{})}
+		out: newOutbox(), wdone: make(chan struct{})}
 }
 
 // fail starts tearing the connection down, sending c's closing frame first.
@@ -76,13 +79,29 @@ func (c *conn) fail(cl closing) {
 // send queues a frame for the writer. An agent whose queue is full is not
 // reading; it is dropped rather than allowed to hold server memory.
 func (c *conn) send(b []byte) {
-	select {
-	case <-c.ctx.Done():
-	case c.out <- b:
-	default:
-		c.g.cfg.Logger.Warn("agent not reading; closing connection", "host_id", c.host.ID)
-		c.fail(closing{closeCode: websocket.ClosePolicyViolation, reason: "slow_reader"})
+	c.enqueue(outItem{frame: b})
+}
+
+// sendAck queues the ack of seq. Acks have a queue bound of their own
+// (Config.AckQueue), far above what an agent keeps in flight, because
+// ingest acks a whole committed batch at once.
+func (c *conn) sendAck(seq uint64, resync bool) {
+	c.enqueue(outItem{seq: seq, resync: resync})
+}
+
+func (c *conn) enqueue(it outItem) {
+	if c.ctx.Err() != nil {
+		return
 	}
+	if c.out.push(it, c.g.cfg.AckQueue) {
+		return
+	}
+	c.g.cfg.Logger.Warn("agent not reading; closing connection", "host_id", c.host.ID, "remote", c.remote)
+	c.fail(closing{closeCode: websocket.ClosePolicyViolation, reason: "slow_reader"})
+	// The writer may be stuck in a write the peer will never take, and a
+	// close frame would not reach it either: drop the socket now rather
+	// than after the write deadline.
+	_ = c.ws.NetConn().Close()
 }
 
 func (c *conn) serve() {
@@ -246,8 +265,7 @@ func (c *conn) readLoop() error {
 			if health != nil && !res.Duplicate {
 				c.health.applied(c.g.cfg.Metrics, health)
 			}
-			ack, _ := wire.Encode(wire.TypeAck, seq, wire.Ack{Resync: res.Resync})
-			c.send(ack)
+			c.sendAck(seq, res.Resync)
 		})
 		if err != nil {
 			c.fail(errorFrame(wire.CodeUnavailable, "server is not accepting data", c.g.cfg.RetryAfter))
@@ -307,6 +325,9 @@ func (c *conn) message(env wire.Envelope) (store.Message, *wire.Health, error) {
 				return msg, nil, err
 			}
 		}
+		if err := c.noteRefusal(hb.PolicyRefusal); err != nil {
+			return msg, nil, err
+		}
 		return msg, hb.Health, nil
 	default:
 		return msg, nil, fmt.Errorf("%w: agent may not send %q", wire.ErrMalformed, env.Type)
@@ -319,16 +340,19 @@ func (c *conn) writeLoop() {
 	defer c.ws.Close()
 	ticker := time.NewTicker(c.g.cfg.PingInterval)
 	defer ticker.Stop()
+	var batch []outItem
 	for {
 		select {
-		case b := <-c.out:
-			if err := c.write(websocket.TextMessage, b); err != nil {
-				c.fail(closing{})
+		case <-c.out.ready:
+			var err error
+			batch, err = c.writeQueued(batch)
+			if err != nil {
+				c.writeFailed(err)
 				return
 			}
 		case <-ticker.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.fail(closing{})
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.g.cfg.WriteWait)); err != nil {
+				c.writeFailed(err)
 				return
 			}
 		case <-c.ctx.Done():
@@ -338,19 +362,41 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// writeQueued writes everything queued, in order, reusing batch.
+func (c *conn) writeQueued(batch []outItem) ([]outItem, error) {
+	batch = c.out.take(batch)
+	defer func() { clear(batch) }()
+	for _, it := range batch {
+		b := it.frame
+		if b == nil {
+			b, _ = wire.Encode(wire.TypeAck, it.seq, wire.Ack{Resync: it.resync})
+		}
+		if err := c.write(websocket.TextMessage, b); err != nil {
+			return batch[:0], err
+		}
+	}
+	if cap(batch) > shrinkAbove {
+		return nil, nil
+	}
+	return batch[:0], nil
+}
+
+// writeFailed ends the connection after a failed write. A failure the
+// teardown caused (a dropped slow reader) says nothing new; any other is
+// worth a warning, since the agent's acks stop there.
+func (c *conn) writeFailed(err error) {
+	if c.ctx.Err() == nil {
+		c.g.writeErrors.warn(c.g.cfg.Logger, "agent connection write failed; closing it",
+			"host_id", c.host.ID, "remote", c.remote, "err", err)
+	}
+	c.fail(closing{})
+}
+
 // flush sends what is queued (acks of committed messages are worth
 // delivering), then the closing frame and a close frame.
 func (c *conn) flush() {
-	for {
-		select {
-		case b := <-c.out:
-			if c.write(websocket.TextMessage, b) != nil {
-				return
-			}
-			continue
-		default:
-		}
-		break
+	if _, err := c.writeQueued(nil); err != nil {
+		return
 	}
 	if c.final.frame != nil {
 		if c.write(websocket.TextMessage, c.final.frame) != nil {
@@ -359,11 +405,11 @@ func (c *conn) flush() {
 	}
 	if c.final.closeCode != 0 {
 		msg := websocket.FormatCloseMessage(c.final.closeCode, c.final.reason)
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.g.cfg.WriteWait))
 	}
 }
 
 func (c *conn) write(typ int, b []byte) error {
-	c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	c.ws.SetWriteDeadline(time.Now().Add(c.g.cfg.WriteWait))
 	return c.ws.WriteMessage(typ, b)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/steward-project/steward/server/internal/auth"
 	"github.com/steward-project/steward/server/internal/ingest"
+	"github.com/steward-project/steward/server/internal/limits"
 	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/labels"
@@ -59,6 +60,16 @@ type Config struct {
 	PingInterval time.Duration
 	PongWait     time.Duration
 	HelloTimeout time.Duration
+	// Guard, when set, rate-limits enroll secrets and node keys and the
+	// failed attempts of each client address (package limits).
+	Guard *limits.Guard
+
+	// AckQueue bounds the acks waiting for one connection's writer
+	// (default DefaultAckQueue); past it the agent counts as not reading
+	// and is dropped.
+	AckQueue int
+	// WriteWait bounds one frame write (default 10 s).
+	WriteWait time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -83,6 +94,12 @@ func (c *Config) setDefaults() {
 	if c.HelloTimeout <= 0 {
 		c.HelloTimeout = 10 * time.Second
 	}
+	if c.AckQueue <= 0 {
+		c.AckQueue = DefaultAckQueue
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = defaultWriteWait
+	}
 }
 
 // Gateway serves /agent/v1/enroll and /agent/v1/ws and tracks live
@@ -98,6 +115,9 @@ type Gateway struct {
 
 	policies policySet
 	results  *resultsCommitter
+
+	// writeErrors limits the warnings of failed writes to agents.
+	writeErrors rateLimitedLog
 }
 
 // New builds a Gateway.
@@ -173,11 +193,24 @@ func (g *Gateway) enroll(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err := dec.Decode(&req); err != nil {
 		g.countEnroll("error")
+		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
+			writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("enroll request larger than %d bytes", tooLarge.Limit))
+			return
+		}
 		writeJSONError(w, http.StatusBadRequest, "malformed enroll request: "+err.Error())
+		return
+	}
+	secretHash := ""
+	if req.EnrollSecret != "" {
+		secretHash = auth.Hash(req.EnrollSecret)
+	}
+	if !g.cfg.Guard.Check(w, r, limits.EnrollSecret, secretHash) {
+		g.countEnroll("refused")
 		return
 	}
 	if req.EnrollSecret == "" {
 		g.countEnroll("refused")
+		g.cfg.Guard.Result(r, false, "enroll: no enroll secret")
 		writeJSONError(w, http.StatusUnauthorized, "enroll secret required")
 		return
 	}
@@ -192,10 +225,10 @@ func (g *Gateway) enroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	secretID, err := g.cfg.Store.EnrollSecretID(ctx, auth.Hash(req.EnrollSecret))
+	secretID, err := g.cfg.Store.EnrollSecretID(ctx, secretHash)
 	if errors.Is(err, store.ErrNotFound) {
 		g.countEnroll("refused")
-		g.cfg.Logger.Warn("enroll refused: unknown enroll secret", "remote", r.RemoteAddr, "hostname", req.Hostname)
+		g.cfg.Guard.Result(r, false, "enroll: unknown enroll secret")
 		writeJSONError(w, http.StatusUnauthorized, "enroll secret refused")
 		return
 	}
@@ -203,6 +236,7 @@ func (g *Gateway) enroll(w http.ResponseWriter, r *http.Request) {
 		g.unavailable(w, "enroll: look up secret", err)
 		return
 	}
+	g.cfg.Guard.Result(r, true, "")
 	key := auth.NewSecret()
 	id, err := g.cfg.Store.EnrollHost(ctx, store.NewHost{
 		NodeKeyHash:    auth.Hash(key),
@@ -211,6 +245,14 @@ func (g *Gateway) enroll(w http.ResponseWriter, r *http.Request) {
 		EnrolledAt:     time.Now().UTC(),
 		Labels:         req.Labels,
 	})
+	if errors.Is(err, store.ErrNotFound) {
+		// The secret reached its use limit, or was revoked or expired
+		// since the look-up.
+		g.countEnroll("refused")
+		g.cfg.Logger.Warn("enroll refused", "hostname", req.Hostname, "err", err)
+		writeJSONError(w, http.StatusUnauthorized, "enroll secret refused: used up, revoked or expired")
+		return
+	}
 	if err != nil {
 		g.unavailable(w, "enroll: create host", err)
 		return
@@ -235,14 +277,30 @@ func (g *Gateway) unavailable(w http.ResponseWriter, op string, err error) {
 
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	key, ok := bearer(r)
+	keyHash := ""
+	if ok {
+		keyHash = auth.Hash(key)
+	}
+	if !g.cfg.Guard.Check(w, r, limits.NodeKey, keyHash) {
+		return
+	}
 	if !ok {
+		g.cfg.Guard.Result(r, false, "agent: no node key")
 		writeJSONError(w, http.StatusUnauthorized, "node key required")
 		return
 	}
-	host, err := g.cfg.Store.HostByNodeKey(r.Context(), auth.Hash(key))
+	host, err := g.cfg.Store.HostByNodeKey(r.Context(), keyHash)
 	if errors.Is(err, store.ErrNotFound) {
-		g.cfg.Logger.Warn("agent connection refused: unknown node key", "remote", r.RemoteAddr)
+		g.cfg.Guard.Result(r, false, "agent: unknown node key")
 		writeJSONError(w, http.StatusUnauthorized, "unknown node key")
+		return
+	}
+	if errors.Is(err, store.ErrRetired) {
+		// Not 401: an agent answered 401 enrolls again, and an admin
+		// who retired a host wants it to stay away. Not counted as a
+		// failed authentication either: retired machines behind one
+		// address must not lock out the live ones.
+		writeJSONError(w, http.StatusForbidden, "host retired by an administrator")
 		return
 	}
 	if err != nil {
@@ -251,6 +309,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusServiceUnavailable, "database unavailable, retry later")
 		return
 	}
+	g.cfg.Guard.Result(r, true, "")
 	g.mu.Lock()
 	closed := g.closed
 	if !closed {

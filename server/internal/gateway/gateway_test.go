@@ -260,7 +260,7 @@ func TestEnroll(t *testing.T) {
 		{"wrong secret", `{"enroll_secret":"nope","hostname":"x"}`, 401},
 		{"missing secret", `{"hostname":"x"}`, 401},
 		{"not json", `enroll me`, 400},
-		{"huge body", `{"enroll_secret":"` + strings.Repeat("a", 100<<10) + `"}`, 400},
+		{"huge body", `{"enroll_secret":"` + strings.Repeat("a", 100<<10) + `"}`, 413},
 		{"bad label key", `{"enroll_secret":"s3cret","hostname":"x","labels":{"my team":"web"}}`, 400},
 		{"control character in a label", `{"enroll_secret":"s3cret","hostname":"x","labels":{"team":"a\u001b[2J"}}`, 400},
 	} {

@@ -30,26 +30,15 @@ type policySet struct {
 }
 
 func (g *Gateway) loadPolicySetLocked(ctx context.Context) error {
-	st := g.cfg.Policies
-	rev, err := st.PolicyRevision(ctx)
+	set, err := g.readPolicySet(ctx)
 	if err != nil {
-		return fmt.Errorf("policy revision: %w", err)
-	}
-	stored, err := st.ListPolicies(ctx, "", 0)
-	if err != nil {
-		return fmt.Errorf("list policies: %w", err)
-	}
-	set := wire.PolicySet{Revision: uint64(rev), Policies: []policy.Policy{}}
-	for _, sp := range stored {
-		if !sp.ExprOnly {
-			set.Policies = append(set.Policies, sp.Policy)
-		}
+		return err
 	}
 	frame, err := wire.Encode(wire.TypePolicySet, 0, set)
 	if err != nil {
 		return err
 	}
-	g.policies.revision, g.policies.frame, g.policies.loaded = rev, frame, true
+	g.policies.revision, g.policies.frame, g.policies.loaded = int64(set.Revision), frame, true
 	return nil
 }
 
@@ -147,8 +136,7 @@ func (c *conn) applyResults(seq uint64, r *wire.Results) error {
 	if err != nil {
 		return err
 	}
-	ack, _ := wire.Encode(wire.TypeAck, seq, wire.Ack{})
-	c.send(ack)
+	c.sendAck(seq, false)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/steward-project/steward/server/internal/changes"
@@ -63,6 +64,10 @@ type Batcher struct {
 	wg     sync.WaitGroup
 	mu     sync.RWMutex
 	closed bool
+	// failing counts the transactions that failed since the last one
+	// that committed; lastFailure is when the latest failed (Unix ns).
+	failing     atomic.Int64
+	lastFailure atomic.Int64
 }
 
 // New starts the writers. Call Stop to drain and end them.
@@ -110,6 +115,23 @@ func (b *Batcher) Submit(ctx context.Context, msg store.Message, done Done) erro
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// ConsecutiveFailures is how many commits in a row failed, up to now:
+// zero once one commits. A batch retried message by message counts each
+// attempt, so messages the store refuses one at a time among others that
+// commit never add up; a database that refuses every write does.
+func (b *Batcher) ConsecutiveFailures() int64 {
+	return b.failing.Load()
+}
+
+// LastFailure is when the latest failed commit ended (zero: none yet).
+func (b *Batcher) LastFailure() time.Time {
+	ns := b.lastFailure.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // Stop refuses new messages, commits what is queued and waits for the
@@ -211,6 +233,12 @@ func (b *Batcher) apply(msgs []store.Message) ([]store.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	results, err := b.sink.ApplyBatch(ctx, msgs)
+	if err != nil {
+		b.lastFailure.Store(time.Now().UnixNano())
+		b.failing.Add(1)
+	} else {
+		b.failing.Store(0)
+	}
 	if m := b.cfg.Metrics; m != nil {
 		m.BatchSize.Observe(float64(len(msgs)))
 		if err != nil {

@@ -207,3 +207,60 @@ func TestCommittedHookSeesCommittedMessagesOnly(t *testing.T) {
 		t.Error("hook saw the message whose commit failed")
 	}
 }
+
+// TestConsecutiveFailures: failed commits add up until one commits.
+func TestConsecutiveFailures(t *testing.T) {
+	sink := &recordingSink{}
+	b := New(sink, Config{Writers: 1})
+	defer b.Stop()
+	commit := func(seq uint64) error {
+		errc := make(chan error, 1)
+		if err := b.Submit(context.Background(), store.Message{HostID: 1, Seq: seq, Received: time.Now()},
+			func(_ store.Result, err error) { errc <- err }); err != nil {
+			t.Fatal(err)
+		}
+		return <-errc
+	}
+	sink.mu.Lock()
+	sink.fail = errors.New("database or disk is full")
+	sink.mu.Unlock()
+	for i := range 3 {
+		if err := commit(uint64(i + 1)); err == nil {
+			t.Fatal("commit succeeded against a failing store")
+		}
+		if n := b.ConsecutiveFailures(); n != int64(i+1) {
+			t.Fatalf("after %d failed commits ConsecutiveFailures() = %d", i+1, n)
+		}
+	}
+	sink.mu.Lock()
+	sink.fail = nil
+	sink.mu.Unlock()
+	if err := commit(4); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.ConsecutiveFailures(); n != 0 {
+		t.Errorf("after a commit ConsecutiveFailures() = %d, want 0", n)
+	}
+}
+
+// TestLastFailure: the time of the latest failed commit is kept.
+func TestLastFailure(t *testing.T) {
+	sink := &recordingSink{fail: errors.New("database or disk is full")}
+	b := New(sink, Config{Writers: 1})
+	defer b.Stop()
+	if !b.LastFailure().IsZero() {
+		t.Fatal("a failure before any commit")
+	}
+	before := time.Now()
+	errc := make(chan error, 1)
+	if err := b.Submit(context.Background(), store.Message{HostID: 1, Seq: 1, Received: time.Now()},
+		func(_ store.Result, err error) { errc <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err == nil {
+		t.Fatal("commit succeeded against a failing store")
+	}
+	if last := b.LastFailure(); last.Before(before) {
+		t.Errorf("LastFailure() = %v, want after %v", last, before)
+	}
+}

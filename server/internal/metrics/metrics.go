@@ -64,6 +64,11 @@ type Metrics struct {
 	AgentVersions   *prometheus.GaugeVec
 	PolicyResults   *prometheus.GaugeVec
 	ComplianceRatio *prometheus.GaugeVec
+
+	// HTTP edge: connections and refusals (edge.go).
+	HTTPRefused        *prometheus.CounterVec
+	HTTPConnections    *prometheus.GaugeVec
+	HTTPMaxConnections prometheus.Gauge
 }
 
 // RegisterTLSExpiry exports the serving certificate's expiry; the gauge
@@ -227,6 +232,7 @@ func New(version string) *Metrics {
 	for _, k := range []string{"inventory", "policy"} {
 		m.AgentScanDuration.WithLabelValues(k)
 	}
+	m.registerEdge()
 	for _, r := range []string{"ok", "refused", "error"} {
 		m.Enrollments.WithLabelValues(r)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/steward-project/steward/server/internal/fleet"
 	"github.com/steward-project/steward/server/internal/gateway"
 	"github.com/steward-project/steward/server/internal/ingest"
+	"github.com/steward-project/steward/server/internal/limits"
 	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/server/internal/store/instrument"
@@ -57,16 +58,26 @@ func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return nil
 }
 
+// failedCommitsExpire is how long failed ingest commits keep /readyz at
+// 503 when no commit is tried after them.
+const failedCommitsExpire = time.Minute
+
 // Run serves until ctx ends, then shuts down in order: stop accepting,
 // close agent connections, commit queued messages, close the store.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version string) error {
 	m := metrics.New(version)
+	edge, err := newEdge(cfg, log, m)
+	if err != nil {
+		return err
+	}
+	defer edge.stop()
+	// TLS, when configured: the certificate reloads on SIGHUP (tls.go).
+	var stls *serverTLS
 	if cfg.TLSCert != "" {
-		notAfter, err := certificateExpiry(cfg.TLSCert)
-		if err != nil {
+		if stls, err = newServerTLS(cfg, log, m); err != nil {
 			return err
 		}
-		m.RegisterTLSExpiry(notAfter)
+		defer stls.watchHUP()()
 	}
 	raw, kind, err := OpenStore(ctx, cfg, log)
 	if err != nil {
@@ -128,6 +139,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Ingest:            batcher,
 		Logger:            log,
 		Metrics:           m,
+		Guard:             edge.guard,
 		InventoryInterval: cfg.Agent.InventoryInterval,
 		HeartbeatInterval: cfg.Agent.HeartbeatInterval,
 	})
@@ -137,6 +149,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		// A database that answers pings but refuses every write (a full
+		// disk) is not ready either, until a commit succeeds. Failures
+		// older than failedCommitsExpire no longer count: a server taken
+		// out of rotation gets no agents, so no commit, and would stay
+		// out for good.
+		if n, limit := batcher.ConsecutiveFailures(), cfg.Readiness.CommitFailures; limit > 0 && n >= int64(limit) &&
+			time.Since(batcher.LastFailure()) < failedCommitsExpire {
+			log.Warn("readiness check failed", "consecutive_failed_commits", n)
+			http.Error(w, fmt.Sprintf("the last %d ingest commits failed", n), http.StatusServiceUnavailable)
+			return
+		}
 		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := st.Ping(pctx); err != nil {
@@ -147,9 +170,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", m.Handler(cfg.Metrics.Token.Value()))
-	gw.Register(mux)
+	// The agent endpoints, under /agent/, may need a client certificate
+	// (tls.go).
+	agents := http.NewServeMux()
+	gw.Register(agents)
+	mux.Handle("/agent/", stls.agentRoutes(agents))
 	mux.Handle(api.Prefix, api.New(api.Config{
 		Store:        st,
+		Guard:        edge.guard,
 		Logger:       log,
 		OnlineWindow: 3 * cfg.Agent.HeartbeatInterval,
 		PoliciesChanged: func(int64) {
@@ -163,28 +191,35 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		SilencesChanged:   alerts.engine.SilencesChanged,
 		ExemptionsChanged: alerts.engine.ExemptionsChanged,
 		ReloadAlerting:    alerts.reload,
+		HostGone:          func(id int64) { gw.Disconnect(id) },
 	}))
+	// A host retired through another server sharing the database loses
+	// its socket here within a sweep.
+	go gw.WatchRetired(ctx, st, retiredSweep)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		batcher.Stop()
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln = edge.listen(ln, cfg.TLSCert != "")
 	srv := &http.Server{
-		Handler:           limitRequestRead(mux, requestReadTimeout),
+		Handler:           limitRequestRead(capBodies(mux), requestReadTimeout),
+		ConnContext:       limits.ConnContext,
 		ReadHeaderTimeout: headerTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
-	if cfg.TLSCert != "" {
+	if stls != nil {
 		scheme = "https"
+		srv.TLSConfig = stls.config()
 	}
 	log.Info("steward-server listening", "url", scheme+"://"+ln.Addr().String(), "db", config.Redact(cfg.DB), "version", version)
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.TLSCert != "" {
-			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			errc <- srv.ServeTLS(ln, "", "") // the certificate comes from srv.TLSConfig
 		} else {
 			errc <- srv.Serve(ln)
 		}

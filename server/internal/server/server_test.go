@@ -188,6 +188,7 @@ func TestNoTLSNoExpiry(t *testing.T) {
 // stops the server at start, naming the file.
 func TestCertificateExpiryRefusesBadFiles(t *testing.T) {
 	dir := t.TempDir()
+	_, keyFile, _ := writeCert(t, dir, time.Now().Add(time.Hour))
 	noCert := filepath.Join(dir, "key-only.pem")
 	if err := os.WriteFile(noCert, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{1}}), 0o600); err != nil {
 		t.Fatal(err)
@@ -197,8 +198,8 @@ func TestCertificateExpiryRefusesBadFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{noCert, broken, filepath.Join(dir, "missing.pem")} {
-		if _, err := certificateExpiry(path); err == nil || !strings.Contains(err.Error(), filepath.Base(path)) {
-			t.Errorf("certificateExpiry(%s) = %v, want an error naming the file", filepath.Base(path), err)
+		if _, err := loadKeyPair(path, keyFile); err == nil || !strings.Contains(err.Error(), filepath.Base(path)) {
+			t.Errorf("loadKeyPair(%s) = %v, want an error naming the file", filepath.Base(path), err)
 		}
 	}
 }

@@ -50,3 +50,9 @@ func isUpgrade(r *http.Request) bool {
 	}
 	return false
 }
+
+// retiredSweep is how often the server looks for hosts retired through
+// another server sharing the database, to close their sockets: a retired
+// host is disconnected within about this long (at once when retired
+// through this server).
+const retiredSweep = 20 * time.Second

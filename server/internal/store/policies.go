@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/steward-project/steward/shared/policy"
+	"github.com/steward-project/steward/shared/policysign"
 )
 
 // ErrConflict is returned when a write would contradict what is stored,
@@ -42,6 +43,13 @@ type PolicyApply struct {
 	At       time.Time // zero: now
 	// DryRun computes the outcome without writing anything.
 	DryRun bool
+	// Replace makes Policies the whole set: stored policies not among
+	// them are deleted, with their results and history.
+	Replace bool
+	// Signature, when set, is recorded for the revision the apply
+	// produces; it then always produces a new revision, even when no
+	// policy changed (a set signed again must reach agents).
+	Signature *policysign.Signature
 }
 
 // PolicyApplyResult says what an apply changed. Ids are sorted.
@@ -53,6 +61,8 @@ type PolicyApplyResult struct {
 	Added     []string
 	Updated   []string
 	Unchanged []string
+	// Deleted lists the policies a Replace removed.
+	Deleted []string
 }
 
 // Policies holds the policy set. Every change bumps one global revision
@@ -397,6 +407,29 @@ func NextResult(cur *CurrentResult, r policy.Result) (write bool, since time.Tim
 	default:
 		return true, r.CheckedAt, true
 	}
+}
+
+// ApplyAuditDetail is the detail of an apply's audit entry: the revision
+// and the ids added and updated, and for a replace or a signed apply also
+// the ids deleted and the signature's key and serial.
+func ApplyAuditDetail(a PolicyApply, res PolicyApplyResult) map[string]any {
+	d := map[string]any{"revision": res.Revision, "added": nonNil(res.Added), "updated": nonNil(res.Updated)}
+	if a.Replace {
+		d["deleted"] = nonNil(res.Deleted)
+	}
+	if a.Signature != nil {
+		if st, err := policysign.ParseStatement(a.Signature.Statement); err == nil {
+			d["signed_by"], d["signed_serial"] = st.KeyID, st.Serial
+		}
+	}
+	return d
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // EncodePolicy is a policy's stored body: its JSON, compared byte for byte

@@ -40,6 +40,8 @@ type Host struct {
 	// hosts reporting the same hardware UUID or machine id: typically
 	// cloned virtual machines. They stay separate hosts; nothing is merged.
 	PossibleDuplicates []int64 `json:"possible_duplicates,omitempty"`
+	// RetiredAt is when an admin retired the host; zero for a live one.
+	RetiredAt time.Time `json:"retired_at,omitzero"`
 }
 
 // MaxDuplicates bounds Host.PossibleDuplicates: an identifier shared by
@@ -73,12 +75,17 @@ type HostPage struct {
 	Limit         int
 	// Duplicates keeps only hosts with PossibleDuplicates.
 	Duplicates bool
+	// Retired lists retired hosts too; without it they are left out.
+	Retired bool
 }
 
 // Hosts is enrollment and host bookkeeping.
 type Hosts interface {
+	// EnrollHost returns an error wrapping ErrNotFound when the enroll
+	// secret has reached its use limit (or was revoked meanwhile).
 	EnrollHost(ctx context.Context, h NewHost) (int64, error)
-	// HostByNodeKey returns ErrNotFound for an unknown key.
+	// HostByNodeKey returns ErrNotFound for an unknown key and ErrRetired
+	// for a retired host's.
 	HostByNodeKey(ctx context.Context, nodeKeyHash string) (Host, error)
 	HostConnected(ctx context.Context, id int64, info HelloInfo, at time.Time) error
 	HostDisconnected(ctx context.Context, id int64, at time.Time) error
@@ -215,23 +222,25 @@ type Auth interface {
 	// Bootstrap stores the first admin token and enroll secret if the
 	// store has no admin token yet, and reports whether it did.
 	Bootstrap(ctx context.Context, admin, enroll Credential) (bool, error)
-	// AdminTokenValid reports whether hash names a live admin token.
-	AdminTokenValid(ctx context.Context, hash string) (bool, error)
 	// EnrollSecretID returns the id of the live enroll secret with this
-	// hash, or ErrNotFound.
+	// hash (neither revoked nor expired), or ErrNotFound. Its use limit
+	// is enforced by EnrollHost, in the enrollment's transaction.
 	EnrollSecretID(ctx context.Context, hash string) (int64, error)
+	Credentials
 }
 
 // Store is everything a backend provides; the server's wiring holds one and
 // hands each part only the small interface it needs.
 type Store interface {
 	Hosts
+	HostLifecycle
 	Ingest
 	Inventory
 	Software
 	Changes
 	Auth
 	Policies
+	PolicySigning
 	Results
 	Exemptions
 	Audit

@@ -26,6 +26,8 @@ type compliance struct {
 	labels      map[int64]map[string]string
 	audit       []store.AuditEntry
 	tokenNames  map[string]string // hash -> name
+	signature   *store.PolicySignature
+	refusals    map[int64]*store.PolicyRefusal
 }
 
 type resultKey struct {
@@ -83,10 +85,17 @@ func (s *Store) ApplyPolicies(_ context.Context, a store.PolicyApply) (store.Pol
 			res.Updated = append(res.Updated, id)
 		}
 	}
+	if a.Replace {
+		for _, id := range slices.Sorted(maps.Keys(s.c.policies)) {
+			if _, ok := bodies[id]; !ok {
+				res.Deleted = append(res.Deleted, id)
+			}
+		}
+	}
 	slices.Sort(res.Added)
 	slices.Sort(res.Updated)
 	slices.Sort(res.Unchanged)
-	if len(res.Added)+len(res.Updated) == 0 {
+	if len(res.Added)+len(res.Updated)+len(res.Deleted) == 0 && a.Signature == nil {
 		return res, nil
 	}
 	res.Revision++
@@ -107,8 +116,15 @@ func (s *Store) ApplyPolicies(_ context.Context, a store.PolicyApply) (store.Pol
 		s.c.policies[id] = store.StoredPolicy{Policy: spec.Policy, ExprOnly: spec.ExprOnly, CreatedAt: created,
 			UpdatedAt: at, UpdatedRevision: res.Revision}
 	}
-	s.addAudit(at, a.Actor, store.AuditPolicyApplied, "", map[string]any{"revision": res.Revision,
-		"added": nonNil(res.Added), "updated": nonNil(res.Updated)})
+	for _, id := range res.Deleted {
+		delete(s.c.policies, id)
+		maps.DeleteFunc(s.c.current, func(k resultKey, _ *current) bool { return k.policy == id })
+		s.c.transitions = slices.DeleteFunc(s.c.transitions, func(t store.Transition) bool { return t.PolicyID == id })
+	}
+	if a.Signature != nil {
+		s.c.signature = &store.PolicySignature{Revision: res.Revision, Signature: *a.Signature}
+	}
+	s.addAudit(at, a.Actor, store.AuditPolicyApplied, "", store.ApplyAuditDetail(a, res))
 	return res, nil
 }
 

@@ -27,6 +27,7 @@ type Store struct {
 	software    []store.SoftwareHit
 	changes     []store.Change
 	tokens      map[string]bool // hash -> live
+	cred        credentials
 	failAll     error
 	failing     map[string]error // method name -> injected error
 	calls       int
@@ -52,13 +53,17 @@ func (s *Store) AddToken(token string) { s.AddNamedToken(token, "admin") }
 
 // AddNamedToken makes token a live admin token with a name, which the
 // audit log records as the actor.
-func (s *Store) AddNamedToken(token, name string) {
+func (s *Store) AddNamedToken(token, name string) { s.AddRoleToken(token, name, store.RoleAdmin) }
+
+// AddRoleToken makes token a live token with a name and a role.
+func (s *Store) AddRoleToken(token, name, role string) {
 	sum := sha256.Sum256([]byte(token))
 	h := hex.EncodeToString(sum[:])
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens[h] = true
 	s.c.tokenNames[h] = name
+	s.cred.add(h, store.APIToken{Name: name, Role: role, CreatedAt: time.Now().UTC()})
 }
 
 // AddHost stores h, replacing any host with the same ID.
@@ -122,16 +127,6 @@ func (s *Store) enter(method string) error {
 	return s.failAll
 }
 
-// AdminTokenValid implements api.Store.
-func (s *Store) AdminTokenValid(_ context.Context, hash string) (bool, error) {
-	err := s.enter("AdminTokenValid")
-	defer s.mu.Unlock()
-	if err != nil {
-		return false, err
-	}
-	return s.tokens[hash], nil
-}
-
 // GetHost implements api.Store.
 func (s *Store) GetHost(_ context.Context, id int64) (store.Host, error) {
 	err := s.enter("GetHost")
@@ -169,7 +164,7 @@ func (s *Store) ListHosts(_ context.Context, p store.HostPage) ([]store.Host, er
 		if p.AfterID != 0 && cmp.Or(cmp.Compare(h.Hostname, p.AfterHostname), cmp.Compare(h.ID, p.AfterID)) <= 0 {
 			continue
 		}
-		if p.Duplicates && len(h.PossibleDuplicates) == 0 {
+		if p.Duplicates && len(h.PossibleDuplicates) == 0 || !p.Retired && !h.RetiredAt.IsZero() {
 			continue
 		}
 		if len(out) == p.Limit {

@@ -50,14 +50,16 @@ func (w *wrapper) observe(ctx context.Context, op string, start time.Time, err *
 	}
 }
 
-// failed tells failures from answers: a row that does not exist is an
-// answer (store.ErrNotFound), and a call whose caller went away (its
+// failed tells failures from answers: a row that does not exist, a
+// write that contradicts what is stored, or a retired host's key is an
+// answer (store.ErrNotFound, ErrConflict, ErrRetired), and a call whose caller went away (its
 // context canceled: an agent disconnected, the server is stopping) says
 // nothing about the database. A deadline that expired does count: the
 // database was too slow.
 func failed(ctx context.Context, err error) bool {
 	switch {
-	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, context.Canceled):
+	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict),
+		errors.Is(err, store.ErrRetired), errors.Is(err, context.Canceled):
 		return false
 	case errors.Is(ctx.Err(), context.Canceled):
 		// Drivers do not always wrap the context's error.
@@ -74,17 +76,6 @@ func failed(ctx context.Context, err error) bool {
 //instrument:optional
 type evaluationLocker interface {
 	LockEvaluation(ctx context.Context) (release func(), err error)
-}
-
-// credentialAdmin is the credential management both backends provide
-// beyond store.Auth; the storetest contract asserts it.
-//
-//instrument:optional
-type credentialAdmin interface {
-	CreateAPIToken(ctx context.Context, c store.Credential) (int64, error)
-	RevokeAPIToken(ctx context.Context, id int64) error
-	CreateEnrollSecret(ctx context.Context, c store.Credential) (int64, error)
-	RevokeEnrollSecret(ctx context.Context, id int64) error
 }
 
 // softwareCounter reads a catalog row's host count; both backends provide

@@ -102,20 +102,13 @@ type (
 	alertingLocker interface {
 		LockEvaluation(ctx context.Context) (release func(), err error)
 	}
-	contractAdmin interface {
-		CreateAPIToken(ctx context.Context, c store.Credential) (int64, error)
-		RevokeAPIToken(ctx context.Context, id int64) error
-		CreateEnrollSecret(ctx context.Context, c store.Credential) (int64, error)
-		RevokeEnrollSecret(ctx context.Context, id int64) error
-	}
 )
 
 // capabilities reports which optional interfaces st satisfies.
 func capabilities(st store.Store) string {
 	_, l := st.(alertingLocker)
-	_, a := st.(contractAdmin)
 	_, c := st.(storetest.Counter)
-	return fmt.Sprintf("locker=%v admin=%v counter=%v", l, a, c)
+	return fmt.Sprintf("locker=%v counter=%v", l, c)
 }
 
 // TestOptionalInterfacesOfBackends: the wrapped PostgreSQL store keeps
@@ -154,16 +147,10 @@ func TestOptionalInterfacesOfBackends(t *testing.T) {
 // Pieces of fake stores, one per optional interface.
 type (
 	fakeLocker  struct{}
-	fakeAdmin   struct{}
 	fakeCounter struct{}
 )
 
 func (fakeLocker) LockEvaluation(context.Context) (func(), error) { return func() {}, nil }
-
-func (fakeAdmin) CreateAPIToken(context.Context, store.Credential) (int64, error)     { return 1, nil }
-func (fakeAdmin) RevokeAPIToken(context.Context, int64) error                         { return nil }
-func (fakeAdmin) CreateEnrollSecret(context.Context, store.Credential) (int64, error) { return 1, nil }
-func (fakeAdmin) RevokeEnrollSecret(context.Context, int64) error                     { return nil }
 
 func (fakeCounter) SoftwareHostCount(context.Context, int64) (int64, error) { return 3, nil }
 
@@ -180,33 +167,13 @@ func TestOptionalInterfacesEveryCombination(t *testing.T) {
 		}{base, fakeLocker{}},
 		struct {
 			store.Store
-			fakeAdmin
-		}{base, fakeAdmin{}},
-		struct {
-			store.Store
 			fakeCounter
 		}{base, fakeCounter{}},
 		struct {
 			store.Store
 			fakeLocker
-			fakeAdmin
-		}{base, fakeLocker{}, fakeAdmin{}},
-		struct {
-			store.Store
-			fakeLocker
 			fakeCounter
 		}{base, fakeLocker{}, fakeCounter{}},
-		struct {
-			store.Store
-			fakeAdmin
-			fakeCounter
-		}{base, fakeAdmin{}, fakeCounter{}},
-		struct {
-			store.Store
-			fakeLocker
-			fakeAdmin
-			fakeCounter
-		}{base, fakeLocker{}, fakeAdmin{}, fakeCounter{}},
 	} {
 		m := metrics.New("test")
 		w := Wrap(st, m)
@@ -219,14 +186,6 @@ func TestOptionalInterfacesEveryCombination(t *testing.T) {
 			}
 			if calls, _, _ := observed(t, m, "SoftwareHostCount"); calls != 1 {
 				t.Errorf("%T: SoftwareHostCount observed %d times, want 1", st, calls)
-			}
-		}
-		if a, ok := w.(contractAdmin); ok {
-			if err := a.RevokeAPIToken(t.Context(), 1); err != nil {
-				t.Error(err)
-			}
-			if calls, _, _ := observed(t, m, "RevokeAPIToken"); calls != 1 {
-				t.Errorf("%T: RevokeAPIToken observed %d times, want 1", st, calls)
 			}
 		}
 	}

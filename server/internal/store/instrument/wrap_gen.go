@@ -45,6 +45,24 @@ func (w *wrapper) ListHosts(ctx context.Context, p store.HostPage) (_ []store.Ho
 	return w.inner.ListHosts(ctx, p)
 }
 
+// RetireHost times store.Store.RetireHost.
+func (w *wrapper) RetireHost(ctx context.Context, id int64, actor string, at time.Time) (_ store.Host, err error) {
+	defer w.observe(ctx, "RetireHost", time.Now(), &err)
+	return w.inner.RetireHost(ctx, id, actor, at)
+}
+
+// DeleteHost times store.Store.DeleteHost.
+func (w *wrapper) DeleteHost(ctx context.Context, id int64, actor string, at time.Time) (err error) {
+	defer w.observe(ctx, "DeleteHost", time.Now(), &err)
+	return w.inner.DeleteHost(ctx, id, actor, at)
+}
+
+// RetiredSince times store.Store.RetiredSince.
+func (w *wrapper) RetiredSince(ctx context.Context, since time.Time) (_ []int64, err error) {
+	defer w.observe(ctx, "RetiredSince", time.Now(), &err)
+	return w.inner.RetiredSince(ctx, since)
+}
+
 // ApplyBatch times store.Store.ApplyBatch.
 func (w *wrapper) ApplyBatch(ctx context.Context, msgs []store.Message) (_ []store.Result, err error) {
 	defer w.observe(ctx, "ApplyBatch", time.Now(), &err)
@@ -75,16 +93,58 @@ func (w *wrapper) Bootstrap(ctx context.Context, admin store.Credential, enroll 
 	return w.inner.Bootstrap(ctx, admin, enroll)
 }
 
-// AdminTokenValid times store.Store.AdminTokenValid.
-func (w *wrapper) AdminTokenValid(ctx context.Context, hash string) (_ bool, err error) {
-	defer w.observe(ctx, "AdminTokenValid", time.Now(), &err)
-	return w.inner.AdminTokenValid(ctx, hash)
-}
-
 // EnrollSecretID times store.Store.EnrollSecretID.
 func (w *wrapper) EnrollSecretID(ctx context.Context, hash string) (_ int64, err error) {
 	defer w.observe(ctx, "EnrollSecretID", time.Now(), &err)
 	return w.inner.EnrollSecretID(ctx, hash)
+}
+
+// APITokenByHash times store.Store.APITokenByHash.
+func (w *wrapper) APITokenByHash(ctx context.Context, hash string, at time.Time) (_ store.APIToken, err error) {
+	defer w.observe(ctx, "APITokenByHash", time.Now(), &err)
+	return w.inner.APITokenByHash(ctx, hash, at)
+}
+
+// TouchAPIToken times store.Store.TouchAPIToken.
+func (w *wrapper) TouchAPIToken(ctx context.Context, id int64, at time.Time) (err error) {
+	defer w.observe(ctx, "TouchAPIToken", time.Now(), &err)
+	return w.inner.TouchAPIToken(ctx, id, at)
+}
+
+// CreateAPIToken times store.Store.CreateAPIToken.
+func (w *wrapper) CreateAPIToken(ctx context.Context, t store.NewAPIToken) (_ store.APIToken, err error) {
+	defer w.observe(ctx, "CreateAPIToken", time.Now(), &err)
+	return w.inner.CreateAPIToken(ctx, t)
+}
+
+// ListAPITokens times store.Store.ListAPITokens.
+func (w *wrapper) ListAPITokens(ctx context.Context, includeRevoked bool) (_ []store.APIToken, err error) {
+	defer w.observe(ctx, "ListAPITokens", time.Now(), &err)
+	return w.inner.ListAPITokens(ctx, includeRevoked)
+}
+
+// RevokeAPIToken times store.Store.RevokeAPIToken.
+func (w *wrapper) RevokeAPIToken(ctx context.Context, name string, actor string, at time.Time) (_ store.APIToken, err error) {
+	defer w.observe(ctx, "RevokeAPIToken", time.Now(), &err)
+	return w.inner.RevokeAPIToken(ctx, name, actor, at)
+}
+
+// CreateEnrollSecret times store.Store.CreateEnrollSecret.
+func (w *wrapper) CreateEnrollSecret(ctx context.Context, s store.NewEnrollSecret) (_ store.EnrollSecret, err error) {
+	defer w.observe(ctx, "CreateEnrollSecret", time.Now(), &err)
+	return w.inner.CreateEnrollSecret(ctx, s)
+}
+
+// ListEnrollSecrets times store.Store.ListEnrollSecrets.
+func (w *wrapper) ListEnrollSecrets(ctx context.Context, includeRevoked bool) (_ []store.EnrollSecret, err error) {
+	defer w.observe(ctx, "ListEnrollSecrets", time.Now(), &err)
+	return w.inner.ListEnrollSecrets(ctx, includeRevoked)
+}
+
+// RevokeEnrollSecret times store.Store.RevokeEnrollSecret.
+func (w *wrapper) RevokeEnrollSecret(ctx context.Context, name string, actor string, at time.Time) (_ store.EnrollSecret, err error) {
+	defer w.observe(ctx, "RevokeEnrollSecret", time.Now(), &err)
+	return w.inner.RevokeEnrollSecret(ctx, name, actor, at)
 }
 
 // ApplyPolicies times store.Store.ApplyPolicies.
@@ -115,6 +175,24 @@ func (w *wrapper) ListPolicies(ctx context.Context, afterID string, limit int) (
 func (w *wrapper) PolicyRevision(ctx context.Context) (_ int64, err error) {
 	defer w.observe(ctx, "PolicyRevision", time.Now(), &err)
 	return w.inner.PolicyRevision(ctx)
+}
+
+// PolicySignature times store.Store.PolicySignature.
+func (w *wrapper) PolicySignature(ctx context.Context) (_ store.PolicySignature, err error) {
+	defer w.observe(ctx, "PolicySignature", time.Now(), &err)
+	return w.inner.PolicySignature(ctx)
+}
+
+// PolicyRefusal times store.Store.PolicyRefusal.
+func (w *wrapper) PolicyRefusal(ctx context.Context, hostID int64) (_ *store.PolicyRefusal, err error) {
+	defer w.observe(ctx, "PolicyRefusal", time.Now(), &err)
+	return w.inner.PolicyRefusal(ctx, hostID)
+}
+
+// SetPolicyRefusal times store.Store.SetPolicyRefusal.
+func (w *wrapper) SetPolicyRefusal(ctx context.Context, hostID int64, r *store.PolicyRefusal) (err error) {
+	defer w.observe(ctx, "SetPolicyRefusal", time.Now(), &err)
+	return w.inner.SetPolicyRefusal(ctx, hostID, r)
 }
 
 // ApplyResults times store.Store.ApplyResults.
@@ -350,36 +428,6 @@ func (o evaluationLockerShim) LockEvaluation(ctx context.Context) (_ func(), err
 	return o.inner.LockEvaluation(ctx)
 }
 
-// credentialAdminShim times the methods of credentialAdmin for a store that has them.
-type credentialAdminShim struct {
-	w     *wrapper
-	inner credentialAdmin
-}
-
-// CreateAPIToken times credentialAdmin.CreateAPIToken.
-func (o credentialAdminShim) CreateAPIToken(ctx context.Context, c store.Credential) (_ int64, err error) {
-	defer o.w.observe(ctx, "CreateAPIToken", time.Now(), &err)
-	return o.inner.CreateAPIToken(ctx, c)
-}
-
-// RevokeAPIToken times credentialAdmin.RevokeAPIToken.
-func (o credentialAdminShim) RevokeAPIToken(ctx context.Context, id int64) (err error) {
-	defer o.w.observe(ctx, "RevokeAPIToken", time.Now(), &err)
-	return o.inner.RevokeAPIToken(ctx, id)
-}
-
-// CreateEnrollSecret times credentialAdmin.CreateEnrollSecret.
-func (o credentialAdminShim) CreateEnrollSecret(ctx context.Context, c store.Credential) (_ int64, err error) {
-	defer o.w.observe(ctx, "CreateEnrollSecret", time.Now(), &err)
-	return o.inner.CreateEnrollSecret(ctx, c)
-}
-
-// RevokeEnrollSecret times credentialAdmin.RevokeEnrollSecret.
-func (o credentialAdminShim) RevokeEnrollSecret(ctx context.Context, id int64) (err error) {
-	defer o.w.observe(ctx, "RevokeEnrollSecret", time.Now(), &err)
-	return o.inner.RevokeEnrollSecret(ctx, id)
-}
-
 // softwareCounterShim times the methods of softwareCounter for a store that has them.
 type softwareCounterShim struct {
 	w     *wrapper
@@ -400,13 +448,9 @@ func withOptional(w *wrapper) store.Store {
 	if ok {
 		has |= 1 << 0
 	}
-	o1, ok := w.inner.(credentialAdmin)
+	o1, ok := w.inner.(softwareCounter)
 	if ok {
 		has |= 1 << 1
-	}
-	o2, ok := w.inner.(softwareCounter)
-	if ok {
-		has |= 1 << 2
 	}
 	switch has {
 	case 1:
@@ -417,38 +461,14 @@ func withOptional(w *wrapper) store.Store {
 	case 2:
 		return struct {
 			*wrapper
-			credentialAdmin
-		}{w, credentialAdminShim{w, o1}}
+			softwareCounter
+		}{w, softwareCounterShim{w, o1}}
 	case 3:
 		return struct {
 			*wrapper
 			evaluationLocker
-			credentialAdmin
-		}{w, evaluationLockerShim{w, o0}, credentialAdminShim{w, o1}}
-	case 4:
-		return struct {
-			*wrapper
 			softwareCounter
-		}{w, softwareCounterShim{w, o2}}
-	case 5:
-		return struct {
-			*wrapper
-			evaluationLocker
-			softwareCounter
-		}{w, evaluationLockerShim{w, o0}, softwareCounterShim{w, o2}}
-	case 6:
-		return struct {
-			*wrapper
-			credentialAdmin
-			softwareCounter
-		}{w, credentialAdminShim{w, o1}, softwareCounterShim{w, o2}}
-	case 7:
-		return struct {
-			*wrapper
-			evaluationLocker
-			credentialAdmin
-			softwareCounter
-		}{w, evaluationLockerShim{w, o0}, credentialAdminShim{w, o1}, softwareCounterShim{w, o2}}
+		}{w, evaluationLockerShim{w, o0}, softwareCounterShim{w, o1}}
 	}
 	return w
 }

@@ -18,12 +18,12 @@ func (s *Store) FleetCounts(ctx context.Context, onlineSince time.Time) (store.F
 		out = store.FleetCounts{}
 		b := &pgx.Batch{}
 		b.Queue(`SELECT os, platform, os_version, COALESCE(last_seen >= $1, false) AS online, count(*)
-			FROM hosts GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, nowOr(onlineSince)).Query(func(rows pgx.Rows) error {
+			FROM hosts WHERE retired_at IS NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, nowOr(onlineSince)).Query(func(rows pgx.Rows) error {
 			var err error
 			out.Hosts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[store.HostCount])
 			return err
 		})
-		b.Queue(`SELECT agent_version, count(*) FROM hosts GROUP BY 1 ORDER BY 1`).Query(func(rows pgx.Rows) error {
+		b.Queue(`SELECT agent_version, count(*) FROM hosts WHERE retired_at IS NULL GROUP BY 1 ORDER BY 1`).Query(func(rows pgx.Rows) error {
 			var err error
 			out.AgentVersions, err = pgx.CollectRows(rows, pgx.RowToStructByPos[store.VersionCount])
 			return err

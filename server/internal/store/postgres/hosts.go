@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,7 +19,7 @@ import (
 // into hostRow.
 var hostColumns = `id, hostname, os, platform, os_version, arch, agent_version,
 	enrolled_at, last_seen, connected_at, disconnected_at, last_seq,
-	hardware_uuid, machine_id, serial, ` + duplicatesColumn
+	hardware_uuid, machine_id, serial, retired_at, ` + duplicatesColumn
 
 // sameUUID and sameMachineID find the other hosts sharing a host's
 // identifier; the literal "<> ”" terms match the partial indexes'
@@ -52,6 +54,7 @@ type hostRow struct {
 	HardwareUUID   string     `db:"hardware_uuid"`
 	MachineID      string     `db:"machine_id"`
 	Serial         string     `db:"serial"`
+	RetiredAt      *time.Time `db:"retired_at"`
 	Duplicates     []int64    `db:"possible_duplicates"`
 }
 
@@ -67,6 +70,7 @@ func (r hostRow) host() store.Host {
 		HardwareUUID:   r.HardwareUUID,
 		MachineID:      r.MachineID,
 		Serial:         r.Serial,
+		RetiredAt:      utc(r.RetiredAt),
 	}
 	if len(r.Duplicates) > 0 {
 		h.PossibleDuplicates = r.Duplicates
@@ -87,6 +91,11 @@ func (s *Store) EnrollHost(ctx context.Context, h store.NewHost) (int64, error) 
 	}
 	var id int64
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if secret != nil {
+			if err := takeSecretUse(ctx, tx, *secret); err != nil {
+				return err
+			}
+		}
 		if err := tx.QueryRow(ctx, `INSERT INTO hosts (node_key_hash, hostname, enroll_secret_id, enrolled_at)
 			VALUES ($1, $2, $3, $4) RETURNING id`, h.NodeKeyHash, clean(h.Hostname), secret, at).Scan(&id); err != nil {
 			return err
@@ -110,6 +119,37 @@ func (s *Store) EnrollHost(ctx context.Context, h store.NewHost) (int64, error) 
 	return id, nil
 }
 
+// takeSecretUse checks, in an enrollment's transaction, that the enroll
+// secret is still live and below its use limit. Only a limited secret's
+// row is locked (its uses are counted from hosts, so enrollments with it
+// queue); unlimited secrets, the common case, take no lock, so an enroll
+// storm does not serialize on one row.
+func takeSecretUse(ctx context.Context, tx pgx.Tx, id int64) error {
+	var maxUses *int64
+	var live bool
+	err := tx.QueryRow(ctx, `SELECT max_uses, revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+		FROM enroll_secrets WHERE id = $1`, id).Scan(&maxUses, &live)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && !live {
+		return fmt.Errorf("enroll secret %d revoked or expired: %w", id, store.ErrNotFound)
+	}
+	if err != nil || maxUses == nil {
+		return err
+	}
+	// Under READ COMMITTED the count, a statement after the lock, sees
+	// the hosts of every enrollment that held the lock before.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM enroll_secrets WHERE id = $1 FOR UPDATE`, id); err != nil {
+		return err
+	}
+	var used int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM hosts WHERE enroll_secret_id = $1`, id).Scan(&used); err != nil {
+		return err
+	}
+	if used >= *maxUses {
+		return fmt.Errorf("enroll secret %d used %d of %d times: %w", id, used, *maxUses, store.ErrNotFound)
+	}
+	return nil
+}
+
 func (s *Store) oneHost(ctx context.Context, where string, arg any) (store.Host, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+hostColumns+` FROM hosts WHERE `+where, arg)
 	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[hostRow])
@@ -127,6 +167,9 @@ func (s *Store) HostByNodeKey(ctx context.Context, nodeKeyHash string) (store.Ho
 	h, err := s.oneHost(ctx, `node_key_hash = $1`, nodeKeyHash)
 	if err != nil {
 		return store.Host{}, fmt.Errorf("host by node key: %w", err)
+	}
+	if !h.RetiredAt.IsZero() {
+		return store.Host{}, fmt.Errorf("host %d: %w", h.ID, store.ErrRetired)
 	}
 	return h, nil
 }
@@ -180,6 +223,9 @@ func (s *Store) ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, 
 	if p.Duplicates {
 		dups = hasDuplicates
 	}
+	if !p.Retired {
+		dups += " AND retired_at IS NULL"
+	}
 	var rows pgx.Rows
 	if p.AfterID > 0 {
 		rows, _ = s.pool.Query(ctx, fmt.Sprintf(listHostsAfterSQL, dups), p.AfterHostname, p.AfterID, limitOrDefault(p.Limit))
@@ -202,3 +248,75 @@ func (s *Store) ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, 
 // The %s is a further condition ("true" for none).
 var listHostsAfterSQL = `SELECT ` + hostColumns + ` FROM hosts
 	WHERE (hostname, id) > ($1, $2) AND %s ORDER BY hostname, id LIMIT $3`
+
+// RetireHost retires a host: see store.HostLifecycle. Deleting its
+// current results fires the result count triggers, so compliance counts
+// drop it in the same transaction.
+func (s *Store) RetireHost(ctx context.Context, id int64, actor string, at time.Time) (store.Host, error) {
+	at = nowOr(at)
+	var h store.Host
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var retired *time.Time
+		var hostname string
+		err := tx.QueryRow(ctx, `SELECT retired_at, hostname FROM hosts WHERE id = $1 FOR UPDATE`, id).Scan(&retired, &hostname)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if retired != nil {
+			return fmt.Errorf("retired at %s: %w", retired.UTC().Format(time.RFC3339), store.ErrConflict)
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE hosts SET retired_at = $2 WHERE id = $1`, id, at)
+		b.Queue(`DELETE FROM results_current WHERE host_id = $1`, id)
+		raw, err := json.Marshal(map[string]any{"host_id": id, "hostname": hostname})
+		if err != nil {
+			return err
+		}
+		queueAudit(b, at, actor, store.AuditHostRetired, strconv.FormatInt(id, 10), raw)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return store.Host{}, fmt.Errorf("retire host %d: %w", id, err)
+	}
+	if h, err = s.GetHost(ctx, id); err != nil {
+		return store.Host{}, err
+	}
+	return h, nil
+}
+
+// DeleteHost deletes a host; its rows in every other table go with it
+// (ON DELETE CASCADE), and the result count triggers see its results go.
+func (s *Store) DeleteHost(ctx context.Context, id int64, actor string, at time.Time) error {
+	at = nowOr(at)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var hostname string
+		err := tx.QueryRow(ctx, `DELETE FROM hosts WHERE id = $1 RETURNING hostname`, id).Scan(&hostname)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return auditTx(ctx, tx, at, actor, store.AuditHostDeleted, strconv.FormatInt(id, 10),
+			map[string]any{"host_id": id, "hostname": hostname})
+	})
+	if err != nil {
+		return fmt.Errorf("delete host %d: %w", id, err)
+	}
+	return nil
+}
+
+// RetiredSince lists hosts retired at or after since, from the partial
+// index on retired_at.
+func (s *Store) RetiredSince(ctx context.Context, since time.Time) ([]int64, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id FROM hosts WHERE retired_at IS NOT NULL AND retired_at >= $1 ORDER BY id`,
+		since.UTC())
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("hosts retired since: %w", err)
+	}
+	return ids, nil
+}

@@ -17,15 +17,20 @@ import (
 type applyPlan struct {
 	result store.PolicyApplyResult
 	bodies map[string]string
+	signed bool // a signature is recorded: the revision moves regardless
 }
 
-func (p *applyPlan) changed() bool { return len(p.result.Added)+len(p.result.Updated) > 0 }
+func (p *applyPlan) changed() bool {
+	return len(p.result.Added)+len(p.result.Updated)+len(p.result.Deleted) > 0 || p.signed
+}
 
 // planApply reads the revision (locking it unless dryRun, so applies and
 // deletes queue) and the stored policies of the specs' ids in one round
-// trip, and compares them.
-func planApply(ctx context.Context, q pgx.Tx, specs []store.PolicySpec, dryRun bool) (*applyPlan, error) {
-	p := &applyPlan{bodies: make(map[string]string, len(specs))}
+// trip, and compares them; for a replace it also finds the stored
+// policies the specs leave out.
+func planApply(ctx context.Context, q pgx.Tx, a store.PolicyApply) (*applyPlan, error) {
+	specs, dryRun := a.Policies, a.DryRun
+	p := &applyPlan{bodies: make(map[string]string, len(specs)), signed: a.Signature != nil}
 	ids := make([]string, len(specs))
 	for i, spec := range specs {
 		body, err := store.EncodePolicy(spec.Policy)
@@ -59,6 +64,13 @@ func planApply(ctx context.Context, q pgx.Tx, specs []store.PolicySpec, dryRun b
 		})
 		return err
 	})
+	if a.Replace {
+		b.Queue(`SELECT id FROM policies WHERE id <> ALL($1) ORDER BY id`, ids).Query(func(rows pgx.Rows) error {
+			var err error
+			p.result.Deleted, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+	}
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("read policies: %w", err)
 	}
@@ -93,7 +105,7 @@ func (s *Store) ApplyPolicies(ctx context.Context, a store.PolicyApply) (store.P
 	at := nowOr(a.At)
 	var res store.PolicyApplyResult
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		p, err := planApply(ctx, tx, a.Policies, a.DryRun)
+		p, err := planApply(ctx, tx, a)
 		if err != nil {
 			return err
 		}
@@ -113,9 +125,16 @@ func (s *Store) ApplyPolicies(ctx context.Context, a store.PolicyApply) (store.P
 			titles, severities = append(titles, spec.Policy.Title), append(severities, spec.Policy.Severity)
 			platforms, exprOnly = append(platforms, string(pl)), append(exprOnly, spec.ExprOnly)
 		}
-		detail, _ := json.Marshal(map[string]any{ // plain values always encode
-			"revision": res.Revision, "added": nonNilStrings(res.Added), "updated": nonNilStrings(res.Updated)})
+		detail, _ := json.Marshal(store.ApplyAuditDetail(a, res)) // plain values always encode
 		b := &pgx.Batch{}
+		if len(res.Deleted) > 0 {
+			b.Queue(`DELETE FROM policies WHERE id = ANY($1)`, res.Deleted)
+		}
+		if a.Signature != nil {
+			b.Queue(`INSERT INTO policy_signature (id, revision, statement, signature) VALUES (1, $1, $2, $3)
+				ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, statement = excluded.statement,
+					signature = excluded.signature`, res.Revision, a.Signature.Statement, a.Signature.Signature)
+		}
 		b.Queue(`UPDATE policy_set SET revision = $1 WHERE id = 1`, res.Revision)
 		b.Queue(`INSERT INTO policies (id, body, title, severity, platforms, expr_only, created_at, updated_at, updated_revision)
 			SELECT u.id, u.body::json, u.title, u.severity,

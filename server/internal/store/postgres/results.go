@@ -147,7 +147,7 @@ func readResultState(ctx context.Context, tx pgx.Tx, batches []store.ResultBatch
 		kh, kp = append(kh, k.host), append(kp, k.policy)
 	}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT id FROM hosts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, hostIDs).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT id FROM hosts WHERE id = ANY($1) AND retired_at IS NULL ORDER BY id FOR NO KEY UPDATE`, hostIDs).Query(func(rows pgx.Rows) error {
 		var id int64
 		_, err := pgx.ForEachRow(rows, []any{&id}, func() error { found[id] = true; return nil })
 		return err

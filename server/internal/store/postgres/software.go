@@ -156,7 +156,7 @@ const searchSoftwareSQL = `SELECT s.id, s.name, s.version, s.arch, s.source, hs.
 	FROM software s
 	CROSS JOIN LATERAL (
 		SELECT l.host_id, h.hostname
-		FROM host_software l JOIN hosts h ON h.id = l.host_id
+		FROM host_software l JOIN hosts h ON h.id = l.host_id AND h.retired_at IS NULL
 		WHERE l.software_id = s.id AND (l.software_id, l.host_id) > ($2, $3)
 		ORDER BY l.host_id
 		LIMIT $4

@@ -276,7 +276,8 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Audi
 // AdminTokenName names the live admin token with this hash.
 func (s *Store) AdminTokenName(ctx context.Context, hash string) (string, error) {
 	var name string
-	err := s.r.QueryRowContext(ctx, `SELECT name FROM api_tokens WHERE hash = ? AND revoked_at IS NULL`, hash).Scan(&name)
+	err := s.r.QueryRowContext(ctx, `SELECT name FROM api_tokens WHERE hash = ? AND revoked_at IS NULL
+		AND (expires_at IS NULL OR expires_at > ?)`, hash, time.Now().UnixNano()).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("admin token: %w", store.ErrNotFound)
 	}

@@ -18,7 +18,7 @@ func (s *Store) FleetCounts(ctx context.Context, onlineSince time.Time) (store.F
 	defer tx.Rollback() //nolint:errcheck // read-only
 	out := store.FleetCounts{}
 	rows, err := tx.QueryContext(ctx, `SELECT os, platform, os_version, COALESCE(last_seen >= ?, 0) AS online, count(*)
-		FROM hosts GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, nowOr(onlineSince).UnixNano())
+		FROM hosts WHERE retired_at IS NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, nowOr(onlineSince).UnixNano())
 	if err != nil {
 		return store.FleetCounts{}, fmt.Errorf("fleet counts: %w", err)
 	}
@@ -34,7 +34,7 @@ func (s *Store) FleetCounts(ctx context.Context, onlineSince time.Time) (store.F
 	if err := rows.Err(); err != nil {
 		return store.FleetCounts{}, fmt.Errorf("fleet counts: %w", err)
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT agent_version, count(*) FROM hosts GROUP BY 1 ORDER BY 1`)
+	rows, err = tx.QueryContext(ctx, `SELECT agent_version, count(*) FROM hosts WHERE retired_at IS NULL GROUP BY 1 ORDER BY 1`)
 	if err != nil {
 		return store.FleetCounts{}, fmt.Errorf("fleet counts: %w", err)
 	}

@@ -17,7 +17,7 @@ import (
 // scanHost's order.
 var hostColumns = `id, hostname, os, platform, os_version, arch, agent_version,
 	enrolled_at, last_seen, connected_at, disconnected_at, last_seq,
-	hardware_uuid, machine_id, serial, ` + duplicatesColumn
+	hardware_uuid, machine_id, serial, retired_at, ` + duplicatesColumn
 
 // sameUUID and sameMachineID find the other hosts sharing a host's
 // identifier. The literal "<> ”" terms let SQLite use the partial
@@ -44,12 +44,13 @@ func scanHost(row scanner) (store.Host, error) {
 	var (
 		h                                     store.Host
 		enrolled, seen, connected, disconnect sql.NullInt64
+		retired                               sql.NullInt64
 		lastSeq                               int64
 		dups                                  sql.NullString
 	)
 	err := row.Scan(&h.ID, &h.Hostname, &h.OS, &h.Platform, &h.OSVersion, &h.Arch, &h.AgentVersion,
 		&enrolled, &seen, &connected, &disconnect, &lastSeq,
-		&h.HardwareUUID, &h.MachineID, &h.Serial, &dups)
+		&h.HardwareUUID, &h.MachineID, &h.Serial, &retired, &dups)
 	if err != nil {
 		return store.Host{}, err
 	}
@@ -58,6 +59,7 @@ func scanHost(row scanner) (store.Host, error) {
 	h.ConnectedAt = fromNanos(connected)
 	h.DisconnectedAt = fromNanos(disconnect)
 	h.LastSeq = uint64(lastSeq)
+	h.RetiredAt = fromNanos(retired)
 	if h.PossibleDuplicates, err = parseIDs(dups.String); err != nil {
 		return store.Host{}, fmt.Errorf("possible duplicates: %w", err)
 	}
@@ -96,6 +98,11 @@ func (s *Store) EnrollHost(ctx context.Context, h store.NewHost) (int64, error) 
 	}
 	var id int64
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if h.EnrollSecretID != 0 {
+			if err := takeSecretUse(ctx, tx, h.EnrollSecretID, at); err != nil {
+				return err
+			}
+		}
 		if err := tx.QueryRowContext(ctx, `INSERT INTO hosts (node_key_hash, hostname, enroll_secret_id, enrolled_at)
 			VALUES (?, ?, ?, ?) RETURNING id`,
 			h.NodeKeyHash, clean(h.Hostname), secret, nanos(at)).Scan(&id); err != nil {
@@ -115,6 +122,30 @@ func (s *Store) EnrollHost(ctx context.Context, h store.NewHost) (int64, error) 
 	return id, nil
 }
 
+// takeSecretUse checks, in an enrollment's write transaction (one writer
+// at a time), that the enroll secret is still live and below its use
+// limit, counted from the hosts enrolled with it.
+func takeSecretUse(ctx context.Context, tx *sql.Tx, id int64, at time.Time) error {
+	var maxUses sql.NullInt64
+	var live bool
+	err := tx.QueryRowContext(ctx, `SELECT max_uses, revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+		FROM enroll_secrets WHERE id = ?`, at.UnixNano(), id).Scan(&maxUses, &live)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !live {
+		return fmt.Errorf("enroll secret %d revoked or expired: %w", id, store.ErrNotFound)
+	}
+	if err != nil || !maxUses.Valid {
+		return err
+	}
+	var used int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM hosts WHERE enroll_secret_id = ?`, id).Scan(&used); err != nil {
+		return err
+	}
+	if used >= maxUses.Int64 {
+		return fmt.Errorf("enroll secret %d used %d of %d times: %w", id, used, maxUses.Int64, store.ErrNotFound)
+	}
+	return nil
+}
+
 // HostByNodeKey returns the host with this node key hash.
 func (s *Store) HostByNodeKey(ctx context.Context, nodeKeyHash string) (store.Host, error) {
 	h, err := scanHost(s.r.QueryRowContext(ctx, `SELECT `+hostColumns+` FROM hosts WHERE node_key_hash = ?`, nodeKeyHash))
@@ -123,6 +154,9 @@ func (s *Store) HostByNodeKey(ctx context.Context, nodeKeyHash string) (store.Ho
 	}
 	if err != nil {
 		return store.Host{}, fmt.Errorf("host by node key: %w", err)
+	}
+	if !h.RetiredAt.IsZero() {
+		return store.Host{}, fmt.Errorf("host %d: %w", h.ID, store.ErrRetired)
 	}
 	return h, nil
 }
@@ -200,6 +234,9 @@ func (s *Store) ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, 
 	if p.Duplicates {
 		where = append(where, hasDuplicates)
 	}
+	if !p.Retired {
+		where = append(where, "retired_at IS NULL")
+	}
 	query := `SELECT ` + hostColumns + ` FROM hosts WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY hostname, id LIMIT ?`
 	rows, err := s.r.QueryContext(ctx, query, append(args, limitOrDefault(p.Limit))...)
@@ -219,4 +256,82 @@ func (s *Store) ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, 
 		return nil, fmt.Errorf("list hosts: %w", err)
 	}
 	return hosts, nil
+}
+
+// RetireHost retires a host: see store.HostLifecycle. Deleting its
+// current results fires the result count triggers, so compliance counts
+// drop it in the same transaction.
+func (s *Store) RetireHost(ctx context.Context, id int64, actor string, at time.Time) (store.Host, error) {
+	at = nowOr(at)
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var retired sql.NullInt64
+		var hostname string
+		err := tx.QueryRowContext(ctx, `SELECT retired_at, hostname FROM hosts WHERE id = ?`, id).Scan(&retired, &hostname)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if retired.Valid {
+			return fmt.Errorf("retired at %s: %w", fromNanos(retired).Format(time.RFC3339), store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE hosts SET retired_at = ? WHERE id = ?`, at.UnixNano(), id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM results_current WHERE host_id = ?`, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, at, actor, store.AuditHostRetired, strconv.FormatInt(id, 10),
+			map[string]any{"host_id": id, "hostname": hostname})
+	})
+	if err != nil {
+		return store.Host{}, fmt.Errorf("retire host %d: %w", id, err)
+	}
+	return s.GetHost(ctx, id)
+}
+
+// DeleteHost deletes a host; its rows in every other table go with it
+// (ON DELETE CASCADE, with foreign keys on), and the result count
+// triggers see its results go.
+func (s *Store) DeleteHost(ctx context.Context, id int64, actor string, at time.Time) error {
+	at = nowOr(at)
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var hostname string
+		err := tx.QueryRowContext(ctx, `DELETE FROM hosts WHERE id = ? RETURNING hostname`, id).Scan(&hostname)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, at, actor, store.AuditHostDeleted, strconv.FormatInt(id, 10),
+			map[string]any{"host_id": id, "hostname": hostname})
+	})
+	if err != nil {
+		return fmt.Errorf("delete host %d: %w", id, err)
+	}
+	return nil
+}
+
+// RetiredSince lists hosts retired at or after since.
+func (s *Store) RetiredSince(ctx context.Context, since time.Time) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM hosts WHERE retired_at IS NOT NULL AND retired_at >= ? ORDER BY id`,
+		since.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("hosts retired since: %w", err)
+	}
+	defer rows.Close()
+	ids := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("hosts retired since: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("hosts retired since: %w", err)
+	}
+	return ids, nil
 }

@@ -24,13 +24,42 @@ type applyPlan struct {
 	revision int64 // the revision before the apply
 	result   store.PolicyApplyResult
 	bodies   map[string]string
+	signed   bool // a signature is recorded: the revision moves regardless
 }
 
-func (p *applyPlan) changed() bool { return len(p.result.Added)+len(p.result.Updated) > 0 }
+// unlisted returns the stored policy ids that are not keys of keep, in
+// id order.
+func unlisted(ctx context.Context, q querier, keep map[string]string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id FROM policies ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list policy ids: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list policy ids: %w", err)
+		}
+		if _, ok := keep[id]; !ok {
+			out = append(out, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list policy ids: %w", err)
+	}
+	return out, nil
+}
 
-// planApply compares each spec with the stored policy of its id.
-func planApply(ctx context.Context, q querier, specs []store.PolicySpec) (*applyPlan, error) {
-	p := &applyPlan{bodies: make(map[string]string, len(specs))}
+func (p *applyPlan) changed() bool {
+	return len(p.result.Added)+len(p.result.Updated)+len(p.result.Deleted) > 0 || p.signed
+}
+
+// planApply compares each spec with the stored policy of its id and, for
+// a replace, finds the stored policies the specs leave out.
+func planApply(ctx context.Context, q querier, a store.PolicyApply) (*applyPlan, error) {
+	specs := a.Policies
+	p := &applyPlan{bodies: make(map[string]string, len(specs)), signed: a.Signature != nil}
 	if err := q.QueryRowContext(ctx, `SELECT revision FROM policy_set WHERE id = 1`).Scan(&p.revision); err != nil {
 		return nil, fmt.Errorf("read revision: %w", err)
 	}
@@ -57,6 +86,13 @@ func planApply(ctx context.Context, q querier, specs []store.PolicySpec) (*apply
 			p.result.Updated = append(p.result.Updated, id)
 		}
 	}
+	if a.Replace {
+		deleted, err := unlisted(ctx, q, p.bodies)
+		if err != nil {
+			return nil, err
+		}
+		p.result.Deleted = deleted
+	}
 	slices.Sort(p.result.Added)
 	slices.Sort(p.result.Updated)
 	slices.Sort(p.result.Unchanged)
@@ -73,7 +109,7 @@ func (s *Store) ApplyPolicies(ctx context.Context, a store.PolicyApply) (store.P
 		return store.PolicyApplyResult{}, fmt.Errorf("apply policies: %w", err)
 	}
 	if a.DryRun {
-		p, err := planApply(ctx, s.r, a.Policies)
+		p, err := planApply(ctx, s.r, a)
 		if err != nil {
 			return store.PolicyApplyResult{}, fmt.Errorf("apply policies (dry run): %w", err)
 		}
@@ -82,7 +118,7 @@ func (s *Store) ApplyPolicies(ctx context.Context, a store.PolicyApply) (store.P
 	at := nowOr(a.At)
 	var res store.PolicyApplyResult
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		p, err := planApply(ctx, tx, a.Policies)
+		p, err := planApply(ctx, tx, a)
 		if err != nil {
 			return err
 		}
@@ -110,8 +146,20 @@ func (s *Store) ApplyPolicies(ctx context.Context, a store.PolicyApply) (store.P
 				return fmt.Errorf("store policy %s: %w", id, err)
 			}
 		}
-		return audit(ctx, tx, at, a.Actor, store.AuditPolicyApplied, "", map[string]any{
-			"revision": res.Revision, "added": nonNilStrings(res.Added), "updated": nonNilStrings(res.Updated)})
+		for _, id := range res.Deleted {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM policies WHERE id = ?`, id); err != nil {
+				return fmt.Errorf("delete policy %s: %w", id, err)
+			}
+		}
+		if a.Signature != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO policy_signature (id, revision, statement, signature)
+				VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET revision = excluded.revision,
+					statement = excluded.statement, signature = excluded.signature`,
+				res.Revision, a.Signature.Statement, a.Signature.Signature); err != nil {
+				return fmt.Errorf("store signature: %w", err)
+			}
+		}
+		return audit(ctx, tx, at, a.Actor, store.AuditPolicyApplied, "", store.ApplyAuditDetail(a, res))
 	})
 	if err != nil {
 		return store.PolicyApplyResult{}, fmt.Errorf("apply policies: %w", err)

@@ -40,7 +40,7 @@ func (b *batch) applyResults(batches []store.ResultBatch) ([]store.Transition, e
 	out := []store.Transition{}
 	revs := map[string]int64{} // policy id -> updated_revision; -1: no such policy
 	for _, rb := range batches {
-		row, err := b.queryRow(`SELECT 1 FROM hosts WHERE id = ?`, rb.HostID)
+		row, err := b.queryRow(`SELECT 1 FROM hosts WHERE id = ? AND retired_at IS NULL`, rb.HostID)
 		if err != nil {
 			return nil, err
 		}

@@ -153,7 +153,7 @@ const (
 	searchCatalogSQL = `SELECT id, name, version, arch, source FROM software
 		WHERE name = ? %s AND id >= ? ORDER BY id`
 	searchLinksSQL = `SELECT hs.host_id, h.hostname
-		FROM host_software hs JOIN hosts h ON h.id = hs.host_id
+		FROM host_software hs JOIN hosts h ON h.id = hs.host_id AND h.retired_at IS NULL
 		WHERE hs.software_id = ? AND hs.host_id > ?
 		ORDER BY hs.host_id LIMIT ?`
 )

@@ -304,15 +304,13 @@ func testAuditPages(t *testing.T, st store.Store) {
 	if none, _ := st.ListAudit(ctx, store.AuditQuery{Action: store.AuditExemptionAdded}); len(none) != 0 {
 		t.Errorf("exemption rows: %+v", none)
 	}
-	a := admins(t, st)
-	id, err := a.CreateAPIToken(ctx, store.Credential{Name: "deploy-bot", Hash: "d1"})
-	if err != nil {
+	if _, err := st.CreateAPIToken(ctx, store.NewAPIToken{Name: "deploy-bot", Hash: "d1", Role: store.RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
 	if name, err := st.AdminTokenName(ctx, "d1"); err != nil || name != "deploy-bot" {
 		t.Errorf("token name = %q, %v", name, err)
 	}
-	if err := a.RevokeAPIToken(ctx, id); err != nil {
+	if _, err := st.RevokeAPIToken(ctx, "deploy-bot", "test", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.AdminTokenName(ctx, "d1"); !errors.Is(err, store.ErrNotFound) {

@@ -13,16 +13,6 @@ import (
 	"github.com/steward-project/steward/shared/wire"
 )
 
-// CredentialAdmin is the credential management the suite needs beyond
-// store.Auth to test revocation. Both backends provide it; it belongs in
-// store.Auth once the admin API uses it.
-type CredentialAdmin interface {
-	CreateAPIToken(ctx context.Context, c store.Credential) (int64, error)
-	RevokeAPIToken(ctx context.Context, id int64) error
-	CreateEnrollSecret(ctx context.Context, c store.Credential) (int64, error)
-	RevokeEnrollSecret(ctx context.Context, id int64) error
-}
-
 // Counter reads a catalog row's host_count, which store.Software does not
 // expose yet.
 type Counter interface {
@@ -55,7 +45,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"software", softwareTests},
 		{"changes", changeTests},
 		{"auth", authTests},
+		{"credentials", credentialTests},
 		{"policies", policyTests},
+		{"signing", signingTests},
 		{"results", resultTests},
 		{"exemptions", exemptionTests},
 		{"alerts", alertTests},

@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/shared/policy"
+	"github.com/steward-project/steward/shared/wire"
+)
+
+// SigningStore is what the gateway needs for signed policy sets: the
+// signature recorded with the set, and each host's refusal as its agent
+// reports it. Config.Policies may implement it (the server's store does);
+// without it sets go to agents unsigned and refusals are not recorded.
+type SigningStore interface {
+	PolicySignature(ctx context.Context) (store.PolicySignature, error)
+	PolicyRefusal(ctx context.Context, hostID int64) (*store.PolicyRefusal, error)
+	SetPolicyRefusal(ctx context.Context, hostID int64, r *store.PolicyRefusal) error
+}
+
+// readPolicySet reads the set agents receive and, when the admin signed
+// the set at its current revision, the signature. The revision is read
+// before and after: every change moves it in the same transaction as the
+// policies, so equal readings mean the policies and signature read in
+// between belong to that revision. A set that keeps changing is sent
+// without a signature; the change that moved it reloads it again.
+func (g *Gateway) readPolicySet(ctx context.Context) (wire.PolicySet, error) {
+	st := g.cfg.Policies
+	var set wire.PolicySet
+	for attempt := 0; ; attempt++ {
+		rev, err := st.PolicyRevision(ctx)
+		if err != nil {
+			return set, fmt.Errorf("policy revision: %w", err)
+		}
+		stored, err := st.ListPolicies(ctx, "", 0)
+		if err != nil {
+			return set, fmt.Errorf("list policies: %w", err)
+		}
+		var sig *store.PolicySignature
+		if ss, ok := st.(SigningStore); ok {
+			s, err := ss.PolicySignature(ctx)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return set, fmt.Errorf("policy signature: %w", err)
+			default:
+				sig = &s
+			}
+		}
+		after, err := st.PolicyRevision(ctx)
+		if err != nil {
+			return set, fmt.Errorf("policy revision: %w", err)
+		}
+		set = wire.PolicySet{Revision: uint64(rev), Policies: []policy.Policy{}}
+		for _, sp := range stored {
+			if !sp.ExprOnly {
+				set.Policies = append(set.Policies, sp.Policy)
+			}
+		}
+		if after != rev && attempt < 2 {
+			continue
+		}
+		if after == rev && sig != nil && sig.Revision == rev {
+			set.Signature = &sig.Signature
+		}
+		return set, nil
+	}
+}
+
+// refusalState is what a connection knows of its host's stored refusal,
+// so that only a change is written.
+type refusalState struct {
+	known bool
+	cur   *store.PolicyRefusal
+}
+
+// noteRefusal takes a heartbeat's policy refusal (nil: the agent refuses
+// no set) and records it when it differs from the stored one. A malformed
+// refusal makes the heartbeat malformed; a store failure is logged and
+// retried with the next heartbeat.
+func (c *conn) noteRefusal(r *wire.PolicyRefusal) error {
+	if r != nil {
+		if err := r.Validate(); err != nil {
+			return err
+		}
+	}
+	ss, ok := c.g.cfg.Policies.(SigningStore)
+	if !ok {
+		return nil
+	}
+	log := c.g.cfg.Logger.With("host_id", c.host.ID)
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	if !c.refusal.known {
+		cur, err := ss.PolicyRefusal(ctx, c.host.ID)
+		if err != nil {
+			log.Warn("read policy refusal", "err", err)
+			return nil
+		}
+		c.refusal = refusalState{known: true, cur: cur}
+	}
+	var next *store.PolicyRefusal
+	if r != nil {
+		next = &store.PolicyRefusal{Revision: int64(r.Revision), Code: r.Code, Reason: r.Reason, At: r.At.UTC().Truncate(time.Microsecond)}
+	}
+	if sameRefusal(c.refusal.cur, next) {
+		return nil
+	}
+	if err := ss.SetPolicyRefusal(ctx, c.host.ID, next); err != nil {
+		log.Warn("record policy refusal", "err", err)
+		c.refusal.known = false
+		return nil
+	}
+	c.refusal.cur = next
+	if next != nil {
+		log.Warn("agent refuses the policy set and keeps its previous one",
+			"revision", next.Revision, "code", next.Code, "reason", next.Reason)
+	} else {
+		log.Info("agent accepted a policy set; its refusal is cleared")
+	}
+	return nil
+}
+
+// sameRefusal compares refusals by what identifies one: the revision,
+// the code and the time (the stored reason may be shortened).
+func sameRefusal(a, b *store.PolicyRefusal) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Revision == b.Revision && a.Code == b.Code && a.At.Equal(b.At)
+}
