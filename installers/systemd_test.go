@@ -34,6 +34,11 @@ func TestSystemdUnitsVerify(t *testing.T) {
 			if !strings.Contains(text, "ExecStart=/usr/bin/"+name+" ") {
 				t.Fatalf("%s: ExecStart does not run /usr/bin/%s", u, name)
 			}
+			// systemctl reload re-reads the server's TLS certificate and
+			// alerting configuration, which it does on SIGHUP.
+			if name == "steward-server" && !strings.Contains(text, "\nExecReload=/bin/kill -HUP $MAINPID\n") {
+				t.Errorf("%s: no ExecReload sending SIGHUP", u)
+			}
 			exe := filepath.Join(stand, name)
 			os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755)
 			dir := t.TempDir()
