@@ -13,6 +13,10 @@ DB      ?= sqlite://./data/steward.db
 # make run CONFIG=steward.yaml starts the server with that config file
 # (alerting rules and receivers, see README.md#alerts).
 CONFIG  ?=
+# make run PORT=9090 listens on 127.0.0.1:9090; STEWARD_LISTEN=HOST:PORT
+# (from the environment or the command line) picks the address too.
+PORT    ?=
+STEWARD_LISTEN ?=
 
 .PHONY: build run test soak clean dashboards previews packages
 
@@ -21,7 +25,7 @@ build:
 	$(BUILD) -o bin/ ./agent/cmd/steward-agent ./server/cmd/steward-server ./server/cmd/stewardctl ./server/cmd/steward-loadgen
 
 run: build
-	@DB='$(DB)' CONFIG='$(CONFIG)' scripts/run.sh
+	@DB='$(DB)' CONFIG='$(CONFIG)' PORT='$(PORT)' STEWARD_LISTEN='$(STEWARD_LISTEN)' scripts/run.sh
 
 test:
 	@scripts/test.sh

@@ -1,13 +1,30 @@
 #!/usr/bin/env bash
 # Starts steward-server on 127.0.0.1:8080 with its data in ./data and one
 # agent for this machine, then waits; Ctrl-C stops both.
+#
+# Environment: STEWARD_LISTEN=HOST:PORT listens there (as the server's own
+# variable does); PORT=N changes only the port (make run PORT=9090); DB
+# and CONFIG as in the Makefile; DATA=DIR and BIN=DIR move the data
+# directory and where the binaries are taken from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DATA=./data
+DATA=${DATA:-./data}
+BIN=${BIN:-bin}
 DB=${DB:-sqlite://$DATA/steward.db}
-LISTEN=127.0.0.1:8080
-URL=http://$LISTEN
+LISTEN=${STEWARD_LISTEN:-127.0.0.1:8080}
+if [ -n "${PORT:-}" ]; then
+	case $PORT in
+	*[!0-9]*) echo "PORT=$PORT is not a port number" >&2; exit 2 ;;
+	esac
+	LISTEN=${LISTEN%:*}:$PORT
+fi
+# Clients reach a wildcard address through the loopback.
+host=${LISTEN%:*}
+case $host in
+"" | 0.0.0.0 | "[::]") URL=http://127.0.0.1:${LISTEN##*:} ;;
+*) URL=http://$LISTEN ;;
+esac
 mkdir -p "$DATA"
 
 pids=()
@@ -23,7 +40,7 @@ trap stop INT TERM EXIT
 
 server_args=(--listen "$LISTEN" --db "$DB" --data-dir "$DATA")
 if [ -n "${CONFIG:-}" ]; then server_args+=(--config "$CONFIG"); fi
-bin/steward-server serve "${server_args[@]}" &
+"$BIN/steward-server" serve "${server_args[@]}" &
 pids+=($!)
 
 for _ in $(seq 1 100); do
@@ -33,7 +50,7 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "$URL/readyz" >/dev/null || { echo "steward-server did not become ready at $URL" >&2; exit 1; }
 
-bin/steward-agent run --server "$URL" --enroll-secret-file "$DATA/enroll-secret" --state-dir "$DATA/agent" &
+"$BIN/steward-agent" run --server "$URL" --enroll-secret-file "$DATA/enroll-secret" --state-dir "$DATA/agent" &
 pids+=($!)
 
 cat <<MSG
@@ -46,7 +63,8 @@ Steward is running.
   Enroll secret for more agents: $DATA/enroll-secret
 
 In another terminal:
-  export STEWARD_TOKEN_FILE=$PWD/data/admin-token
+  export STEWARD_SERVER=$URL
+  export STEWARD_TOKEN_FILE=$(cd "$DATA" && pwd)/admin-token
   bin/stewardctl hosts list
   bin/stewardctl software search bash
   bin/stewardctl alerts list

@@ -34,11 +34,17 @@ GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -o /dev/null ./server/cmd/stewa
 step "build"
 make --no-print-directory build
 
+# The tests must leave /tmp as they found it; see the check below.
+tmp_before=$(scripts/tmp-leftovers.sh list)
+
 step "go test (unit, store contract on SQLite and PostgreSQL, end-to-end, fuzz seeds)"
 go test -count=1 -timeout 25m ./...
 
 step "go test -race (concurrent packages)"
 go test -race -count=1 -timeout 10m ./server/internal/gateway/... ./server/internal/limits/... ./server/internal/ingest/... ./server/internal/alerting/... ./server/internal/api/... ./server/internal/fleet/... ./agent/internal/runner/... ./agent/internal/state/... ./agent/internal/service/... ./agent/internal/collect/...
+
+step "nothing left in /tmp"
+scripts/tmp-leftovers.sh check "$tmp_before"
 
 echo
 echo "all tests passed"

@@ -164,7 +164,18 @@ type Package struct {
 	// ("com.google.Chrome"): the name an app keeps whatever its bundle
 	// folder is called, and the one MDM and policy tools match on.
 	BundleID string `json:"bundle_id,omitempty"`
+	// State is the package manager's state of a package that is present
+	// but not settled: for dpkg "half-installed", "unpacked",
+	// "half-configured", "triggers-awaited" or "triggers-pending" (dpkg -l
+	// letters H, U, F, W, t). Empty for a plain installed package. It is
+	// not part of the package's identity: a change of state alone is not
+	// an install, removal or upgrade in the change history.
+	State string `json:"state,omitempty"`
 }
+
+// DpkgInstalled is dpkg's state of a settled package, reported as an empty
+// Package.State.
+const DpkgInstalled = "installed"
 
 // Services is the "services" section.
 type Services struct {

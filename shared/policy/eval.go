@@ -67,7 +67,7 @@ func Evaluate(ctx context.Context, p Policy, env Env) (res Result) {
 		res.Duration = time.Since(start)
 	}()
 	if len(p.Platforms) > 0 && !slices.Contains(p.Platforms, env.Platform()) {
-		ev.evidence.add(Evidence{Check: "platforms", Detail: fmt.Sprintf("host platform %s is not in [%s]", env.Platform(), strings.Join(p.Platforms, ", "))})
+		ev.evidence.add(Evidence{Check: "platforms", Detail: fmt.Sprintf("host platform %s is not in [%s]", env.Platform(), FormatPlatforms(p.Platforms))})
 		res.Status = StatusNotApplicable
 		return res
 	}

@@ -27,31 +27,65 @@ func Load(paths []string) ([]Policy, error) {
 		}
 		files = append(files, found...)
 	}
-	var all []Policy
-	where := map[string]string{}
+	var named []NamedFile
 	for _, f := range files {
 		data, err := readPolicyFile(f)
 		if err != nil {
 			problems = append(problems, Problem{File: f, Message: err.Error()})
 			continue
 		}
-		ps, lines, probs := parseFile(f, data)
+		named = append(named, NamedFile{Name: f, Data: data})
+	}
+	perFile, probs := parseSet(named)
+	problems = append(problems, probs...)
+	if len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
+	}
+	var all []Policy
+	for _, ps := range perFile {
+		all = append(all, ps...)
+	}
+	return all, nil
+}
+
+// NamedFile is one policy file's name, as problems report it, and
+// content.
+type NamedFile struct {
+	Name string
+	Data []byte
+}
+
+// ParseFiles parses several policy files as one set, by the rules of
+// Load: ids must be unique across all of them, and any problem in any
+// file rejects them all (nil and a *ValidationError listing every
+// problem). It returns each file's policies, in the order of files.
+func ParseFiles(files []NamedFile) ([][]Policy, error) {
+	perFile, problems := parseSet(files)
+	if len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
+	}
+	return perFile, nil
+}
+
+func parseSet(files []NamedFile) ([][]Policy, []Problem) {
+	var problems []Problem
+	perFile := make([][]Policy, len(files))
+	where := map[string]string{}
+	for fi, f := range files {
+		ps, lines, probs := parseFile(f.Name, f.Data)
 		problems = append(problems, probs...)
 		for i, p := range ps {
-			loc := fmt.Sprintf("%s:%d", f, lines[i])
+			loc := fmt.Sprintf("%s:%d", f.Name, lines[i])
 			if first, dup := where[p.ID]; dup {
-				problems = append(problems, Problem{File: f, Line: lines[i], Policy: p.ID, Field: "id",
+				problems = append(problems, Problem{File: f.Name, Line: lines[i], Policy: p.ID, Field: "id",
 					Message: "duplicate id (first defined at " + first + ")"})
 				continue
 			}
 			where[p.ID] = loc
-			all = append(all, p)
+			perFile[fi] = append(perFile[fi], p)
 		}
 	}
-	if len(problems) > 0 {
-		return nil, &ValidationError{Problems: problems}
-	}
-	return all, nil
+	return perFile, problems
 }
 
 // policyFiles expands one path given to Load into files, in lexical order.

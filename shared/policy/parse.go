@@ -42,6 +42,17 @@ var severities = []string{SeverityInfo, SeverityLow, SeverityMedium, SeverityHig
 // Platforms a policy may name.
 var platformNames = []string{"linux", "windows", "darwin"}
 
+// FormatPlatforms is how a policy's platforms are printed everywhere (the
+// CLI's tables, steward-agent check, evidence): the names as policies
+// write them, joined by ", ", and "all" for a policy that names none,
+// which runs on every platform.
+func FormatPlatforms(platforms []string) string {
+	if len(platforms) == 0 {
+		return "all"
+	}
+	return strings.Join(platforms, ", ")
+}
+
 // Parse decodes and validates one policy file, YAML or JSON (told apart by
 // content: JSON starts with "{"). It checks everything and is
 // all-or-nothing: on any problem it returns nil and a *ValidationError
@@ -164,14 +175,14 @@ func (ps *parser) document(data []byte) *yaml.Node {
 		if errors.Is(err, io.EOF) { // only comments
 			ps.add(nil, "", "file is empty; want a policies: list")
 		} else {
-			ps.yamlError(err)
+			ps.yamlError(err, data)
 		}
 		return nil
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			ps.yamlError(err)
+			ps.yamlError(err, data)
 		} else {
 			ps.add(&extra, "", "more than one YAML document; put every policy under one policies: list")
 		}
@@ -186,15 +197,64 @@ func (ps *parser) document(data []byte) *yaml.Node {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// yamlError turns "yaml: line 3: message" into a problem on line 3.
-func (ps *parser) yamlError(err error) {
+// yamlError turns "yaml: line 3: message" into a problem on line 3 of
+// data. For many syntax errors the YAML parser names the line where the
+// enclosing block starts (a list item's first line for a key indented one
+// space too few further down), so the line is then moved to the real
+// place: the first line whose inclusion makes the document fail with the
+// same message.
+func (ps *parser) yamlError(err error, data []byte) {
 	msg := err.Error()
 	p := Problem{File: ps.file, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])
 		p.Message = "invalid YAML: " + m[2]
+		p.Line = failingLine(data, p.Line, m[2])
 	}
 	ps.problems = append(ps.problems, p)
+}
+
+// failingLine returns the smallest n >= from such that the first n lines
+// of data fail to parse with message msg, found by bisection (a document
+// cut before its error parses, or fails otherwise; cut after it, it fails
+// the same way). from when no such n is found.
+func failingLine(data []byte, from int, msg string) int {
+	starts := []int{0} // byte offset of each line
+	for i, b := range data {
+		if b == '\n' && i+1 < len(data) {
+			starts = append(starts, i+1)
+		}
+	}
+	total := len(starts)
+	fails := func(n int) bool {
+		end := len(data)
+		if n < total {
+			end = starts[n]
+		}
+		var doc yaml.Node
+		err := yaml.NewDecoder(bytes.NewReader(data[:end])).Decode(&doc)
+		if err == nil {
+			return false
+		}
+		m := yamlLine.FindStringSubmatch(err.Error())
+		return m != nil && m[2] == msg
+	}
+	if from < 1 || from > total {
+		return from
+	}
+	lo, hi := from, total // fails(hi) is assumed: the whole document fails so
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if !fails(lo) {
+		return from
+	}
+	return lo
 }
 
 func (ps *parser) top(n *yaml.Node) ([]Policy, []int) {

@@ -26,6 +26,10 @@ func TestParseRejects(t *testing.T) {
 		want []Problem
 	}{
 		{"yaml syntax", "policies:\n  - id: a\n    title: T: U\n", []Problem{{File: "p.yaml", Line: 3, Message: "invalid YAML: mapping values are not allowed in this context"}}},
+		// The parser blames the list item's first line; the problem is the
+		// key indented one space too few on line 4.
+		{"yaml indentation", "policies:\n  - id: a\n    title: T\n   severity: low\n    check:\n      expr: 'true'\n", []Problem{{File: "p.yaml", Line: 4, Message: "invalid YAML: did not find expected '-' indicator"}}},
+		{"yaml indentation, further down", "policies:\n  - id: a\n    title: T\n    severity: low\n    check:\n      all:\n        - expr: 'true'\n       - expr: 'false'\n", []Problem{{File: "p.yaml", Line: 8, Message: "invalid YAML: did not find expected key"}}},
 		{"json syntax", "{\"policies\": [\n  {\"id\": \"a\",}\n]}", []Problem{{File: "p.yaml", Line: 2, Message: "invalid JSON: invalid character '}' looking for beginning of object key string"}}},
 		{"empty file", " \n", []Problem{{File: "p.yaml", Message: "file is empty; want a policies: list"}}},
 		{"comment only", "# nothing\n", []Problem{{File: "p.yaml", Message: "file is empty; want a policies: list"}}},

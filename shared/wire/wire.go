@@ -227,6 +227,11 @@ type Results struct {
 	Revision uint64          `json:"revision"`
 	Results  []policy.Result `json:"results,omitempty"`
 	Removed  []string        `json:"removed,omitempty"`
+	// EvaluatedAt is when the agent finished the evaluation this message
+	// reports: every policy of the set was checked then, changed or not.
+	// An evaluation that changed nothing is reported by a message with
+	// only Revision and EvaluatedAt. Absent from agents that predate it.
+	EvaluatedAt time.Time `json:"evaluated_at,omitzero"`
 }
 
 // CheckNow asks the agent to evaluate its policies at once.

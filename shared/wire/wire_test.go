@@ -65,6 +65,7 @@ func TestGolden(t *testing.T) {
 			Evidence: []policy.Evidence{{Check: "check.file", Passed: false, Detail: "/etc/ssh/sshd_config: no line matches"}},
 		}}, Removed: []string{"telnet-absent"}}},
 		{"check_now.json", TypeCheckNow, 0, CheckNow{}},
+		{"results_evaluated.json", TypeResults, 26, Results{Revision: 7, EvaluatedAt: at}},
 		{"policy_set_signed.json", TypePolicySet, 0, PolicySet{Revision: 8, Policies: goldenSignedPolicies(), Signature: goldenSignature(t)}},
 		{"heartbeat_policy_refusal.json", TypeHeartbeat, 25, Heartbeat{Time: at, PolicyRefusal: &PolicyRefusal{
 			Revision: 9, Code: "rollback", Reason: "the set was signed before the set this agent already accepted", At: at,

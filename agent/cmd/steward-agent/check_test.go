@@ -175,3 +175,41 @@ func TestCheckCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckTableAndSyntaxErrors: `check --format table` lists every
+// failing alternative of an any, and a YAML indentation error is reported
+// at its own line, not at the start of the enclosing list.
+func TestCheckTableAndSyntaxErrors(t *testing.T) {
+	bin := buildAgent(t)
+	dir := t.TempDir()
+	anyFile := filepath.Join(dir, "any.yaml")
+	if err := os.WriteFile(anyFile, []byte(`policies:
+  - id: one-of
+    title: One of two files exists
+    severity: low
+    check:
+      any:
+        - file: {path: /nonexistent/steward-first, exists: true}
+        - file: {path: /nonexistent/steward-second, exists: true}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runAgent(t, bin, "check", "--policy", anyFile, "--format", "table")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"check.any[0].file: ", "/nonexistent/steward-first", "check.any[1].file: ", "/nonexistent/steward-second"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	indent := filepath.Join(dir, "indent.yaml")
+	if err := os.WriteFile(indent, []byte("policies:\n  - id: a\n    title: A\n   severity: low\n    check:\n      expr: 'true'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = runAgent(t, bin, "check", "--policy", indent)
+	if want := indent + ":4: invalid YAML: "; code == 0 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want a problem starting %q", code, stderr, want)
+	}
+}

@@ -33,7 +33,7 @@ func WriteJSON(w io.Writer, results []policy.Result) error {
 const summaryWidth = 160
 
 // WriteTable prints one row per result (ID, STATUS, SEVERITY, TITLE) and
-// under each an indented line with the evidence that decided it, for
+// under each indented lines with the evidence that decided it, for
 // people at a terminal. Columns are padded by hand: tabwriter would reset
 // its alignment at every summary line.
 func WriteTable(w io.Writer, policies []policy.Policy, results []policy.Result) error {
@@ -61,12 +61,34 @@ func WriteTable(w io.Writer, policies []policy.Policy, results []policy.Result) 
 	line(rows[0], "TITLE")
 	for i, r := range results {
 		line(rows[i+1], byID[r.PolicyID].Title)
-		if s := Summary(r); s != "" {
+		for _, s := range summaries(r) {
 			fmt.Fprintf(&b, "    %s\n", s)
 		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
+
+// summaries are the lines under a result's row. A failure is explained by
+// every leaf that failed, one line each, as the server's results show it:
+// each alternative of an any that failed, not only the last one (and the
+// note that evidence was left out, when it was). Otherwise Summary.
+func summaries(r policy.Result) []string {
+	if r.Error == "" && r.Status == policy.StatusFail {
+		var out []string
+		for _, e := range r.Evidence {
+			if !e.Passed {
+				out = append(out, oneLine(e.Check+": "+e.Detail))
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	if s := Summary(r); s != "" {
+		return []string{s}
 	}
 	return nil
 }
@@ -81,6 +103,11 @@ func Summary(r policy.Result) string {
 			s = e.Check + ": " + e.Detail
 		}
 	}
+	return oneLine(s)
+}
+
+// oneLine folds s onto one line of at most summaryWidth bytes.
+func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > summaryWidth {
 		cut := summaryWidth - 3

@@ -34,12 +34,39 @@ func TestWriteTable(t *testing.T) {
 		`    check.command: command "x" refused: because`,
 		"ssh-no-root-login  fail    high      SSH does not allow root login",
 	}
-	if len(lines) != 5 || strings.Join(lines[:4], "\n") != strings.Join(want, "\n") {
+	if len(lines) != 6 || strings.Join(lines[:4], "\n") != strings.Join(want, "\n") {
 		t.Fatalf("table:\n%s", b.String())
 	}
-	// The last real evidence, cut on a character boundary.
+	// The failing evidence, cut on a character boundary, then the note
+	// that some was left out.
 	if !strings.HasPrefix(lines[4], "    check.all[1].file: éé") || !strings.HasSuffix(lines[4], "...") || len(lines[4]) > 4+summaryWidth {
 		t.Errorf("summary line %q", lines[4])
+	}
+	if lines[5] != "    evidence: …[truncated] 3 more" {
+		t.Errorf("truncation line %q", lines[5])
+	}
+}
+
+// TestWriteTableAnyFailure: a failed any lists every alternative that
+// failed, as the server's results do, not only the last one evaluated.
+func TestWriteTableAnyFailure(t *testing.T) {
+	policies := []policy.Policy{{ID: "fw", Title: "A firewall runs", Severity: "medium"}}
+	results := []policy.Result{{PolicyID: "fw", Status: policy.StatusFail, Evidence: []policy.Evidence{
+		{Check: "check.any[0].service", Detail: "nftables is not running"},
+		{Check: "check.any[1].service", Detail: "ufw is not installed"},
+		{Check: "check.any[2].package", Detail: "firewalld is not installed"},
+	}}}
+	var b bytes.Buffer
+	if err := WriteTable(&b, policies, results); err != nil {
+		t.Fatal(err)
+	}
+	want := "ID  STATUS  SEVERITY  TITLE\n" +
+		"fw  fail    medium    A firewall runs\n" +
+		"    check.any[0].service: nftables is not running\n" +
+		"    check.any[1].service: ufw is not installed\n" +
+		"    check.any[2].package: firewalld is not installed\n"
+	if b.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
 

@@ -17,7 +17,34 @@ import (
 type dpkgStanza struct {
 	name, version, arch string
 	multiArchSame       bool
-	installed           bool
+	// state is the status word of the Status field ("installed",
+	// "triggers-pending", ...), "" when the stanza has none.
+	state string
+}
+
+// installed reports whether the package's files are on the system: every
+// dpkg state but "not-installed" (nothing left) and "config-files" (only
+// conffiles left after a remove). The others are steps of an install,
+// upgrade or trigger run that leave the package in place:
+//
+//   - half-installed: an unpack started and did not finish; during an
+//     upgrade the old version's files are still there.
+//   - unpacked: the files are in place, the package is not configured
+//     (yet, or again during an upgrade).
+//   - half-configured: configuration (a postinst run, which is also how
+//     triggers are processed) started and did not finish.
+//   - triggers-awaited: configured, waiting for another package to
+//     process a trigger it activated.
+//   - triggers-pending: configured, with a trigger of its own to process.
+//
+// Dropping a package from the list while it passes through these would
+// record, on the server, a removal and a reinstall that never happened.
+func (s dpkgStanza) installed() bool {
+	switch s.state {
+	case "", "not-installed", "config-files":
+		return false
+	}
+	return true
 }
 
 // parseDpkgStatus calls fn for every stanza of a dpkg status file (or an
@@ -26,7 +53,8 @@ type dpkgStanza struct {
 // without looking at them, and allocates only the strings it hands out.
 func parseDpkgStatus(data []byte, fn func(dpkgStanza)) {
 	var name, version, arch []byte
-	var multiArchSame, installed, any bool
+	var state string
+	var multiArchSame, any bool
 	flush := func() {
 		if any && len(name) > 0 {
 			fn(dpkgStanza{
@@ -34,11 +62,11 @@ func parseDpkgStatus(data []byte, fn func(dpkgStanza)) {
 				version:       string(version),
 				arch:          internArch(arch),
 				multiArchSame: multiArchSame,
-				installed:     installed,
+				state:         state,
 			})
 		}
-		name, version, arch = nil, nil, nil
-		multiArchSame, installed, any = false, false, false
+		name, version, arch, state = nil, nil, nil, ""
+		multiArchSame, any = false, false
 	}
 	for len(data) > 0 {
 		line := data
@@ -73,19 +101,31 @@ func parseDpkgStatus(data []byte, fn func(dpkgStanza)) {
 		case "Multi-Arch":
 			multiArchSame = string(val) == "same"
 		case "Status":
-			installed = statusInstalled(val)
+			state = statusState(val)
 		}
 	}
 	flush()
 }
 
-// statusInstalled reads "want flag status" (e.g. "install ok installed",
-// "hold ok installed") and reports whether the package's files are on the
-// system in a configured state, whatever the admin wants done with it next.
-// This is the second letter 'i' in dpkg -l.
-func statusInstalled(v []byte) bool {
+// statusState returns the last word of "want flag status" (e.g. "install
+// ok installed", "hold ok triggers-pending"): the state of the package's
+// files whatever the admin wants done with it next, the second letter of
+// dpkg -l. Common states come back without allocating.
+func statusState(v []byte) string {
 	i := bytes.LastIndexByte(v, ' ')
-	return i >= 0 && string(v[i+1:]) == "installed"
+	if i < 0 {
+		return ""
+	}
+	switch w := v[i+1:]; string(w) {
+	case inventory.DpkgInstalled:
+		return inventory.DpkgInstalled
+	case "not-installed":
+		return "not-installed"
+	case "config-files":
+		return "config-files"
+	default:
+		return string(w)
+	}
 }
 
 // internArch returns common architecture names without allocating.
@@ -136,7 +176,7 @@ func dpkgPackages(ctx context.Context, cfg Config) ([]inventory.Package, error) 
 	infoDir := filepath.Join(dir, "info")
 	out := make([]inventory.Package, 0, len(stanzas))
 	for _, s := range stanzas {
-		if !s.installed {
+		if !s.installed() {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -148,9 +188,21 @@ func dpkgPackages(ctx context.Context, cfg Config) ([]inventory.Package, error) 
 			Arch:        s.arch,
 			Source:      inventory.SourceDpkg,
 			InstallTime: dpkgInstallTime(infoDir, s),
+			State:       packageState(s.state),
 		})
 	}
 	return out, nil
+}
+
+// packageState is the inventory's state for a listed package: empty for a
+// plain installed one, so that the entries of settled packages, and the
+// section hashes of hosts whose packages are all settled, are what they
+// were before states were reported.
+func packageState(state string) string {
+	if state == inventory.DpkgInstalled {
+		return ""
+	}
+	return state
 }
 
 // dpkgJournal reads the updates directory's entries, whose names are all

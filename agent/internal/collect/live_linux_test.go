@@ -57,9 +57,10 @@ func TestLiveMatchesSystemTools(t *testing.T) {
 		want := make(map[string]string)
 		for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
 			f := strings.Split(line, "\t")
-			// The second letter of the abbreviation is the state; 'i' is
-			// installed, whatever the wanted action (ii, hi, ri).
-			if len(f) != 4 || len(f[0]) < 2 || f[0][1] != 'i' {
+			// The second letter of the abbreviation is the state, whatever
+			// the wanted action (ii, hi, ri): every state but 'n'
+			// (not-installed) and 'c' (config-files) has the files present.
+			if len(f) != 4 || len(f[0]) < 2 || f[0][1] == 'n' || f[0][1] == 'c' {
 				continue
 			}
 			want[f[1]+":"+f[3]] = f[2]

@@ -35,6 +35,7 @@ type evaluated struct {
 	revision uint64
 	results  []policy.Result
 	took     time.Duration
+	at       time.Time // when it finished
 }
 
 // resultsFlight is the one results message awaiting its ack; acked is the
@@ -158,8 +159,9 @@ func (s *session) startEval() {
 		defer s.collectors.Done()
 		start := s.a.h.now()
 		res := policy.EvaluateAll(ctx, set.Policies, env, evalWorkers)
+		end := s.a.h.now()
 		select {
-		case s.evals <- evaluated{revision: set.Revision, results: res, took: s.a.h.now().Sub(start)}:
+		case s.evals <- evaluated{revision: set.Revision, results: res, took: end.Sub(start), at: end}:
 		case <-ctx.Done():
 		}
 	}()
@@ -201,6 +203,14 @@ func (s *session) sendResults(ctx context.Context) (outcome, bool) {
 	}
 	acked := s.a.st.AckedResults()
 	msg := wire.Results{Revision: s.latest.revision}
+	// Every finished evaluation of a policy set is reported once, even one
+	// that changed nothing, so that the server knows when the host was
+	// last checked. Before the first set (revision 0) there is nothing to
+	// report.
+	newEval := s.latest.revision > 0 && s.latest.at.After(s.evalReported)
+	if newEval {
+		msg.EvaluatedAt = s.latest.at.UTC()
+	}
 	// next is what the server will hold once this message is acked: the
 	// acknowledged results updated by what the message carries.
 	next := maps.Clone(acked)
@@ -230,7 +240,7 @@ func (s *session) sendResults(ctx context.Context) (outcome, bool) {
 			delete(next, id)
 		}
 	}
-	if len(msg.Results) == 0 && len(msg.Removed) == 0 {
+	if len(msg.Results) == 0 && len(msg.Removed) == 0 && !newEval {
 		return outcome{}, true
 	}
 	slices.Sort(msg.Removed)
@@ -243,6 +253,9 @@ func (s *session) sendResults(ctx context.Context) (outcome, bool) {
 	}
 	s.resultsInflight = &resultsFlight{seq: seq, acked: next}
 	s.lastSent = seq
+	if newEval {
+		s.evalReported = s.latest.at
+	}
 	s.log.Debug("results sent", "seq", seq, "revision", msg.Revision, "results", len(msg.Results), "removed", len(msg.Removed))
 	return outcome{}, true
 }

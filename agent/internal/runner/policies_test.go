@@ -80,6 +80,35 @@ func (fc *fakeConn) results(t *testing.T) (received, wire.Results) {
 	}
 }
 
+// changedResults returns the next results message that carries results
+// or removals, acknowledging on the way the ones that only report an
+// evaluation that changed nothing.
+func (fc *fakeConn) changedResults(t *testing.T) (received, wire.Results) {
+	t.Helper()
+	for {
+		m, res := fc.results(t)
+		if len(res.Results) > 0 || len(res.Removed) > 0 {
+			return m, res
+		}
+		if res.EvaluatedAt.IsZero() {
+			t.Fatalf("empty results message without evaluated_at: %+v", res)
+		}
+		fc.ack(t, m.env.Seq, false)
+	}
+}
+
+// wantEvaluatedOnly checks that the next results message reports an
+// evaluation that changed nothing, and acknowledges it.
+func wantEvaluatedOnly(t *testing.T, fc *fakeConn, what string) wire.Results {
+	t.Helper()
+	m, res := fc.results(t)
+	if len(res.Results) != 0 || len(res.Removed) != 0 || res.EvaluatedAt.IsZero() {
+		t.Fatalf("%s: results %+v, want only evaluated_at", what, res)
+	}
+	fc.ack(t, m.env.Seq, false)
+	return res
+}
+
 func statuses(res wire.Results) map[string]policy.Status {
 	m := map[string]policy.Status{}
 	for _, r := range res.Results {
@@ -153,10 +182,18 @@ func TestPolicyLifecycle(t *testing.T) {
 	}
 	ackResults(t, fc, a, m, 4)
 
-	// Nothing changed: the evaluation sends nothing.
+	if res.EvaluatedAt.IsZero() {
+		t.Error("first results carry no evaluated_at")
+	}
+
+	// Nothing changed: the evaluation sends no result, only when it ran,
+	// so the server knows the host was checked.
 	fc.send(t, wire.TypeCheckNow, 0, wire.CheckNow{})
-	if evals.next(t) {
-		t.Fatal("check_now with nothing changed sent results")
+	if !evals.next(t) {
+		t.Fatal("check_now with nothing changed did not report the evaluation")
+	}
+	if again := wantEvaluatedOnly(t, fc, "check_now with nothing changed"); !again.EvaluatedAt.After(res.EvaluatedAt) {
+		t.Errorf("evaluated_at %v not after the first evaluation's %v", again.EvaluatedAt, res.EvaluatedAt)
 	}
 
 	// One result changes: it alone is sent.
@@ -190,8 +227,9 @@ func TestPolicyLifecycle(t *testing.T) {
 	})
 	fc.send(t, wire.TypePolicySet, 0, wire.PolicySet{Revision: 7, Policies: bad})
 	fc.send(t, wire.TypeCheckNow, 0, wire.CheckNow{})
-	if evals.next(t) {
-		t.Fatal("an evaluation after the invalid set sent results")
+	evals.next(t)
+	if res := wantEvaluatedOnly(t, fc, "an evaluation after the invalid set"); res.Revision != 6 {
+		t.Fatalf("evaluated revision %d after the invalid set, want the kept 6", res.Revision)
 	}
 	if !strings.Contains(a.logs.String(), "policy set refused") {
 		t.Fatalf("refusal not logged:\n%s", a.logs)
@@ -214,9 +252,8 @@ func TestPolicyLifecycle(t *testing.T) {
 		t.Fatalf("restarted agent's hello has policy revision %d, want 6", h.PolicyRevision)
 	}
 	f.give(t, doc(software))
-	if evals.next(t) {
-		t.Fatal("a restarted agent resent results the server had acknowledged")
-	}
+	evals.next(t)
+	wantEvaluatedOnly(t, fc, "a restarted agent's first evaluation (its results were acknowledged before)")
 }
 
 func TestUnackedResultsResentAfterReconnect(t *testing.T) {
@@ -327,7 +364,7 @@ func TestEvaluationTriggers(t *testing.T) {
 			ackResults(t, fc, a, m, 4)
 
 			tt.change(t, root, fc, inv, f)
-			_, res := fc.results(t)
+			_, res := fc.changedResults(t)
 			sameStatuses(t, tt.name, statuses(res), tt.want)
 		})
 	}
@@ -360,7 +397,6 @@ func TestLargeResultsSplitAcrossMessages(t *testing.T) {
 	}
 	evals.next(t) // the evaluation that sent the first message
 	fc.send(t, wire.TypeCheckNow, 0, wire.CheckNow{})
-	if evals.next(t) {
-		t.Fatal("results sent again after every one was acknowledged")
-	}
+	evals.next(t)
+	wantEvaluatedOnly(t, fc, "check_now after every result was acknowledged")
 }

@@ -82,7 +82,8 @@ type session struct {
 	evals           chan evaluated
 	latest          *evaluated // the newest evaluation of the current set
 	resultsInflight *resultsFlight
-	lastSent        uint64 // seq of the last results message sent
+	lastSent        uint64    // seq of the last results message sent
+	evalReported    time.Time // when the last evaluation reported to the server finished
 
 	// pendingHB holds the sequence numbers of heartbeats sent and not
 	// acknowledged yet, oldest first; see unacked.

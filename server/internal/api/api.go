@@ -35,6 +35,7 @@ type Store interface {
 	ListHosts(ctx context.Context, p store.HostPage) ([]store.Host, error)
 	Inventory(ctx context.Context, hostID int64) (store.InventoryDoc, error)
 	SearchSoftware(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error)
+	SoftwareVersions(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareVersion, error)
 	ListChanges(ctx context.Context, q store.ChangeQuery) ([]store.Change, error)
 	store.Policies
 	store.PolicySigning
@@ -86,6 +87,9 @@ type Config struct {
 	// HostGone, when set, is called after a host was retired or deleted
 	// (the gateway closes its connection).
 	HostGone func(hostID int64)
+	// Version is the server's build version, shown by GET
+	// /api/v1/version; empty means "dev".
+	Version string
 }
 
 // Route is one registered method and path pattern, in net/http ServeMux
@@ -112,6 +116,8 @@ type server struct {
 	guard *limits.Guard
 	gone  func(hostID int64)
 
+	version string
+
 	touchMu sync.Mutex
 	touched map[int64]time.Time // token id -> last use this server recorded
 }
@@ -128,6 +134,7 @@ var routeTable = []struct {
 	{http.MethodGet, "/api/v1/hosts/{id}/changes", (*server).hostChanges},
 	{http.MethodGet, "/api/v1/changes", (*server).fleetChanges},
 	{http.MethodGet, "/api/v1/software", (*server).searchSoftware},
+	{http.MethodGet, "/api/v1/software/versions", (*server).softwareVersions},
 	{http.MethodPost, "/api/v1/policies", (*server).applyPolicies},
 	{http.MethodPut, "/api/v1/policies", (*server).replacePolicies},
 	{http.MethodGet, "/api/v1/policies", (*server).listPolicies},
@@ -162,6 +169,7 @@ var routeTable = []struct {
 	{http.MethodGet, "/api/v1/enroll-secrets", (*server).listEnrollSecrets},
 	{http.MethodPost, "/api/v1/enroll-secrets", (*server).createEnrollSecret},
 	{http.MethodDelete, "/api/v1/enroll-secrets/{name}", (*server).revokeEnrollSecret},
+	{http.MethodGet, "/api/v1/version", (*server).getVersion},
 }
 
 // Routes lists every route New registers.
@@ -182,7 +190,7 @@ func New(cfg Config) http.Handler {
 	}
 	s := &server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, window: cfg.OnlineWindow, changed: cfg.PoliciesChanged, check: cfg.CheckNow,
 		alerts: cfg.Alerting, acked: cfg.AlertAcked, silenced: cfg.SilencesChanged, exempted: cfg.ExemptionsChanged, reload: cfg.ReloadAlerting,
-		gone: cfg.HostGone}
+		gone: cfg.HostGone, version: cfg.Version}
 	s.guard = cfg.Guard
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

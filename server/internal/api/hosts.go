@@ -34,6 +34,9 @@ type Host struct {
 	PossibleDuplicates []int64 `json:"possible_duplicates,omitempty"`
 	// RetiredAt is when an admin retired the host; absent for a live one.
 	RetiredAt time.Time `json:"retired_at,omitzero"`
+	// PoliciesCheckedAt is when the host's agent last finished evaluating
+	// its policy set; absent until it reports one.
+	PoliciesCheckedAt time.Time `json:"policies_checked_at,omitzero"`
 	// PolicyRefusal is set, in GET /hosts/{id} only, while the host's
 	// agent refuses the newest policy set it was sent (a signed-set check
 	// or validation failed) and keeps evaluating the one before.
@@ -84,6 +87,7 @@ func (s *server) hostView(h store.Host, now time.Time) Host {
 		Serial:             h.Serial,
 		PossibleDuplicates: h.PossibleDuplicates,
 		RetiredAt:          utc(h.RetiredAt),
+		PoliciesCheckedAt:  utc(h.PoliciesCheckedAt),
 	}
 }
 

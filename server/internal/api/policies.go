@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"path"
 	"slices"
@@ -20,6 +21,13 @@ import (
 // MaxPolicyFileBytes bounds a policy file upload. The baseline pack is a
 // few dozen KiB; a file a hundred times larger is a mistake.
 const MaxPolicyFileBytes = 4 << 20
+
+// MaxPolicyUploadBytes bounds a several-file upload as a whole, and
+// maxPolicyFiles the number of files in it.
+const (
+	MaxPolicyUploadBytes = 4 * MaxPolicyFileBytes
+	maxPolicyFiles       = 1000
+)
 
 // PolicyCounts is how many hosts report each status for a policy.
 type PolicyCounts struct {
@@ -77,6 +85,17 @@ type ApplyResult struct {
 	// Deleted lists, for PUT /policies, the policies the new set leaves
 	// out; POST deletes none.
 	Deleted []string `json:"deleted,omitempty"`
+	// Files splits Added, Updated and Unchanged by file, in the order the
+	// files came, when POST /policies was sent several files (multipart).
+	Files []FileResult `json:"files,omitempty"`
+}
+
+// FileResult is one file's share of a several-file apply.
+type FileResult struct {
+	File      string   `json:"file"`
+	Added     []string `json:"added"`
+	Updated   []string `json:"updated"`
+	Unchanged []string `json:"unchanged"`
 }
 
 // DeleteResult answers DELETE /policies/{id}.
@@ -110,9 +129,12 @@ func nonNilSlice(s []string) []string {
 // at all is accepted too, and Parse tells YAML from JSON by content.
 var policyFileTypes = []string{"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json"}
 
-// applyPolicies validates a policy file and, unless validate_only, adds
-// its policies and replaces those with the same ids. Policies not in the
-// file are kept: a file is applied, not synchronized.
+// applyPolicies validates policy files and, unless validate_only, adds
+// their policies and replaces those with the same ids, all under one new
+// revision with one push to agents. Policies in no file are kept: files
+// are applied, not synchronized. The body is one policy file (YAML or
+// JSON, named by ?filename=), or several as multipart/form-data, each
+// part named by its filename; an id in two files refuses them all.
 func (s *server) applyPolicies(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	validateOnly := false
@@ -123,40 +145,64 @@ func (s *server) applyPolicies(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var files []policy.NamedFile
+	multi := false
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || !slices.Contains(policyFileTypes, mt) {
+		mt, params, err := mime.ParseMediaType(ct)
+		switch {
+		case err == nil && mt == "multipart/form-data":
+			multi = true
+			var ok bool
+			if files, ok = readPolicyParts(w, r, params["boundary"]); !ok {
+				return
+			}
+		case err != nil || !slices.Contains(policyFileTypes, mt):
 			writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf(
-				"Content-Type %q: send a policy file as %s", ct, strings.Join(policyFileTypes, ", ")))
+				"Content-Type %q: send a policy file as %s, or several as multipart/form-data",
+				ct, strings.Join(policyFileTypes, ", ")))
 			return
 		}
 	}
-	name := policyFileName(q.Get("filename"))
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPolicyFileBytes))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("policy file larger than %d bytes", MaxPolicyFileBytes))
-		return
+	if !multi {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPolicyFileBytes))
+		if err != nil {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("policy file larger than %d bytes", MaxPolicyFileBytes))
+			return
+		}
+		files = []policy.NamedFile{{Name: policyFileName(q.Get("filename")), Data: body}}
 	}
-	ps, err := policy.Parse(name, body)
+	perFile, err := policy.ParseFiles(files)
 	var ve *policy.ValidationError
 	if errors.As(err, &ve) {
+		what := files[0].Name
+		if multi {
+			bad := map[string]bool{}
+			for _, p := range ve.Problems {
+				bad[p.File] = true
+			}
+			what = fmt.Sprintf("%d file(s)", len(bad))
+		}
 		writeJSON(w, http.StatusBadRequest, Error{
-			Error:    fmt.Sprintf("%s rejected, nothing applied: %d problem(s)", name, len(ve.Problems)),
+			Error:    fmt.Sprintf("%s rejected, nothing applied: %d problem(s)", what, len(ve.Problems)),
 			Problems: ve.Problems,
 		})
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("%s rejected, nothing applied: %v", name, err))
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("policy files rejected, nothing applied: %v", err))
 		return
 	}
-	if len(ps) == 0 {
-		writeError(w, http.StatusBadRequest, name+" holds no policies")
-		return
-	}
-	specs := make([]store.PolicySpec, len(ps))
-	for i, p := range ps {
-		specs[i] = store.PolicySpec{Policy: p, ExprOnly: policy.ExprOnly(p)}
+	var specs []store.PolicySpec
+	fileOf := map[string]int{}
+	for i, ps := range perFile {
+		if len(ps) == 0 {
+			writeError(w, http.StatusBadRequest, files[i].Name+" holds no policies")
+			return
+		}
+		for _, p := range ps {
+			fileOf[p.ID] = i
+			specs = append(specs, store.PolicySpec{Policy: p, ExprOnly: policy.ExprOnly(p)})
+		}
 	}
 	if s.setTooLarge(w, r, specs, false) {
 		return
@@ -172,14 +218,105 @@ func (s *server) applyPolicies(w http.ResponseWriter, r *http.Request) {
 	}
 	changed := len(res.Added)+len(res.Updated) > 0
 	if changed && !validateOnly {
-		s.log.Info("policies applied", "revision", res.Revision, "added", res.Added, "updated", res.Updated, "actor", actor)
+		s.log.Info("policies applied", "revision", res.Revision, "files", len(files), "added", res.Added,
+			"updated", res.Updated, "actor", actor)
 		s.changed(res.Revision)
 	}
-	writeJSON(w, http.StatusOK, ApplyResult{
+	out := ApplyResult{
 		Revision: res.Revision, ValidateOnly: validateOnly,
 		Applied: append(nonNilSlice(res.Added), res.Updated...), Added: nonNilSlice(res.Added),
 		Updated: nonNilSlice(res.Updated), Unchanged: nonNilSlice(res.Unchanged),
-	})
+	}
+	if multi {
+		out.Files = make([]FileResult, len(files))
+		for i, f := range files {
+			out.Files[i] = FileResult{File: f.Name, Added: []string{}, Updated: []string{}, Unchanged: []string{}}
+		}
+		for _, id := range res.Added {
+			out.Files[fileOf[id]].Added = append(out.Files[fileOf[id]].Added, id)
+		}
+		for _, id := range res.Updated {
+			out.Files[fileOf[id]].Updated = append(out.Files[fileOf[id]].Updated, id)
+		}
+		for _, id := range res.Unchanged {
+			out.Files[fileOf[id]].Unchanged = append(out.Files[fileOf[id]].Unchanged, id)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// readPolicyParts reads a multipart/form-data body of policy files. Each
+// part is one file, named in problems by its filename parameter as the
+// client sent it (directories kept, so that two files of one name in
+// different directories stay apart); two parts of one name are refused.
+func readPolicyParts(w http.ResponseWriter, r *http.Request, boundary string) ([]policy.NamedFile, bool) {
+	if boundary == "" {
+		writeError(w, http.StatusBadRequest, "multipart/form-data without a boundary")
+		return nil, false
+	}
+	mr := multipart.NewReader(http.MaxBytesReader(w, r.Body, MaxPolicyUploadBytes), boundary)
+	var files []policy.NamedFile
+	seen := map[string]bool{}
+	for {
+		part, err := mr.NextRawPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("policy files larger than %d bytes together", MaxPolicyUploadBytes))
+			return nil, false
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("multipart body: %v", err))
+			return nil, false
+		}
+		_, params, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+		name := partFileName(params["filename"])
+		if name == "" {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("multipart part %d has no filename: send each policy file as a file part", len(files)+1))
+			return nil, false
+		}
+		if seen[name] {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("two files named %s", name))
+			return nil, false
+		}
+		seen[name] = true
+		if len(files) == maxPolicyFiles {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d policy files", maxPolicyFiles))
+			return nil, false
+		}
+		data, err := io.ReadAll(io.LimitReader(part, MaxPolicyFileBytes+1))
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("policy files larger than %d bytes together", MaxPolicyUploadBytes))
+			return nil, false
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("multipart body: %v", err))
+			return nil, false
+		}
+		if len(data) > MaxPolicyFileBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: policy file larger than %d bytes", name, MaxPolicyFileBytes))
+			return nil, false
+		}
+		files = append(files, policy.NamedFile{Name: name, Data: data})
+	}
+	if len(files) == 0 {
+		writeError(w, http.StatusBadRequest, "multipart body holds no policy files")
+		return nil, false
+	}
+	return files, true
+}
+
+// partFileName cleans a multipart filename for problems: slashes for
+// backslashes, no control characters, at most 1024 bytes; "" when none
+// is left.
+func partFileName(s string) string {
+	s = strings.TrimSpace(strings.ReplaceAll(s, `\`, "/"))
+	if len(s) > 1024 || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return ""
+	}
+	return s
 }
 
 // policyFileName is the name problems are reported under: the client's

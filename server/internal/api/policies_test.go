@@ -3,6 +3,8 @@ package api_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -211,4 +213,69 @@ func equalJSON(a, b any) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
+}
+
+// multipartFiles builds a multipart/form-data body with one file part per
+// name/content pair.
+func multipartFiles(t *testing.T, files ...[2]string) (string, string) {
+	t.Helper()
+	var b strings.Builder
+	mw := multipart.NewWriter(&b)
+	for _, f := range files {
+		w, err := mw.CreateFormFile("file", f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(f[1]))
+	}
+	mw.Close()
+	return mw.FormDataContentType(), b.String()
+}
+
+func policyYAML(id string) string {
+	return "policies:\n  - id: " + id + "\n    title: " + id + "\n    severity: low\n    check:\n      expr: \"true\"\n"
+}
+
+// TestApplyPolicyFiles: several files in one multipart request are one
+// apply: one revision, one PoliciesChanged, results split by file.
+func TestApplyPolicyFiles(t *testing.T) {
+	f := newFixture(t)
+	var files [][2]string
+	for i := range 6 {
+		files = append(files, [2]string{fmt.Sprintf("dir/p%d.yaml", i), policyYAML(fmt.Sprintf("p%d", i))})
+	}
+	ct, body := multipartFiles(t, files...)
+	res := decode[api.ApplyResult](t, f.send(t, http.MethodPost, "/api/v1/policies", "Bearer "+token, ct, body), http.StatusOK)
+	if res.Revision != 1 || len(res.Added) != 6 || len(res.Files) != 6 {
+		t.Fatalf("apply of 6 files = %+v, want revision 1 with 6 added in 6 files", res)
+	}
+	for i, fr := range res.Files {
+		if fr.File != files[i][0] || !slices.Equal(fr.Added, []string{fmt.Sprintf("p%d", i)}) {
+			t.Errorf("files[%d] = %+v", i, fr)
+		}
+	}
+	if got := f.policiesChanged(); !slices.Equal(got, []int64{1}) {
+		t.Errorf("PoliciesChanged calls %v, want [1]", got)
+	}
+
+	// An id in two files, or a bad file, refuses them all with the
+	// client's names and lines.
+	ct, body = multipartFiles(t, [2]string{"a/x.yaml", policyYAML("dup")}, [2]string{"b/x.yaml", policyYAML("dup")},
+		[2]string{"c.yaml", "policies:\n  - id: bad\n    title: Bad\n    severity: urgent\n    check: {expr: 'true'}\n"})
+	e := decode[api.Error](t, f.send(t, http.MethodPost, "/api/v1/policies", "Bearer "+token, ct, body), http.StatusBadRequest)
+	if len(e.Problems) != 2 || e.Problems[0].File != "b/x.yaml" || e.Problems[0].Line != 2 ||
+		!strings.Contains(e.Problems[0].Message, "first defined at a/x.yaml:2") ||
+		e.Problems[1].File != "c.yaml" || e.Problems[1].Line != 4 || !strings.Contains(e.Error, "2 file(s) rejected, nothing applied") {
+		t.Errorf("refusal = %+v", e)
+	}
+	// Two parts of one name are refused.
+	ct, body = multipartFiles(t, [2]string{"x.yaml", policyYAML("x1")}, [2]string{"x.yaml", policyYAML("x2")})
+	wantError(t, f.send(t, http.MethodPost, "/api/v1/policies", "Bearer "+token, ct, body), http.StatusBadRequest, "two files named x.yaml")
+	if got := f.policiesChanged(); len(got) != 1 {
+		t.Errorf("PoliciesChanged after refusals: %v", got)
+	}
+	list := decode[api.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK)
+	if list.Revision != 1 || len(list.Policies) != 6 {
+		t.Errorf("after refusals: revision %d, %d policies", list.Revision, len(list.Policies))
+	}
 }

@@ -24,18 +24,22 @@ type ExemptionRef struct {
 // while an exemption applies, and UnderlyingStatus then says what the
 // check found. Since is when the host entered the underlying status.
 type Result struct {
-	HostID           int64             `json:"host_id"`
-	Hostname         string            `json:"hostname"`
-	PolicyID         string            `json:"policy_id"`
-	Status           policy.Status     `json:"status"`
-	UnderlyingStatus policy.Status     `json:"underlying_status,omitempty"`
-	Since            time.Time         `json:"since"`
-	CheckedAt        time.Time         `json:"checked_at"`
-	DurationNS       int64             `json:"duration_ns"`
-	Evidence         []policy.Evidence `json:"evidence"`
-	Error            string            `json:"error,omitempty"`
-	PolicyRevision   int64             `json:"policy_revision"`
-	Exemption        *ExemptionRef     `json:"exemption,omitempty"`
+	HostID           int64         `json:"host_id"`
+	Hostname         string        `json:"hostname"`
+	PolicyID         string        `json:"policy_id"`
+	Status           policy.Status `json:"status"`
+	UnderlyingStatus policy.Status `json:"underlying_status,omitempty"`
+	Since            time.Time     `json:"since"`
+	CheckedAt        time.Time     `json:"checked_at"`
+	// LastCheckedAt is when the result was last confirmed: CheckedAt is
+	// when the agent last reported it changed, and agents report when
+	// every later evaluation ran.
+	LastCheckedAt  time.Time         `json:"last_checked_at"`
+	DurationNS     int64             `json:"duration_ns"`
+	Evidence       []policy.Evidence `json:"evidence"`
+	Error          string            `json:"error,omitempty"`
+	PolicyRevision int64             `json:"policy_revision"`
+	Exemption      *ExemptionRef     `json:"exemption,omitempty"`
 }
 
 // ResultList is one page of a policy's results, by host id.
@@ -45,10 +49,18 @@ type ResultList struct {
 	NextCursor string   `json:"next_cursor,omitempty"`
 }
 
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 func resultView(r store.HostResult) Result {
 	v := Result{HostID: r.HostID, Hostname: r.Hostname, PolicyID: r.PolicyID, Status: r.Status,
 		UnderlyingStatus: r.UnderlyingStatus, Since: utc(r.Since), CheckedAt: utc(r.CheckedAt),
-		DurationNS: int64(r.Duration), Evidence: r.Evidence, Error: r.Error, PolicyRevision: r.PolicyRevision}
+		LastCheckedAt: utc(later(r.LastCheckedAt, r.CheckedAt)), DurationNS: int64(r.Duration), Evidence: r.Evidence, Error: r.Error, PolicyRevision: r.PolicyRevision}
 	if v.Evidence == nil {
 		v.Evidence = []policy.Evidence{}
 	}
@@ -201,6 +213,7 @@ type HostPolicy struct {
 	UnderlyingStatus policy.Status     `json:"underlying_status,omitempty"`
 	Since            time.Time         `json:"since,omitzero"`
 	CheckedAt        time.Time         `json:"checked_at,omitzero"`
+	LastCheckedAt    time.Time         `json:"last_checked_at,omitzero"`
 	Evidence         []policy.Evidence `json:"evidence,omitempty"`
 	Error            string            `json:"error,omitempty"`
 	Exemption        *ExemptionRef     `json:"exemption,omitempty"`
@@ -248,6 +261,7 @@ func (s *server) hostPolicies(w http.ResponseWriter, r *http.Request) {
 		if res, ok := byPolicy[p.Policy.ID]; ok {
 			v := resultView(res)
 			hp.Status, hp.UnderlyingStatus, hp.Since, hp.CheckedAt = v.Status, v.UnderlyingStatus, v.Since, v.CheckedAt
+			hp.LastCheckedAt = v.LastCheckedAt
 			hp.Evidence, hp.Error, hp.Exemption = v.Evidence, v.Error, v.Exemption
 		}
 		out.Policies = append(out.Policies, hp)

@@ -214,3 +214,39 @@ func TestPolicyRoutesAnswer503(t *testing.T) {
 		})
 	}
 }
+
+// TestLastCheckedAt: a host's reported evaluation confirms its results
+// without changing when they last changed (checked_at), in the policy's
+// results, the host's policies and the host itself.
+func TestLastCheckedAt(t *testing.T) {
+	f := newFixture(t)
+	fleet(t, f)
+	evaluated := now.Add(-10 * time.Second)
+	if _, err := f.store.ApplyResults(t.Context(), []store.ResultBatch{{HostID: 1, Revision: 1, EvaluatedAt: evaluated}}); err != nil {
+		t.Fatal(err)
+	}
+	list := decode[api.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results"), http.StatusOK)
+	for _, r := range list.Results {
+		want := now.Add(-time.Minute) // hosts 2 to 4 reported no later evaluation
+		if r.HostID == 1 {
+			want = evaluated
+		}
+		if !r.CheckedAt.Equal(now.Add(-time.Minute)) || !r.LastCheckedAt.Equal(want) {
+			t.Errorf("host %d: checked_at %v last_checked_at %v; want %v and %v", r.HostID, r.CheckedAt, r.LastCheckedAt,
+				now.Add(-time.Minute), want)
+		}
+	}
+	hp := decode[api.HostPolicies](t, f.get(t, "/api/v1/hosts/1/policies"), http.StatusOK)
+	for _, p := range hp.Policies {
+		// os-debian is expr-only: the server evaluates it, so the agent's
+		// evaluation does not confirm it.
+		want := map[string]time.Time{"ssh-root": evaluated, "os-debian": now.Add(-time.Minute)}[p.PolicyID]
+		if !p.LastCheckedAt.Equal(want) {
+			t.Errorf("host 1 policy %s: last_checked_at %v, want %v", p.PolicyID, p.LastCheckedAt, want)
+		}
+	}
+	h := decode[api.Host](t, f.get(t, "/api/v1/hosts/1"), http.StatusOK)
+	if !h.PoliciesCheckedAt.Equal(evaluated) {
+		t.Errorf("host policies_checked_at %v, want %v", h.PoliciesCheckedAt, evaluated)
+	}
+}

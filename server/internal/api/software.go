@@ -1,8 +1,11 @@
 package api
 
 import (
+	"errors"
 	"net/http"
+	"net/url"
 
+	"github.com/steward-project/steward/server/internal/pkgver"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
@@ -24,11 +27,29 @@ type SoftwareList struct {
 	NextCursor string        `json:"next_cursor,omitempty"`
 }
 
-func (s *server) searchSoftware(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+// softwareQuery reads the name, match and version parameters shared by
+// the software routes.
+func softwareQuery(q url.Values) (store.SoftwareQuery, error) {
 	name := q.Get("name")
 	if name == "" {
-		writeError(w, http.StatusBadRequest, "query parameter name is required")
+		return store.SoftwareQuery{}, errors.New("query parameter name is required")
+	}
+	match, err := store.ParseNameMatch(q.Get("match"))
+	if err != nil {
+		return store.SoftwareQuery{}, err
+	}
+	version, err := pkgver.Parse(q.Get("version"))
+	if err != nil {
+		return store.SoftwareQuery{}, err
+	}
+	return store.SoftwareQuery{Name: name, Match: match, Version: version}, nil
+}
+
+func (s *server) searchSoftware(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	sq, err := softwareQuery(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	limit, err := parseLimit(q.Get("limit"))
@@ -43,13 +64,9 @@ func (s *server) searchSoftware(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rows, err := s.store.SearchSoftware(r.Context(), store.SoftwareQuery{
-		Name:            name,
-		Version:         q.Get("version"),
-		AfterSoftwareID: after.SoftwareID,
-		AfterHostID:     after.HostID,
-		Limit:           limit + 1, // one more tells whether a next page exists
-	})
+	sq.AfterSoftwareID, sq.AfterHostID = after.SoftwareID, after.HostID
+	sq.Limit = limit + 1 // one more tells whether a next page exists
+	rows, err := s.store.SearchSoftware(r.Context(), sq)
 	if err != nil {
 		s.storeFailed(w, r, "search software", err)
 		return
@@ -70,6 +87,38 @@ func (s *server) searchSoftware(w http.ResponseWriter, r *http.Request) {
 			HostID:     h.HostID,
 			Hostname:   h.Hostname,
 		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// SoftwareVersion is how many live hosts have one version of a package
+// from one source.
+type SoftwareVersion struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Source  string `json:"source"`
+	Hosts   int64  `json:"hosts"`
+}
+
+// SoftwareVersionList is every version matching a software query.
+type SoftwareVersionList struct {
+	Versions []SoftwareVersion `json:"versions"`
+}
+
+func (s *server) softwareVersions(w http.ResponseWriter, r *http.Request) {
+	sq, err := softwareQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	rows, err := s.store.SoftwareVersions(r.Context(), sq)
+	if err != nil {
+		s.storeFailed(w, r, "software versions", err)
+		return
+	}
+	out := SoftwareVersionList{Versions: make([]SoftwareVersion, 0, len(rows))}
+	for _, v := range rows {
+		out.Versions = append(out.Versions, SoftwareVersion(v))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

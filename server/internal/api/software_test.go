@@ -49,7 +49,7 @@ func TestSearchSoftware(t *testing.T) {
 		}
 	})
 	t.Run("no match", func(t *testing.T) {
-		rec := f.get(t, "/api/v1/software?name=OpenSSL")
+		rec := f.get(t, "/api/v1/software?name=OpenSSL&match=exact")
 		body := rec.Body.String()
 		decode[api.SoftwareList](t, rec, http.StatusOK)
 		if !strings.Contains(body, `"software":[]`) {
@@ -85,4 +85,72 @@ func TestSearchSoftware(t *testing.T) {
 		hostsCursor := "eyJob3N0bmFtZSI6ImEiLCJpZCI6MX0" // {"hostname":"a","id":1}
 		wantError(t, f.get(t, "/api/v1/software?name=openssl&cursor="+hostsCursor), http.StatusBadRequest, "cursor")
 	})
+}
+
+func TestSearchSoftwareForms(t *testing.T) {
+	f := newFixture(t)
+	addSoftware(f)
+	ids := func(query string) string {
+		t.Helper()
+		list := decode[api.SoftwareList](t, f.get(t, "/api/v1/software?"+query+"&limit=1000"), http.StatusOK)
+		seen, out := map[int64]bool{}, []string{}
+		for _, h := range list.Software {
+			if !seen[h.SoftwareID] {
+				seen[h.SoftwareID] = true
+				out = append(out, fmt.Sprint(h.SoftwareID))
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct{ query, want string }{
+		{"name=open", "1,2"},
+		{"name=OPENS", "1,2"},
+		{"name=CU", "3"},
+		{"name=" + url.QueryEscape("*SSL*"), "1,2"},
+		{"name=" + url.QueryEscape("*r*"), "3"},
+		{"name=ssl", ""},
+		{"name=ssl&match=glob", ""},
+		{"name=" + url.QueryEscape("*ssl") + "&match=prefix", ""},
+		{"name=openssl&match=exact", "1,2"},
+		{"name=opens&match=exact", ""},
+		{"name=openssl&version=" + url.QueryEscape("<3.0.12"), "1"},
+		{"name=openssl&version=" + url.QueryEscape(">=3.0.0 <3.0.14"), "1,2"},
+		{"name=openssl&version=" + url.QueryEscape(">3.0.11,!=3.0.14"), "2"},
+		{"name=o&version=3.0.13", "2"},
+	} {
+		if got := ids(c.query); got != c.want {
+			t.Errorf("%s: software ids %q, want %q", c.query, got, c.want)
+		}
+	}
+	for _, c := range []struct{ query, want string }{
+		{"name=openssl&match=fuzzy", "match"},
+		{"name=openssl&version=" + url.QueryEscape(">="), "version"},
+		{"name=openssl&version=" + url.QueryEscape("1<2"), "version"},
+	} {
+		wantError(t, f.get(t, "/api/v1/software?"+c.query), http.StatusBadRequest, c.want)
+		wantError(t, f.get(t, "/api/v1/software/versions?"+c.query), http.StatusBadRequest, c.want)
+	}
+}
+
+func TestSoftwareVersions(t *testing.T) {
+	f := newFixture(t)
+	addSoftware(f)
+	wantError(t, f.get(t, "/api/v1/software/versions"), http.StatusBadRequest, "name")
+	rec := f.get(t, "/api/v1/software/versions?name=OPEN")
+	list := decode[api.SoftwareVersionList](t, rec, http.StatusOK)
+	want := []api.SoftwareVersion{
+		{Name: "openssl", Version: "3.0.11", Source: "dpkg", Hosts: 30},
+		{Name: "openssl", Version: "3.0.13", Source: "rpm", Hosts: 1},
+	}
+	if fmt.Sprint(list.Versions) != fmt.Sprint(want) {
+		t.Errorf("versions = %+v, want %+v", list.Versions, want)
+	}
+	list = decode[api.SoftwareVersionList](t, f.get(t, "/api/v1/software/versions?name=none"), http.StatusOK)
+	if list.Versions == nil || len(list.Versions) != 0 {
+		t.Errorf("versions of nothing = %#v, want []", list.Versions)
+	}
+	list = decode[api.SoftwareVersionList](t, f.get(t, "/api/v1/software/versions?name=openssl&match=exact&version="+url.QueryEscape(">3.0.11")), http.StatusOK)
+	if len(list.Versions) != 1 || list.Versions[0].Version != "3.0.13" {
+		t.Errorf("versions >3.0.11 = %+v", list.Versions)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -135,7 +136,7 @@ func LoadCommand(name string, args []string, positional int, getenv func(string)
 		extra(fs)
 	}
 	fs.StringVar(&flagged.Listen, "listen", cfg.Listen, "address to listen on")
-	fs.StringVar(&flagged.DB, "db", cfg.DB, "database: sqlite://PATH or postgres://...")
+	fs.StringVar(&flagged.DB, "db", "", "database: sqlite://PATH or postgres://... (default sqlite://DATA-DIR/steward.db)")
 	fs.StringVar(&flagged.DataDir, "data-dir", cfg.DataDir, "directory for the admin token and enroll secret files")
 	fs.StringVar(&flagged.File, "config", "", "YAML configuration file")
 	fs.StringVar(&flagged.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
@@ -171,8 +172,12 @@ func LoadCommand(name string, args []string, positional int, getenv func(string)
 		}
 		return "", false
 	}
+	// dbSet: a database named by flag, variable or file; without one the
+	// SQLite file lives in the data directory, wherever that ends up.
+	dbSet := false
 	if file, ok := value("config", flagged.File); ok {
-		if err := loadFile(&cfg, file); err != nil {
+		var err error
+		if dbSet, err = loadFile(&cfg, file); err != nil {
 			return cfg, nil, err
 		}
 		cfg.File = file
@@ -193,33 +198,57 @@ func LoadCommand(name string, args []string, positional int, getenv func(string)
 	} {
 		if v, ok := value(f.name, f.flag); ok {
 			*f.dst = v
+			dbSet = dbSet || f.name == "db"
 		}
+	}
+	if !dbSet {
+		cfg.DB = DataDirDB(cfg.DataDir)
 	}
 	return cfg, pos, cfg.Validate()
 }
 
-// loadFile reads the YAML file at path over cfg. Unknown keys are errors;
-// the alerting section is parsed by alertconf, whose problems come one
-// per line as FILE:LINE: message.
-func loadFile(cfg *Config, path string) error {
+// DataDirDB is the database used when none is named: steward.db in the
+// data directory, so that servers with different data directories never
+// share one, whatever their working directory.
+func DataDirDB(dataDir string) string {
+	if dataDir == "" {
+		return ""
+	}
+	p := filepath.Join(dataDir, "steward.db")
+	if !filepath.IsAbs(p) && !strings.HasPrefix(p, ".") {
+		p = "." + string(filepath.Separator) + p // ./data/steward.db, as written by hand
+	}
+	return "sqlite://" + p
+}
+
+// loadFile reads the YAML file at path over cfg and reports whether it
+// names a database. Unknown keys are errors; the alerting section is
+// parsed by alertconf, whose problems come one per line as FILE:LINE:
+// message.
+func loadFile(cfg *Config, path string) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("config file: %w", err)
+		return false, fmt.Errorf("config file: %w", err)
 	}
 	defer f.Close()
 	doc := fileConfig{Config: *cfg}
+	doc.DB = ""
 	dec := yaml.NewDecoder(f)
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return fileError(path, err)
+		return false, fileError(path, err)
 	}
 	alerting, err := alertconf.Parse(path, &doc.Alerting)
 	if err != nil {
-		return fmt.Errorf("config file %s: invalid alerting section:\n%w", path, err)
+		return false, fmt.Errorf("config file %s: invalid alerting section:\n%w", path, err)
+	}
+	named := doc.DB != ""
+	if !named {
+		doc.DB = cfg.DB
 	}
 	*cfg = doc.Config
 	cfg.Alerting = alerting
-	return nil
+	return named, nil
 }
 
 var (

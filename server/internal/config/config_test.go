@@ -17,6 +17,8 @@ func env(m map[string]string) func(string) string { return func(k string) string
 func TestLoadPrecedence(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "steward.yaml")
 	os.WriteFile(file, []byte("listen: 127.0.0.1:9000\ndb: sqlite:///tmp/from-file.db\nagent:\n  heartbeat_interval: 10s\n"), 0o600)
+	dataDirOnly := filepath.Join(t.TempDir(), "datadir.yaml")
+	os.WriteFile(dataDirOnly, []byte("data_dir: /srv/from-file\n"), 0o600)
 
 	tests := []struct {
 		name string
@@ -38,6 +40,28 @@ func TestLoadPrecedence(t *testing.T) {
 		}},
 		{"config from env", nil, map[string]string{"STEWARD_CONFIG": file, "STEWARD_DATA_DIR": "/srv/steward"}, func(c Config) bool {
 			return c.Listen == "127.0.0.1:9000" && c.DataDir == "/srv/steward" && c.File == file
+		}},
+		// Without a database named, SQLite lives in the data directory.
+		{"db follows data-dir", []string{"--data-dir", "/srv/steward"}, nil, func(c Config) bool {
+			return c.DB == "sqlite:///srv/steward/steward.db"
+		}},
+		{"db follows a relative data-dir", []string{"--data-dir", "state"}, nil, func(c Config) bool {
+			return c.DB == "sqlite://./state/steward.db"
+		}},
+		{"db follows STEWARD_DATA_DIR", nil, map[string]string{"STEWARD_DATA_DIR": "/srv/steward"}, func(c Config) bool {
+			return c.DB == "sqlite:///srv/steward/steward.db"
+		}},
+		{"db follows the file's data_dir", []string{"--config", dataDirOnly}, nil, func(c Config) bool {
+			return c.DB == "sqlite:///srv/from-file/steward.db"
+		}},
+		{"flag db beats data-dir", []string{"--data-dir", "/srv/steward", "--db", "sqlite:///elsewhere.db"}, nil, func(c Config) bool {
+			return c.DB == "sqlite:///elsewhere.db"
+		}},
+		{"env db beats data-dir", []string{"--data-dir", "/srv/steward"}, map[string]string{"STEWARD_DB": "sqlite:///env.db"}, func(c Config) bool {
+			return c.DB == "sqlite:///env.db"
+		}},
+		{"file db beats data-dir", []string{"--config", file, "--data-dir", "/srv/steward"}, nil, func(c Config) bool {
+			return c.DB == "sqlite:///tmp/from-file.db"
 		}},
 	}
 	for _, tc := range tests {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,8 +35,22 @@ func hostsChanges(ctx context.Context, s *session, arg string, f changeFilter, l
 	if err != nil || id < 1 {
 		return &usageError{msg: fmt.Sprintf("host ID %q is not a positive integer", arg)}
 	}
-	if err := checkLimit(limit); err != nil {
+	q, err := f.query(limit, s.now())
+	if err != nil {
 		return err
+	}
+	items, err := collectPages(ctx, s.client, "/api/v1/hosts/"+strconv.FormatInt(id, 10)+"/changes", q, "changes")
+	if err != nil {
+		return err
+	}
+	return printChanges(s, items, false)
+}
+
+// query checks the filter and the page size and turns them into the
+// query of GET /hosts/{id}/changes and GET /changes.
+func (f changeFilter) query(limit int, now time.Time) (url.Values, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
 	}
 	q := url.Values{"limit": {strconv.Itoa(limit)}}
 	for _, k := range f.kinds {
@@ -48,16 +63,18 @@ func hostsChanges(ctx context.Context, s *session, arg string, f changeFilter, l
 		if p.value == "" {
 			continue
 		}
-		t, err := parseWhen(p.value, s.now())
+		t, err := parseWhen(p.value, now)
 		if err != nil {
-			return &usageError{msg: fmt.Sprintf("--%s: %v", p.flag, err)}
+			return nil, &usageError{msg: fmt.Sprintf("--%s: %v", p.flag, err)}
 		}
 		q.Set(p.flag, t.UTC().Format(time.RFC3339Nano))
 	}
-	items, err := collectPages(ctx, s.client, "/api/v1/hosts/"+strconv.FormatInt(id, 10)+"/changes", q, "changes")
-	if err != nil {
-		return err
-	}
+	return q, nil
+}
+
+// printChanges prints changes as the API sent them; withHost adds a
+// column naming each change's host.
+func printChanges(s *session, items []json.RawMessage, withHost bool) error {
 	if s.output == outputJSON {
 		return printJSON(s.out, struct {
 			Changes []json.RawMessage `json:"changes"`
@@ -68,10 +85,17 @@ func hostsChanges(ctx context.Context, s *session, arg string, f changeFilter, l
 		return err
 	}
 	tw := newTable(s.out)
-	tw.row("TIME", "KIND", "SUBJECT", "OLD", "NEW")
+	if withHost {
+		tw.row("TIME", "HOST", "KIND", "SUBJECT", "OLD", "NEW")
+	} else {
+		tw.row("TIME", "KIND", "SUBJECT", "OLD", "NEW")
+	}
 	for _, c := range changes {
-		tw.row(timeCell(c.FirstSeen, "-"), c.Kind, cell(c.Subject),
-			cell(c.OldValue), cell(c.NewValue))
+		cells := []any{timeCell(c.FirstSeen, "-"), c.Kind, cell(c.Subject), cell(c.OldValue), cell(c.NewValue)}
+		if withHost {
+			cells = slices.Insert(cells, 1, any(c.HostID))
+		}
+		tw.row(cells...)
 	}
 	return tw.Flush()
 }

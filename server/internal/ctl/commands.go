@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // runFunc runs a parsed command with its positional arguments.
@@ -67,8 +68,13 @@ var commands = []command{
 		name:    "hosts check",
 		args:    []string{"ID"},
 		summary: "ask a connected host's agent to evaluate its policies now",
-		setup: func(*flag.FlagSet) runFunc {
+		setup: func(fs *flag.FlagSet) runFunc {
+			wait := fs.Bool("wait", false, "wait until the agent reports the evaluation, then print the host's results")
+			timeout := fs.Duration("timeout", time.Minute, "how long --wait waits")
 			return func(ctx context.Context, s *session, args []string) error {
+				if *wait {
+					return hostsCheckWait(ctx, s, args[0], *timeout)
+				}
 				return hostsCheck(ctx, s, args[0])
 			}
 		},
@@ -90,6 +96,56 @@ var commands = []command{
 		setup: func(*flag.FlagSet) runFunc {
 			return func(ctx context.Context, s *session, args []string) error {
 				return hostsDelete(ctx, s, args[0])
+			}
+		},
+	},
+	{
+		name:    "hosts label",
+		args:    []string{"ID", "[KEY=VALUE...]"},
+		summary: "set or remove a host's labels and print them (no changes: just print them)",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var remove stringList
+			fs.Var(&remove, "remove", "remove this label key (repeatable)")
+			return func(ctx context.Context, s *session, args []string) error {
+				return hostsLabel(ctx, s, args, remove)
+			}
+		},
+	},
+	{
+		name:    "hosts policies",
+		args:    []string{"ID"},
+		summary: "show every policy's result on a host, with since when, checked when and evidence",
+		setup: func(fs *flag.FlagSet) runFunc {
+			status := fs.String("status", "", "only this status: "+strings.Join(resultStatuses, ", ")+", or "+noResult+" for no result yet")
+			return func(ctx context.Context, s *session, args []string) error {
+				return hostsPolicies(ctx, s, args[0], *status)
+			}
+		},
+	},
+	{
+		name:    "hosts inventory",
+		args:    []string{"ID"},
+		summary: "summarize a host's inventory sections, or print one section's JSON",
+		setup: func(fs *flag.FlagSet) runFunc {
+			section := fs.String("section", "", "print this section's JSON, e.g. os, software, ports (-o json prints the whole inventory answer)")
+			return func(ctx context.Context, s *session, args []string) error {
+				return hostsInventory(ctx, s, args[0], *section)
+			}
+		},
+	},
+	{
+		name:    "changes list",
+		summary: "show inventory changes across the fleet, newest first",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var f changeFilter
+			fs.Var(&f.kinds, "kind", "only this kind of change (repeatable), e.g. software_installed")
+			fs.StringVar(&f.since, "since", "", "only changes since a time: RFC 3339, or a duration back from now (24h, 7d)")
+			fs.StringVar(&f.until, "until", "", "only changes before a time: RFC 3339, or a duration back from now")
+			fs.StringVar(&f.subject, "subject", "", "only changes of this exact subject, e.g. openssl or tcp/22")
+			host := fs.Int64("host", 0, "only this host's changes (host ID)")
+			limit := fs.Int("limit", 100, "changes per request, 1 to 1000")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return changesList(ctx, s, f, *host, *limit)
 			}
 		},
 	},
@@ -164,12 +220,25 @@ var commands = []command{
 	{
 		name:    "software search",
 		args:    []string{"NAME"},
-		summary: "find the hosts that have a package (exact name)",
+		summary: "find the hosts that have a package (name prefix, any case; a '*' makes NAME a glob)",
 		setup: func(fs *flag.FlagSet) runFunc {
-			version := fs.String("version", "", "only this exact version")
+			var sf softwareFlags
+			sf.register(fs)
 			limit := fs.Int("limit", 100, "results per request, 1 to 1000")
 			return func(ctx context.Context, s *session, args []string) error {
-				return softwareSearch(ctx, s, args[0], *version, *limit)
+				return softwareSearch(ctx, s, args[0], sf, *limit)
+			}
+		},
+	},
+	{
+		name:    "software versions",
+		args:    []string{"NAME"},
+		summary: "count the live hosts per version of the matching packages",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var sf softwareFlags
+			sf.register(fs)
+			return func(ctx context.Context, s *session, args []string) error {
+				return softwareVersions(ctx, s, args[0], sf)
 			}
 		},
 	},
@@ -237,6 +306,19 @@ var commands = []command{
 		},
 	},
 	{
+		name:    "policies history",
+		args:    []string{"ID"},
+		summary: "show a policy's status changes on hosts, newest first",
+		setup: func(fs *flag.FlagSet) runFunc {
+			host := fs.Int64("host", 0, "only this host's changes (host ID)")
+			since := fs.String("since", "", "only changes since a time: RFC 3339, or a duration back from now (24h, 7d)")
+			limit := fs.Int("limit", 100, "changes per request, 1 to 1000")
+			return func(ctx context.Context, s *session, args []string) error {
+				return policiesHistory(ctx, s, args[0], *host, *since, *limit)
+			}
+		},
+	},
+	{
 		name:    "compliance",
 		summary: "show pass, fail, n/a, error and exempt counts per policy",
 		setup: func(*flag.FlagSet) runFunc {
@@ -255,7 +337,8 @@ var commands = []command{
 			fs.Var(&in.labels, "label", "exempt hosts with this label, KEY=VALUE (repeatable; all must match)")
 			fs.StringVar(&in.reason, "reason", "", "why (required)")
 			fs.StringVar(&in.owner, "owner", "", "who answers for it (required)")
-			fs.StringVar(&in.expires, "expires", "", "until when: RFC 3339, or a duration from now such as 72h or 30d (required)")
+			fs.StringVar(&in.expires, "expires", "", "until when: a date (2027-01-01), RFC 3339, or a duration from now such as 72h or 30d (required)")
+			fs.BoolVar(&in.force, "force", false, "allow an expiry more than a year away")
 			return func(ctx context.Context, s *session, _ []string) error {
 				return exemptionsAdd(ctx, s, in)
 			}
@@ -280,6 +363,17 @@ var commands = []command{
 		setup: func(*flag.FlagSet) runFunc {
 			return func(ctx context.Context, s *session, args []string) error {
 				return exemptionsRemove(ctx, s, args[0])
+			}
+		},
+	},
+	{
+		name:    "audit list",
+		summary: "show the audit log of changes made through the API, newest first",
+		setup: func(fs *flag.FlagSet) runFunc {
+			action := fs.String("action", "", "only this action, e.g. host_labels_set or policy_applied")
+			limit := fs.Int("limit", 100, "entries per request, 1 to 1000")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return auditList(ctx, s, *action, *limit)
 			}
 		},
 	},
@@ -382,6 +476,8 @@ var commands = []command{
 	},
 	packageCommand,
 	keysGenerateCommand,
+	versionCommand,
+	completionCommand,
 }
 
 // lookup finds the command named by the first one or two words of args
@@ -407,35 +503,6 @@ func group(word string) []*command {
 		}
 	}
 	return out
-}
-
-func unknownCommand(args []string) error {
-	if cmds := group(args[0]); len(cmds) > 0 {
-		msg := args[0] + " needs a subcommand"
-		if len(args) > 1 {
-			msg = fmt.Sprintf("unknown command %q", args[0]+" "+args[1])
-		}
-		return &usageError{msg: msg, usage: func(w io.Writer) { printCommands(w, cmds) }}
-	}
-	return &usageError{msg: fmt.Sprintf("unknown command %q", args[0])}
-}
-
-// help prints the general usage, a group's commands, or one command's
-// usage.
-func help(w io.Writer, topic []string) error {
-	if len(topic) == 0 {
-		printUsage(w)
-		return nil
-	}
-	if cmd, n := lookup(topic); cmd != nil && n == len(topic) {
-		cmd.printUsage(w)
-		return nil
-	}
-	if cmds := group(topic[0]); len(cmds) > 0 && len(topic) == 1 {
-		printCommands(w, cmds)
-		return nil
-	}
-	return &usageError{msg: fmt.Sprintf("no help for %q", strings.Join(topic, " "))}
 }
 
 func printUsage(w io.Writer) {

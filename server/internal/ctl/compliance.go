@@ -43,10 +43,10 @@ func policiesResults(ctx context.Context, s *session, id, status string, limit i
 		return err
 	}
 	tw := newTable(s.out)
-	tw.row("HOST_ID", "HOSTNAME", "STATUS", "SINCE", "CHECKED", "EVIDENCE")
+	tw.row("HOST_ID", "HOSTNAME", "STATUS", "SINCE", "LAST CHECKED", "EVIDENCE")
 	for _, r := range results {
 		tw.row(r.HostID, cell(r.Hostname), statusCell(r.Status, r.UnderlyingStatus),
-			timeCell(r.Since, "-"), timeCell(r.CheckedAt, "-"), cell(evidenceCell(r)))
+			timeCell(r.Since, "-"), timeCell(r.LastCheckedAt, "-"), cell(evidenceCell(r)))
 	}
 	return tw.Flush()
 }

@@ -49,8 +49,11 @@ type session struct {
 	commits     int
 	out         io.Writer
 	errOut      io.Writer // for what a command reports beside its error
-	output      string    // outputTable or outputJSON
+	output      string    // outputTable, outputJSON or outputCSV
 	now         func() time.Time
+	// connect, for local commands, makes a client from the global flags
+	// when the command wants the server after all (version).
+	connect func() (*apiclient.Client, error)
 }
 
 // usageError is a command line mistake: exit code 2 and the relevant usage.
@@ -113,36 +116,83 @@ func run(ctx context.Context, args []string, env Env) error {
 	}
 	cmd, words := lookup(rest)
 	if cmd == nil {
+		if len(rest) > 1 && isGroup(rest[0]) && isHelpWord(rest[1]) {
+			printGroup(env.Stdout, rest[0], group(rest[0]))
+			return nil
+		}
 		return unknownCommand(rest)
 	}
+	err := runCommand(ctx, cmd, rest[words:], g, env)
+	// A mistake found once the command runs (a bad --limit) shows that
+	// command's usage, not the whole list.
+	var ue *usageError
+	if errors.As(err, &ue) && ue.usage == nil {
+		ue.usage = cmd.printUsage
+	}
+	return err
+}
+
+func runCommand(ctx context.Context, cmd *command, args []string, g *globals, env Env) error {
 
 	cfs := newFlagSet("stewardctl " + cmd.name)
 	g.register(cfs)
 	runCmd := cmd.setup(cfs)
 	usage := cmd.printUsage
-	pos, err := parseInterspersed(cfs, rest[words:])
+	pos, err := parseInterspersed(cfs, args)
 	if err != nil {
 		return helpOr(err, env.Stdout, usage)
 	}
-	if len(pos) != len(cmd.args) {
-		return &usageError{msg: fmt.Sprintf("%s takes %d argument(s), got %d", cmd.name, len(cmd.args), len(pos)), usage: usage}
+	if msg := cmd.argCountProblem(len(pos)); msg != "" {
+		return &usageError{msg: msg, usage: usage}
 	}
 	if err := g.validate(); err != nil {
 		return &usageError{msg: err.Error(), usage: usage}
 	}
-	if cmd.local {
-		return runCmd(ctx, &session{server: g.server, serverGiven: g.serverGiven, version: env.Version, commits: env.Commits,
-			out: env.Stdout, errOut: env.Stderr, output: g.output, now: env.Now}, pos)
+	connect := func() (*apiclient.Client, error) {
+		token, err := g.resolveToken()
+		if err != nil {
+			return nil, err
+		}
+		client, err := apiclient.New(g.server, token, env.HTTPClient)
+		if err != nil {
+			return nil, &usageError{msg: err.Error(), usage: usage}
+		}
+		return client, nil
 	}
-	token, err := g.resolveToken()
+	if cmd.local {
+		// Local commands print no lists: -o csv leaves them as they are.
+		err := runCmd(ctx, &session{server: g.server, serverGiven: g.serverGiven, version: env.Version, commits: env.Commits,
+			out: env.Stdout, errOut: env.Stderr, output: g.output, now: env.Now, connect: connect}, pos)
+		return tokenFileRefused(err, g.tokenFrom)
+	}
+	client, err := connect()
 	if err != nil {
 		return err
 	}
-	client, err := apiclient.New(g.server, token, env.HTTPClient)
-	if err != nil {
-		return &usageError{msg: err.Error(), usage: usage}
+	var out io.Writer = env.Stdout
+	if g.output == outputCSV {
+		out = &csvSink{out: env.Stdout, notes: env.Stderr}
 	}
-	return runCmd(ctx, &session{client: client, out: env.Stdout, errOut: env.Stderr, output: g.output, now: env.Now}, pos)
+	err = runCmd(ctx, &session{client: client, out: out, errOut: env.Stderr, output: g.output, now: env.Now}, pos)
+	return tokenFileRefused(err, g.tokenFrom)
+}
+
+// tokenRefusedError is a 401 for a token read from a file: the error
+// names the file.
+type tokenRefusedError struct {
+	from string // the path, and the flag or variable that named it
+	err  error
+}
+
+func (e *tokenRefusedError) Error() string { return e.err.Error() }
+func (e *tokenRefusedError) Unwrap() error { return e.err }
+
+func tokenFileRefused(err error, from string) error {
+	var se *apiclient.StatusError
+	if from != "" && errors.As(err, &se) && se.Status == http.StatusUnauthorized {
+		return &tokenRefusedError{from: from, err: err}
+	}
+	return err
 }
 
 // helpOr turns -h into printed help and any other flag error into a usage
@@ -160,7 +210,10 @@ func helpOr(err error, stdout io.Writer, usage func(io.Writer)) error {
 func describe(err error) string {
 	var se *apiclient.StatusError
 	var ce *apiclient.ConnError
+	var tr *tokenRefusedError
 	switch {
+	case errors.As(err, &tr):
+		return fmt.Sprintf("the server refused the token read from %s (401): check that the file holds a current API token", escapeText(tr.from, false))
 	case errors.As(err, &se) && se.Status == http.StatusUnauthorized:
 		return "the server refused the token (401): check --token or STEWARD_TOKEN"
 	case errors.As(err, &se):

@@ -148,6 +148,11 @@ func TestCommandsOutput(t *testing.T) {
 		{"software search json", []string{"software", "search", "--output=json", "openssl"}, "software_search.json"},
 		{"software search version", []string{"software", "search", "openssl", "--version", "3.0.7"}, "software_search_version.txt"},
 		{"software search no match", []string{"software", "search", "nothing"}, "software_search_none.txt"},
+		{"software search prefix", []string{"software", "search", "OPEN"}, "software_search_prefix.txt"},
+		{"software search glob range", []string{"software", "search", "*SSL", "--version", ">=3.0.0 <3.0.11"}, "software_search_glob_range.txt"},
+		{"software search exact", []string{"software", "search", "--exact", "OPENSSL"}, "software_search_none.txt"},
+		{"software versions table", []string{"software", "versions", "openssl", "--exact"}, "software_versions.txt"},
+		{"software versions json", []string{"software", "versions", "-o", "json", "open", "--version", "<3.0.8"}, "software_versions.json"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

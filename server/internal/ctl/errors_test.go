@@ -149,7 +149,7 @@ func TestUsage(t *testing.T) {
 		{"limit out of range", []string{"hosts", "list", "--limit", "0"}, ctl.ExitUsage, "", "--limit", true},
 		{"limit not a number", []string{"hosts", "list", "--limit", "many"}, ctl.ExitUsage, "", "invalid value", true},
 		{"missing package name", []string{"software", "search"}, ctl.ExitUsage, "", "takes 1 argument", true},
-		{"bad server URL", []string{"--server", "127.0.0.1:8080", "hosts", "list"}, ctl.ExitUsage, "", "server URL", true},
+		{"bad server URL", []string{"--server", "ftp://127.0.0.1:8080", "hosts", "list"}, ctl.ExitUsage, "", "server URL", true},
 		{"changes since not a time", []string{"hosts", "changes", "1", "--since", "yesterday"}, ctl.ExitUsage, "", `--since: "yesterday" is neither`, true},
 		{"changes until negative", []string{"hosts", "changes", "1", "--until", "-5h"}, ctl.ExitUsage, "", "--until", true},
 		{"changes ID not a number", []string{"hosts", "changes", "web-1"}, ctl.ExitUsage, "", "not a positive integer", true},
@@ -167,7 +167,8 @@ func TestUsage(t *testing.T) {
 			if !strings.Contains(r.stdout, tc.wantOut) || !strings.Contains(r.stderr, tc.wantErr) {
 				t.Errorf("stdout %q\nstderr %q\nwant stdout with %q, stderr with %q", r.stdout, r.stderr, tc.wantOut, tc.wantErr)
 			}
-			if tc.code == ctl.ExitUsage && !strings.Contains(r.stderr, "Usage:") && !strings.Contains(r.stderr, "Commands:") {
+			if tc.code == ctl.ExitUsage && !strings.Contains(r.stderr, "Usage:") && !strings.Contains(r.stderr, "Commands:") &&
+				!strings.Contains(r.stderr, `Run "stewardctl help" for the commands.`) {
 				t.Errorf("usage error without usage: %q", r.stderr)
 			}
 			if calls := ts.requests.Load() - before; tc.wantNoCall && calls != 0 {

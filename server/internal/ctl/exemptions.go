@@ -20,6 +20,7 @@ type exemptionInput struct {
 	policy, reason, owner, expires string
 	host                           int64
 	labels                         stringList
+	force                          bool
 }
 
 func exemptionsAdd(ctx context.Context, s *session, in exemptionInput) error {
@@ -49,9 +50,9 @@ func exemptionsAdd(ctx context.Context, s *session, in exemptionInput) error {
 		}
 		body.Labels[k] = v
 	}
-	exp, err := parseExpiry(in.expires, s.now())
+	exp, err := auth.CredentialExpiry(in.expires, s.now(), in.force)
 	if err != nil {
-		return &usageError{msg: "--expires: " + err.Error()}
+		return &usageError{msg: "--expires " + err.Error()}
 	}
 	body.ExpiresAt = exp
 	raw, err := s.client.Do(ctx, http.MethodPost, "/api/v1/exemptions", nil, body)

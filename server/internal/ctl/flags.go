@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 )
@@ -17,6 +18,7 @@ const DefaultServer = "http://127.0.0.1:8080"
 const (
 	outputTable = "table"
 	outputJSON  = "json"
+	outputCSV   = "csv"
 )
 
 // globals are the flags every command accepts, before or after its name.
@@ -34,6 +36,10 @@ type globals struct {
 	// that bake it into something refuse the default).
 	serverGiven            bool
 	envToken, envTokenFile string
+	// tokenFrom names the file the token was read from (resolveToken),
+	// so a token the server refuses points at it; empty for a token given
+	// directly.
+	tokenFrom string
 }
 
 func newGlobals(getenv func(string) string) *globals {
@@ -55,25 +61,29 @@ func newGlobals(getenv func(string) string) *globals {
 // set and again on the command's, with the values parsed so far as the
 // defaults, so a flag given before the command survives.
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.Var(&trackedString{p: &g.server, set: &g.serverGiven}, "server", "")
-	fs.Var(&trackedString{p: &g.token, set: &g.tokenSet}, "token", "")
-	fs.Var(&trackedString{p: &g.tokenFile, set: &g.tokenFileSet}, "token-file", "")
-	fs.StringVar(&g.output, "o", g.output, "")
-	fs.StringVar(&g.output, "output", g.output, "")
+	// The usage strings serve shell completion (complete.go); help
+	// prints globalsHelp.
+	fs.Var(&trackedString{p: &g.server, set: &g.serverGiven}, "server", "Steward server URL")
+	fs.Var(&trackedString{p: &g.token, set: &g.tokenSet}, "token", "admin API token")
+	fs.Var(&trackedString{p: &g.tokenFile, set: &g.tokenFileSet}, "token-file", "read the token from a file")
+	fs.StringVar(&g.output, "o", g.output, "output format: table, json or csv")
+	fs.StringVar(&g.output, "output", g.output, "output format: table, json or csv")
 }
 
 const globalsHelp = `Global flags (before or after the command):
-  --server URL          Steward server (env STEWARD_SERVER, default ` + DefaultServer + `)
+  --server URL          Steward server (env STEWARD_SERVER, default ` + DefaultServer + `);
+                        without a scheme, http:// for a loopback host, else https://
   --token TOKEN         admin API token (env STEWARD_TOKEN)
   --token-file PATH     read the token from a file such as ./data/admin-token
                         (env STEWARD_TOKEN_FILE)
-  -o, --output FORMAT   table or json (default table)
+  -o, --output FORMAT   table, json or csv (default table)
 `
 
 func (g *globals) validate() error {
-	if g.output != outputTable && g.output != outputJSON {
-		return fmt.Errorf("output format %q: want table or json", g.output)
+	if g.output != outputTable && g.output != outputJSON && g.output != outputCSV {
+		return fmt.Errorf("output format %q: want table, json or csv", g.output)
 	}
+	g.server = withScheme(g.server)
 	if g.tokenSet && g.tokenFileSet {
 		return errors.New("give --token or --token-file, not both")
 	}
@@ -90,10 +100,12 @@ func (g *globals) resolveToken() (string, error) {
 		}
 		return strings.TrimSpace(g.token), nil
 	case g.tokenFileSet:
+		g.tokenFrom = g.tokenFile + " (--token-file)"
 		return readToken(g.tokenFile)
 	case g.envToken != "":
 		return strings.TrimSpace(g.envToken), nil
 	case g.envTokenFile != "":
+		g.tokenFrom = g.envTokenFile + " (STEWARD_TOKEN_FILE)"
 		return readToken(g.envTokenFile)
 	}
 	return "", &usageError{msg: "no admin token: pass --token or --token-file (the server writes one to <data-dir>/admin-token), or set STEWARD_TOKEN or STEWARD_TOKEN_FILE"}
@@ -156,4 +168,35 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// withScheme completes a server address given without a scheme, such as
+// 127.0.0.1:8080 or steward.example.com: http:// for a loopback host
+// (localhost, 127.0.0.0/8, ::1), where `make run` serves plain HTTP, and
+// https:// for any other host, so a token never crosses a network in
+// clear text by default. An address with a scheme is left as it is.
+func withScheme(server string) string {
+	if server == "" || strings.Contains(server, "://") {
+		return server
+	}
+	host := server
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if isLoopback(host) {
+		return "http://" + server
+	}
+	return "https://" + server
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

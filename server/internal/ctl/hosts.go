@@ -71,11 +71,26 @@ func hostsShow(ctx context.Context, s *session, arg string) error {
 	if err != nil {
 		return err
 	}
+	labelsRaw, err := s.client.Get(ctx, path+"/labels", nil)
+	if err != nil {
+		return err
+	}
+	var hl struct {
+		Labels json.RawMessage `json:"labels"`
+	}
+	if err := json.Unmarshal(labelsRaw, &hl); err != nil || hl.Labels == nil {
+		return fmt.Errorf("decode labels: the answer has no labels object")
+	}
 	if s.output == outputJSON {
 		return printJSON(s.out, struct {
 			Host      json.RawMessage `json:"host"`
+			Labels    json.RawMessage `json:"labels"`
 			Inventory json.RawMessage `json:"inventory"`
-		}{hostRaw, invRaw})
+		}{hostRaw, hl.Labels, invRaw})
+	}
+	var labels map[string]string
+	if err := json.Unmarshal(hl.Labels, &labels); err != nil {
+		return fmt.Errorf("decode labels: %w", err)
 	}
 	var h api.Host
 	var inv api.Inventory
@@ -85,10 +100,10 @@ func hostsShow(ctx context.Context, s *session, arg string) error {
 	if err := json.Unmarshal(invRaw, &inv); err != nil {
 		return fmt.Errorf("decode inventory: %w", err)
 	}
-	return printHost(s.out, h, inv)
+	return printHost(s.out, h, labels, inv)
 }
 
-func printHost(w io.Writer, h api.Host, inv api.Inventory) error {
+func printHost(w io.Writer, h api.Host, labels map[string]string, inv api.Inventory) error {
 	tw := newTable(w)
 	row := func(k, v string) { tw.kv(k, v) }
 	row("ID", strconv.FormatInt(h.ID, 10))
@@ -113,6 +128,7 @@ func printHost(w io.Writer, h api.Host, inv api.Inventory) error {
 	if r := h.PolicyRefusal; r != nil {
 		row("Policy refusal", refusalCell(r))
 	}
+	row("Labels", labelsCell(labels))
 	if inv.CollectedAt.IsZero() && len(inv.Sections) == 0 {
 		row("Inventory", "none reported yet")
 		return tw.Flush()

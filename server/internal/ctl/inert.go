@@ -131,18 +131,28 @@ func cellText(s string) string {
 // cell and is escaped and bounded (cellText) before the layout sees it.
 type table struct {
 	w    io.Writer
-	rows [][]string
+	rows [][]string // the values, unescaped until Flush
+	// csv: -o csv is on (csv.go); the rows are written as CSV records.
+	csv *csvSink
+	// details: kv rows, a details view rather than a list.
+	details bool
 }
 
-func newTable(w io.Writer) *table { return &table{w: w} }
+func newTable(w io.Writer) *table {
+	t := &table{w: w}
+	if cs, ok := w.(*csvSink); ok {
+		t.csv = cs
+	}
+	return t
+}
 
 // row adds a row. Strings, errors and Stringers are cells as cellText
 // makes them; numbers and other values are formatted with %v, then
-// escaped too.
+// escaped too. Escaping happens in Flush, which knows the format.
 func (t *table) row(cells ...any) {
 	out := make([]string, len(cells))
 	for i, c := range cells {
-		out[i] = cellText(valueText(c))
+		out[i] = valueText(c)
 	}
 	t.rows = append(t.rows, out)
 }
@@ -150,6 +160,7 @@ func (t *table) row(cells ...any) {
 // kv adds a "Key:  value" row of a details view; key is the program's
 // own text.
 func (t *table) kv(key string, value any) {
+	t.details = true
 	t.row(key+":", value)
 }
 
@@ -167,10 +178,22 @@ func valueText(v any) string {
 
 // Flush writes the rows in aligned columns, two spaces apart. The cells
 // hold no tabs or newlines any more, so the layout is the program's alone.
+//
+// With -o csv the rows are CSV records instead (csv.go).
 func (t *table) Flush() error {
+	if t.csv != nil {
+		rows := t.rows
+		t.rows = nil
+		return t.csv.writeTable(rows, t.details)
+	}
 	tw := tabwriter.NewWriter(t.w, 0, 4, 2, ' ', 0)
+	cells := []string{}
 	for _, r := range t.rows {
-		io.WriteString(tw, strings.Join(r, "\t")+"\n")
+		cells = cells[:0]
+		for _, c := range r {
+			cells = append(cells, cellText(c))
+		}
+		io.WriteString(tw, strings.Join(cells, "\t")+"\n")
 	}
 	t.rows = nil
 	return tw.Flush()

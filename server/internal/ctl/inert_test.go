@@ -73,7 +73,7 @@ func TestTableOutputIsInert(t *testing.T) {
 		{[]string{"hosts", "list"}, n + 1},
 		{[]string{"hosts", "changes", "1"}, n + 1},
 		{[]string{"software", "search", "pkg"}, n + 1},
-		{[]string{"hosts", "show", "5"}, 19},
+		{[]string{"hosts", "show", "5"}, 20},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			res := run(t, env, c.args...)

@@ -123,7 +123,7 @@ type signOptions struct {
 // policiesApplySigned replaces the whole policy set with the policies of
 // the files given, signed: the signature covers exactly the set agents
 // evaluate, so policies on the server that are not in the files are
-// deleted. Each file is checked with the server first (validate_only), so
+// deleted. The files are checked with the server first (validate_only), so
 // problems are shown with the local path and line as for an unsigned
 // apply; then one request replaces the set.
 func policiesApplySigned(ctx context.Context, s *session, paths []string, validateOnly bool, o signOptions) error {
@@ -150,11 +150,8 @@ func policiesApplySigned(ctx context.Context, s *session, paths []string, valida
 	if err != nil {
 		return err
 	}
-	checked, err := sendPolicyFiles(ctx, s, files, true)
-	if err != nil {
-		return err
-	}
-	if err := duplicateIDs(checked); err != nil {
+	// One validate_only request checks every file, and ids across them.
+	if _, err := sendPolicyFiles(ctx, s, files, true); err != nil {
 		return err
 	}
 	var all []policy.Policy

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -89,11 +92,10 @@ type fileResult struct {
 	api.ApplyResult
 }
 
-// policiesApply checks every file with the server first (validate_only)
-// and applies them only when all are valid and no id is in two files, so
-// one bad file leaves the whole set as it was. The applies themselves are
-// one request per file: a server failing half-way leaves the earlier
-// files applied, and running the command again finishes the job.
+// policiesApply sends every file in one request: the server checks them
+// all, refuses them all on any problem or on an id in two files, and
+// otherwise applies them as one policy set revision, pushed to agents
+// once.
 func policiesApply(ctx context.Context, s *session, paths []string, validateOnly bool) error {
 	if len(paths) == 0 {
 		return &usageError{msg: "policies apply needs -f FILE or -f DIR"}
@@ -102,23 +104,18 @@ func policiesApply(ctx context.Context, s *session, paths []string, validateOnly
 	if err != nil {
 		return err
 	}
-	checked, err := sendPolicyFiles(ctx, s, files, true)
+	res, err := sendPolicyFiles(ctx, s, files, validateOnly)
 	if err != nil {
 		return err
 	}
-	if err := duplicateIDs(checked); err != nil {
-		return err
+	results := make([]fileResult, len(res.Files))
+	for i, f := range res.Files {
+		results[i] = fileResult{File: f.File, ApplyResult: api.ApplyResult{
+			Revision: res.Revision, ValidateOnly: validateOnly,
+			Applied: append(slices.Clone(f.Added), f.Updated...), Added: f.Added, Updated: f.Updated, Unchanged: f.Unchanged,
+		}}
 	}
-	results := checked
-	if !validateOnly {
-		if results, err = sendPolicyFiles(ctx, s, files, false); err != nil {
-			return err
-		}
-	}
-	rev := results[len(results)-1].Revision
-	if validateOnly {
-		rev = wouldBeRevision(results)
-	}
+	rev := res.Revision
 	if s.output == outputJSON {
 		return printJSON(s.out, struct {
 			Revision     int64        `json:"revision"`
@@ -150,64 +147,52 @@ func policiesApply(ctx context.Context, s *session, paths []string, validateOnly
 	return err
 }
 
-// wouldBeRevision is the revision applying every checked file would
-// reach: each file is its own apply, and each that changes something
-// moves the revision by one from where they all started.
-func wouldBeRevision(checked []fileResult) int64 {
-	var base, changed int64
-	for i, r := range checked {
-		moves := len(r.Added)+len(r.Updated) > 0
-		if moves {
-			changed++
-		}
-		if i == 0 {
-			base = r.Revision
-			if moves {
-				base--
-			}
-		}
-	}
-	return base + changed
-}
-
-// sendPolicyFiles posts each file. Validation problems of every file are
-// printed, with the local path, before the error is returned.
-func sendPolicyFiles(ctx context.Context, s *session, files []policyFile, validateOnly bool) ([]fileResult, error) {
-	var (
-		out      []fileResult
-		problems int
-		bad      int
-	)
+// sendPolicyFiles posts the files as one multipart/form-data request,
+// each part named by its local path, which the server reports problems
+// under. Validation problems are printed before the error is returned.
+func sendPolicyFiles(ctx context.Context, s *session, files []policyFile, validateOnly bool) (api.ApplyResult, error) {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
 	for _, f := range files {
-		q := url.Values{"filename": {filepath.Base(f.path)}}
-		if validateOnly {
-			q.Set("validate_only", "true")
-		}
-		raw, err := s.client.Send(ctx, http.MethodPost, "/api/v1/policies", q, contentType(f.path), f.data)
-		if ps, ok := refusedFile(err); ok {
-			for _, p := range ps {
-				p.File = f.path
-				printf(s.errOut, "%s\n", p.String())
-			}
-			problems, bad = problems+len(ps), bad+1
-			continue
-		}
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": "file", "filename": f.path}))
+		h.Set("Content-Type", contentType(f.path))
+		pw, err := mw.CreatePart(h)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.path, err)
+			return api.ApplyResult{}, err
 		}
-		var r api.ApplyResult
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, fmt.Errorf("%s: decode answer: %w", f.path, err)
+		pw.Write(f.data) // writes to a bytes.Buffer do not fail
+	}
+	if err := mw.Close(); err != nil {
+		return api.ApplyResult{}, err
+	}
+	q := url.Values{}
+	if validateOnly {
+		q.Set("validate_only", "true")
+	}
+	raw, err := s.client.Send(ctx, http.MethodPost, "/api/v1/policies", q, mw.FormDataContentType(), body.Bytes())
+	if ps, ok := refusedFile(err); ok {
+		bad := map[string]bool{}
+		for _, p := range ps {
+			printf(s.errOut, "%s\n", p.String())
+			bad[p.File] = true
 		}
-		out = append(out, fileResult{File: f.path, ApplyResult: r})
+		return api.ApplyResult{}, &problemsError{problems: len(ps), files: len(bad)}
 	}
-	if bad > 0 {
-		return nil, &problemsError{problems: problems, files: bad}
+	if err != nil {
+		return api.ApplyResult{}, err
 	}
-	return out, nil
+	var r api.ApplyResult
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return api.ApplyResult{}, fmt.Errorf("decode answer: %w", err)
+	}
+	if len(r.Files) != len(files) {
+		return api.ApplyResult{}, fmt.Errorf("the server answered for %d of %d files: is it older than this stewardctl?", len(r.Files), len(files))
+	}
+	return r, nil
 }
 
-// refusedFile returns the problems of a 400 that refused a policy file.
+// refusedFile returns the problems of a 400 that refused policy files.
 func refusedFile(err error) ([]policy.Problem, bool) {
 	var se *apiclient.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusBadRequest || se.Body == nil {
@@ -225,28 +210,6 @@ func contentType(path string) string {
 		return "application/json"
 	}
 	return "application/yaml"
-}
-
-// duplicateIDs refuses files that define the same policy: the later one
-// would silently replace the earlier.
-func duplicateIDs(results []fileResult) error {
-	where := map[string]string{}
-	var dups []string
-	for _, r := range results {
-		for _, ids := range [][]string{r.Added, r.Updated, r.Unchanged} {
-			for _, id := range ids {
-				if first, ok := where[id]; ok {
-					dups = append(dups, fmt.Sprintf("policy %s is in both %s and %s", id, first, r.File))
-					continue
-				}
-				where[id] = r.File
-			}
-		}
-	}
-	if len(dups) > 0 {
-		return fmt.Errorf("%s; nothing applied", strings.Join(dups, "; "))
-	}
-	return nil
 }
 
 func policiesList(ctx context.Context, s *session, limit int) error {
@@ -270,7 +233,7 @@ func policiesList(ctx context.Context, s *session, limit int) error {
 	tw.row("ID", "SEVERITY", "PLATFORMS", "PASS", "FAIL", "N/A", "ERROR", "EXEMPT", "TITLE")
 	for _, p := range ps {
 		c := p.Counts
-		tw.row(p.ID, p.Severity, cell(strings.Join(p.Platforms, ",")),
+		tw.row(p.ID, p.Severity, policy.FormatPlatforms(p.Platforms),
 			c.Pass, c.Fail, c.NotApplicable, c.Error, c.Exempt, p.Title)
 	}
 	return tw.Flush()
@@ -293,7 +256,7 @@ func policiesShow(ctx context.Context, s *session, id string) error {
 	tw.kv("ID", p.ID)
 	tw.kv("Title", p.Title)
 	tw.kv("Severity", p.Severity)
-	tw.kv("Platforms", cell(strings.Join(p.Platforms, ", ")))
+	tw.kv("Platforms", policy.FormatPlatforms(p.Platforms))
 	tw.kv("Tags", cell(strings.Join(p.Tags, ", ")))
 	tw.kv("Evaluated by", map[bool]string{true: "the server (expr only) and agents", false: "agents"}[p.ExprOnly])
 	tw.kv("Revision", fmt.Sprintf("%d (updated %s)", p.UpdatedRevision, timeCell(p.UpdatedAt, "-")))

@@ -30,14 +30,14 @@ func (ts *testServer) seedPolicies(t *testing.T) {
 			Evidence: []policy.Evidence{{Check: "check", Passed: passed, Detail: detail}}}
 	}
 	batches := []store.ResultBatch{
-		{HostID: 1, Revision: 2, Results: []policy.Result{
+		{HostID: 1, Revision: 1, Results: []policy.Result{
 			res("no-telnet", policy.StatusFail, "telnetd 0.17-44 is installed (dpkg)", false),
 			res("os-debian", policy.StatusPass, `inventory.os.platform is "debian"`, true),
 			res("ssh-root", policy.StatusPass, "/etc/ssh/sshd_config:32: PermitRootLogin no", true)}},
-		{HostID: 2, Revision: 2, Results: []policy.Result{
+		{HostID: 2, Revision: 1, Results: []policy.Result{
 			res("no-telnet", policy.StatusFail, "telnet-server 0.17-85 is installed (rpm)", false),
 			res("os-debian", policy.StatusFail, `inventory.os.platform is "rocky"`, false)}},
-		{HostID: 3, Revision: 2, Results: []policy.Result{
+		{HostID: 3, Revision: 1, Results: []policy.Result{
 			{PolicyID: "ssh-root", Status: policy.StatusError, CheckedAt: at, Error: "permission denied reading /etc/ssh/sshd_config"}}},
 	}
 	if _, err := ts.store.ApplyResults(t.Context(), batches); err != nil {
@@ -136,8 +136,8 @@ func TestPoliciesApply(t *testing.T) {
 	t.Run("an id in two files", func(t *testing.T) {
 		ts := newTestServer(t)
 		r := run(t, env(ts), "policies", "apply", "-f", filepath.Join(policiesDir, "dup"))
-		wantErr := "stewardctl: policy same is in both " + filepath.Join(policiesDir, "dup", "a.yaml") + " and " +
-			filepath.Join(policiesDir, "dup", "b.yaml") + "; nothing applied\n"
+		wantErr := filepath.Join(policiesDir, "dup", "b.yaml") + ":2: policy same: id: duplicate id (first defined at " +
+			filepath.Join(policiesDir, "dup", "a.yaml") + ":2)\nstewardctl: 1 problem(s) in 1 file(s); nothing applied\n"
 		if r.code != ctl.ExitError || r.stderr != wantErr {
 			t.Errorf("exit %d, stderr %q; want %q", r.code, r.stderr, wantErr)
 		}
@@ -180,7 +180,7 @@ func TestPoliciesDeleteAndShowErrors(t *testing.T) {
 	ts.seedPolicies(t)
 	env := map[string]string{"STEWARD_SERVER": ts.URL, "STEWARD_TOKEN": token}
 	r := run(t, env, "policies", "delete", "os-debian")
-	if r.code != 0 || r.stdout != "Deleted policy os-debian; policy set revision 3.\n" {
+	if r.code != 0 || r.stdout != "Deleted policy os-debian; policy set revision 2.\n" {
 		t.Errorf("delete: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, env, "policies", "show", "os-debian")
@@ -204,6 +204,15 @@ func TestExemptionsCommands(t *testing.T) {
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &e) != nil || e.ID != 4 || e.Labels["team"] != "qa" || e.CreatedBy != "admin" {
 		t.Fatalf("add by labels: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
+	// A date is midnight UTC; beyond a year it takes --force.
+	r = run(t, env, "exemptions", "add", "--policy", "os-debian", "--host", "1", "--reason", "r", "--owner", "o", "--expires", "2025-06-01")
+	if r.code != 0 || !strings.Contains(r.stdout, "until 2025-06-01T00:00:00Z") {
+		t.Errorf("date expiry: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, env, "exemptions", "add", "--policy", "os-debian", "--host", "1", "--reason", "r", "--owner", "o", "--expires", "2027-01-01", "--force")
+	if r.code != 0 || !strings.Contains(r.stdout, "until 2027-01-01T00:00:00Z") {
+		t.Errorf("forced expiry: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
 	r = run(t, env, "exemptions", "remove", "3")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "Revoked exemption 3: os-debian for host 2") {
 		t.Errorf("remove: exit %d, %q %q", r.code, r.stdout, r.stderr)
@@ -218,6 +227,8 @@ func TestExemptionsCommands(t *testing.T) {
 		{"exemptions", "add", "--policy", "p", "--host", "1", "--owner", "o", "--expires", "1d"},
 		{"exemptions", "add", "--policy", "p", "--label", "novalue", "--reason", "r", "--owner", "o", "--expires", "1d"},
 		{"exemptions", "add", "--policy", "p", "--host", "1", "--reason", "r", "--owner", "o", "--expires", "soon"},
+		{"exemptions", "add", "--policy", "p", "--host", "1", "--reason", "r", "--owner", "o", "--expires", "2027-01-01"}, // over a year, no --force
+		{"exemptions", "add", "--policy", "p", "--host", "1", "--reason", "r", "--owner", "o", "--expires", "2020-01-01"}, // past
 		{"exemptions", "remove", "x"},
 	}
 	for _, args := range usage {

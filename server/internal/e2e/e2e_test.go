@@ -78,7 +78,7 @@ func agentToAPI(t *testing.T, db string) {
 
 	var sw softwareResponse
 	eventually(t, 30*time.Second, "bash in the software search", func() (bool, string) {
-		s.get(t, "/api/v1/software?name=bash", &sw)
+		s.get(t, "/api/v1/software?name=bash&match=exact", &sw)
 		return len(sw.Software) > 0, ""
 	})
 	if len(sw.Software) != 1 || sw.Software[0].Version != want || sw.Software[0].Source != "dpkg" || sw.Software[0].HostID != h.ID {

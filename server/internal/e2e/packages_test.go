@@ -16,12 +16,18 @@ import (
 // cannot clash with a real Debian package.
 const probePackage = "steward-e2e-probe"
 
+// dpkgTestLock is the lock file agent/internal/collect and
+// server/internal/e2e share. It lives in /run/lock (world-writable and
+// sticky, emptied at boot) rather than the temporary directory, which the
+// tests leave as they found it.
+const dpkgTestLock = "/run/lock/steward-test-dpkg.lock"
+
 // holdDpkgLock takes, exclusively, the lock the collector's live tests
 // take shared (agent/internal/collect), so they never compare this
 // machine's packages with dpkg while the probe package comes and goes.
 func holdDpkgLock(t *testing.T) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "steward-test-dpkg.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	f, err := os.OpenFile(dpkgTestLock, os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
 		t.Fatalf("dpkg test lock: %v", err)
 	}

@@ -130,8 +130,15 @@ func validateResults(r *wire.Results) error {
 // committed, sharing a transaction with other connections' results that
 // arrive at the same time (a policy pushed to every agent).
 func (c *conn) applyResults(seq uint64, r *wire.Results) error {
+	// An agent whose clock runs ahead must not pin "last checked" in the
+	// future: the time the message arrived bounds it.
+	evaluated := r.EvaluatedAt
+	if now := time.Now(); evaluated.After(now) {
+		evaluated = now
+	}
 	err := c.g.results.apply(store.ResultBatch{
 		HostID: c.host.ID, Revision: int64(r.Revision), Results: r.Results, Removed: r.Removed,
+		EvaluatedAt: evaluated,
 	})
 	if err != nil {
 		return err

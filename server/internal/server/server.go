@@ -192,6 +192,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		ExemptionsChanged: alerts.engine.ExemptionsChanged,
 		ReloadAlerting:    alerts.reload,
 		HostGone:          func(id int64) { gw.Disconnect(id) },
+		Version:           version,
 	}))
 	// A host retired through another server sharing the database loses
 	// its socket here within a sweep.

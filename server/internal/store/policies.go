@@ -90,6 +90,10 @@ type ResultBatch struct {
 	Revision int64
 	Results  []policy.Result
 	Removed  []string
+	// EvaluatedAt, when set, is when the host's agent finished the
+	// evaluation the batch reports: the host's PoliciesCheckedAt moves
+	// to it (never back).
+	EvaluatedAt time.Time
 }
 
 // Transition is a change of one host's status for one policy. From is ""
@@ -116,7 +120,11 @@ type HostResult struct {
 	Evidence         []policy.Evidence
 	Error            string
 	CheckedAt        time.Time
-	Duration         time.Duration
+	// LastCheckedAt is when the result was last confirmed: CheckedAt, or
+	// the host's last completed evaluation (PoliciesCheckedAt) when that
+	// is later and the policy is one agents evaluate.
+	LastCheckedAt time.Time
+	Duration      time.Duration
 	// Since is when the host entered the underlying status: "failing
 	// since" for a failure.
 	Since          time.Time
@@ -338,6 +346,9 @@ func CheckResults(batches []ResultBatch) ([]ResultBatch, error) {
 				return nil, fmt.Errorf("batch %d result %d: no checked_at", i, j)
 			}
 			b.Results[j].CheckedAt = r.CheckedAt.UTC().Truncate(time.Microsecond)
+		}
+		if !b.EvaluatedAt.IsZero() {
+			b.EvaluatedAt = b.EvaluatedAt.UTC().Truncate(time.Microsecond)
 		}
 		out[i] = b
 	}

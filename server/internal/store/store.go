@@ -9,6 +9,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/steward-project/steward/server/internal/pkgver"
 	"github.com/steward-project/steward/shared/wire"
 )
 
@@ -42,6 +43,9 @@ type Host struct {
 	PossibleDuplicates []int64 `json:"possible_duplicates,omitempty"`
 	// RetiredAt is when an admin retired the host; zero for a live one.
 	RetiredAt time.Time `json:"retired_at,omitzero"`
+	// PoliciesCheckedAt is when the host's agent last finished evaluating
+	// its policy set; zero until it reports one.
+	PoliciesCheckedAt time.Time `json:"policies_checked_at,omitzero"`
 }
 
 // MaxDuplicates bounds Host.PossibleDuplicates: an identifier shared by
@@ -144,12 +148,14 @@ type Inventory interface {
 	Inventory(ctx context.Context, hostID int64) (InventoryDoc, error)
 }
 
-// SoftwareQuery selects hosts by installed software. Name is an exact,
-// case-sensitive match; Version, when set, too. Results are ordered by
-// (software id, host id).
+// SoftwareQuery selects hosts by installed software. Match says how Name
+// selects package names (see NameMatch); Version, when not empty, keeps
+// the catalog rows whose version satisfies it in their source's ordering.
+// Results are ordered by (software id, host id).
 type SoftwareQuery struct {
 	Name            string
-	Version         string
+	Match           NameMatch
+	Version         pkgver.Constraint
 	AfterSoftwareID int64
 	AfterHostID     int64
 	Limit           int
@@ -170,6 +176,10 @@ type SoftwareHit struct {
 // catalog (one row per name/version/arch/source) and its host links.
 type Software interface {
 	SearchSoftware(ctx context.Context, q SoftwareQuery) ([]SoftwareHit, error)
+	// SoftwareVersions counts, per (name, version, source) matching q,
+	// the hosts that are not retired and have it; entries without such a
+	// host are left out. Paging fields of q are ignored.
+	SoftwareVersions(ctx context.Context, q SoftwareQuery) ([]SoftwareVersion, error)
 }
 
 // Change is one typed inventory change ApplyBatch recorded for a host

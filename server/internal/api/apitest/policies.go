@@ -206,6 +206,10 @@ func (s *Store) ApplyResults(_ context.Context, batches []store.ResultBatch) ([]
 	}
 	out := []store.Transition{}
 	for _, b := range batches {
+		if h := s.hosts[b.HostID]; b.EvaluatedAt.After(h.PoliciesCheckedAt) {
+			h.PoliciesCheckedAt = b.EvaluatedAt
+			s.hosts[b.HostID] = h
+		}
 		for _, id := range b.Removed {
 			delete(s.c.current, resultKey{b.HostID, id})
 		}
@@ -266,7 +270,12 @@ func (s *Store) exemptionFor(host int64, policyID string, at time.Time) *store.E
 func (s *Store) hostResult(k resultKey, c *current, at time.Time) store.HostResult {
 	r := store.HostResult{HostID: k.host, Hostname: s.hosts[k.host].Hostname, PolicyID: k.policy,
 		Status: c.r.Status, Evidence: c.r.Evidence, Error: c.r.Error, CheckedAt: c.r.CheckedAt,
-		Duration: c.r.Duration, Since: c.since, PolicyRevision: c.revision}
+		Duration: c.r.Duration, Since: c.since, PolicyRevision: c.revision, LastCheckedAt: c.r.CheckedAt}
+	// As the stores do: the host's last evaluation confirms the results of
+	// the policies agents evaluate.
+	if checked := s.hosts[k.host].PoliciesCheckedAt; checked.After(r.LastCheckedAt) && !s.c.policies[k.policy].ExprOnly {
+		r.LastCheckedAt = checked
+	}
 	if e := s.exemptionFor(k.host, k.policy, nowOr(at)); e != nil {
 		r.UnderlyingStatus, r.Status, r.Exemption = r.Status, policy.StatusExempt, e
 	}

@@ -193,7 +193,7 @@ func (s *Store) Inventory(_ context.Context, hostID int64) (store.InventoryDoc, 
 	return doc, nil
 }
 
-// SearchSoftware implements api.Store: exact name (and version) matches
+// SearchSoftware implements api.Store: name and version matches
 // ordered by (software id, host id), after the given key.
 func (s *Store) SearchSoftware(_ context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error) {
 	err := s.enter("SearchSoftware")
@@ -206,10 +206,9 @@ func (s *Store) SearchSoftware(_ context.Context, q store.SoftwareQuery) ([]stor
 	}
 	var match []store.SoftwareHit
 	for _, h := range s.software {
-		if h.Name != q.Name || (q.Version != "" && h.Version != q.Version) {
-			continue
+		if q.MatchesName(h.Name) && q.Version.Matches(h.Source, h.Version) {
+			match = append(match, h)
 		}
-		match = append(match, h)
 	}
 	slices.SortFunc(match, func(a, b store.SoftwareHit) int {
 		return cmp.Or(cmp.Compare(a.SoftwareID, b.SoftwareID), cmp.Compare(a.HostID, b.HostID))
@@ -225,6 +224,32 @@ func (s *Store) SearchSoftware(_ context.Context, q store.SoftwareQuery) ([]stor
 		out = append(out, h)
 	}
 	return out, nil
+}
+
+// SoftwareVersions implements api.Store: hosts per (name, version,
+// source) of the matching hits. Every host of the fake is live.
+func (s *Store) SoftwareVersions(_ context.Context, q store.SoftwareQuery) ([]store.SoftwareVersion, error) {
+	err := s.enter("SoftwareVersions")
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	var catalog []store.SoftwareHit
+	hosts := map[int64]int64{}
+	seen := map[[2]int64]bool{}
+	for _, h := range s.software {
+		if !q.MatchesName(h.Name) || !q.Version.Matches(h.Source, h.Version) {
+			continue
+		}
+		if hosts[h.SoftwareID] == 0 {
+			catalog = append(catalog, h)
+		}
+		if k := [2]int64{h.SoftwareID, h.HostID}; !seen[k] {
+			seen[k] = true
+			hosts[h.SoftwareID]++
+		}
+	}
+	return store.GroupVersions(catalog, hosts), nil
 }
 
 // ListChanges implements api.Store: changes matching every filter, ordered

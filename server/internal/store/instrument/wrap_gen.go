@@ -81,6 +81,12 @@ func (w *wrapper) SearchSoftware(ctx context.Context, q store.SoftwareQuery) (_ 
 	return w.inner.SearchSoftware(ctx, q)
 }
 
+// SoftwareVersions times store.Store.SoftwareVersions.
+func (w *wrapper) SoftwareVersions(ctx context.Context, q store.SoftwareQuery) (_ []store.SoftwareVersion, err error) {
+	defer w.observe(ctx, "SoftwareVersions", time.Now(), &err)
+	return w.inner.SoftwareVersions(ctx, q)
+}
+
 // ListChanges times store.Store.ListChanges.
 func (w *wrapper) ListChanges(ctx context.Context, q store.ChangeQuery) (_ []store.Change, err error) {
 	defer w.observe(ctx, "ListChanges", time.Now(), &err)

@@ -45,13 +45,15 @@ func exemptCTE(filter string) string {
 		) m GROUP BY policy_id, host_id)`
 }
 
-// resultSelect reads a current result, its hostname and its matching
-// exemption, in resultRow's order. The hostname is a subquery, not a
+// resultSelect reads a current result, its hostname, when it was last
+// checked and its matching exemption, in resultRow's order. The hostname is a subquery, not a
 // join, so it costs one primary key lookup per row of the page whatever
 // plan the rest gets (a join let the planner hash every host for a page
 // of exempt results).
 const resultSelect = `SELECT r.host_id, (SELECT h.hostname FROM hosts h WHERE h.id = r.host_id), r.policy_id,
 		r.status, r.evidence::text, r.error, r.checked_at, r.duration_ns, r.since, r.policy_revision,
+		GREATEST(r.checked_at, CASE WHEN (SELECT p.expr_only FROM policies p WHERE p.id = r.policy_id) THEN NULL
+			ELSE (SELECT h.policies_checked_at FROM hosts h WHERE h.id = r.host_id) END),
 		e.id, e.policy_id, e.host_id, e.labels::text, e.reason, e.owner, e.expires_at, e.created_at, e.created_by
 	FROM results_current r
 	LEFT JOIN exempt x ON x.policy_id = r.policy_id AND x.host_id = r.host_id
@@ -68,6 +70,7 @@ type resultRow struct {
 	Duration       int64
 	Since          time.Time
 	PolicyRevision int64
+	LastChecked    time.Time
 	ExID           *int64
 	ExPolicy       *string
 	ExHost         *int64
@@ -83,7 +86,7 @@ func (row resultRow) result() (store.HostResult, error) {
 	r := store.HostResult{HostID: row.HostID, Hostname: deref(row.Hostname), PolicyID: row.PolicyID,
 		Status: policy.Status(row.Status), Evidence: store.DecodeEvidence(row.Evidence), Error: row.Error,
 		CheckedAt: row.CheckedAt.UTC(), Duration: time.Duration(row.Duration), Since: row.Since.UTC(),
-		PolicyRevision: row.PolicyRevision}
+		PolicyRevision: row.PolicyRevision, LastCheckedAt: row.LastChecked.UTC()}
 	if row.ExID == nil {
 		return r, nil
 	}

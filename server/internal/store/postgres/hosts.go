@@ -19,7 +19,7 @@ import (
 // into hostRow.
 var hostColumns = `id, hostname, os, platform, os_version, arch, agent_version,
 	enrolled_at, last_seen, connected_at, disconnected_at, last_seq,
-	hardware_uuid, machine_id, serial, retired_at, ` + duplicatesColumn
+	hardware_uuid, machine_id, serial, retired_at, policies_checked_at, ` + duplicatesColumn
 
 // sameUUID and sameMachineID find the other hosts sharing a host's
 // identifier; the literal "<> ”" terms match the partial indexes'
@@ -55,6 +55,7 @@ type hostRow struct {
 	MachineID      string     `db:"machine_id"`
 	Serial         string     `db:"serial"`
 	RetiredAt      *time.Time `db:"retired_at"`
+	PolicyChecked  *time.Time `db:"policies_checked_at"`
 	Duplicates     []int64    `db:"possible_duplicates"`
 }
 
@@ -71,6 +72,8 @@ func (r hostRow) host() store.Host {
 		MachineID:      r.MachineID,
 		Serial:         r.Serial,
 		RetiredAt:      utc(r.RetiredAt),
+
+		PoliciesCheckedAt: utc(r.PolicyChecked),
 	}
 	if len(r.Duplicates) > 0 {
 		h.PossibleDuplicates = r.Duplicates
@@ -289,11 +292,27 @@ func (s *Store) RetireHost(ctx context.Context, id int64, actor string, at time.
 
 // DeleteHost deletes a host; its rows in every other table go with it
 // (ON DELETE CASCADE), and the result count triggers see its results go.
+// Its software links are removed first, taking the catalog rows'
+// host_count down with them (rows locked in id order, as ingest does).
 func (s *Store) DeleteHost(ctx context.Context, id int64, actor string, at time.Time) error {
 	at = nowOr(at)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `DELETE FROM host_software WHERE host_id = $1 RETURNING software_id`, id)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			slices.Sort(ids)
+			b := &pgx.Batch{}
+			b.Queue(`SELECT id FROM software WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
+			b.Queue(`UPDATE software SET host_count = host_count - 1 WHERE id = ANY($1)`, ids)
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
+		}
 		var hostname string
-		err := tx.QueryRow(ctx, `DELETE FROM hosts WHERE id = $1 RETURNING hostname`, id).Scan(&hostname)
+		err = tx.QueryRow(ctx, `DELETE FROM hosts WHERE id = $1 RETURNING hostname`, id).Scan(&hostname)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ErrNotFound
 		}

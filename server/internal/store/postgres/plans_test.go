@@ -84,3 +84,91 @@ func TestResultQueryPlans(t *testing.T) {
 		})
 	}
 }
+
+// TestSoftwareQueryPlans pins, on 5,000 hosts with 100 packages each out
+// of a 5,000-row catalog (the first 300 rows on about 1,700 hosts each),
+// that every software search step reads indexes: exact names from the unique index, prefixes from the lower(name) index,
+// a host page from host_software's (software_id, host_id) index in order,
+// and live-host counts from the retired hosts' primary key ranges of
+// host_software, never from a catalog row's every link. Only a glob
+// starting with "*", and the catalog rows of a count over many of them,
+// may read the catalog whole. Only a
+// glob starting with "*" may read the catalog whole.
+func TestSoftwareQueryPlans(t *testing.T) {
+	ctx := t.Context()
+	st := openTest(t, pgtest.NewDatabase(t))
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.pool.Exec(ctx, `
+		INSERT INTO hosts (node_key_hash, hostname, enrolled_at)
+			SELECT 'k' || g, 'host-' || g, now() FROM generate_series(1, 5000) g;
+		UPDATE hosts SET retired_at = now() WHERE id % 100 = 0;
+		INSERT INTO software (name, version, arch, source)
+			SELECT 'Pkg-' || (g / 5), '1.' || (g % 5), 'amd64', 'dpkg' FROM generate_series(1, 5000) g;
+		INSERT INTO host_software (host_id, software_id)
+			SELECT h.id, 1 + (h.id * 7 + k) % 300 FROM hosts h CROSS JOIN generate_series(1, 100) k
+			ON CONFLICT DO NOTHING;
+		ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	prefix := func(name string) (string, []any) {
+		return catalogQuery(store.SoftwareQuery{Name: name})
+	}
+	cases := []struct {
+		name    string
+		query   func() (string, []any)
+		index   string // the plan must read this index
+		catalog bool   // the plan may read the catalog whole
+	}{
+		{"catalog by exact name", func() (string, []any) {
+			return catalogQuery(store.SoftwareQuery{Name: "Pkg-7", Match: store.MatchExact})
+		}, "software_name_version_arch_source_key", false},
+		{"catalog by name prefix", func() (string, []any) { return prefix("pkg-12") }, "software_name_lower", false},
+		{"catalog by glob start", func() (string, []any) { return prefix("PKG-12*1") }, "software_name_lower", false},
+		{"catalog by glob", func() (string, []any) { return prefix("*g-12*") }, "", true},
+		{"a page of one catalog row", func() (string, []any) { return searchLinksSQL, []any{int64(7), int64(0), 101} }, "host_software_software_host", false},
+		{"live hosts of a few catalog rows", func() (string, []any) {
+			return countLiveQuery(5), []any{[]int64{1, 2, 3, 4, 5}}
+		}, "hosts_retired_at", false},
+		{"live hosts of many catalog rows", func() (string, []any) {
+			ids := make([]int64, 300)
+			for i := range ids {
+				ids[i] = int64(i + 1)
+			}
+			return countLiveQuery(len(ids)), []any{ids}
+		}, "hosts_retired_at", true}, // many ids may be picked out of the catalog whole
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			query, args := c.query()
+			rows, _ := st.pool.Query(ctx, "EXPLAIN "+query, args...)
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := strings.Join(lines, "\n")
+			bads := []string{"Seq Scan on host_software", "Seq Scan on hosts", "Sort Key: l.host_id"}
+			if strings.HasPrefix(c.name, "live hosts") {
+				// Counting probes the retired hosts' links, never reads
+				// a catalog row's every link.
+				for _, line := range lines {
+					if strings.Contains(line, "Index Cond: (software_id") && !strings.Contains(line, "host_id = h.id") {
+						t.Errorf("plan reads every link of the catalog rows: %q\n%s", line, plan)
+					}
+				}
+			}
+			if !c.catalog {
+				bads = append(bads, "Seq Scan on software")
+			}
+			for _, bad := range bads {
+				if strings.Contains(plan, bad) {
+					t.Errorf("plan has %q:\n%s", bad, plan)
+				}
+			}
+			if c.index != "" && !strings.Contains(plan, c.index) {
+				t.Errorf("plan does not read %s:\n%s", c.index, plan)
+			}
+		})
+	}
+}

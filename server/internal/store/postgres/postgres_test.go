@@ -172,9 +172,9 @@ func TestQueryPlans(t *testing.T) {
 		query string
 		args  []any
 	}{
-		{"search by name", fmt.Sprintf(searchSoftwareSQL, ""), []any{"pkg1", int64(0), int64(0), 100}},
-		{"search by name, later page", fmt.Sprintf(searchSoftwareSQL, ""), []any{"pkg1", int64(1), int64(2500), 100}},
-		{"search by name and version", fmt.Sprintf(searchSoftwareSQL, "AND s.version = $5"), []any{"pkg1", int64(0), int64(0), 100, "3"}},
+		{"search catalog by name", catalogExactSQL, []any{"pkg1"}},
+		{"search a page of one catalog row", searchLinksSQL, []any{int64(1), int64(0), 100}},
+		{"search a later page of one catalog row", searchLinksSQL, []any{int64(1), int64(2500), 100}},
 		{"list hosts after", fmt.Sprintf(listHostsAfterSQL, "true"), []any{"host-2", int64(2), 100}},
 		{"list duplicate hosts after", fmt.Sprintf(listHostsAfterSQL, hasDuplicates), []any{"host-2", int64(2), 100}},
 		changePlan("changes of one host", store.ChangeQuery{HostID: 7}),

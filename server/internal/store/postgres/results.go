@@ -120,7 +120,37 @@ func applyResults(ctx context.Context, tx pgx.Tx, batches []store.ResultBatch) (
 	if err := writeResults(ctx, tx, order, state, transitions, evidence); err != nil {
 		return nil, err
 	}
+	if err := writeEvaluated(ctx, tx, batches); err != nil {
+		return nil, err
+	}
 	return transitions, nil
+}
+
+// writeEvaluated moves each host's policies_checked_at to the latest
+// evaluation its batches report, never back, in one statement. The
+// hosts are locked already (readResultState).
+func writeEvaluated(ctx context.Context, tx pgx.Tx, batches []store.ResultBatch) error {
+	latest := map[int64]time.Time{}
+	for _, rb := range batches {
+		if rb.EvaluatedAt.After(latest[rb.HostID]) {
+			latest[rb.HostID] = rb.EvaluatedAt
+		}
+	}
+	if len(latest) == 0 {
+		return nil
+	}
+	hosts := slices.Sorted(maps.Keys(latest))
+	ats := make([]time.Time, len(hosts))
+	for i, h := range hosts {
+		ats[i] = latest[h]
+	}
+	_, err := tx.Exec(ctx, `UPDATE hosts h SET policies_checked_at = u.at
+		FROM unnest($1::bigint[], $2::timestamptz[]) AS u(id, at)
+		WHERE h.id = u.id AND (h.policies_checked_at IS NULL OR h.policies_checked_at < u.at)`, hosts, ats)
+	if err != nil {
+		return fmt.Errorf("record evaluations: %w", err)
+	}
+	return nil
 }
 
 // readResultState locks the batches' hosts and policies and reads the

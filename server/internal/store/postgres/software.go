@@ -146,39 +146,187 @@ func (p *planner) software(hostID int64, want map[softwareKey]string, track *sof
 	}
 }
 
-// searchSoftwareSQL finds the few catalog rows of a name through the
-// unique index, then takes at most one page of hosts from each through
-// host_software's (software_id, host_id) index, already in order. Only
-// those pages are sorted, never every link of a popular package. The
-// hostname join sits inside the LATERAL page so that it costs one index
-// lookup per hit, not a pass over hosts.
-const searchSoftwareSQL = `SELECT s.id, s.name, s.version, s.arch, s.source, hs.host_id, hs.hostname
-	FROM software s
-	CROSS JOIN LATERAL (
-		SELECT l.host_id, h.hostname
+// Software search runs in two steps. The catalog rows of a name come from
+// an index (the (name, version, ...) unique index for exact names, the
+// lower(name) index for the name range of a prefix or of a glob's literal
+// start; a glob starting with "*" reads the catalog, one row per distinct
+// package, never a row per host); Go checks their names and versions.
+// Then each row's hosts come from host_software's (software_id, host_id)
+// index, already in order, a growing number of rows per round trip,
+// until the page is full: only one page of each row is read, and nothing is sorted.
+const (
+	catalogColumns  = `SELECT id, name, version, arch, source FROM software`
+	catalogExactSQL = catalogColumns + ` WHERE name = $1`
+	catalogRangeSQL = catalogColumns + ` WHERE lower(name) >= $1 AND lower(name) < $2`
+	catalogFromSQL  = catalogColumns + ` WHERE lower(name) >= $1`
+	catalogAllSQL   = catalogColumns
+	searchLinksSQL  = `SELECT l.host_id, h.hostname
 		FROM host_software l JOIN hosts h ON h.id = l.host_id AND h.retired_at IS NULL
-		WHERE l.software_id = s.id AND (l.software_id, l.host_id) > ($2, $3)
+		WHERE l.software_id = $1 AND l.host_id > $2
 		ORDER BY l.host_id
-		LIMIT $4
-	) hs
-	WHERE s.name = $1 AND s.id >= $2 %s
-	ORDER BY s.id, hs.host_id
-	LIMIT $4`
+		LIMIT $3`
+	// countLiveSQL takes each catalog row's host_count (ingest and host
+	// deletion keep it equal to the row's links) and takes away the links
+	// of retired hosts (retiredLinksSQL): no link of a live host is read.
+	countLiveSQL = `SELECT s.id, s.host_count - coalesce(r.n, 0)
+		FROM software s LEFT JOIN (%s) r ON r.software_id = s.id
+		WHERE s.id = ANY($1)`
+	// retiredLinksSQL counts the links of retired hosts to the catalog
+	// rows $1, walking the partial index on retired hosts and, for each,
+	// its primary key range of host_software. For a few catalog rows,
+	// each retired host is probed for just those (OFFSET 0 keeps the
+	// planner from turning the probes into a pass over every link of the
+	// rows, which for a popular package is every host). For many catalog
+	// rows, every link of every retired host is counted once, whatever
+	// the rows: a cached generic plan would otherwise probe each retired
+	// host for each row.
+	retiredLinksFewSQL = `SELECT l.software_id, count(*) AS n
+		FROM hosts h CROSS JOIN LATERAL (
+			SELECT software_id FROM host_software
+			WHERE host_id = h.id AND software_id = ANY($1) OFFSET 0) l
+		WHERE h.retired_at IS NOT NULL
+		GROUP BY l.software_id`
+	retiredLinksManySQL = `SELECT l.software_id, count(*) AS n
+		FROM hosts h CROSS JOIN LATERAL (
+			SELECT software_id FROM host_software WHERE host_id = h.id OFFSET 0) l
+		WHERE h.retired_at IS NOT NULL
+		GROUP BY l.software_id`
+)
 
-// SearchSoftware returns hosts with software of this exact name (and
-// version, when given), one page in (software id, host id) order.
-func (s *Store) SearchSoftware(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error) {
-	version, args := "", []any{q.Name, q.AfterSoftwareID, q.AfterHostID, limitOrDefault(q.Limit)}
-	if q.Version != "" {
-		version = "AND s.version = $5"
-		args = append(args, q.Version)
+// fewCatalogRows is the most catalog rows whose retired links are found
+// by probing each retired host for each row; beyond, every retired
+// host's links are counted.
+const fewCatalogRows = 128
+
+// countLiveQuery is countLiveSQL for this many catalog rows.
+func countLiveQuery(rows int) string {
+	if rows <= fewCatalogRows {
+		return fmt.Sprintf(countLiveSQL, retiredLinksFewSQL)
 	}
-	rows, _ := s.pool.Query(ctx, fmt.Sprintf(searchSoftwareSQL, version), args...)
-	hits, err := pgx.CollectRows(rows, pgx.RowToStructByPos[store.SoftwareHit])
+	return fmt.Sprintf(countLiveSQL, retiredLinksManySQL)
+}
+
+// maxLinkChunk is the most catalog rows' pages one round trip asks for.
+const maxLinkChunk = 32
+
+// catalogQuery is the statement reading q's candidate catalog rows.
+func catalogQuery(q store.SoftwareQuery) (string, []any) {
+	if q.Effective() == store.MatchExact {
+		return catalogExactSQL, []any{q.Name}
+	}
+	if lo, hi, ok := q.NameRange(); ok {
+		if hi == "" {
+			return catalogFromSQL, []any{lo}
+		}
+		return catalogRangeSQL, []any{lo, hi}
+	}
+	return catalogAllSQL, nil
+}
+
+// catalog returns the catalog rows matching q, ordered by id.
+func catalog(ctx context.Context, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, q store.SoftwareQuery) ([]store.SoftwareHit, error) {
+	query, args := catalogQuery(q)
+	rows, _ := db.Query(ctx, query, args...)
+	var all []store.SoftwareHit
+	var h store.SoftwareHit
+	_, err := pgx.ForEachRow(rows, []any{&h.SoftwareID, &h.Name, &h.Version, &h.Arch, &h.Source}, func() error {
+		all = append(all, h)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return q.Catalog(all), nil
+}
+
+// SearchSoftware returns hosts with software matching q, one page in
+// (software id, host id) order.
+func (s *Store) SearchSoftware(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error) {
+	var hits []store.SoftwareHit
+	// One repeatable-read transaction: every step sees one snapshot.
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		hits, err = searchSoftware(ctx, tx, q)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("search software: %w", err)
 	}
 	return hits, nil
+}
+
+func searchSoftware(ctx context.Context, tx pgx.Tx, q store.SoftwareQuery) ([]store.SoftwareHit, error) {
+	cat, err := catalog(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	limit := limitOrDefault(q.Limit)
+	hits := []store.SoftwareHit{}
+	// The first round trip asks for one catalog row's page, which fills
+	// the page for any package that many hosts have; each further round
+	// asks for twice as many rows as the last, up to maxLinkChunk.
+	chunkSize := 1
+	for len(cat) > 0 && len(hits) < limit {
+		chunk := cat[:min(chunkSize, len(cat))]
+		chunkSize = min(2*chunkSize, maxLinkChunk)
+		cat = cat[len(chunk):]
+		b := &pgx.Batch{}
+		pages := make([][]store.SoftwareHit, len(chunk))
+		for i, c := range chunk {
+			after := int64(0)
+			if c.SoftwareID == q.AfterSoftwareID {
+				after = q.AfterHostID
+			}
+			b.Queue(searchLinksSQL, c.SoftwareID, after, limit-len(hits)).Query(func(rows pgx.Rows) error {
+				h := c
+				_, err := pgx.ForEachRow(rows, []any{&h.HostID, &h.Hostname}, func() error {
+					pages[i] = append(pages[i], h)
+					return nil
+				})
+				return err
+			})
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return nil, err
+		}
+		for _, p := range pages {
+			hits = append(hits, p[:min(len(p), limit-len(hits))]...)
+		}
+	}
+	return hits, nil
+}
+
+// SoftwareVersions counts the live hosts of every version matching q.
+func (s *Store) SoftwareVersions(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareVersion, error) {
+	var out []store.SoftwareVersion
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		q.AfterSoftwareID = 0
+		cat, err := catalog(ctx, tx, q)
+		if err != nil {
+			return err
+		}
+		ids := make([]int64, len(cat))
+		for i, c := range cat {
+			ids[i] = c.SoftwareID
+		}
+		hosts := make(map[int64]int64, len(cat))
+		rows, _ := tx.Query(ctx, countLiveQuery(len(ids)), ids)
+		var id, n int64
+		if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+			hosts[id] = n
+			return nil
+		}); err != nil {
+			return err
+		}
+		out = store.GroupVersions(cat, hosts)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("software versions: %w", err)
+	}
+	return out, nil
 }
 
 // SoftwareHostCount returns a catalog row's host_count, or ErrNotFound. It

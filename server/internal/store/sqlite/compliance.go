@@ -47,6 +47,8 @@ func exemptCTE(filter string) string {
 // exemption, in scanResult's order.
 const resultSelect = `SELECT r.host_id, h.hostname, r.policy_id, r.status, r.evidence, r.error,
 		r.checked_at, r.duration_ns, r.since, r.policy_revision,
+		max(r.checked_at, CASE WHEN (SELECT p.expr_only FROM policies p WHERE p.id = r.policy_id)
+			THEN 0 ELSE coalesce(h.policies_checked_at, 0) END),
 		e.id, e.policy_id, e.host_id, e.labels, e.reason, e.owner, e.expires_at, e.created_at, e.created_by
 	FROM results_current r
 	JOIN hosts h ON h.id = r.host_id
@@ -58,13 +60,14 @@ func scanResult(row scanner) (store.HostResult, error) {
 		r                       store.HostResult
 		status, evidence        string
 		checked, dur, since     int64
+		lastChecked             int64
 		exID, exHost            sql.NullInt64
 		exPolicy, exLabels      sql.NullString
 		exReason, exOwner, exBy sql.NullString
 		exExpires, exCreated    sql.NullInt64
 	)
 	err := row.Scan(&r.HostID, &r.Hostname, &r.PolicyID, &status, &evidence, &r.Error,
-		&checked, &dur, &since, &r.PolicyRevision,
+		&checked, &dur, &since, &r.PolicyRevision, &lastChecked,
 		&exID, &exPolicy, &exHost, &exLabels, &exReason, &exOwner, &exExpires, &exCreated, &exBy)
 	if err != nil {
 		return r, err
@@ -72,6 +75,7 @@ func scanResult(row scanner) (store.HostResult, error) {
 	r.Status = policy.Status(status)
 	r.Evidence = store.DecodeEvidence(evidence)
 	r.CheckedAt = time.Unix(0, checked).UTC()
+	r.LastCheckedAt = time.Unix(0, lastChecked).UTC()
 	r.Duration = time.Duration(dur)
 	r.Since = time.Unix(0, since).UTC()
 	if exID.Valid {

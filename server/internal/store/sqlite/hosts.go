@@ -17,7 +17,7 @@ import (
 // scanHost's order.
 var hostColumns = `id, hostname, os, platform, os_version, arch, agent_version,
 	enrolled_at, last_seen, connected_at, disconnected_at, last_seq,
-	hardware_uuid, machine_id, serial, retired_at, ` + duplicatesColumn
+	hardware_uuid, machine_id, serial, retired_at, policies_checked_at, ` + duplicatesColumn
 
 // sameUUID and sameMachineID find the other hosts sharing a host's
 // identifier. The literal "<> ”" terms let SQLite use the partial
@@ -44,13 +44,13 @@ func scanHost(row scanner) (store.Host, error) {
 	var (
 		h                                     store.Host
 		enrolled, seen, connected, disconnect sql.NullInt64
-		retired                               sql.NullInt64
+		retired, policiesChecked              sql.NullInt64
 		lastSeq                               int64
 		dups                                  sql.NullString
 	)
 	err := row.Scan(&h.ID, &h.Hostname, &h.OS, &h.Platform, &h.OSVersion, &h.Arch, &h.AgentVersion,
 		&enrolled, &seen, &connected, &disconnect, &lastSeq,
-		&h.HardwareUUID, &h.MachineID, &h.Serial, &retired, &dups)
+		&h.HardwareUUID, &h.MachineID, &h.Serial, &retired, &policiesChecked, &dups)
 	if err != nil {
 		return store.Host{}, err
 	}
@@ -60,6 +60,7 @@ func scanHost(row scanner) (store.Host, error) {
 	h.DisconnectedAt = fromNanos(disconnect)
 	h.LastSeq = uint64(lastSeq)
 	h.RetiredAt = fromNanos(retired)
+	h.PoliciesCheckedAt = fromNanos(policiesChecked)
 	if h.PossibleDuplicates, err = parseIDs(dups.String); err != nil {
 		return store.Host{}, fmt.Errorf("possible duplicates: %w", err)
 	}
@@ -297,6 +298,11 @@ func (s *Store) RetireHost(ctx context.Context, id int64, actor string, at time.
 func (s *Store) DeleteHost(ctx context.Context, id int64, actor string, at time.Time) error {
 	at = nowOr(at)
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		// The catalog rows' host_count drops with the host's links.
+		if _, err := tx.ExecContext(ctx, `UPDATE software SET host_count = host_count - 1
+			WHERE id IN (SELECT software_id FROM host_software WHERE host_id = ?)`, id); err != nil {
+			return err
+		}
 		var hostname string
 		err := tx.QueryRowContext(ctx, `DELETE FROM hosts WHERE id = ? RETURNING hostname`, id).Scan(&hostname)
 		if errors.Is(err, sql.ErrNoRows) {

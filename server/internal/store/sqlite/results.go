@@ -50,6 +50,13 @@ func (b *batch) applyResults(batches []store.ResultBatch) ([]store.Transition, e
 		} else if err != nil {
 			return nil, fmt.Errorf("host %d: %w", rb.HostID, err)
 		}
+		if !rb.EvaluatedAt.IsZero() {
+			if err := b.exec(`UPDATE hosts SET policies_checked_at = ? WHERE id = ?
+				AND (policies_checked_at IS NULL OR policies_checked_at < ?)`,
+				rb.EvaluatedAt.UnixNano(), rb.HostID, rb.EvaluatedAt.UnixNano()); err != nil {
+				return nil, fmt.Errorf("host %d checked: %w", rb.HostID, err)
+			}
+		}
 		for _, id := range rb.Removed {
 			if err := b.exec(`DELETE FROM results_current WHERE host_id = ? AND policy_id = ?`, rb.HostID, id); err != nil {
 				return nil, fmt.Errorf("remove result %s: %w", id, err)

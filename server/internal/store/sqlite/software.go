@@ -145,21 +145,72 @@ func (b *batch) catalogID(k softwareKey, publisher string) (int64, error) {
 }
 
 // Software search runs in two steps so that no step sorts the hits: the
-// few catalog rows of a name come from the (name, version, ...) unique
-// index, then each row's hosts from host_software's (software_id, host_id)
-// index, already in order. One query joining both would sort every link
-// of the name on every page.
+// catalog rows of a name come from an index (the (name, version, ...)
+// unique index for exact names, the lower(name) index for prefixes and
+// globs with a literal start; a glob starting with "*" reads the
+// catalog, which holds one row per distinct package, never a row per
+// host), are checked and filtered by version in Go, then each row's hosts
+// come from host_software's (software_id, host_id) index, already in
+// order. One query joining both would sort every link of the name on
+// every page.
 const (
-	searchCatalogSQL = `SELECT id, name, version, arch, source FROM software
-		WHERE name = ? %s AND id >= ? ORDER BY id`
-	searchLinksSQL = `SELECT hs.host_id, h.hostname
+	catalogColumns  = `SELECT id, name, version, arch, source FROM software`
+	catalogExactSQL = catalogColumns + ` WHERE name = ?`
+	catalogRangeSQL = catalogColumns + ` WHERE lower(name) >= ? AND lower(name) < ?`
+	catalogFromSQL  = catalogColumns + ` WHERE lower(name) >= ?`
+	catalogAllSQL   = catalogColumns
+	searchLinksSQL  = `SELECT hs.host_id, h.hostname
 		FROM host_software hs JOIN hosts h ON h.id = hs.host_id AND h.retired_at IS NULL
 		WHERE hs.software_id = ? AND hs.host_id > ?
 		ORDER BY hs.host_id LIMIT ?`
+	// countLiveLinksSQL is the catalog row's host_count (ingest and host
+	// deletion keep it equal to its links) less the links of retired
+	// hosts, from the partial index on retired hosts and host_software's
+	// primary key.
+	countLiveLinksSQL = `SELECT s.host_count - (SELECT count(*)
+			FROM hosts h JOIN host_software l ON l.host_id = h.id AND l.software_id = s.id
+			WHERE h.retired_at IS NOT NULL)
+		FROM software s WHERE s.id = ?`
 )
 
-// SearchSoftware returns hosts with software of this exact name (and
-// version, when given), one page in (software id, host id) order.
+// catalogQuery is the statement reading q's candidate catalog rows.
+func catalogQuery(q store.SoftwareQuery) (string, []any) {
+	if q.Effective() == store.MatchExact {
+		return catalogExactSQL, []any{q.Name}
+	}
+	if lo, hi, ok := q.NameRange(); ok {
+		if hi == "" {
+			return catalogFromSQL, []any{lo}
+		}
+		return catalogRangeSQL, []any{lo, hi}
+	}
+	return catalogAllSQL, nil
+}
+
+// catalog returns the catalog rows matching q, ordered by id.
+func catalog(ctx context.Context, tx *sql.Tx, q store.SoftwareQuery) ([]store.SoftwareHit, error) {
+	query, args := catalogQuery(q)
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var all []store.SoftwareHit
+	for rows.Next() {
+		var h store.SoftwareHit
+		if err := rows.Scan(&h.SoftwareID, &h.Name, &h.Version, &h.Arch, &h.Source); err != nil {
+			return nil, err
+		}
+		all = append(all, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return q.Catalog(all), nil
+}
+
+// SearchSoftware returns hosts with software matching q, one page in
+// (software id, host id) order.
 func (s *Store) SearchSoftware(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareHit, error) {
 	hits, err := s.searchSoftware(ctx, q)
 	if err != nil {
@@ -175,27 +226,8 @@ func (s *Store) searchSoftware(ctx context.Context, q store.SoftwareQuery) ([]st
 		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	version, args := "", []any{q.Name}
-	if q.Version != "" {
-		version = "AND version = ?"
-		args = append(args, q.Version)
-	}
-	args = append(args, q.AfterSoftwareID)
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(searchCatalogSQL, version), args...)
+	catalog, err := catalog(ctx, tx, q)
 	if err != nil {
-		return nil, err
-	}
-	var catalog []store.SoftwareHit
-	for rows.Next() {
-		var h store.SoftwareHit
-		if err := rows.Scan(&h.SoftwareID, &h.Name, &h.Version, &h.Arch, &h.Source); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		catalog = append(catalog, h)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	limit := limitOrDefault(q.Limit)
@@ -231,6 +263,42 @@ func (s *Store) searchSoftware(ctx context.Context, q store.SoftwareQuery) ([]st
 		}
 	}
 	return hits, nil
+}
+
+// SoftwareVersions counts the live hosts of every version matching q.
+func (s *Store) SoftwareVersions(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareVersion, error) {
+	out, err := s.softwareVersions(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("software versions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) softwareVersions(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareVersion, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	q.AfterSoftwareID = 0
+	catalog, err := catalog(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	count, err := tx.PrepareContext(ctx, countLiveLinksSQL)
+	if err != nil {
+		return nil, err
+	}
+	defer count.Close()
+	hosts := make(map[int64]int64, len(catalog))
+	for _, c := range catalog {
+		var n int64
+		if err := count.QueryRowContext(ctx, c.SoftwareID).Scan(&n); err != nil {
+			return nil, err
+		}
+		hosts[c.SoftwareID] = n
+	}
+	return store.GroupVersions(catalog, hosts), nil
 }
 
 // SoftwareHostCount returns a catalog row's host_count, or ErrNotFound. It

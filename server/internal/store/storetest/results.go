@@ -25,6 +25,7 @@ var resultTests = []subtest{
 	{"policy results pages and filters", testPolicyResultsPages},
 	{"host results", testHostResults},
 	{"odd evidence and errors", testResultsOddValues},
+	{"last checked", testLastChecked},
 }
 
 func result(id string, st policy.Status, checked time.Time) policy.Result {

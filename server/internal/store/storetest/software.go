@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward-project/steward/server/internal/pkgver"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/wire"
@@ -20,6 +21,10 @@ var softwareTests = []subtest{
 	{"search filters", testSearchFilters},
 	{"search pages", testSearchPages},
 	{"search default limit", testSearchDefaultLimit},
+	{"search name forms", testSearchNameForms},
+	{"search version constraints", testSearchVersionConstraints},
+	{"search forms page", testSearchFormsPage},
+	{"versions count live hosts", testSoftwareVersions},
 	{"undecodable section", testSoftwareUndecodable},
 	{"odd package fields", testSoftwareOddFields},
 	{"concurrent batches", testSoftwareConcurrent},
@@ -46,6 +51,15 @@ func setSoftware(t *testing.T, st store.Store, host int64, seq uint64, pkgs ...i
 	apply(t, st, []store.Message{invMsg(host, seq, at(time.Minute), wire.Inventory{
 		CollectedAt: t0, Digest: digest(sw), Sections: []wire.Section{sw},
 	})}, []store.Result{{}})
+}
+
+// ver parses a version constraint.
+func ver(s string) pkgver.Constraint {
+	c, err := pkgver.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }
 
 func search(t *testing.T, st store.Store, q store.SoftwareQuery) []store.SoftwareHit {
@@ -119,10 +133,10 @@ func testSoftwareSetDifference(t *testing.T, st store.Store) {
 
 	// h1 upgrades openssl: one link goes, one comes, curl is untouched.
 	setSoftware(t, st, h1, 2, pkgA2, pkgB)
-	if got, want := hitKeys(search(t, st, store.SoftwareQuery{Name: "openssl", Version: "3.0.1"})), []string{fmt.Sprintf("openssl 3.0.1 %d", h2)}; !slices.Equal(got, want) {
+	if got, want := hitKeys(search(t, st, store.SoftwareQuery{Name: "openssl", Version: ver("3.0.1")})), []string{fmt.Sprintf("openssl 3.0.1 %d", h2)}; !slices.Equal(got, want) {
 		t.Errorf("openssl 3.0.1 = %q, want %q", got, want)
 	}
-	if got, want := hitKeys(search(t, st, store.SoftwareQuery{Name: "openssl", Version: "3.0.2"})), []string{fmt.Sprintf("openssl 3.0.2 %d", h1)}; !slices.Equal(got, want) {
+	if got, want := hitKeys(search(t, st, store.SoftwareQuery{Name: "openssl", Version: ver("3.0.2")})), []string{fmt.Sprintf("openssl 3.0.2 %d", h1)}; !slices.Equal(got, want) {
 		t.Errorf("openssl 3.0.2 = %q, want %q", got, want)
 	}
 	if n := hostCount(t, st, a1); n != 1 {
@@ -180,12 +194,12 @@ func testSearchFilters(t *testing.T, st store.Store) {
 		want int
 	}{
 		{store.SoftwareQuery{Name: "openssl"}, 1},
-		{store.SoftwareQuery{Name: "OpenSSL"}, 0},
-		{store.SoftwareQuery{Name: "open"}, 0},
-		{store.SoftwareQuery{Name: "openssl", Version: "3.0.1"}, 1},
-		{store.SoftwareQuery{Name: "openssl", Version: "3.0"}, 0},
-		{store.SoftwareQuery{Name: "curl", Version: "3.0.1"}, 0},
-		{store.SoftwareQuery{Name: ""}, 0},
+		{store.SoftwareQuery{Name: "OpenSSL", Match: store.MatchExact}, 0},
+		{store.SoftwareQuery{Name: "open", Match: store.MatchExact}, 0},
+		{store.SoftwareQuery{Name: "openssl", Version: ver("3.0.1")}, 1},
+		{store.SoftwareQuery{Name: "openssl", Version: ver("3.0")}, 0},
+		{store.SoftwareQuery{Name: "curl", Version: ver("3.0.1")}, 0},
+		{store.SoftwareQuery{Name: "", Match: store.MatchExact}, 0},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s@%s", c.q.Name, c.q.Version), func(t *testing.T) {
@@ -294,7 +308,7 @@ func testSoftwareOddFields(t *testing.T, st store.Store) {
 		inventory.Package{Name: "", Version: "1", Source: "dpkg"},
 		inventory.Package{Name: "Grüße 日本", Version: "1.0", Source: "windows_registry"},
 	)
-	hits := search(t, st, store.SoftwareQuery{Name: "Grüße 日本", Version: "1.0"})
+	hits := search(t, st, store.SoftwareQuery{Name: "Grüße 日本", Version: ver("1.0")})
 	if len(hits) != 1 || hits[0].Source != "windows_registry" || hits[0].Arch != "" {
 		t.Errorf("unicode package hits = %+v", hits)
 	}
@@ -357,4 +371,179 @@ func testSoftwareConcurrent(t *testing.T, st store.Store) {
 		}
 	}
 	checkCounts(t, st, want)
+}
+
+// searchFleet enrolls three hosts with a mix of dpkg, rpm and other
+// packages whose names differ in case, and retires a fourth that has some
+// of them.
+func searchFleet(t *testing.T, st store.Store) (h1, h2, h3 int64) {
+	t.Helper()
+	h1, h2, h3 = enroll(t, st, "one"), enroll(t, st, "two"), enroll(t, st, "three")
+	gone := enroll(t, st, "gone")
+	p := func(name, version, source string) inventory.Package {
+		return inventory.Package{Name: name, Version: version, Arch: "amd64", Source: source}
+	}
+	setSoftware(t, st, h1, 1, p("openssl", "3.0.11-1~deb12u2", "dpkg"), p("libssl3", "3.0.11-1~deb12u2", "dpkg"),
+		p("python3.11", "3.11.2-6", "dpkg"), p("bash", "5.2.15-2+b2", "dpkg"))
+	setSoftware(t, st, h2, 1, p("openssl", "3.0.14-1~deb12u1", "dpkg"), p("libssl3", "3.0.14-1~deb12u1", "dpkg"),
+		p("Python", "3.12.1", "homebrew"), p("BASH", "5.3", "homebrew"))
+	setSoftware(t, st, h3, 1, p("openssl", "1:3.0.7-27.el9", "rpm"), p("openssl-libs", "1:3.0.7-27.el9", "rpm"),
+		p("bash", "5.1.8-9.el9", "rpm"), p("open_vm_tools", "12.3.0~rc1", "rpm"))
+	setSoftware(t, st, gone, 1, p("openssl", "3.0.2-0ubuntu1", "dpkg"), p("openssl", "3.0.11-1~deb12u2", "dpkg"))
+	if _, err := st.RetireHost(t.Context(), gone, "alice", at(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	return h1, h2, h3
+}
+
+// nameHosts renders hits as "name host" for comparison.
+func nameHosts(hits []store.SoftwareHit) []string {
+	var out []string
+	for _, h := range hits {
+		out = append(out, fmt.Sprintf("%s %s", h.Name, h.Hostname))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func testSearchNameForms(t *testing.T, st store.Store) {
+	searchFleet(t, st)
+	cases := []struct {
+		name  string
+		match store.NameMatch
+		want  []string
+	}{
+		{"lib", "", []string{"libssl3 one", "libssl3 two"}},
+		{"pyth", "", []string{"Python two", "python3.11 one"}},
+		{"BASH", "", []string{"BASH two", "bash one", "bash three"}},
+		{"OPENSSL-", "", []string{"openssl-libs three"}},
+		{"open_", "", []string{"open_vm_tools three"}}, // "_" is no wildcard
+		{"open%", "", nil}, // nor is "%"
+		{"*ssl*", "", []string{"libssl3 one", "libssl3 two", "openssl one", "openssl three", "openssl two", "openssl-libs three"}},
+		{"*SSL", "", []string{"openssl one", "openssl three", "openssl two"}},
+		{"o*s", "", []string{"open_vm_tools three", "openssl-libs three"}},
+		{"lib*3", "", []string{"libssl3 one", "libssl3 two"}},
+		{"*", "", []string{"BASH two", "Python two", "bash one", "bash three", "libssl3 one", "libssl3 two",
+			"open_vm_tools three", "openssl one", "openssl three", "openssl two", "openssl-libs three", "python3.11 one"}},
+		{"pyth", store.MatchGlob, nil},
+		{"*ssl*", store.MatchPrefix, nil},
+		{"bash", store.MatchExact, []string{"bash one", "bash three"}},
+		{"BASH", store.MatchExact, []string{"BASH two"}},
+		{"bas", store.MatchExact, nil},
+		{"python3.11", store.MatchExact, []string{"python3.11 one"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name+"/"+string(c.match), func(t *testing.T) {
+			got := nameHosts(search(t, st, store.SoftwareQuery{Name: c.name, Match: c.match, Limit: 100}))
+			if !slices.Equal(got, c.want) {
+				t.Errorf("hits = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func testSearchVersionConstraints(t *testing.T, st store.Store) {
+	searchFleet(t, st)
+	cases := []struct {
+		name, constraint string
+		want             []string
+	}{
+		// dpkg: 3.0.14-1~deb12u1 is not < 3.0.14; rpm: the epoch wins.
+		{"openssl", ">=3.0.0 <3.0.14", []string{"openssl 3.0.11-1~deb12u2 one"}},
+		{"openssl", ">=3.0.0,<=3.0.14-1~deb12u1", []string{"openssl 3.0.11-1~deb12u2 one", "openssl 3.0.14-1~deb12u1 two"}},
+		{"openssl", ">=1:3", []string{"openssl 1:3.0.7-27.el9 three", "openssl-libs 1:3.0.7-27.el9 three"}},
+		{"openssl-", "=1:3.0.7", []string{"openssl-libs 1:3.0.7-27.el9 three"}}, // rpm: no release, any release
+		{"openssl", "!=3.0.14-1~deb12u1,<1:0", []string{"openssl 3.0.11-1~deb12u2 one"}},
+		{"openssl", "3.0.11-1~deb12u2", []string{"openssl 3.0.11-1~deb12u2 one"}},
+		{"BASH", "<5.3", []string{"bash 5.1.8-9.el9 three", "bash 5.2.15-2+b2 one"}},
+		{"bash", ">5.2", []string{"BASH 5.3 two", "bash 5.2.15-2+b2 one"}},
+		{"open_", "<12.3.0", []string{"open_vm_tools 12.3.0~rc1 three"}},              // rpm: "~" before the release
+		{"pyth", ">3.11.2", []string{"Python 3.12.1 two", "python3.11 3.11.2-6 one"}}, // dpkg: a revision is newer
+		{"pyth", ">3.11.2-6", []string{"Python 3.12.1 two"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name+" "+c.constraint, func(t *testing.T) {
+			var got []string
+			for _, h := range search(t, st, store.SoftwareQuery{Name: c.name, Version: ver(c.constraint), Limit: 100}) {
+				got = append(got, fmt.Sprintf("%s %s %s", h.Name, h.Version, h.Hostname))
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, c.want) {
+				t.Errorf("hits = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// testSearchFormsPage pages a prefix search one hit at a time: every hit
+// comes once, in (software id, host id) order.
+func testSearchFormsPage(t *testing.T, st store.Store) {
+	searchFleet(t, st)
+	all := search(t, st, store.SoftwareQuery{Name: "*S*", Limit: 100})
+	var paged []store.SoftwareHit
+	q := store.SoftwareQuery{Name: "*S*", Limit: 1}
+	for range 100 {
+		page := search(t, st, q)
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		q.AfterSoftwareID, q.AfterHostID = page[0].SoftwareID, page[0].HostID
+	}
+	if len(all) != 10 || !slices.Equal(paged, all) {
+		t.Errorf("paged = %+v\nall = %+v", paged, all)
+	}
+	if !slices.IsSortedFunc(all, func(a, b store.SoftwareHit) int {
+		if a.SoftwareID != b.SoftwareID {
+			return int(a.SoftwareID - b.SoftwareID)
+		}
+		return int(a.HostID - b.HostID)
+	}) {
+		t.Errorf("hits not in (software id, host id) order: %+v", all)
+	}
+}
+
+func testSoftwareVersions(t *testing.T, st store.Store) {
+	searchFleet(t, st)
+	// A second host with openssl 3.0.11: two hosts for that version; the
+	// retired host's 3.0.2 and 3.0.11 count nowhere.
+	h4 := enroll(t, st, "four")
+	setSoftware(t, st, h4, 1, inventory.Package{Name: "openssl", Version: "3.0.11-1~deb12u2", Arch: "arm64", Source: "dpkg"})
+	// A deleted host takes its links and their counts with it.
+	h5 := enroll(t, st, "five")
+	setSoftware(t, st, h5, 1, inventory.Package{Name: "openssl", Version: "3.0.14-1~deb12u1", Arch: "amd64", Source: "dpkg"},
+		inventory.Package{Name: "openssl-dbg", Version: "1", Arch: "amd64", Source: "dpkg"})
+	if err := st.DeleteHost(t.Context(), h5, "alice", at(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	versions := func(q store.SoftwareQuery) []string {
+		t.Helper()
+		vs, err := st.SoftwareVersions(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, v := range vs {
+			out = append(out, fmt.Sprintf("%s %s %s %d", v.Name, v.Version, v.Source, v.Hosts))
+		}
+		return out
+	}
+	cases := []struct {
+		q    store.SoftwareQuery
+		want []string
+	}{
+		{store.SoftwareQuery{Name: "openssl", Match: store.MatchExact}, []string{
+			"openssl 3.0.11-1~deb12u2 dpkg 2", "openssl 3.0.14-1~deb12u1 dpkg 1", "openssl 1:3.0.7-27.el9 rpm 1"}},
+		{store.SoftwareQuery{Name: "OpenSSL"}, []string{
+			"openssl 3.0.11-1~deb12u2 dpkg 2", "openssl 3.0.14-1~deb12u1 dpkg 1", "openssl 1:3.0.7-27.el9 rpm 1",
+			"openssl-libs 1:3.0.7-27.el9 rpm 1"}},
+		{store.SoftwareQuery{Name: "*ssl3", Version: ver(">=3.0.12")}, []string{"libssl3 3.0.14-1~deb12u1 dpkg 1"}},
+		{store.SoftwareQuery{Name: "bash", Version: ver("<5.3")}, []string{"bash 5.2.15-2+b2 dpkg 1", "bash 5.1.8-9.el9 rpm 1"}},
+		{store.SoftwareQuery{Name: "nothing"}, nil},
+	}
+	for _, c := range cases {
+		if got := versions(c.q); !slices.Equal(got, c.want) {
+			t.Errorf("versions %q %q = %q, want %q", c.q.Name, c.q.Version, got, c.want)
+		}
+	}
 }
