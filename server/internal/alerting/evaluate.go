@@ -283,13 +283,18 @@ func (p *passState) muted(ctx context.Context, labels map[string]string) (bool, 
 		return true, nil
 	}
 	if !p.loadedSl {
+		// A silence added while this pass ran (after p.now, before this
+		// read) counts too: the results the pass reads may be newer than
+		// p.now, and an admin who silenced first must not be paged for
+		// them.
+		loaded := p.e.now().UTC()
 		for before := int64(0); ; {
 			page, err := p.e.st.ListSilences(ctx, store.SilenceQuery{At: p.now, BeforeID: before, Limit: 1000})
 			if err != nil {
 				return false, fmt.Errorf("list silences: %w", err)
 			}
 			for _, sl := range page {
-				if sl.Active(p.now) {
+				if sl.Active(p.now) || sl.Active(loaded) {
 					p.silences = append(p.silences, sl)
 				}
 			}
