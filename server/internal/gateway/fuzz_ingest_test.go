@@ -22,7 +22,9 @@ import (
 // store error; nothing may panic. The seeds are the protocol's golden
 // frames and the bad inputs known to matter (testdata/fuzz/FuzzIngest).
 func FuzzIngest(f *testing.F) {
-	golden, err := filepath.Glob("../../../shared/wire/testdata/*.json")
+	// The wire package's golden frames, from the repository root.
+	root := filepath.Join("..", "..", "..")
+	golden, err := filepath.Glob(filepath.Join(root, "shared", "wire", "testdata", "*.json"))
 	if err != nil || len(golden) == 0 {
 		f.Fatalf("no golden frames in shared/wire/testdata (%v)", err)
 	}
