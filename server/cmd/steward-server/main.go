@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/auth"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/config"
 	"github.com/steward-project/steward/server/internal/server"
 	"github.com/steward-project/steward/server/internal/service"
@@ -122,7 +122,7 @@ func tokenMain(args []string, stdout, stderr io.Writer) int {
 	}
 	var expires time.Time
 	if err == nil {
-		if expires, err = auth.CredentialExpiry(expiresFlag, time.Now(), force); err != nil {
+		if expires, err = apitypes.CredentialExpiry(expiresFlag, time.Now(), force); err != nil {
 			err = fmt.Errorf("--expires %w", err)
 		}
 	}

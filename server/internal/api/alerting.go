@@ -3,10 +3,12 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
@@ -30,20 +32,6 @@ func needsAlerting(h func(*server, http.ResponseWriter, *http.Request)) func(*se
 	}
 }
 
-// ReloadResult answers a successful POST /alerting/reload. Summary is
-// what the server reports about the configuration now in force.
-type ReloadResult struct {
-	Reloaded bool `json:"reloaded"`
-	Summary  any  `json:"summary"`
-}
-
-// ReloadError answers a refused reload: one line per problem, each
-// FILE:LINE: message. The previous configuration stays in force.
-type ReloadError struct {
-	Error    string   `json:"error"`
-	Problems []string `json:"problems"`
-}
-
 // reloadAlerting re-reads the alerting configuration. The reload itself,
 // and its audit entry, are the server's; this only names the actor.
 func (s *server) reloadAlerting(w http.ResponseWriter, r *http.Request) {
@@ -64,14 +52,14 @@ func (s *server) reloadAlerting(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s.log.Warn("alerting reload refused", "actor", actor, "problems", len(problems))
-		writeJSON(w, http.StatusBadRequest, ReloadError{
+		writeJSON(w, http.StatusBadRequest, apitypes.ReloadError{
 			Error:    fmt.Sprintf("alerting configuration refused, the previous one stays: %d problem(s)", len(problems)),
 			Problems: problems,
 		})
 		return
 	}
 	s.log.Info("alerting reloaded", "actor", actor)
-	writeJSON(w, http.StatusOK, ReloadResult{Reloaded: true, Summary: summary})
+	writeJSON(w, http.StatusOK, apitypes.ReloadResult{Reloaded: true, Summary: summary})
 }
 
 // pathID parses the {id} path value of a thing ("alert", "silence"),
@@ -125,24 +113,17 @@ type newestFirst struct {
 }
 
 // parseNewestFirst reads limit and cursor; the cursor must be one of
-// type C, so a cursor of another list is refused.
+// type C, so a cursor of another list is refused. Without a cursor,
+// before is 0: from the newest row.
 func parseNewestFirst[C interface {
 	valid() bool
 	id() int64
-}](limit, cursor string) (newestFirst, error) {
-	n, err := parseLimit(limit)
+}](q url.Values) (newestFirst, error) {
+	limit, after, err := readPage[C](q)
 	if err != nil {
 		return newestFirst{}, err
 	}
-	p := newestFirst{limit: n}
-	if cursor != "" {
-		var c C
-		if err := decodeCursor(cursor, &c); err != nil {
-			return newestFirst{}, err
-		}
-		p.before = c.id()
-	}
-	return p, nil
+	return newestFirst{limit: limit, before: after.id()}, nil
 }
 
 // alertCursor, silenceCursor and notificationCursor are the ids of the

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/auth"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/server/internal/store/sqlite"
@@ -223,7 +224,7 @@ func (s failingAlerts) ListNotifications(context.Context, store.NotificationQuer
 func TestReloadAlerting(t *testing.T) {
 	f := newAlertFixture(t)
 
-	ok := decode[api.ReloadResult](t, f.send(t, http.MethodPost, "/api/v1/alerting/reload", "Bearer "+token, "", ""), http.StatusOK)
+	ok := decode[apitypes.ReloadResult](t, f.send(t, http.MethodPost, "/api/v1/alerting/reload", "Bearer "+token, "", ""), http.StatusOK)
 	summary, _ := ok.Summary.(map[string]any)
 	if !ok.Reloaded || summary["rules"] != 3.0 || summary["receivers"] != 2.0 {
 		t.Errorf("reload = %+v", ok)
@@ -234,7 +235,7 @@ func TestReloadAlerting(t *testing.T) {
 			errors.New("/etc/steward/server.yaml:12: receivers[0].type: \"pagerdooty\" is not one of pagerduty, alertmanager, slack, email, webhook"),
 			errors.New("/etc/steward/server.yaml:30: routes[1].receiver: no receiver named \"oncall\""))
 	}
-	bad := decode[api.ReloadError](t, f.send(t, http.MethodPost, "/api/v1/alerting/reload", "Bearer "+token, "", ""), http.StatusBadRequest)
+	bad := decode[apitypes.ReloadError](t, f.send(t, http.MethodPost, "/api/v1/alerting/reload", "Bearer "+token, "", ""), http.StatusBadRequest)
 	if !strings.Contains(bad.Error, "2 problem(s)") || !strings.Contains(bad.Error, "previous one stays") || len(bad.Problems) != 2 ||
 		!strings.HasPrefix(bad.Problems[0], "/etc/steward/server.yaml:12: receivers[0].type") ||
 		!strings.HasPrefix(bad.Problems[1], "/etc/steward/server.yaml:30: routes[1].receiver") {
@@ -244,7 +245,7 @@ func TestReloadAlerting(t *testing.T) {
 	f.reload = func() (any, error) {
 		return nil, errors.New("config file: open /etc/steward/server.yaml: permission denied")
 	}
-	one := decode[api.ReloadError](t, f.send(t, http.MethodPost, "/api/v1/alerting/reload", "Bearer "+token, "", ""), http.StatusBadRequest)
+	one := decode[apitypes.ReloadError](t, f.send(t, http.MethodPost, "/api/v1/alerting/reload", "Bearer "+token, "", ""), http.StatusBadRequest)
 	if len(one.Problems) != 1 || !strings.Contains(one.Problems[0], "permission denied") {
 		t.Errorf("refused reload = %+v", one)
 	}

@@ -8,50 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"time"
 
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/policy"
 )
-
-// Alert is one alert episode as the API shows it. DedupKey is the
-// identity every notification about it carries.
-type Alert struct {
-	ID          int64             `json:"id"`
-	DedupKey    string            `json:"dedup_key"`
-	Rule        string            `json:"rule"`
-	HostID      int64             `json:"host_id"`
-	Subject     string            `json:"subject"`
-	Severity    string            `json:"severity"`
-	State       string            `json:"state"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-	StartedAt   time.Time         `json:"started_at"`
-	AckedAt     time.Time         `json:"acked_at,omitzero"`
-	AckedBy     string            `json:"acked_by,omitempty"`
-	AckComment  string            `json:"ack_comment,omitempty"`
-	ResolvedAt  time.Time         `json:"resolved_at,omitzero"`
-	Muted       bool              `json:"muted"`
-	Notified    bool              `json:"notified"`
-}
-
-// AlertList is one page of alerts, newest first.
-type AlertList struct {
-	Alerts     []Alert `json:"alerts"`
-	NextCursor string  `json:"next_cursor,omitempty"`
-}
-
-// AlertDetail is one alert with every notification about it, oldest
-// first.
-type AlertDetail struct {
-	Alert
-	Notifications []Notification `json:"notifications"`
-}
-
-// AlertAck is the optional body of POST /alerts/{id}/ack.
-type AlertAck struct {
-	Comment string `json:"comment,omitempty"`
-}
 
 // alertStates are what ?state= accepts; "open" is firing or acknowledged.
 var alertStates = []string{store.AlertFiring, store.AlertAcknowledged, store.AlertResolved, "open"}
@@ -59,8 +20,8 @@ var alertStates = []string{store.AlertFiring, store.AlertAcknowledged, store.Ale
 // severities are what ?severity= accepts.
 var severities = []string{policy.SeverityInfo, policy.SeverityLow, policy.SeverityMedium, policy.SeverityHigh, policy.SeverityCritical}
 
-func alertView(a store.Alert) Alert {
-	return Alert{ID: a.ID, DedupKey: a.DedupKey(), Rule: a.Rule, HostID: a.HostID, Subject: a.Subject,
+func alertView(a store.Alert) apitypes.Alert {
+	return apitypes.Alert{ID: a.ID, DedupKey: a.DedupKey(), Rule: a.Rule, HostID: a.HostID, Subject: a.Subject,
 		Severity: a.Severity, State: a.State, Labels: nonNil(a.Labels), Annotations: nonNil(a.Annotations),
 		StartedAt: utc(a.StartedAt), AckedAt: utc(a.AckedAt), AckedBy: a.AckedBy, AckComment: a.AckComment,
 		ResolvedAt: utc(a.ResolvedAt), Muted: a.Muted, Notified: a.Notified}
@@ -69,7 +30,7 @@ func alertView(a store.Alert) Alert {
 // parseAlertQuery reads state, severity, rule, host_id, limit and cursor.
 func parseAlertQuery(v url.Values) (store.AlertQuery, int, error) {
 	q := store.AlertQuery{State: v.Get("state"), Severity: v.Get("severity"), Rule: v.Get("rule")}
-	p, err := parseNewestFirst[alertCursor](v.Get("limit"), v.Get("cursor"))
+	p, err := parseNewestFirst[alertCursor](v)
 	if err != nil {
 		return q, 0, err
 	}
@@ -93,11 +54,8 @@ func (s *server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "list alerts", err)
 		return
 	}
-	out := AlertList{Alerts: make([]Alert, 0, min(len(rows), limit))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		out.NextCursor = encodeCursor(alertCursor{Before: rows[len(rows)-1].ID})
-	}
+	out := apitypes.AlertList{Alerts: make([]apitypes.Alert, 0, min(len(rows), limit))}
+	rows, out.NextCursor = nextPage(rows, limit, func(last store.Alert) alertCursor { return alertCursor{Before: last.ID} })
 	for _, a := range rows {
 		out.Alerts = append(out.Alerts, alertView(a))
 	}
@@ -135,7 +93,7 @@ func (s *server) getAlert(w http.ResponseWriter, r *http.Request) {
 		before = page[len(page)-1].ID
 	}
 	slices.Reverse(rows)
-	out := AlertDetail{Alert: alertView(a), Notifications: make([]Notification, 0, len(rows))}
+	out := apitypes.AlertDetail{Alert: alertView(a), Notifications: make([]apitypes.Notification, 0, len(rows))}
 	for _, n := range rows {
 		out.Notifications = append(out.Notifications, notificationView(n))
 	}
@@ -150,7 +108,7 @@ func (s *server) ackAlert(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in AlertAck
+	var in apitypes.AlertAck
 	if !decodeOptionalBody(w, r, &in) {
 		return
 	}

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
-func alertIDs(as []api.Alert) []int64 {
+func alertIDs(as []apitypes.Alert) []int64 {
 	ids := make([]int64, len(as))
 	for i, a := range as {
 		ids[i] = a.ID
@@ -44,7 +44,7 @@ func TestListAlertsFilters(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.query, func(t *testing.T) {
-			list := decode[api.AlertList](t, f.get(t, "/api/v1/alerts?"+tc.query), http.StatusOK)
+			list := decode[apitypes.AlertList](t, f.get(t, "/api/v1/alerts?"+tc.query), http.StatusOK)
 			if got := alertIDs(list.Alerts); !slices.Equal(got, tc.want) || list.NextCursor != "" {
 				t.Errorf("ids %v, cursor %q; want %v and no cursor", got, list.NextCursor, tc.want)
 			}
@@ -55,7 +55,7 @@ func TestListAlertsFilters(t *testing.T) {
 func TestListAlertsRefuses(t *testing.T) {
 	f := newAlertFixture(t)
 	f.seed(t)
-	notificationCursor := decode[api.NotificationList](t, f.get(t, "/api/v1/notifications?limit=1"), http.StatusOK).NextCursor
+	notificationCursor := decode[apitypes.NotificationList](t, f.get(t, "/api/v1/notifications?limit=1"), http.StatusOK).NextCursor
 	cases := []struct{ query, want string }{
 		{"state=closed", "state must be one of firing, acknowledged, resolved, open"},
 		{"severity=urgent", "severity must be one of info, low, medium, high, critical"},
@@ -88,7 +88,7 @@ func TestListAlertsPages(t *testing.T) {
 				if cursor != "" {
 					q += "&cursor=" + url.QueryEscape(cursor)
 				}
-				list := decode[api.AlertList](t, f.get(t, "/api/v1/alerts?"+q), http.StatusOK)
+				list := decode[apitypes.AlertList](t, f.get(t, "/api/v1/alerts?"+q), http.StatusOK)
 				ids, pages, cursor = append(ids, alertIDs(list.Alerts)...), pages+1, list.NextCursor
 				if cursor == "" || pages > 10 {
 					break
@@ -126,13 +126,13 @@ func TestAlertJSON(t *testing.T) {
 		t.Errorf("keys of a resolved alert %q, want %q", keys, want)
 	}
 
-	a := decode[api.AlertDetail](t, f.get(t, "/api/v1/alerts/1"), http.StatusOK)
+	a := decode[apitypes.AlertDetail](t, f.get(t, "/api/v1/alerts/1"), http.StatusOK)
 	if a.DedupKey != store.DedupKey(1, "policy_failing", 1, "ssh-root") || a.State != store.AlertResolved ||
 		!a.StartedAt.Equal(now.Add(-5*time.Hour)) || !a.ResolvedAt.Equal(now.Add(-2*time.Hour)) || a.Labels["hostname"] != "web-1" ||
 		a.Annotations["summary"] != "policy_failing on web-1" || !a.Notified || a.Muted {
 		t.Errorf("alert 1 = %+v", a.Alert)
 	}
-	muted := decode[api.AlertDetail](t, f.get(t, "/api/v1/alerts/3"), http.StatusOK)
+	muted := decode[apitypes.AlertDetail](t, f.get(t, "/api/v1/alerts/3"), http.StatusOK)
 	if !muted.Muted || muted.Notified || muted.Notifications == nil || len(muted.Notifications) != 0 {
 		t.Errorf("muted alert 3 = %+v", muted)
 	}
@@ -141,7 +141,7 @@ func TestAlertJSON(t *testing.T) {
 func TestGetAlertWithNotifications(t *testing.T) {
 	f := newAlertFixture(t)
 	f.seed(t)
-	a := decode[api.AlertDetail](t, f.get(t, "/api/v1/alerts/1"), http.StatusOK)
+	a := decode[apitypes.AlertDetail](t, f.get(t, "/api/v1/alerts/1"), http.StatusOK)
 	var got []string
 	for _, n := range a.Notifications {
 		got = append(got, n.Receiver+" "+n.Event+" "+n.State)
@@ -149,7 +149,7 @@ func TestGetAlertWithNotifications(t *testing.T) {
 	if want := []string{"slack trigger sent", "slack resolve pending"}; !slices.Equal(got, want) {
 		t.Errorf("alert 1 notifications %q, want %q (oldest first)", got, want)
 	}
-	dead := decode[api.AlertDetail](t, f.get(t, "/api/v1/alerts/2"), http.StatusOK)
+	dead := decode[apitypes.AlertDetail](t, f.get(t, "/api/v1/alerts/2"), http.StatusOK)
 	if len(dead.Notifications) != 2 || dead.Notifications[1].State != store.NotificationDead ||
 		dead.Notifications[1].LastStatus != 404 || dead.Notifications[1].Attempts != 1 {
 		t.Errorf("alert 2 notifications %+v", dead.Notifications)
@@ -162,9 +162,9 @@ func TestGetAlertWithNotifications(t *testing.T) {
 func TestAckAlert(t *testing.T) {
 	f := newAlertFixture(t)
 	f.seed(t)
-	ack := func(path, body string) *api.Alert {
+	ack := func(path, body string) *apitypes.Alert {
 		t.Helper()
-		a := decode[api.Alert](t, f.send(t, http.MethodPost, path, "Bearer "+token, "application/json", body), http.StatusOK)
+		a := decode[apitypes.Alert](t, f.send(t, http.MethodPost, path, "Bearer "+token, "application/json", body), http.StatusOK)
 		return &a
 	}
 
@@ -173,7 +173,7 @@ func TestAckAlert(t *testing.T) {
 		t.Errorf("acked = %+v", a)
 	}
 	// The receivers sent the trigger get an acknowledge, in order.
-	d := decode[api.AlertDetail](t, f.get(t, "/api/v1/alerts/2"), http.StatusOK)
+	d := decode[apitypes.AlertDetail](t, f.get(t, "/api/v1/alerts/2"), http.StatusOK)
 	var events []string
 	for _, n := range d.Notifications {
 		events = append(events, n.Receiver+" "+n.Event)
@@ -191,7 +191,7 @@ func TestAckAlert(t *testing.T) {
 	if b := ack("/api/v1/alerts/4/ack", ""); b.State != store.AlertAcknowledged || b.AckComment != "" {
 		t.Errorf("acked without a body = %+v", b)
 	}
-	open := decode[api.AlertList](t, f.get(t, "/api/v1/alerts?state=acknowledged"), http.StatusOK)
+	open := decode[apitypes.AlertList](t, f.get(t, "/api/v1/alerts?state=acknowledged"), http.StatusOK)
 	if got := alertIDs(open.Alerts); !slices.Equal(got, []int64{4, 2}) {
 		t.Errorf("acknowledged alerts %v", got)
 	}
@@ -213,14 +213,14 @@ func TestAckAlert(t *testing.T) {
 	for _, tc := range cases {
 		wantError(t, f.send(t, http.MethodPost, tc.path, "Bearer "+token, "application/json", tc.body), tc.status, tc.want)
 	}
-	if s := decode[api.AlertDetail](t, f.get(t, "/api/v1/alerts/3"), http.StatusOK); s.State != store.AlertFiring {
+	if s := decode[apitypes.AlertDetail](t, f.get(t, "/api/v1/alerts/3"), http.StatusOK); s.State != store.AlertFiring {
 		t.Errorf("alert 3 after refused acks = %+v", s)
 	}
 
 	if acked, _, _ := f.hooks(); !slices.Equal(acked, []int64{2, 4}) {
 		t.Errorf("AlertAcked called for %v, want [2 4]", acked)
 	}
-	audit := decode[api.AuditList](t, f.get(t, "/api/v1/audit?action=alert_acknowledged"), http.StatusOK)
+	audit := decode[apitypes.AuditList](t, f.get(t, "/api/v1/audit?action=alert_acknowledged"), http.StatusOK)
 	var entries []string
 	for _, e := range audit.Entries {
 		entries = append(entries, e.Actor+" "+e.Subject)

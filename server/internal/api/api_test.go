@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
@@ -40,7 +41,7 @@ func TestAuthentication(t *testing.T) {
 	t.Run("valid token, lower-case scheme", func(t *testing.T) {
 		f := newFixture(t)
 		rec := f.do(t, http.MethodGet, "/api/v1/hosts", "bearer "+token)
-		decode[api.HostList](t, rec, http.StatusOK)
+		decode[apitypes.HostList](t, rec, http.StatusOK)
 	})
 }
 
@@ -93,7 +94,7 @@ func TestUnroutedRequests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			rec := f.do(t, tc.method, tc.path, "Bearer "+token)
-			decode[api.Error](t, rec, tc.status)
+			decode[apitypes.Error](t, rec, tc.status)
 			if got := rec.Header().Get("Allow"); got != tc.allow {
 				t.Errorf("Allow %q, want %q", got, tc.allow)
 			}
@@ -126,7 +127,7 @@ func TestMountedAtPrefix(t *testing.T) {
 	outer.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
 	f.handler = outer
 
-	decode[api.HostList](t, f.get(t, "/api/v1/hosts"), http.StatusOK)
+	decode[apitypes.HostList](t, f.get(t, "/api/v1/hosts"), http.StatusOK)
 	wantError(t, f.do(t, http.MethodGet, "/api/v1/hosts", ""), http.StatusUnauthorized, "token")
 	if rec := f.do(t, http.MethodGet, "/healthz", ""); rec.Code != http.StatusOK {
 		t.Errorf("/healthz next to the API: status %d", rec.Code)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,31 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/changes"
 	"github.com/steward-project/steward/server/internal/store"
 )
-
-// Change is one recorded inventory change. OldValue is empty for
-// something that appeared, NewValue for something that went; Details,
-// when present, is a JSON object that depends on Kind.
-type Change struct {
-	ID        int64           `json:"id"`
-	HostID    int64           `json:"host_id"`
-	Kind      string          `json:"kind"`
-	Subject   string          `json:"subject"`
-	OldValue  string          `json:"old_value"`
-	NewValue  string          `json:"new_value"`
-	Details   json.RawMessage `json:"details,omitempty"`
-	FirstSeen time.Time       `json:"first_seen"`
-	Seq       uint64          `json:"seq"`
-}
-
-// ChangeList is one page of changes, newest first. NextCursor is absent on
-// the last page.
-type ChangeList struct {
-	Changes    []Change `json:"changes"`
-	NextCursor string   `json:"next_cursor,omitempty"`
-}
 
 // changeCursor is the keyset of the last change on a page: changes are
 // ordered by (first_seen, id), newest first.
@@ -75,14 +53,12 @@ func (s *server) listChanges(w http.ResponseWriter, r *http.Request, hostID int6
 		s.storeFailed(w, r, "list changes", err)
 		return
 	}
-	out := ChangeList{Changes: make([]Change, 0, min(len(rows), limit))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		out.NextCursor = encodeCursor(changeCursor{FirstSeen: last.FirstSeen.UTC(), ID: last.ID})
-	}
+	out := apitypes.ChangeList{Changes: make([]apitypes.Change, 0, min(len(rows), limit))}
+	rows, out.NextCursor = nextPage(rows, limit, func(last store.Change) changeCursor {
+		return changeCursor{FirstSeen: last.FirstSeen.UTC(), ID: last.ID}
+	})
 	for _, c := range rows {
-		out.Changes = append(out.Changes, Change{
+		out.Changes = append(out.Changes, apitypes.Change{
 			ID: c.ID, HostID: c.HostID, Kind: c.Kind, Subject: c.Subject,
 			OldValue: c.OldValue, NewValue: c.NewValue, Details: c.Details,
 			FirstSeen: utc(c.FirstSeen), Seq: c.Seq,
@@ -95,10 +71,11 @@ func (s *server) listChanges(w http.ResponseWriter, r *http.Request, hostID int6
 // since, until (RFC 3339), limit and cursor.
 func parseChangeQuery(v url.Values) (store.ChangeQuery, int, error) {
 	var q store.ChangeQuery
-	limit, err := parseLimit(v.Get("limit"))
+	limit, after, err := readPage[changeCursor](v)
 	if err != nil {
 		return q, 0, err
 	}
+	q.AfterFirstSeen, q.AfterID = after.FirstSeen, after.ID
 	for _, k := range v["kind"] {
 		for _, kind := range strings.Split(k, ",") {
 			kind = strings.TrimSpace(kind)
@@ -128,13 +105,6 @@ func parseChangeQuery(v url.Values) (store.ChangeQuery, int, error) {
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
 		return q, 0, errors.New("since must be before until")
-	}
-	if c := v.Get("cursor"); c != "" {
-		var after changeCursor
-		if err := decodeCursor(c, &after); err != nil {
-			return q, 0, err
-		}
-		q.AfterFirstSeen, q.AfterID = after.FirstSeen, after.ID
 	}
 	return q, limit, nil
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
@@ -32,7 +32,7 @@ func addChanges(f *fixture, n int) {
 	f.store.AddChange(store.Change{ID: 1000, HostID: 2, Kind: "admin_added", Subject: "mallory", FirstSeen: base, Seq: 7})
 }
 
-func changeIDs(cs []api.Change) []int64 {
+func changeIDs(cs []apitypes.Change) []int64 {
 	var ids []int64
 	for _, c := range cs {
 		ids = append(ids, c.ID)
@@ -45,11 +45,11 @@ func TestHostChanges(t *testing.T) {
 	addChanges(f, 3)
 	rec := f.get(t, "/api/v1/hosts/1/changes")
 	body := rec.Body.String()
-	list := decode[api.ChangeList](t, rec, http.StatusOK)
+	list := decode[apitypes.ChangeList](t, rec, http.StatusOK)
 	if got := changeIDs(list.Changes); !slices.Equal(got, []int64{4, 3, 2, 1}) || list.NextCursor != "" {
 		t.Fatalf("changes %v next %q, want 4 3 2 1 newest first, no cursor", got, list.NextCursor)
 	}
-	want := api.Change{ID: 4, HostID: 1, Kind: "software_installed", Subject: "pkg3", OldValue: "1.0", NewValue: "2.0",
+	want := apitypes.Change{ID: 4, HostID: 1, Kind: "software_installed", Subject: "pkg3", OldValue: "1.0", NewValue: "2.0",
 		Details: json.RawMessage(`{"source":"dpkg"}`), FirstSeen: now.Add(-time.Hour), Seq: 4}
 	if got := list.Changes[0]; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("newest change = %+v\nwant %+v", got, want)
@@ -68,12 +68,12 @@ func TestHostChanges(t *testing.T) {
 	t.Run("known host without changes", func(t *testing.T) {
 		rec := f.get(t, "/api/v1/hosts/3/changes")
 		body := rec.Body.String()
-		if list := decode[api.ChangeList](t, rec, http.StatusOK); len(list.Changes) != 0 || !strings.Contains(body, `"changes":[]`) {
+		if list := decode[apitypes.ChangeList](t, rec, http.StatusOK); len(list.Changes) != 0 || !strings.Contains(body, `"changes":[]`) {
 			t.Errorf("empty list is not []: %s", body)
 		}
 	})
 	t.Run("fleet", func(t *testing.T) {
-		list := decode[api.ChangeList](t, f.get(t, "/api/v1/changes"), http.StatusOK)
+		list := decode[apitypes.ChangeList](t, f.get(t, "/api/v1/changes"), http.StatusOK)
 		if got := changeIDs(list.Changes); !slices.Equal(got, []int64{4, 3, 2, 1000, 1}) {
 			t.Errorf("fleet changes %v, want 4 3 2 1000 1 (equal times: higher id first)", got)
 		}
@@ -93,7 +93,7 @@ func TestChangesPages(t *testing.T) {
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
-		list := decode[api.ChangeList](t, f.get(t, "/api/v1/hosts/1/changes?"+q.Encode()), http.StatusOK)
+		list := decode[apitypes.ChangeList](t, f.get(t, "/api/v1/hosts/1/changes?"+q.Encode()), http.StatusOK)
 		got = append(got, changeIDs(list.Changes)...)
 		if list.NextCursor == "" {
 			break
@@ -127,7 +127,7 @@ func TestChangesFilters(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			list := decode[api.ChangeList](t, f.get(t, "/api/v1/hosts/1/changes?"+tc.query), http.StatusOK)
+			list := decode[apitypes.ChangeList](t, f.get(t, "/api/v1/hosts/1/changes?"+tc.query), http.StatusOK)
 			if got := changeIDs(list.Changes); !slices.Equal(got, tc.want) {
 				t.Errorf("changes %v, want %v", got, tc.want)
 			}
@@ -172,7 +172,7 @@ func TestHostDuplicates(t *testing.T) {
 
 	rec := f.get(t, "/api/v1/hosts/1")
 	body := rec.Body.String()
-	h := decode[api.Host](t, rec, http.StatusOK)
+	h := decode[apitypes.Host](t, rec, http.StatusOK)
 	if h.HardwareUUID != "4c4c4544-0042-3510-8052-b4c04f4d4a32" || h.MachineID != "abc" || h.Serial != "S1" || !slices.Equal(h.PossibleDuplicates, []int64{2}) {
 		t.Errorf("host 1 = %+v", h)
 	}
@@ -183,15 +183,15 @@ func TestHostDuplicates(t *testing.T) {
 		t.Errorf("a host without duplicates or identity shows them: %s", body)
 	}
 	for _, q := range []string{"", "?duplicates=false", "?duplicates=0"} {
-		if list := decode[api.HostList](t, f.get(t, "/api/v1/hosts"+q), http.StatusOK); len(list.Hosts) != 3 {
+		if list := decode[apitypes.HostList](t, f.get(t, "/api/v1/hosts"+q), http.StatusOK); len(list.Hosts) != 3 {
 			t.Errorf("hosts%s: %d hosts, want all 3", q, len(list.Hosts))
 		}
 	}
-	list := decode[api.HostList](t, f.get(t, "/api/v1/hosts?duplicates=true&limit=1"), http.StatusOK)
+	list := decode[apitypes.HostList](t, f.get(t, "/api/v1/hosts?duplicates=true&limit=1"), http.StatusOK)
 	if len(list.Hosts) != 1 || list.Hosts[0].ID != 1 || list.NextCursor == "" {
 		t.Fatalf("first duplicates page = %+v", list)
 	}
-	list = decode[api.HostList](t, f.get(t, "/api/v1/hosts?duplicates=true&limit=1&cursor="+list.NextCursor), http.StatusOK)
+	list = decode[apitypes.HostList](t, f.get(t, "/api/v1/hosts?duplicates=true&limit=1&cursor="+list.NextCursor), http.StatusOK)
 	if len(list.Hosts) != 1 || list.Hosts[0].ID != 2 || list.NextCursor != "" {
 		t.Fatalf("second duplicates page = %+v", list)
 	}

@@ -8,55 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/auth"
 	"github.com/steward-project/steward/server/internal/store"
-)
-
-// Token is an API token as the API shows it; the secret itself appears
-// once, in NewTokenResult, and is never stored.
-type Token = store.APIToken
-
-// EnrollSecret is an enroll secret as the API shows it.
-type EnrollSecret = store.EnrollSecret
-
-// NewToken is the body of POST /api/v1/tokens. Role defaults to admin; a
-// zero ExpiresAt never expires.
-type NewToken struct {
-	Name      string    `json:"name"`
-	Role      string    `json:"role,omitempty"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-}
-
-// NewTokenResult answers a token creation: Token is the secret, shown
-// this once.
-type NewTokenResult struct {
-	Token  string `json:"token"`
-	Detail Token  `json:"detail"`
-}
-
-// NewEnrollSecret is the body of POST /api/v1/enroll-secrets. A zero
-// MaxUses has no limit.
-type NewEnrollSecret struct {
-	Name      string    `json:"name"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	MaxUses   int64     `json:"max_uses,omitempty"`
-}
-
-// NewEnrollSecretResult answers a secret creation: Secret is shown this
-// once.
-type NewEnrollSecretResult struct {
-	Secret string       `json:"secret"`
-	Detail EnrollSecret `json:"detail"`
-}
-
-// TokenList and EnrollSecretList are the list answers.
-type (
-	TokenList struct {
-		Tokens []Token `json:"tokens"`
-	}
-	EnrollSecretList struct {
-		Secrets []EnrollSecret `json:"enroll_secrets"`
-	}
 )
 
 // credentialName is what a token or secret may be called: short, and
@@ -100,11 +54,11 @@ func (s *server) listTokens(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "list tokens", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, TokenList{Tokens: ts})
+	writeJSON(w, http.StatusOK, apitypes.TokenList{Tokens: convertAll(ts, func(t store.APIToken) apitypes.Token { return apitypes.Token(t) })})
 }
 
 func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
-	var in NewToken
+	var in apitypes.NewToken
 	if !decodeBody(w, r, &in) {
 		return
 	}
@@ -135,7 +89,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("API token created", "name", t.Name, "role", t.Role, "actor", actor)
-	writeJSON(w, http.StatusCreated, NewTokenResult{Token: secret, Detail: t})
+	writeJSON(w, http.StatusCreated, apitypes.NewTokenResult{Token: secret, Detail: apitypes.Token(t)})
 }
 
 func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) {
@@ -167,11 +121,11 @@ func (s *server) listEnrollSecrets(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "list enroll secrets", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, EnrollSecretList{Secrets: es})
+	writeJSON(w, http.StatusOK, apitypes.EnrollSecretList{Secrets: convertAll(es, func(e store.EnrollSecret) apitypes.EnrollSecret { return apitypes.EnrollSecret(e) })})
 }
 
 func (s *server) createEnrollSecret(w http.ResponseWriter, r *http.Request) {
-	var in NewEnrollSecret
+	var in apitypes.NewEnrollSecret
 	if !decodeBody(w, r, &in) {
 		return
 	}
@@ -199,7 +153,7 @@ func (s *server) createEnrollSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("enroll secret created", "name", e.Name, "actor", actor)
-	writeJSON(w, http.StatusCreated, NewEnrollSecretResult{Secret: secret, Detail: e})
+	writeJSON(w, http.StatusCreated, apitypes.NewEnrollSecretResult{Secret: secret, Detail: apitypes.EnrollSecret(e)})
 }
 
 func (s *server) revokeEnrollSecret(w http.ResponseWriter, r *http.Request) {
@@ -269,11 +223,15 @@ func (s *server) deleteHost(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("host deleted", "host_id", id, "actor", actor)
 	s.gone(id)
 	s.exempted()
-	writeJSON(w, http.StatusOK, HostDeleted{ID: id, Deleted: true})
+	writeJSON(w, http.StatusOK, apitypes.HostDeleted{ID: id, Deleted: true})
 }
 
-// HostDeleted answers DELETE /api/v1/hosts/{id}.
-type HostDeleted struct {
-	ID      int64 `json:"id"`
-	Deleted bool  `json:"deleted"`
+// convertAll maps a store list to its API form; never nil, so an empty
+// list encodes as [].
+func convertAll[S, A any](in []S, f func(S) A) []A {
+	out := make([]A, 0, len(in))
+	for _, v := range in {
+		out = append(out, f(v))
+	}
+	return out
 }

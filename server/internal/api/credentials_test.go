@@ -11,6 +11,7 @@ import (
 
 	"github.com/steward-project/steward/server/internal/api"
 	"github.com/steward-project/steward/server/internal/api/apitest"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
@@ -61,7 +62,7 @@ func TestTokenLifecycle(t *testing.T) {
 	f := newLifecycleFixture(t)
 	rec := f.send(t, http.MethodPost, "/api/v1/tokens", "Bearer "+token, "application/json",
 		`{"name":"grafana","role":"viewer","expires_at":"`+now.Add(48*time.Hour).Format(time.RFC3339)+`"}`)
-	created := decode[api.NewTokenResult](t, rec, http.StatusCreated)
+	created := decode[apitypes.NewTokenResult](t, rec, http.StatusCreated)
 	if len(created.Token) < 32 || created.Detail.Name != "grafana" || created.Detail.Role != store.RoleViewer ||
 		!created.Detail.ExpiresAt.Equal(now.Add(48*time.Hour)) {
 		t.Fatalf("created %+v", created)
@@ -102,7 +103,7 @@ func TestTokenLifecycle(t *testing.T) {
 	// The list shows names, roles and times, never a secret or a hash.
 	rec = f.get(t, "/api/v1/tokens")
 	raw := rec.Body.String()
-	list := decode[api.TokenList](t, rec, http.StatusOK)
+	list := decode[apitypes.TokenList](t, rec, http.StatusOK)
 	var names []string
 	for _, tok := range list.Tokens {
 		names = append(names, tok.Name+"/"+tok.Role)
@@ -126,14 +127,14 @@ func TestTokenLifecycle(t *testing.T) {
 	// Revoke by name; the revoked token no longer works, a second revoke
 	// finds nothing, and the audit names who did it.
 	rec = f.send(t, http.MethodPost, "/api/v1/tokens", "Bearer "+token, "application/json", `{"name":"ci"}`)
-	ci := decode[api.NewTokenResult](t, rec, http.StatusCreated)
+	ci := decode[apitypes.NewTokenResult](t, rec, http.StatusCreated)
 	if ci.Detail.Role != store.RoleAdmin {
 		t.Errorf("default role %q, want admin", ci.Detail.Role)
 	}
 	if rec := f.do(t, http.MethodGet, "/api/v1/tokens", "Bearer "+ci.Token); rec.Code != http.StatusOK {
 		t.Fatalf("new admin token: %d", rec.Code)
 	}
-	revoked := decode[api.Token](t, f.do(t, http.MethodDelete, "/api/v1/tokens/ci", "Bearer "+token), http.StatusOK)
+	revoked := decode[apitypes.Token](t, f.do(t, http.MethodDelete, "/api/v1/tokens/ci", "Bearer "+token), http.StatusOK)
 	if revoked.RevokedAt.IsZero() {
 		t.Errorf("revoked %+v", revoked)
 	}
@@ -152,7 +153,7 @@ func TestTokenLifecycle(t *testing.T) {
 func TestEnrollSecretLifecycle(t *testing.T) {
 	f := newLifecycleFixture(t)
 	rec := f.send(t, http.MethodPost, "/api/v1/enroll-secrets", "Bearer "+token, "application/json", `{"name":"lab","max_uses":5}`)
-	created := decode[api.NewEnrollSecretResult](t, rec, http.StatusCreated)
+	created := decode[apitypes.NewEnrollSecretResult](t, rec, http.StatusCreated)
 	if len(created.Secret) < 32 || created.Detail.Name != "lab" || created.Detail.MaxUses != 5 {
 		t.Fatalf("created %+v", created)
 	}
@@ -164,15 +165,15 @@ func TestEnrollSecretLifecycle(t *testing.T) {
 	if strings.Contains(rec.Body.String(), created.Secret) {
 		t.Errorf("list reveals the secret: %s", rec.Body)
 	}
-	list := decode[api.EnrollSecretList](t, rec, http.StatusOK)
+	list := decode[apitypes.EnrollSecretList](t, rec, http.StatusOK)
 	if len(list.Secrets) != 1 || list.Secrets[0].Name != "lab" {
 		t.Errorf("secrets %+v", list)
 	}
-	decode[api.EnrollSecret](t, f.do(t, http.MethodDelete, "/api/v1/enroll-secrets/lab", "Bearer "+token), http.StatusOK)
-	if list := decode[api.EnrollSecretList](t, f.get(t, "/api/v1/enroll-secrets"), http.StatusOK); len(list.Secrets) != 0 {
+	decode[apitypes.EnrollSecret](t, f.do(t, http.MethodDelete, "/api/v1/enroll-secrets/lab", "Bearer "+token), http.StatusOK)
+	if list := decode[apitypes.EnrollSecretList](t, f.get(t, "/api/v1/enroll-secrets"), http.StatusOK); len(list.Secrets) != 0 {
 		t.Errorf("live secrets after revoke: %+v", list)
 	}
-	if list := decode[api.EnrollSecretList](t, f.get(t, "/api/v1/enroll-secrets?revoked=true"), http.StatusOK); len(list.Secrets) != 1 || list.Secrets[0].RevokedAt.IsZero() {
+	if list := decode[apitypes.EnrollSecretList](t, f.get(t, "/api/v1/enroll-secrets?revoked=true"), http.StatusOK); len(list.Secrets) != 1 || list.Secrets[0].RevokedAt.IsZero() {
 		t.Errorf("with revoked: %+v", list)
 	}
 	wantError(t, f.do(t, http.MethodDelete, "/api/v1/enroll-secrets/lab", "Bearer "+token), http.StatusNotFound, "no live enroll secret")
@@ -183,7 +184,7 @@ func TestRetireAndDeleteHost(t *testing.T) {
 	f.store.AddHost(store.Host{ID: 7, Hostname: "old-laptop", EnrolledAt: now.Add(-time.Hour)})
 	f.store.AddHost(store.Host{ID: 8, Hostname: "web-1", EnrolledAt: now.Add(-time.Hour)})
 
-	h := decode[api.Host](t, f.send(t, http.MethodPost, "/api/v1/hosts/7/retire", "Bearer "+token, "", ""), http.StatusOK)
+	h := decode[apitypes.Host](t, f.send(t, http.MethodPost, "/api/v1/hosts/7/retire", "Bearer "+token, "", ""), http.StatusOK)
 	if h.ID != 7 || !h.RetiredAt.Equal(now) {
 		t.Errorf("retired %+v", h)
 	}
@@ -193,20 +194,20 @@ func TestRetireAndDeleteHost(t *testing.T) {
 	wantError(t, f.send(t, http.MethodPost, "/api/v1/hosts/7/retire", "Bearer "+token, "", ""), http.StatusConflict, "already retired")
 	wantError(t, f.send(t, http.MethodPost, "/api/v1/hosts/99/retire", "Bearer "+token, "", ""), http.StatusNotFound, "not found")
 
-	listed := decode[api.HostList](t, f.get(t, "/api/v1/hosts"), http.StatusOK)
+	listed := decode[apitypes.HostList](t, f.get(t, "/api/v1/hosts"), http.StatusOK)
 	if len(listed.Hosts) != 1 || listed.Hosts[0].ID != 8 {
 		t.Errorf("hosts %+v, want only web-1", listed.Hosts)
 	}
-	listed = decode[api.HostList](t, f.get(t, "/api/v1/hosts?retired=true"), http.StatusOK)
+	listed = decode[apitypes.HostList](t, f.get(t, "/api/v1/hosts?retired=true"), http.StatusOK)
 	if len(listed.Hosts) != 2 {
 		t.Errorf("with retired: %+v", listed.Hosts)
 	}
-	shown := decode[api.Host](t, f.get(t, "/api/v1/hosts/7"), http.StatusOK)
+	shown := decode[apitypes.Host](t, f.get(t, "/api/v1/hosts/7"), http.StatusOK)
 	if shown.RetiredAt.IsZero() {
 		t.Errorf("GET retired host %+v: retired_at missing", shown)
 	}
 
-	if del := decode[api.HostDeleted](t, f.do(t, http.MethodDelete, "/api/v1/hosts/8", "Bearer "+token), http.StatusOK); del.ID != 8 || !del.Deleted {
+	if del := decode[apitypes.HostDeleted](t, f.do(t, http.MethodDelete, "/api/v1/hosts/8", "Bearer "+token), http.StatusOK); del.ID != 8 || !del.Deleted {
 		t.Errorf("delete answered %+v", del)
 	}
 	if got := f.goneHosts(); !slices.Equal(got, []int64{7, 8}) {

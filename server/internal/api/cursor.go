@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -69,6 +70,31 @@ func decodeCursor[T interface{ valid() bool }](s string, v *T) error {
 		return fmt.Errorf("%w: not a cursor from this API", errBadCursor)
 	}
 	return nil
+}
+
+// readPage reads a list's limit and cursor query parameters. The cursor
+// must be one of type C, so a cursor of another list is refused; without
+// one, after is C's zero value, which asks for the first page.
+func readPage[C interface{ valid() bool }](q url.Values) (limit int, after C, err error) {
+	if limit, err = parseLimit(q.Get("limit")); err != nil {
+		return 0, after, err
+	}
+	if c := q.Get("cursor"); c != "" {
+		err = decodeCursor(c, &after)
+	}
+	return limit, after, err
+}
+
+// nextPage trims rows, fetched with one row more than limit, to limit and
+// returns the cursor of the page after them, made by key from the last row
+// kept. Without the extra row this is the last page and the cursor is "",
+// so a last page never points at an empty one.
+func nextPage[R, C any](rows []R, limit int, key func(last R) C) ([]R, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, encodeCursor(key(rows[len(rows)-1]))
 }
 
 // parseLimit reads the limit query parameter; empty means DefaultLimit.

@@ -2,6 +2,8 @@ package api
 
 import (
 	"errors"
+	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +41,41 @@ func TestDecodeCursorRejects(t *testing.T) {
 				t.Fatalf("decode %q: err %v, want errBadCursor", c, err)
 			}
 		})
+	}
+}
+
+func TestReadPage(t *testing.T) {
+	limit, after, err := readPage[hostCursor](url.Values{})
+	if err != nil || limit != DefaultLimit || after != (hostCursor{}) {
+		t.Fatalf("no parameters: limit %d, after %+v, err %v; want the first page of %d", limit, after, err, DefaultLimit)
+	}
+	q := url.Values{"limit": {"7"}, "cursor": {encodeCursor(hostCursor{Hostname: "db", ID: 4})}}
+	limit, after, err = readPage[hostCursor](q)
+	if err != nil || limit != 7 || after != (hostCursor{Hostname: "db", ID: 4}) {
+		t.Fatalf("limit %d, after %+v, err %v", limit, after, err)
+	}
+	// A cursor of another list is refused, not read as a zero key.
+	q = url.Values{"cursor": {encodeCursor(softwareCursor{SoftwareID: 3, HostID: 4})}}
+	if _, _, err := readPage[hostCursor](q); !errors.Is(err, errBadCursor) {
+		t.Fatalf("software cursor on the host list: err %v, want errBadCursor", err)
+	}
+	if _, _, err := readPage[hostCursor](url.Values{"limit": {"0"}}); err == nil || !strings.Contains(err.Error(), "limit must be") {
+		t.Fatalf("limit 0: err %v", err)
+	}
+}
+
+func TestNextPage(t *testing.T) {
+	key := func(last int) auditCursor { return auditCursor{ID: int64(last)} }
+	rows, next := nextPage([]int{5, 6, 7}, 3, key)
+	if len(rows) != 3 || next != "" {
+		t.Fatalf("exactly limit rows: %v, next %q; want all rows and no cursor", rows, next)
+	}
+	rows, next = nextPage([]int{5, 6, 7, 8}, 3, key)
+	var c auditCursor
+	if err := decodeCursor(next, &c); err != nil {
+		t.Fatalf("decode next %q: %v", next, err)
+	}
+	if len(rows) != 3 || rows[2] != 7 || c.ID != 7 {
+		t.Fatalf("limit+1 rows: %v, next %+v; want 3 rows and a cursor after row 7", rows, c)
 	}
 }

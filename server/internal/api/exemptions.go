@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/labels"
 )
@@ -21,47 +22,8 @@ import (
 // maxJSONBody bounds the small JSON bodies (exemptions, labels).
 const maxJSONBody = 64 << 10
 
-// Exemption is an exemption as the API shows it. Active is whether it
-// applies now: not revoked and not expired.
-type Exemption struct {
-	ID        int64             `json:"id"`
-	PolicyID  string            `json:"policy_id"`
-	HostID    int64             `json:"host_id,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Reason    string            `json:"reason"`
-	Owner     string            `json:"owner"`
-	ExpiresAt time.Time         `json:"expires_at"`
-	CreatedAt time.Time         `json:"created_at"`
-	CreatedBy string            `json:"created_by"`
-	RevokedAt time.Time         `json:"revoked_at,omitzero"`
-	RevokedBy string            `json:"revoked_by,omitempty"`
-	Active    bool              `json:"active"`
-}
-
-// ExemptionList is one page of exemptions, by id.
-type ExemptionList struct {
-	Exemptions []Exemption `json:"exemptions"`
-	NextCursor string      `json:"next_cursor,omitempty"`
-}
-
-// NewExemption is the body of POST /exemptions: a host id or labels.
-type NewExemption struct {
-	PolicyID  string            `json:"policy_id"`
-	HostID    int64             `json:"host_id,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Reason    string            `json:"reason"`
-	Owner     string            `json:"owner"`
-	ExpiresAt time.Time         `json:"expires_at"`
-}
-
-// Labels is the body of PUT and the answer of GET /hosts/{id}/labels.
-type Labels struct {
-	HostID int64             `json:"host_id,omitempty"`
-	Labels map[string]string `json:"labels"`
-}
-
-func (s *server) exemptionView(e store.Exemption) Exemption {
-	return Exemption{ID: e.ID, PolicyID: e.PolicyID, HostID: e.HostID, Labels: e.Labels, Reason: e.Reason,
+func (s *server) exemptionView(e store.Exemption) apitypes.Exemption {
+	return apitypes.Exemption{ID: e.ID, PolicyID: e.PolicyID, HostID: e.HostID, Labels: e.Labels, Reason: e.Reason,
 		Owner: e.Owner, ExpiresAt: utc(e.ExpiresAt), CreatedAt: utc(e.CreatedAt), CreatedBy: e.CreatedBy,
 		RevokedAt: utc(e.RevokedAt), RevokedBy: e.RevokedBy, Active: e.Active(s.now())}
 }
@@ -99,7 +61,7 @@ func checkText(field, v string) error {
 }
 
 func (s *server) addExemption(w http.ResponseWriter, r *http.Request) {
-	var in NewExemption
+	var in apitypes.NewExemption
 	if !decodeBody(w, r, &in) {
 		return
 	}
@@ -222,7 +184,7 @@ func (c exemptionCursor) valid() bool { return c.ID > 0 }
 // listExemptions serves active exemptions, or with all=true every one.
 func (s *server) listExemptions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"))
+	limit, after, err := readPage[exemptionCursor](q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -234,24 +196,14 @@ func (s *server) listExemptions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if c := q.Get("cursor"); c != "" {
-		var after exemptionCursor
-		if err := decodeCursor(c, &after); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		eq.AfterID = after.ID
-	}
+	eq.AfterID = after.ID
 	rows, err := s.store.ListExemptions(r.Context(), eq)
 	if err != nil {
 		s.storeFailed(w, r, "list exemptions", err)
 		return
 	}
-	out := ExemptionList{Exemptions: make([]Exemption, 0, min(len(rows), limit))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		out.NextCursor = encodeCursor(exemptionCursor{ID: rows[len(rows)-1].ID})
-	}
+	out := apitypes.ExemptionList{Exemptions: make([]apitypes.Exemption, 0, min(len(rows), limit))}
+	rows, out.NextCursor = nextPage(rows, limit, func(last store.Exemption) exemptionCursor { return exemptionCursor{ID: last.ID} })
 	for _, e := range rows {
 		out.Exemptions = append(out.Exemptions, s.exemptionView(e))
 	}
@@ -272,7 +224,7 @@ func (s *server) getHostLabels(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "host labels", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Labels{HostID: id, Labels: nonNil(have)})
+	writeJSON(w, http.StatusOK, apitypes.Labels{HostID: id, Labels: nonNil(have)})
 }
 
 // setHostLabels replaces a host's labels; exemptions by label follow at
@@ -282,7 +234,7 @@ func (s *server) setHostLabels(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in Labels
+	var in apitypes.Labels
 	if !decodeBody(w, r, &in) {
 		return
 	}
@@ -312,16 +264,7 @@ func (s *server) setHostLabels(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.exempted() // label exemptions may now match the host, or stop matching it
-	writeJSON(w, http.StatusOK, Labels{HostID: id, Labels: in.Labels})
-}
-
-// AuditEntry is one audited change; Detail depends on Action.
-type AuditEntry = store.AuditEntry
-
-// AuditList is one page of the audit log, newest first.
-type AuditList struct {
-	Entries    []AuditEntry `json:"entries"`
-	NextCursor string       `json:"next_cursor,omitempty"`
+	writeJSON(w, http.StatusOK, apitypes.Labels{HostID: id, Labels: in.Labels})
 }
 
 // auditActions are what ?action= accepts.
@@ -337,7 +280,7 @@ func (c auditCursor) valid() bool { return c.ID > 0 }
 
 func (s *server) listAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"))
+	limit, after, err := readPage[auditCursor](q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -347,27 +290,17 @@ func (s *server) listAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown action %q; actions are %s", aq.Action, strings.Join(auditActions, ", ")))
 		return
 	}
-	if c := q.Get("cursor"); c != "" {
-		var after auditCursor
-		if err := decodeCursor(c, &after); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		aq.AfterID = after.ID
-	}
+	aq.AfterID = after.ID
 	rows, err := s.store.ListAudit(r.Context(), aq)
 	if err != nil {
 		s.storeFailed(w, r, "list audit", err)
 		return
 	}
-	out := AuditList{Entries: make([]AuditEntry, 0, min(len(rows), limit))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		out.NextCursor = encodeCursor(auditCursor{ID: rows[len(rows)-1].ID})
-	}
+	out := apitypes.AuditList{Entries: make([]apitypes.AuditEntry, 0, min(len(rows), limit))}
+	rows, out.NextCursor = nextPage(rows, limit, func(last store.AuditEntry) auditCursor { return auditCursor{ID: last.ID} })
 	for _, a := range rows {
 		a.At = utc(a.At)
-		out.Entries = append(out.Entries, a)
+		out.Entries = append(out.Entries, apitypes.AuditEntry(a))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
@@ -53,7 +53,7 @@ func TestAddExemptionRefuses(t *testing.T) {
 	}
 	wantError(t, f.send(t, http.MethodPost, "/api/v1/exemptions", "Bearer "+token, "application/json", `{"policy_id":"x"} {}`),
 		http.StatusBadRequest, "one JSON object")
-	all := decode[api.ExemptionList](t, f.get(t, "/api/v1/exemptions?all=true"), http.StatusOK)
+	all := decode[apitypes.ExemptionList](t, f.get(t, "/api/v1/exemptions?all=true"), http.StatusOK)
 	if len(all.Exemptions) != 0 {
 		t.Errorf("refused exemptions stored: %+v", all.Exemptions)
 	}
@@ -68,44 +68,44 @@ func TestExemptionLifecycle(t *testing.T) {
 		t.Errorf("label exemption = %+v", byLabel)
 	}
 	// Host 2 gets the label and becomes exempt too.
-	labels := decode[api.Labels](t, f.send(t, http.MethodPut, "/api/v1/hosts/2/labels", "Bearer "+token, "application/json",
+	labels := decode[apitypes.Labels](t, f.send(t, http.MethodPut, "/api/v1/hosts/2/labels", "Bearer "+token, "application/json",
 		`{"labels":{"env":"lab","team":"qa"}}`), http.StatusOK)
 	if labels.HostID != 2 || labels.Labels["team"] != "qa" {
 		t.Errorf("set labels = %+v", labels)
 	}
-	got := decode[api.Labels](t, f.get(t, "/api/v1/hosts/2/labels"), http.StatusOK)
+	got := decode[apitypes.Labels](t, f.get(t, "/api/v1/hosts/2/labels"), http.StatusOK)
 	if len(got.Labels) != 2 {
 		t.Errorf("get labels = %+v", got)
 	}
-	c := decode[api.Compliance](t, f.get(t, "/api/v1/compliance"), http.StatusOK)
+	c := decode[apitypes.Compliance](t, f.get(t, "/api/v1/compliance"), http.StatusOK)
 	if ssh := c.Policies[1]; ssh.Fail != 0 || ssh.Exempt != 2 {
 		t.Errorf("ssh-root with both exemptions = %+v", ssh.PolicyCounts)
 	}
 
 	// Revoking the host exemption brings host 1's failure back.
-	revoked := decode[api.Exemption](t, f.do(t, http.MethodDelete, "/api/v1/exemptions/1", "Bearer "+token), http.StatusOK)
+	revoked := decode[apitypes.Exemption](t, f.do(t, http.MethodDelete, "/api/v1/exemptions/1", "Bearer "+token), http.StatusOK)
 	if revoked.Active || revoked.RevokedBy != "ops-token" || revoked.RevokedAt.IsZero() {
 		t.Errorf("revoked = %+v", revoked)
 	}
 	wantError(t, f.do(t, http.MethodDelete, "/api/v1/exemptions/1", "Bearer "+token), http.StatusConflict, "already revoked")
 	wantError(t, f.do(t, http.MethodDelete, "/api/v1/exemptions/9", "Bearer "+token), http.StatusNotFound, "exemption 9 not found")
 	wantError(t, f.get(t, "/api/v1/exemptions/x"), http.StatusBadRequest, "positive integer")
-	failing := decode[api.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results?status=fail"), http.StatusOK)
+	failing := decode[apitypes.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results?status=fail"), http.StatusOK)
 	if len(failing.Results) != 1 || failing.Results[0].HostID != 1 {
 		t.Errorf("failing after revoke = %+v", failing.Results)
 	}
 
-	active := decode[api.ExemptionList](t, f.get(t, "/api/v1/exemptions"), http.StatusOK)
-	all := decode[api.ExemptionList](t, f.get(t, "/api/v1/exemptions?all=true"), http.StatusOK)
+	active := decode[apitypes.ExemptionList](t, f.get(t, "/api/v1/exemptions"), http.StatusOK)
+	all := decode[apitypes.ExemptionList](t, f.get(t, "/api/v1/exemptions?all=true"), http.StatusOK)
 	if len(active.Exemptions) != 1 || active.Exemptions[0].ID != byLabel.ID || len(all.Exemptions) != 2 {
 		t.Errorf("active %+v, all %+v", active.Exemptions, all.Exemptions)
 	}
-	one := decode[api.Exemption](t, f.get(t, "/api/v1/exemptions/2"), http.StatusOK)
+	one := decode[apitypes.Exemption](t, f.get(t, "/api/v1/exemptions/2"), http.StatusOK)
 	if one.Owner != "bob" || !one.Active {
 		t.Errorf("exemption 2 = %+v", one)
 	}
 
-	audit := decode[api.AuditList](t, f.get(t, "/api/v1/audit"), http.StatusOK)
+	audit := decode[apitypes.AuditList](t, f.get(t, "/api/v1/audit"), http.StatusOK)
 	var actions []string
 	for _, a := range audit.Entries {
 		actions = append(actions, a.Action+" "+a.Subject)
@@ -142,7 +142,7 @@ func TestHostLabelsRefused(t *testing.T) {
 		wantError(t, f.send(t, http.MethodPut, tc.path, "Bearer "+token, "application/json", tc.body), tc.status, tc.want)
 	}
 	wantError(t, f.get(t, "/api/v1/hosts/9/labels"), http.StatusNotFound, "host 9 not found")
-	empty := decode[api.Labels](t, f.send(t, http.MethodPut, "/api/v1/hosts/1/labels", "Bearer "+token, "application/json", `{"labels":{}}`), http.StatusOK)
+	empty := decode[apitypes.Labels](t, f.send(t, http.MethodPut, "/api/v1/hosts/1/labels", "Bearer "+token, "application/json", `{"labels":{}}`), http.StatusOK)
 	if empty.Labels == nil || len(empty.Labels) != 0 {
 		t.Errorf("labels %+v", empty)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/steward-project/steward/server/internal/api"
 	"github.com/steward-project/steward/server/internal/api/apitest"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 var now = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -110,7 +111,7 @@ func decode[T any](t *testing.T, rec *httptest.ResponseRecorder, status int) T {
 // containing substr.
 func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, substr string) {
 	t.Helper()
-	e := decode[api.Error](t, rec, status)
+	e := decode[apitypes.Error](t, rec, status)
 	if e.Error == "" || !strings.Contains(e.Error, substr) {
 		t.Fatalf("error %q, want it to contain %q", e.Error, substr)
 	}

@@ -1,64 +1,15 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
-
-// Host is one host as the API shows it. LastSeen is absent for a host that
-// never connected.
-type Host struct {
-	ID           int64     `json:"id"`
-	Hostname     string    `json:"hostname"`
-	OS           string    `json:"os"`
-	Platform     string    `json:"platform"`
-	OSVersion    string    `json:"os_version"`
-	Arch         string    `json:"arch"`
-	AgentVersion string    `json:"agent_version"`
-	Online       bool      `json:"online"`
-	LastSeen     time.Time `json:"last_seen,omitzero"`
-	EnrolledAt   time.Time `json:"enrolled_at"`
-	// HardwareUUID, MachineID and Serial are absent when the host reported
-	// none or a firmware placeholder.
-	HardwareUUID string `json:"hardware_uuid,omitempty"`
-	MachineID    string `json:"machine_id,omitempty"`
-	Serial       string `json:"serial,omitempty"`
-	// PossibleDuplicates names other hosts reporting the same hardware
-	// UUID or machine id (cloned machines); absent when there are none.
-	PossibleDuplicates []int64 `json:"possible_duplicates,omitempty"`
-	// RetiredAt is when an admin retired the host; absent for a live one.
-	RetiredAt time.Time `json:"retired_at,omitzero"`
-	// PoliciesCheckedAt is when the host's agent last finished evaluating
-	// its policy set; absent until it reports one.
-	PoliciesCheckedAt time.Time `json:"policies_checked_at,omitzero"`
-	// PolicyRefusal is set, in GET /hosts/{id} only, while the host's
-	// agent refuses the newest policy set it was sent (a signed-set check
-	// or validation failed) and keeps evaluating the one before.
-	PolicyRefusal *PolicyRefusal `json:"policy_refusal,omitempty"`
-}
-
-// HostList is one page of hosts. NextCursor is absent on the last page.
-type HostList struct {
-	Hosts      []Host `json:"hosts"`
-	NextCursor string `json:"next_cursor,omitempty"`
-}
-
-// Inventory is a host's current inventory: each section's raw JSON as the
-// agent sent it, its hash, and why a section is missing where known.
-// CollectedAt is absent until the host sent its first inventory.
-type Inventory struct {
-	HostID      int64                      `json:"host_id"`
-	CollectedAt time.Time                  `json:"collected_at,omitzero"`
-	Sections    map[string]json.RawMessage `json:"sections"`
-	Hashes      map[string]string          `json:"hashes"`
-	Errors      map[string]string          `json:"errors"`
-}
 
 // Online reports whether a host counts as online at now: its latest
 // connection is still open (connected after it last disconnected) and it
@@ -69,8 +20,8 @@ func Online(h store.Host, now time.Time, window time.Duration) bool {
 	return open && !h.LastSeen.IsZero() && now.Sub(h.LastSeen) <= window
 }
 
-func (s *server) hostView(h store.Host, now time.Time) Host {
-	return Host{
+func (s *server) hostView(h store.Host, now time.Time) apitypes.Host {
+	return apitypes.Host{
 		ID:           h.ID,
 		Hostname:     h.Hostname,
 		OS:           h.OS,
@@ -93,17 +44,10 @@ func (s *server) hostView(h store.Host, now time.Time) Host {
 
 func (s *server) listHosts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"))
+	limit, after, err := readPage[hostCursor](q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
-	}
-	var after hostCursor
-	if c := q.Get("cursor"); c != "" {
-		if err := decodeCursor(c, &after); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
 	}
 	dups := false
 	if d := q.Get("duplicates"); d != "" {
@@ -128,12 +72,8 @@ func (s *server) listHosts(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "list hosts", err)
 		return
 	}
-	out := HostList{Hosts: make([]Host, 0, min(len(rows), limit))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		out.NextCursor = encodeCursor(hostCursor{Hostname: last.Hostname, ID: last.ID})
-	}
+	out := apitypes.HostList{Hosts: make([]apitypes.Host, 0, min(len(rows), limit))}
+	rows, out.NextCursor = nextPage(rows, limit, func(last store.Host) hostCursor { return hostCursor{Hostname: last.Hostname, ID: last.ID} })
 	now := s.now()
 	for _, h := range rows {
 		out.Hosts = append(out.Hosts, s.hostView(h, now))
@@ -198,7 +138,7 @@ func (s *server) getInventory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Empty maps, not null, so clients can index without a nil check.
-	out := Inventory{
+	out := apitypes.Inventory{
 		HostID:      id,
 		CollectedAt: utc(doc.CollectedAt),
 		Sections:    nonNil(doc.Sections),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
@@ -34,7 +35,7 @@ func TestListHostsPagesThroughAll(t *testing.T) {
 	f := newFixture(t)
 	addHosts(f, 250)
 
-	var got []api.Host
+	var got []apitypes.Host
 	var sizes []int
 	cursor := ""
 	for page := 0; ; page++ {
@@ -45,7 +46,7 @@ func TestListHostsPagesThroughAll(t *testing.T) {
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
-		list := decode[api.HostList](t, f.get(t, "/api/v1/hosts?"+q.Encode()), http.StatusOK)
+		list := decode[apitypes.HostList](t, f.get(t, "/api/v1/hosts?"+q.Encode()), http.StatusOK)
 		sizes = append(sizes, len(list.Hosts))
 		got = append(got, list.Hosts...)
 		if list.NextCursor == "" {
@@ -94,7 +95,7 @@ func TestListHostsLimits(t *testing.T) {
 			addHosts(f, tc.hosts)
 			rec := f.get(t, "/api/v1/hosts"+tc.query)
 			body := rec.Body.String()
-			list := decode[api.HostList](t, rec, http.StatusOK)
+			list := decode[apitypes.HostList](t, rec, http.StatusOK)
 			if len(list.Hosts) != tc.wantLen || (list.NextCursor != "") != tc.wantNext {
 				t.Fatalf("got %d hosts, next %q; want %d, next %v", len(list.Hosts), list.NextCursor, tc.wantLen, tc.wantNext)
 			}
@@ -133,7 +134,7 @@ func TestListHostsBadQuery(t *testing.T) {
 		f := newFixture(t)
 		addHosts(f, 3)
 		c := base64.URLEncoding.EncodeToString([]byte(`{"hostname":"host-001","id":1}`))
-		list := decode[api.HostList](t, f.get(t, "/api/v1/hosts?cursor="+url.QueryEscape(c)), http.StatusOK)
+		list := decode[apitypes.HostList](t, f.get(t, "/api/v1/hosts?cursor="+url.QueryEscape(c)), http.StatusOK)
 		if len(list.Hosts) != 2 || list.Hosts[0].ID != 2 {
 			t.Fatalf("after host-001/1 got %+v, want hosts 2 and 3", list.Hosts)
 		}
@@ -151,8 +152,8 @@ func TestGetHost(t *testing.T) {
 	t.Run("found", func(t *testing.T) {
 		rec := f.get(t, "/api/v1/hosts/42")
 		body := rec.Body.String()
-		h := decode[api.Host](t, rec, http.StatusOK)
-		want := api.Host{
+		h := decode[apitypes.Host](t, rec, http.StatusOK)
+		want := apitypes.Host{
 			ID: 42, Hostname: "db-1", OS: "linux", Platform: "debian", OSVersion: "12",
 			Arch: "amd64", AgentVersion: "0.3.0", Online: true,
 			LastSeen: now.Add(-5 * time.Second), EnrolledAt: time.Date(2025, 1, 2, 2, 4, 5, 0, time.UTC),
@@ -215,7 +216,7 @@ func TestOnline(t *testing.T) {
 			// default window.
 			f := newFixture(t)
 			f.store.AddHost(h)
-			if got := decode[api.Host](t, f.get(t, "/api/v1/hosts/1"), http.StatusOK); got.Online != tc.want {
+			if got := decode[apitypes.Host](t, f.get(t, "/api/v1/hosts/1"), http.StatusOK); got.Online != tc.want {
 				t.Errorf("API online = %v, want %v", got.Online, tc.want)
 			}
 		})
@@ -226,7 +227,7 @@ func TestOnline(t *testing.T) {
 		st.AddHost(h)
 		handler := api.New(api.Config{Store: st, Now: func() time.Time { return now }, OnlineWindow: 10 * time.Minute})
 		f := &fixture{store: st, handler: handler}
-		if got := decode[api.Host](t, f.get(t, "/api/v1/hosts/1"), http.StatusOK); !got.Online {
+		if got := decode[apitypes.Host](t, f.get(t, "/api/v1/hosts/1"), http.StatusOK); !got.Online {
 			t.Error("host seen 5 minutes ago is offline with a 10 minute window")
 		}
 	})
@@ -247,7 +248,7 @@ func TestInventory(t *testing.T) {
 	})
 
 	t.Run("with inventory", func(t *testing.T) {
-		inv := decode[api.Inventory](t, f.get(t, "/api/v1/hosts/1/inventory"), http.StatusOK)
+		inv := decode[apitypes.Inventory](t, f.get(t, "/api/v1/hosts/1/inventory"), http.StatusOK)
 		if inv.HostID != 1 || !inv.CollectedAt.Equal(collected) {
 			t.Errorf("host_id %d collected_at %v", inv.HostID, inv.CollectedAt)
 		}
@@ -261,7 +262,7 @@ func TestInventory(t *testing.T) {
 	t.Run("known host without inventory", func(t *testing.T) {
 		rec := f.get(t, "/api/v1/hosts/2/inventory")
 		body := rec.Body.String()
-		decode[api.Inventory](t, rec, http.StatusOK)
+		decode[apitypes.Inventory](t, rec, http.StatusOK)
 		for _, want := range []string{`"sections":{}`, `"hashes":{}`, `"errors":{}`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("body lacks %s: %s", want, body)

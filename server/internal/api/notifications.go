@@ -8,41 +8,16 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
-
-// Notification is one outbox row: one event of one alert for one
-// receiver. It names the receiver only; nothing of its configuration
-// (URLs, keys, passwords) is stored with it or shown.
-type Notification struct {
-	ID       int64  `json:"id"`
-	AlertID  int64  `json:"alert_id"`
-	Receiver string `json:"receiver"`
-	Event    string `json:"event"`
-	State    string `json:"state"`
-	Attempts int    `json:"attempts"`
-	// At is when the event happened: the alert's start, ack or resolve.
-	At            time.Time `json:"at"`
-	CreatedAt     time.Time `json:"created_at"`
-	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
-	SentAt        time.Time `json:"sent_at,omitzero"`
-	LastStatus    int       `json:"last_status,omitempty"`
-	LastError     string    `json:"last_error,omitempty"`
-}
-
-// NotificationList is one page of outbox rows, newest first.
-type NotificationList struct {
-	Notifications []Notification `json:"notifications"`
-	NextCursor    string         `json:"next_cursor,omitempty"`
-}
 
 // notificationStates are what ?state= accepts.
 var notificationStates = []string{store.NotificationPending, store.NotificationSent, store.NotificationDead, store.NotificationSkipped}
 
-func notificationView(n store.Notification) Notification {
-	return Notification{ID: n.ID, AlertID: n.AlertID, Receiver: n.Receiver, Event: n.Event, State: n.State,
+func notificationView(n store.Notification) apitypes.Notification {
+	return apitypes.Notification{ID: n.ID, AlertID: n.AlertID, Receiver: n.Receiver, Event: n.Event, State: n.State,
 		Attempts: n.Attempts, At: utc(n.At), CreatedAt: utc(n.CreatedAt), NextAttemptAt: utc(n.NextAttemptAt),
 		SentAt: utc(n.SentAt), LastStatus: n.LastStatus, LastError: redactURLs(n.LastError)}
 }
@@ -73,7 +48,7 @@ func redactURLs(s string) string {
 // limit and cursor.
 func parseNotificationQuery(v url.Values) (store.NotificationQuery, int, error) {
 	q := store.NotificationQuery{Receiver: v.Get("receiver"), State: v.Get("state")}
-	p, err := parseNewestFirst[notificationCursor](v.Get("limit"), v.Get("cursor"))
+	p, err := parseNewestFirst[notificationCursor](v)
 	if err != nil {
 		return q, 0, err
 	}
@@ -112,11 +87,8 @@ func (s *server) listNotifications(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "list notifications", err)
 		return
 	}
-	out := NotificationList{Notifications: make([]Notification, 0, min(len(rows), limit))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		out.NextCursor = encodeCursor(notificationCursor{Before: rows[len(rows)-1].ID})
-	}
+	out := apitypes.NotificationList{Notifications: make([]apitypes.Notification, 0, min(len(rows), limit))}
+	rows, out.NextCursor = nextPage(rows, limit, func(last store.Notification) notificationCursor { return notificationCursor{Before: last.ID} })
 	for _, n := range rows {
 		out.Notifications = append(out.Notifications, notificationView(n))
 	}

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
-func notificationIDs(ns []api.Notification) []int64 {
+func notificationIDs(ns []apitypes.Notification) []int64 {
 	ids := make([]int64, len(ns))
 	for i, n := range ns {
 		ids[i] = n.ID
@@ -43,14 +43,14 @@ func TestListNotificationsFilters(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.query, func(t *testing.T) {
-			list := decode[api.NotificationList](t, f.get(t, "/api/v1/notifications?"+tc.query), http.StatusOK)
+			list := decode[apitypes.NotificationList](t, f.get(t, "/api/v1/notifications?"+tc.query), http.StatusOK)
 			if got := notificationIDs(list.Notifications); !slices.Equal(got, tc.want) || list.NextCursor != "" {
 				t.Errorf("ids %v, cursor %q; want %v and no cursor", got, list.NextCursor, tc.want)
 			}
 		})
 	}
 
-	alertCursor := decode[api.AlertList](t, f.get(t, "/api/v1/alerts?limit=1"), http.StatusOK).NextCursor
+	alertCursor := decode[apitypes.AlertList](t, f.get(t, "/api/v1/alerts?limit=1"), http.StatusOK).NextCursor
 	refused := []struct{ query, want string }{
 		{"state=lost", "state must be one of pending, sent, dead, skipped"},
 		{"dead_letter=yes", "dead_letter must be true or false"},
@@ -71,7 +71,7 @@ func TestListNotificationsPages(t *testing.T) {
 	var ids []int64
 	pages, cursor := 0, ""
 	for pages < 10 {
-		list := decode[api.NotificationList](t, f.get(t, "/api/v1/notifications?limit=4&cursor="+url.QueryEscape(cursor)), http.StatusOK)
+		list := decode[apitypes.NotificationList](t, f.get(t, "/api/v1/notifications?limit=4&cursor="+url.QueryEscape(cursor)), http.StatusOK)
 		ids, pages, cursor = append(ids, notificationIDs(list.Notifications)...), pages+1, list.NextCursor
 		if cursor == "" {
 			break
@@ -90,7 +90,7 @@ func TestNotificationsShowNoSecrets(t *testing.T) {
 	if strings.Contains(body, "XXXXSECRETXXXX") || strings.Contains(body, "/services/") {
 		t.Fatalf("the Slack URL leaked: %s", body)
 	}
-	list := decode[api.NotificationList](t, rec, http.StatusOK)
+	list := decode[apitypes.NotificationList](t, rec, http.StatusOK)
 	slack := list.Notifications[1]
 	want := `slack receiver "slack": Not Found: "no_service" (POST https://hooks.slack.com/<redacted>)`
 	if slack.LastError != want || slack.LastStatus != 404 || !slack.SentAt.IsZero() {
@@ -148,7 +148,7 @@ func TestNotificationErrorsHideURLs(t *testing.T) {
 	if _, err := f.db.RecordOutcomes(ctx, outs); err != nil {
 		t.Fatal(err)
 	}
-	list := decode[api.NotificationList](t, f.get(t, "/api/v1/notifications"), http.StatusOK)
+	list := decode[apitypes.NotificationList](t, f.get(t, "/api/v1/notifications"), http.StatusOK)
 	if len(list.Notifications) != len(cases) {
 		t.Fatalf("%d notifications, want %d", len(list.Notifications), len(cases))
 	}

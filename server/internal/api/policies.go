@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/auth"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/policy"
@@ -29,79 +29,9 @@ const (
 	maxPolicyFiles       = 1000
 )
 
-// PolicyCounts is how many hosts report each status for a policy.
-type PolicyCounts struct {
-	Pass          int64 `json:"pass"`
-	Fail          int64 `json:"fail"`
-	NotApplicable int64 `json:"not_applicable"`
-	Error         int64 `json:"error"`
-	Exempt        int64 `json:"exempt"`
-	Total         int64 `json:"total"`
-}
-
-func countsView(c store.PolicyCounts) PolicyCounts {
-	return PolicyCounts{Pass: c.Pass, Fail: c.Fail, NotApplicable: c.NotApplicable, Error: c.Error,
+func countsView(c store.PolicyCounts) apitypes.PolicyCounts {
+	return apitypes.PolicyCounts{Pass: c.Pass, Fail: c.Fail, NotApplicable: c.NotApplicable, Error: c.Error,
 		Exempt: c.Exempt, Total: c.Total()}
-}
-
-// Policy is one policy of the set with its result counts. Policy (the
-// whole validated policy, check tree included) is set when one policy is
-// shown, not in lists.
-type Policy struct {
-	ID              string         `json:"id"`
-	Title           string         `json:"title"`
-	Severity        string         `json:"severity"`
-	Platforms       []string       `json:"platforms"`
-	Tags            []string       `json:"tags"`
-	ExprOnly        bool           `json:"expr_only"`
-	UpdatedRevision int64          `json:"updated_revision"`
-	CreatedAt       time.Time      `json:"created_at"`
-	UpdatedAt       time.Time      `json:"updated_at"`
-	Counts          PolicyCounts   `json:"counts"`
-	Policy          *policy.Policy `json:"policy,omitempty"`
-}
-
-// PolicyList is one page of the policy set, by id, with the set's
-// revision.
-//
-// Signature describes the admin's signature of the set at Revision; it is
-// absent while the set is unsigned.
-type PolicyList struct {
-	Revision   int64          `json:"revision"`
-	Signature  *SignatureInfo `json:"signature,omitempty"`
-	Policies   []Policy       `json:"policies"`
-	NextCursor string         `json:"next_cursor,omitempty"`
-}
-
-// ApplyResult is what POST /policies did, or with validate_only would do.
-// Applied is Added and Updated together.
-type ApplyResult struct {
-	Revision     int64    `json:"revision"`
-	ValidateOnly bool     `json:"validate_only"`
-	Applied      []string `json:"applied"`
-	Added        []string `json:"added"`
-	Updated      []string `json:"updated"`
-	Unchanged    []string `json:"unchanged"`
-	// Deleted lists, for PUT /policies, the policies the new set leaves
-	// out; POST deletes none.
-	Deleted []string `json:"deleted,omitempty"`
-	// Files splits Added, Updated and Unchanged by file, in the order the
-	// files came, when POST /policies was sent several files (multipart).
-	Files []FileResult `json:"files,omitempty"`
-}
-
-// FileResult is one file's share of a several-file apply.
-type FileResult struct {
-	File      string   `json:"file"`
-	Added     []string `json:"added"`
-	Updated   []string `json:"updated"`
-	Unchanged []string `json:"unchanged"`
-}
-
-// DeleteResult answers DELETE /policies/{id}.
-type DeleteResult struct {
-	Revision int64  `json:"revision"`
-	Deleted  string `json:"deleted"`
 }
 
 // policyCursor is the keyset of the last policy on a page.
@@ -111,8 +41,8 @@ type policyCursor struct {
 
 func (c policyCursor) valid() bool { return c.ID != "" }
 
-func policyView(p store.StoredPolicy, counts store.PolicyCounts) Policy {
-	return Policy{ID: p.Policy.ID, Title: p.Policy.Title, Severity: p.Policy.Severity,
+func policyView(p store.StoredPolicy, counts store.PolicyCounts) apitypes.Policy {
+	return apitypes.Policy{ID: p.Policy.ID, Title: p.Policy.Title, Severity: p.Policy.Severity,
 		Platforms: nonNilSlice(p.Policy.Platforms), Tags: nonNilSlice(p.Policy.Tags), ExprOnly: p.ExprOnly,
 		UpdatedRevision: p.UpdatedRevision, CreatedAt: utc(p.CreatedAt), UpdatedAt: utc(p.UpdatedAt),
 		Counts: countsView(counts)}
@@ -182,7 +112,7 @@ func (s *server) applyPolicies(w http.ResponseWriter, r *http.Request) {
 			}
 			what = fmt.Sprintf("%d file(s)", len(bad))
 		}
-		writeJSON(w, http.StatusBadRequest, Error{
+		writeJSON(w, http.StatusBadRequest, apitypes.Error{
 			Error:    fmt.Sprintf("%s rejected, nothing applied: %d problem(s)", what, len(ve.Problems)),
 			Problems: ve.Problems,
 		})
@@ -222,15 +152,15 @@ func (s *server) applyPolicies(w http.ResponseWriter, r *http.Request) {
 			"updated", res.Updated, "actor", actor)
 		s.changed(res.Revision)
 	}
-	out := ApplyResult{
+	out := apitypes.ApplyResult{
 		Revision: res.Revision, ValidateOnly: validateOnly,
 		Applied: append(nonNilSlice(res.Added), res.Updated...), Added: nonNilSlice(res.Added),
 		Updated: nonNilSlice(res.Updated), Unchanged: nonNilSlice(res.Unchanged),
 	}
 	if multi {
-		out.Files = make([]FileResult, len(files))
+		out.Files = make([]apitypes.FileResult, len(files))
 		for i, f := range files {
-			out.Files[i] = FileResult{File: f.Name, Added: []string{}, Updated: []string{}, Unchanged: []string{}}
+			out.Files[i] = apitypes.FileResult{File: f.Name, Added: []string{}, Updated: []string{}, Unchanged: []string{}}
 		}
 		for _, id := range res.Added {
 			out.Files[fileOf[id]].Added = append(out.Files[fileOf[id]].Added, id)
@@ -350,17 +280,10 @@ func (s *server) actor(w http.ResponseWriter, r *http.Request) (string, bool) {
 // its counts.
 func (s *server) listPolicies(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"))
+	limit, after, err := readPage[policyCursor](q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
-	}
-	var after policyCursor
-	if c := q.Get("cursor"); c != "" {
-		if err := decodeCursor(c, &after); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
 	}
 	// The revision is read first: a set that changes while the page is
 	// read then reports an older revision, never a newer one it lacks.
@@ -384,11 +307,8 @@ func (s *server) listPolicies(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "policy signature", err)
 		return
 	}
-	out := PolicyList{Revision: rev, Signature: sig, Policies: make([]Policy, 0, min(len(rows), limit))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		out.NextCursor = encodeCursor(policyCursor{ID: rows[len(rows)-1].Policy.ID})
-	}
+	out := apitypes.PolicyList{Revision: rev, Signature: sig, Policies: make([]apitypes.Policy, 0, min(len(rows), limit))}
+	rows, out.NextCursor = nextPage(rows, limit, func(last store.StoredPolicy) policyCursor { return policyCursor{ID: last.Policy.ID} })
 	for _, p := range rows {
 		out.Policies = append(out.Policies, policyView(p, counts[p.Policy.ID]))
 	}
@@ -455,5 +375,5 @@ func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("policy deleted", "policy_id", id, "revision", rev, "actor", actor)
 	s.changed(rev)
-	writeJSON(w, http.StatusOK, DeleteResult{Revision: rev, Deleted: id})
+	writeJSON(w, http.StatusOK, apitypes.DeleteResult{Revision: rev, Deleted: id})
 }

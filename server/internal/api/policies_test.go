@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/policy"
 )
@@ -39,8 +40,8 @@ func (f *fixture) apply(t *testing.T, query, body string) *httptest.ResponseReco
 
 func TestApplyPolicies(t *testing.T) {
 	f := newFixture(t)
-	res := decode[api.ApplyResult](t, f.apply(t, "?filename=base.yaml", twoPolicies), http.StatusOK)
-	want := api.ApplyResult{Revision: 1, Applied: []string{"os-debian", "ssh-root"}, Added: []string{"os-debian", "ssh-root"},
+	res := decode[apitypes.ApplyResult](t, f.apply(t, "?filename=base.yaml", twoPolicies), http.StatusOK)
+	want := apitypes.ApplyResult{Revision: 1, Applied: []string{"os-debian", "ssh-root"}, Added: []string{"os-debian", "ssh-root"},
 		Updated: []string{}, Unchanged: []string{}}
 	if !equalJSON(res, want) {
 		t.Errorf("first apply = %+v, want %+v", res, want)
@@ -50,13 +51,13 @@ func TestApplyPolicies(t *testing.T) {
 	}
 
 	// The same file again changes nothing and tells nobody.
-	res = decode[api.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
+	res = decode[apitypes.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
 	if res.Revision != 1 || len(res.Applied) != 0 || !slices.Equal(res.Unchanged, []string{"os-debian", "ssh-root"}) {
 		t.Errorf("same file again = %+v", res)
 	}
 	// A dry run of a change reports it and applies nothing.
 	changed := strings.Replace(twoPolicies, "severity: low", "severity: medium", 1)
-	res = decode[api.ApplyResult](t, f.apply(t, "?validate_only=true", changed), http.StatusOK)
+	res = decode[apitypes.ApplyResult](t, f.apply(t, "?validate_only=true", changed), http.StatusOK)
 	if !res.ValidateOnly || res.Revision != 2 || !slices.Equal(res.Updated, []string{"os-debian"}) {
 		t.Errorf("validate_only = %+v, want os-debian updated at revision 2", res)
 	}
@@ -64,13 +65,13 @@ func TestApplyPolicies(t *testing.T) {
 		t.Errorf("PoliciesChanged after unchanged and dry-run applies: %v", got)
 	}
 	// A file with other policies adds them and keeps the rest.
-	res = decode[api.ApplyResult](t, f.send(t, http.MethodPost, "/api/v1/policies", "Bearer "+token, "application/json",
+	res = decode[apitypes.ApplyResult](t, f.send(t, http.MethodPost, "/api/v1/policies", "Bearer "+token, "application/json",
 		`{"policies":[{"id":"extra","title":"Extra","severity":"info","check":{"expr":"true"}}]}`), http.StatusOK)
 	if res.Revision != 2 || !slices.Equal(res.Added, []string{"extra"}) {
 		t.Errorf("JSON apply = %+v", res)
 	}
 
-	list := decode[api.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK)
+	list := decode[apitypes.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK)
 	var ids []string
 	for _, p := range list.Policies {
 		ids = append(ids, p.ID)
@@ -87,14 +88,14 @@ func TestApplyPolicies(t *testing.T) {
 		t.Error("os-debian is not marked expr_only")
 	}
 
-	one := decode[api.Policy](t, f.get(t, "/api/v1/policies/ssh-root"), http.StatusOK)
+	one := decode[apitypes.Policy](t, f.get(t, "/api/v1/policies/ssh-root"), http.StatusOK)
 	if one.Policy == nil || one.Policy.Check.File == nil || one.Policy.Check.File.Path != "/etc/ssh/sshd_config" {
 		t.Errorf("shown policy lacks its check: %+v", one.Policy)
 	}
 	wantError(t, f.get(t, "/api/v1/policies/nope"), http.StatusNotFound, `policy "nope" not found`)
 
 	// Applies are audited under the token's name.
-	audit := decode[api.AuditList](t, f.get(t, "/api/v1/audit?action=policy_applied"), http.StatusOK)
+	audit := decode[apitypes.AuditList](t, f.get(t, "/api/v1/audit?action=policy_applied"), http.StatusOK)
 	if len(audit.Entries) != 2 || audit.Entries[0].Actor != "ops-token" ||
 		string(audit.Entries[0].Detail) != `{"added":["extra"],"revision":2,"updated":[]}` {
 		t.Errorf("audit = %+v", audit.Entries)
@@ -117,9 +118,9 @@ func TestApplyPoliciesRefusesBadFiles(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			decode[api.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
+			decode[apitypes.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
 			for _, q := range []string{"?filename=dir/bad.yaml", "?filename=dir/bad.yaml&validate_only=true"} {
-				e := decode[api.Error](t, f.apply(t, q, tc.body), http.StatusBadRequest)
+				e := decode[apitypes.Error](t, f.apply(t, q, tc.body), http.StatusBadRequest)
 				if !strings.Contains(e.Error, "bad.yaml rejected, nothing applied") || len(e.Problems) == 0 {
 					t.Fatalf("error %+v", e)
 				}
@@ -128,7 +129,7 @@ func TestApplyPoliciesRefusesBadFiles(t *testing.T) {
 				}
 			}
 			// Nothing applied: the set and its revision are the first apply's.
-			list := decode[api.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK)
+			list := decode[apitypes.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK)
 			if list.Revision != 1 || len(list.Policies) != 2 || list.Policies[0].Severity != "low" {
 				t.Errorf("policy set after a refused file: revision %d, %+v", list.Revision, list.Policies)
 			}
@@ -171,15 +172,15 @@ func TestApplyPoliciesBadRequests(t *testing.T) {
 		})
 	}
 	// Without a Content-Type the content decides.
-	decode[api.ApplyResult](t, f.send(t, http.MethodPost, "/api/v1/policies", "Bearer "+token, "", twoPolicies), http.StatusOK)
+	decode[apitypes.ApplyResult](t, f.send(t, http.MethodPost, "/api/v1/policies", "Bearer "+token, "", twoPolicies), http.StatusOK)
 }
 
 func TestDeletePolicy(t *testing.T) {
 	f := newFixture(t)
 	f.store.AddHost(store.Host{ID: 1, Hostname: "web-1"})
-	decode[api.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
+	decode[apitypes.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
 	applyResults(t, f, 1, 1, policy.StatusFail, "ssh-root")
-	res := decode[api.DeleteResult](t, f.do(t, http.MethodDelete, "/api/v1/policies/ssh-root", "Bearer "+token), http.StatusOK)
+	res := decode[apitypes.DeleteResult](t, f.do(t, http.MethodDelete, "/api/v1/policies/ssh-root", "Bearer "+token), http.StatusOK)
 	if res.Revision != 2 || res.Deleted != "ssh-root" {
 		t.Errorf("delete = %+v", res)
 	}
@@ -188,11 +189,11 @@ func TestDeletePolicy(t *testing.T) {
 	}
 	wantError(t, f.do(t, http.MethodDelete, "/api/v1/policies/ssh-root", "Bearer "+token), http.StatusNotFound, "not found")
 	wantError(t, f.get(t, "/api/v1/policies/ssh-root/results"), http.StatusNotFound, "not found")
-	c := decode[api.Compliance](t, f.get(t, "/api/v1/compliance"), http.StatusOK)
+	c := decode[apitypes.Compliance](t, f.get(t, "/api/v1/compliance"), http.StatusOK)
 	if len(c.Policies) != 1 || c.Totals.Total != 0 {
 		t.Errorf("compliance after delete = %+v", c)
 	}
-	audit := decode[api.AuditList](t, f.get(t, "/api/v1/audit"), http.StatusOK)
+	audit := decode[apitypes.AuditList](t, f.get(t, "/api/v1/audit"), http.StatusOK)
 	if len(audit.Entries) != 2 || audit.Entries[0].Action != store.AuditPolicyDeleted || audit.Entries[0].Subject != "ssh-root" {
 		t.Errorf("audit = %+v", audit.Entries)
 	}
@@ -202,7 +203,7 @@ func TestPolicyWritesNeedALiveTokenName(t *testing.T) {
 	f := newFixture(t)
 	f.store.FailWith(store.ErrNotFound, "AdminTokenName") // revoked between the check and the write
 	wantError(t, f.apply(t, "", twoPolicies), http.StatusUnauthorized, "revoked")
-	if list := decode[api.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK); list.Revision != 0 {
+	if list := decode[apitypes.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK); list.Revision != 0 {
 		t.Errorf("applied without an actor: %+v", list)
 	}
 	f.store.FailWith(errors.New("db gone"), "AdminTokenName")
@@ -245,7 +246,7 @@ func TestApplyPolicyFiles(t *testing.T) {
 		files = append(files, [2]string{fmt.Sprintf("dir/p%d.yaml", i), policyYAML(fmt.Sprintf("p%d", i))})
 	}
 	ct, body := multipartFiles(t, files...)
-	res := decode[api.ApplyResult](t, f.send(t, http.MethodPost, "/api/v1/policies", "Bearer "+token, ct, body), http.StatusOK)
+	res := decode[apitypes.ApplyResult](t, f.send(t, http.MethodPost, "/api/v1/policies", "Bearer "+token, ct, body), http.StatusOK)
 	if res.Revision != 1 || len(res.Added) != 6 || len(res.Files) != 6 {
 		t.Fatalf("apply of 6 files = %+v, want revision 1 with 6 added in 6 files", res)
 	}
@@ -262,7 +263,7 @@ func TestApplyPolicyFiles(t *testing.T) {
 	// client's names and lines.
 	ct, body = multipartFiles(t, [2]string{"a/x.yaml", policyYAML("dup")}, [2]string{"b/x.yaml", policyYAML("dup")},
 		[2]string{"c.yaml", "policies:\n  - id: bad\n    title: Bad\n    severity: urgent\n    check: {expr: 'true'}\n"})
-	e := decode[api.Error](t, f.send(t, http.MethodPost, "/api/v1/policies", "Bearer "+token, ct, body), http.StatusBadRequest)
+	e := decode[apitypes.Error](t, f.send(t, http.MethodPost, "/api/v1/policies", "Bearer "+token, ct, body), http.StatusBadRequest)
 	if len(e.Problems) != 2 || e.Problems[0].File != "b/x.yaml" || e.Problems[0].Line != 2 ||
 		!strings.Contains(e.Problems[0].Message, "first defined at a/x.yaml:2") ||
 		e.Problems[1].File != "c.yaml" || e.Problems[1].Line != 4 || !strings.Contains(e.Error, "2 file(s) rejected, nothing applied") {
@@ -274,7 +275,7 @@ func TestApplyPolicyFiles(t *testing.T) {
 	if got := f.policiesChanged(); len(got) != 1 {
 		t.Errorf("PoliciesChanged after refusals: %v", got)
 	}
-	list := decode[api.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK)
+	list := decode[apitypes.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK)
 	if list.Revision != 1 || len(list.Policies) != 6 {
 		t.Errorf("after refusals: revision %d, %d policies", list.Revision, len(list.Policies))
 	}

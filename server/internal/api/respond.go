@@ -5,15 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/steward-project/steward/shared/policy"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
-
-// Error is the body of every error response. Problems lists, for a
-// refused policy file, everything wrong with it.
-type Error struct {
-	Error    string           `json:"error"`
-	Problems []policy.Problem `json:"problems,omitempty"`
-}
 
 // retryAfterSeconds is what a 503 asks clients to wait; a store outage is
 // rarely shorter, and admin clients are people or scripts that can wait.
@@ -44,7 +37,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, Error{Error: msg})
+	writeJSON(w, status, apitypes.Error{Error: msg})
 }
 
 // storeFailed logs a store error, the one place it is logged, and answers

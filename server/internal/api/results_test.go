@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/policy"
 )
@@ -36,7 +36,7 @@ func fleet(t *testing.T, f *fixture) {
 	for i := int64(1); i <= 5; i++ {
 		f.store.AddHost(store.Host{ID: i, Hostname: fmt.Sprintf("host-%d", i)})
 	}
-	decode[api.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
+	decode[apitypes.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
 	applyResults(t, f, 1, 1, policy.StatusFail, "ssh-root")
 	applyResults(t, f, 2, 1, policy.StatusFail, "ssh-root")
 	applyResults(t, f, 3, 1, policy.StatusPass, "ssh-root")
@@ -46,19 +46,19 @@ func fleet(t *testing.T, f *fixture) {
 	}
 }
 
-func (f *fixture) exempt(t *testing.T, body string) api.Exemption {
+func (f *fixture) exempt(t *testing.T, body string) apitypes.Exemption {
 	t.Helper()
-	return decode[api.Exemption](t, f.send(t, http.MethodPost, "/api/v1/exemptions", "Bearer "+token, "application/json", body), http.StatusOK)
+	return decode[apitypes.Exemption](t, f.send(t, http.MethodPost, "/api/v1/exemptions", "Bearer "+token, "application/json", body), http.StatusOK)
 }
 
 func TestResultsAndCompliance(t *testing.T) {
 	f := newFixture(t)
 	fleet(t, f)
-	c := decode[api.Compliance](t, f.get(t, "/api/v1/compliance"), http.StatusOK)
-	want := api.Compliance{Revision: 1, Policies: []api.PolicyCompliance{
-		{PolicyID: "os-debian", Title: "Runs Debian", Severity: "low", PolicyCounts: api.PolicyCounts{Pass: 4, Total: 4}},
-		{PolicyID: "ssh-root", Title: "SSH forbids root login", Severity: "high", PolicyCounts: api.PolicyCounts{Pass: 1, Fail: 2, Error: 1, Total: 4}},
-	}, Totals: api.PolicyCounts{Pass: 5, Fail: 2, Error: 1, Total: 8}}
+	c := decode[apitypes.Compliance](t, f.get(t, "/api/v1/compliance"), http.StatusOK)
+	want := apitypes.Compliance{Revision: 1, Policies: []apitypes.PolicyCompliance{
+		{PolicyID: "os-debian", Title: "Runs Debian", Severity: "low", PolicyCounts: apitypes.PolicyCounts{Pass: 4, Total: 4}},
+		{PolicyID: "ssh-root", Title: "SSH forbids root login", Severity: "high", PolicyCounts: apitypes.PolicyCounts{Pass: 1, Fail: 2, Error: 1, Total: 4}},
+	}, Totals: apitypes.PolicyCounts{Pass: 5, Fail: 2, Error: 1, Total: 8}}
 	if !equalJSON(c, want) {
 		t.Errorf("compliance =\n%+v\nwant\n%+v", c, want)
 	}
@@ -68,16 +68,16 @@ func TestResultsAndCompliance(t *testing.T) {
 	if !e.Active || e.CreatedBy != "ops-token" || e.HostID != 2 {
 		t.Errorf("exemption = %+v", e)
 	}
-	c = decode[api.Compliance](t, f.get(t, "/api/v1/compliance"), http.StatusOK)
-	if got := c.Policies[1].PolicyCounts; got != (api.PolicyCounts{Pass: 1, Fail: 1, Error: 1, Exempt: 1, Total: 4}) {
+	c = decode[apitypes.Compliance](t, f.get(t, "/api/v1/compliance"), http.StatusOK)
+	if got := c.Policies[1].PolicyCounts; got != (apitypes.PolicyCounts{Pass: 1, Fail: 1, Error: 1, Exempt: 1, Total: 4}) {
 		t.Errorf("ssh-root counts with an exemption = %+v", got)
 	}
-	list := decode[api.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK)
+	list := decode[apitypes.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK)
 	if list.Policies[1].Counts.Exempt != 1 || list.Policies[1].Counts.Fail != 1 {
 		t.Errorf("policy list counts = %+v", list.Policies[1].Counts)
 	}
 
-	failing := decode[api.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results?status=fail"), http.StatusOK)
+	failing := decode[apitypes.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results?status=fail"), http.StatusOK)
 	if len(failing.Results) != 1 || failing.Results[0].HostID != 1 || failing.Results[0].Hostname != "host-1" {
 		t.Fatalf("failing results = %+v", failing.Results)
 	}
@@ -86,19 +86,19 @@ func TestResultsAndCompliance(t *testing.T) {
 		r.DurationNS != int64(time.Millisecond) || r.PolicyRevision != 1 || r.Exemption != nil {
 		t.Errorf("failing result = %+v", r)
 	}
-	exempt := decode[api.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results?status=exempt"), http.StatusOK)
+	exempt := decode[apitypes.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results?status=exempt"), http.StatusOK)
 	if len(exempt.Results) != 1 || exempt.Results[0].HostID != 2 || exempt.Results[0].UnderlyingStatus != policy.StatusFail ||
 		exempt.Results[0].Exemption == nil || exempt.Results[0].Exemption.Reason != "lab box" {
 		t.Errorf("exempt results = %+v", exempt.Results)
 	}
 
-	hp := decode[api.HostPolicies](t, f.get(t, "/api/v1/hosts/2/policies"), http.StatusOK)
+	hp := decode[apitypes.HostPolicies](t, f.get(t, "/api/v1/hosts/2/policies"), http.StatusOK)
 	if len(hp.Policies) != 2 || hp.Policies[0].Status != policy.StatusPass || hp.Policies[1].Status != policy.StatusExempt ||
 		hp.Policies[1].UnderlyingStatus != policy.StatusFail || hp.Policies[1].Exemption.ID != e.ID {
 		t.Errorf("host 2 policies = %+v", hp.Policies)
 	}
 	// A host without results still lists every policy, without status.
-	hp = decode[api.HostPolicies](t, f.get(t, "/api/v1/hosts/5/policies"), http.StatusOK)
+	hp = decode[apitypes.HostPolicies](t, f.get(t, "/api/v1/hosts/5/policies"), http.StatusOK)
 	if len(hp.Policies) != 2 || hp.Policies[0].Status != "" || !hp.Policies[0].Since.IsZero() || hp.Revision != 1 {
 		t.Errorf("host 5 policies = %+v", hp)
 	}
@@ -107,7 +107,7 @@ func TestResultsAndCompliance(t *testing.T) {
 
 func TestPolicyResultsPages(t *testing.T) {
 	f := newFixture(t)
-	decode[api.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
+	decode[apitypes.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
 	for i := int64(1); i <= 25; i++ {
 		f.store.AddHost(store.Host{ID: i, Hostname: fmt.Sprintf("h%02d", i)})
 		applyResults(t, f, i, 1, policy.StatusFail, "ssh-root")
@@ -122,7 +122,7 @@ func TestPolicyResultsPages(t *testing.T) {
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
-		l := decode[api.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results?"+q.Encode()), http.StatusOK)
+		l := decode[apitypes.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results?"+q.Encode()), http.StatusOK)
 		for _, r := range l.Results {
 			got = append(got, r.HostID)
 		}
@@ -144,7 +144,7 @@ func TestPolicyHistory(t *testing.T) {
 	f := newFixture(t)
 	f.store.AddHost(store.Host{ID: 1, Hostname: "a"})
 	f.store.AddHost(store.Host{ID: 2, Hostname: "b"})
-	decode[api.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
+	decode[apitypes.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
 	for i, st := range []policy.Status{policy.StatusPass, policy.StatusFail, policy.StatusFail, policy.StatusPass} {
 		_, err := f.store.ApplyResults(t.Context(), []store.ResultBatch{{HostID: 1, Revision: 1, Results: []policy.Result{
 			{PolicyID: "ssh-root", Status: st, CheckedAt: now.Add(time.Duration(i-10) * time.Minute)}}}})
@@ -153,7 +153,7 @@ func TestPolicyHistory(t *testing.T) {
 		}
 	}
 	applyResults(t, f, 2, 1, policy.StatusFail, "ssh-root")
-	h := decode[api.TransitionList](t, f.get(t, "/api/v1/policies/ssh-root/history?host_id=1"), http.StatusOK)
+	h := decode[apitypes.TransitionList](t, f.get(t, "/api/v1/policies/ssh-root/history?host_id=1"), http.StatusOK)
 	var keys []string
 	for _, tr := range h.Transitions {
 		keys = append(keys, string(tr.From)+">"+string(tr.To))
@@ -161,11 +161,11 @@ func TestPolicyHistory(t *testing.T) {
 	if want := []string{"fail>pass", "pass>fail", ">pass"}; !slices.Equal(keys, want) {
 		t.Errorf("history %q, want %q", keys, want)
 	}
-	page := decode[api.TransitionList](t, f.get(t, "/api/v1/policies/ssh-root/history?limit=3"), http.StatusOK)
+	page := decode[apitypes.TransitionList](t, f.get(t, "/api/v1/policies/ssh-root/history?limit=3"), http.StatusOK)
 	if len(page.Transitions) != 3 || page.NextCursor == "" {
 		t.Fatalf("first page of 4: %+v", page)
 	}
-	rest := decode[api.TransitionList](t, f.get(t, "/api/v1/policies/ssh-root/history?limit=3&cursor="+page.NextCursor), http.StatusOK)
+	rest := decode[apitypes.TransitionList](t, f.get(t, "/api/v1/policies/ssh-root/history?limit=3&cursor="+page.NextCursor), http.StatusOK)
 	if len(rest.Transitions) != 1 || rest.NextCursor != "" {
 		t.Errorf("second page: %+v", rest)
 	}
@@ -199,7 +199,7 @@ func TestPolicyRoutesAnswer503(t *testing.T) {
 		t.Run(tc.method+" "+tc.path+" "+tc.failing, func(t *testing.T) {
 			f := newFixture(t)
 			f.store.AddHost(store.Host{ID: 1, Hostname: "a"})
-			decode[api.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
+			decode[apitypes.ApplyResult](t, f.apply(t, "", twoPolicies), http.StatusOK)
 			f.exempt(t, `{"policy_id":"os-debian","host_id":1,"reason":"r","owner":"o","expires_at":"2030-01-01T00:00:00Z"}`)
 			f.store.FailWith(errors.New("connection reset by table secret_tbl"), tc.failing)
 			ct := ""
@@ -225,7 +225,7 @@ func TestLastCheckedAt(t *testing.T) {
 	if _, err := f.store.ApplyResults(t.Context(), []store.ResultBatch{{HostID: 1, Revision: 1, EvaluatedAt: evaluated}}); err != nil {
 		t.Fatal(err)
 	}
-	list := decode[api.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results"), http.StatusOK)
+	list := decode[apitypes.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results"), http.StatusOK)
 	for _, r := range list.Results {
 		want := now.Add(-time.Minute) // hosts 2 to 4 reported no later evaluation
 		if r.HostID == 1 {
@@ -236,7 +236,7 @@ func TestLastCheckedAt(t *testing.T) {
 				now.Add(-time.Minute), want)
 		}
 	}
-	hp := decode[api.HostPolicies](t, f.get(t, "/api/v1/hosts/1/policies"), http.StatusOK)
+	hp := decode[apitypes.HostPolicies](t, f.get(t, "/api/v1/hosts/1/policies"), http.StatusOK)
 	for _, p := range hp.Policies {
 		// os-debian is expr-only: the server evaluates it, so the agent's
 		// evaluation does not confirm it.
@@ -245,7 +245,7 @@ func TestLastCheckedAt(t *testing.T) {
 			t.Errorf("host 1 policy %s: last_checked_at %v, want %v", p.PolicyID, p.LastCheckedAt, want)
 		}
 	}
-	h := decode[api.Host](t, f.get(t, "/api/v1/hosts/1"), http.StatusOK)
+	h := decode[apitypes.Host](t, f.get(t, "/api/v1/hosts/1"), http.StatusOK)
 	if !h.PoliciesCheckedAt.Equal(evaluated) {
 		t.Errorf("host policies_checked_at %v, want %v", h.PoliciesCheckedAt, evaluated)
 	}

@@ -8,8 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/policy"
 	"github.com/steward-project/steward/shared/policysign"
@@ -20,35 +20,9 @@ import (
 // and its signature.
 const maxPolicySetBody = 2*policy.MaxSetBytes + 64<<10
 
-// PolicySetReplace is the body of PUT /policies: the whole policy set, as
-// a policy file's "policies" list, and optionally the admin's signature
-// over the policies agents evaluate (see docs/policies.md).
-type PolicySetReplace struct {
-	Policies  json.RawMessage       `json:"policies"`
-	Signature *policysign.Signature `json:"signature,omitempty"`
-}
-
-// SignatureInfo describes the signature of the current policy set: the
-// key that made it, its serial and when it was made and expires.
-type SignatureInfo struct {
-	KeyID     string    `json:"key_id"`
-	Serial    uint64    `json:"serial"`
-	SignedAt  time.Time `json:"signed_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// PolicyRefusal is a host's agent's refusal of the policy set at
-// Revision, as the agent reported it.
-type PolicyRefusal struct {
-	Revision int64     `json:"revision"`
-	Code     string    `json:"code"`
-	Reason   string    `json:"reason"`
-	At       time.Time `json:"at"`
-}
-
 // signatureInfo describes the signature recorded for revision rev, nil
 // when the set at rev is unsigned.
-func (s *server) signatureInfo(r *http.Request, rev int64) (*SignatureInfo, error) {
+func (s *server) signatureInfo(r *http.Request, rev int64) (*apitypes.SignatureInfo, error) {
 	sig, err := s.store.PolicySignature(r.Context())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -63,16 +37,16 @@ func (s *server) signatureInfo(r *http.Request, rev int64) (*SignatureInfo, erro
 	if err != nil {
 		return nil, nil // stored after checking; unreadable only if corrupt
 	}
-	return &SignatureInfo{KeyID: st.KeyID, Serial: st.Serial, SignedAt: utc(st.SignedAt), ExpiresAt: utc(st.ExpiresAt)}, nil
+	return &apitypes.SignatureInfo{KeyID: st.KeyID, Serial: st.Serial, SignedAt: utc(st.SignedAt), ExpiresAt: utc(st.ExpiresAt)}, nil
 }
 
 // refusalView reads host id's current refusal for the host view.
-func (s *server) refusalView(r *http.Request, id int64) (*PolicyRefusal, error) {
+func (s *server) refusalView(r *http.Request, id int64) (*apitypes.PolicyRefusal, error) {
 	ref, err := s.store.PolicyRefusal(r.Context(), id)
 	if err != nil || ref == nil {
 		return nil, err
 	}
-	return &PolicyRefusal{Revision: ref.Revision, Code: ref.Code, Reason: ref.Reason, At: utc(ref.At)}, nil
+	return &apitypes.PolicyRefusal{Revision: ref.Revision, Code: ref.Code, Reason: ref.Reason, At: utc(ref.At)}, nil
 }
 
 // setTooLarge answers 413, and reports true, when the set agents would
@@ -129,7 +103,7 @@ func (s *server) replacePolicies(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("policy set request larger than %d bytes", maxPolicySetBody))
 		return
 	}
-	var in PolicySetReplace
+	var in apitypes.PolicySetReplace
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
@@ -145,7 +119,7 @@ func (s *server) replacePolicies(w http.ResponseWriter, r *http.Request) {
 		ps, err = policy.Parse("policy set", append(append([]byte(`{"policies":`), in.Policies...), '}'))
 		var ve *policy.ValidationError
 		if errors.As(err, &ve) {
-			writeJSON(w, http.StatusBadRequest, Error{
+			writeJSON(w, http.StatusBadRequest, apitypes.Error{
 				Error:    fmt.Sprintf("policy set rejected, nothing applied: %d problem(s)", len(ve.Problems)),
 				Problems: ve.Problems,
 			})
@@ -184,7 +158,7 @@ func (s *server) replacePolicies(w http.ResponseWriter, r *http.Request) {
 			"deleted", res.Deleted, "signed", in.Signature != nil, "actor", actor)
 		s.changed(res.Revision)
 	}
-	writeJSON(w, http.StatusOK, ApplyResult{
+	writeJSON(w, http.StatusOK, apitypes.ApplyResult{
 		Revision: res.Revision, ValidateOnly: validateOnly,
 		Applied: append(nonNilSlice(res.Added), res.Updated...), Added: nonNilSlice(res.Added),
 		Updated: nonNilSlice(res.Updated), Unchanged: nonNilSlice(res.Unchanged), Deleted: nonNilSlice(res.Deleted),

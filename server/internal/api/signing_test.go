@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/policy"
 	"github.com/steward-project/steward/shared/policysign"
@@ -44,18 +44,18 @@ func TestApplyRefusesOversizedSet(t *testing.T) {
 	}
 	for _, q := range []string{"", "?validate_only=true"} {
 		rec := f.apply(t, q, bigFile("c", 15, size))
-		body := decode[api.Error](t, rec, http.StatusRequestEntityTooLarge)
+		body := decode[apitypes.Error](t, rec, http.StatusRequestEntityTooLarge)
 		if !strings.Contains(body.Error, "bytes in total") || !strings.Contains(body.Error, fmt.Sprint(policy.MaxSetBytes)) {
 			t.Errorf("413 %q does not name the total and the limit %d", body.Error, policy.MaxSetBytes)
 		}
 	}
-	list := decode[api.PolicyList](t, f.get(t, "/api/v1/policies?limit=1000"), http.StatusOK)
+	list := decode[apitypes.PolicyList](t, f.get(t, "/api/v1/policies?limit=1000"), http.StatusOK)
 	if list.Revision != 2 || len(list.Policies) != 30 {
 		t.Errorf("after the refused apply: revision %d with %d policies, want 2 with 30", list.Revision, len(list.Policies))
 	}
 	// Replacing the set with the big file alone fits.
 	raw, _ := json.Marshal(mustParse(t, bigFile("c", 15, size)))
-	if rec := f.replace(t, "", api.PolicySetReplace{Policies: raw}); rec.Code != http.StatusOK {
+	if rec := f.replace(t, "", apitypes.PolicySetReplace{Policies: raw}); rec.Code != http.StatusOK {
 		t.Errorf("replace with a set that fits: %d %s", rec.Code, rec.Body)
 	}
 	// Expr-only padding does not count against agents' limit.
@@ -74,7 +74,7 @@ func mustParse(t *testing.T, file string) []policy.Policy {
 	return ps
 }
 
-func (f *fixture) replace(t *testing.T, query string, in api.PolicySetReplace) *httptest.ResponseRecorder {
+func (f *fixture) replace(t *testing.T, query string, in apitypes.PolicySetReplace) *httptest.ResponseRecorder {
 	t.Helper()
 	body, _ := json.Marshal(in)
 	return f.send(t, http.MethodPut, "/api/v1/policies"+query, "Bearer "+token, "application/json", string(body))
@@ -99,23 +99,23 @@ func TestReplacePoliciesSigned(t *testing.T) {
 
 	// A statement for other policies is refused before anything is stored.
 	other, _ := policysign.Sign(key, policysign.AgentPolicies(ps[:1]), now, now.Add(time.Hour))
-	rec := f.replace(t, "", api.PolicySetReplace{Policies: raw, Signature: other})
-	if body := decode[api.Error](t, rec, http.StatusBadRequest); !strings.Contains(body.Error, policysign.CodeContentMismatch) {
+	rec := f.replace(t, "", apitypes.PolicySetReplace{Policies: raw, Signature: other})
+	if body := decode[apitypes.Error](t, rec, http.StatusBadRequest); !strings.Contains(body.Error, policysign.CodeContentMismatch) {
 		t.Errorf("mismatched statement: %q", body.Error)
 	}
 
-	res := decode[api.ApplyResult](t, f.replace(t, "", api.PolicySetReplace{Policies: raw, Signature: sig}), http.StatusOK)
+	res := decode[apitypes.ApplyResult](t, f.replace(t, "", apitypes.PolicySetReplace{Policies: raw, Signature: sig}), http.StatusOK)
 	if res.Revision != 2 || !slices.Equal(res.Added, []string{"os-debian-2"}) || !slices.Equal(res.Deleted, []string{"os-debian"}) ||
 		!slices.Equal(res.Unchanged, []string{"ssh-root"}) {
 		t.Errorf("signed replace = %+v", res)
 	}
-	list := decode[api.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK)
+	list := decode[apitypes.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK)
 	st, _ := policysign.ParseStatement(sig.Statement)
 	if list.Signature == nil || list.Signature.Serial != st.Serial || list.Signature.KeyID != st.KeyID {
 		t.Errorf("list signature %+v, want serial %d key %s", list.Signature, st.Serial, st.KeyID)
 	}
 	// The same signed set again still makes a revision: agents need it.
-	res = decode[api.ApplyResult](t, f.replace(t, "", api.PolicySetReplace{Policies: raw, Signature: sig}), http.StatusOK)
+	res = decode[apitypes.ApplyResult](t, f.replace(t, "", apitypes.PolicySetReplace{Policies: raw, Signature: sig}), http.StatusOK)
 	if res.Revision != 3 || len(res.Applied) != 0 {
 		t.Errorf("signed replace again = %+v, want revision 3 with nothing applied", res)
 	}
@@ -126,7 +126,7 @@ func TestReplacePoliciesSigned(t *testing.T) {
 	if rec := f.apply(t, "", strings.Replace(twoPolicies, "severity: high", "severity: critical", 1)); rec.Code != http.StatusOK {
 		t.Fatal(rec.Body)
 	}
-	if list := decode[api.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK); list.Signature != nil {
+	if list := decode[apitypes.PolicyList](t, f.get(t, "/api/v1/policies"), http.StatusOK); list.Signature != nil {
 		t.Errorf("after an unsigned apply the list still shows %+v", list.Signature)
 	}
 	// Malformed bodies.
@@ -143,19 +143,19 @@ func TestReplacePoliciesSigned(t *testing.T) {
 func TestHostShowsPolicyRefusal(t *testing.T) {
 	f := newFixture(t)
 	f.store.AddHost(store.Host{ID: 7, Hostname: "web-1", EnrolledAt: now})
-	if h := decode[api.Host](t, f.get(t, "/api/v1/hosts/7"), http.StatusOK); h.PolicyRefusal != nil {
+	if h := decode[apitypes.Host](t, f.get(t, "/api/v1/hosts/7"), http.StatusOK); h.PolicyRefusal != nil {
 		t.Fatalf("refusal %+v before any", h.PolicyRefusal)
 	}
 	ref := &store.PolicyRefusal{Revision: 4, Code: policysign.CodeRollback, Reason: "signed before the held set", At: now}
 	if err := f.store.SetPolicyRefusal(context.Background(), 7, ref); err != nil {
 		t.Fatal(err)
 	}
-	h := decode[api.Host](t, f.get(t, "/api/v1/hosts/7"), http.StatusOK)
+	h := decode[apitypes.Host](t, f.get(t, "/api/v1/hosts/7"), http.StatusOK)
 	if r := h.PolicyRefusal; r == nil || r.Revision != 4 || r.Code != policysign.CodeRollback || !r.At.Equal(now) {
 		t.Errorf("refusal %+v", h.PolicyRefusal)
 	}
 	f.store.SetPolicyRefusal(context.Background(), 7, nil)
-	if h := decode[api.Host](t, f.get(t, "/api/v1/hosts/7"), http.StatusOK); h.PolicyRefusal != nil {
+	if h := decode[apitypes.Host](t, f.get(t, "/api/v1/hosts/7"), http.StatusOK); h.PolicyRefusal != nil {
 		t.Errorf("refusal %+v after clearing", h.PolicyRefusal)
 	}
 }

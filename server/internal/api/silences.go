@@ -11,63 +11,23 @@ import (
 	"time"
 
 	"github.com/steward-project/steward/server/internal/alerting/match"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
-// Silence states: pending until it starts, active until it ends or is
-// expired, then expired.
-const (
-	SilencePending = "pending"
-	SilenceActive  = "active"
-	SilenceExpired = "expired"
-)
-
-// Silence is a silence as the API shows it.
-type Silence struct {
-	ID        int64           `json:"id"`
-	Matchers  []match.Matcher `json:"matchers"`
-	Comment   string          `json:"comment"`
-	CreatedBy string          `json:"created_by"`
-	CreatedAt time.Time       `json:"created_at"`
-	StartsAt  time.Time       `json:"starts_at"`
-	EndsAt    time.Time       `json:"ends_at"`
-	ExpiredAt time.Time       `json:"expired_at,omitzero"`
-	ExpiredBy string          `json:"expired_by,omitempty"`
-	State     string          `json:"state"`
-}
-
-// SilenceList is one page of silences, newest first.
-type SilenceList struct {
-	Silences   []Silence `json:"silences"`
-	NextCursor string    `json:"next_cursor,omitempty"`
-}
-
-// NewSilence is the body of POST /silences. Each matcher is a string
-// ("rule=host-offline", "hostname=~db-.*") or an object {name, op,
-// value}. Exactly one of EndsAt and Duration is given; StartsAt defaults
-// to now.
-type NewSilence struct {
-	Matchers []json.RawMessage `json:"matchers"`
-	Comment  string            `json:"comment"`
-	StartsAt time.Time         `json:"starts_at,omitzero"`
-	EndsAt   time.Time         `json:"ends_at,omitzero"`
-	// Duration is a Go duration ("90m", "2h") or whole days ("7d").
-	Duration string `json:"duration,omitempty"`
-}
-
-func (s *server) silenceView(sl store.Silence) Silence {
-	state := SilenceActive
+func (s *server) silenceView(sl store.Silence) apitypes.Silence {
+	state := apitypes.SilenceActive
 	switch now := s.now(); {
 	case !sl.ExpiredAt.IsZero() || !now.Before(sl.EndsAt):
-		state = SilenceExpired
+		state = apitypes.SilenceExpired
 	case now.Before(sl.StartsAt):
-		state = SilencePending
+		state = apitypes.SilencePending
 	}
 	ms := sl.Matchers
 	if ms == nil {
 		ms = []match.Matcher{}
 	}
-	return Silence{ID: sl.ID, Matchers: ms, Comment: sl.Comment, CreatedBy: sl.CreatedBy, CreatedAt: utc(sl.CreatedAt),
+	return apitypes.Silence{ID: sl.ID, Matchers: ms, Comment: sl.Comment, CreatedBy: sl.CreatedBy, CreatedAt: utc(sl.CreatedAt),
 		StartsAt: utc(sl.StartsAt), EndsAt: utc(sl.EndsAt), ExpiredAt: utc(sl.ExpiredAt), ExpiredBy: sl.ExpiredBy, State: state}
 }
 
@@ -140,7 +100,7 @@ func parseSilenceDuration(v string) (time.Duration, error) {
 }
 
 // silenceWindow works out when a new silence starts and ends.
-func silenceWindow(in NewSilence, now time.Time) (starts, ends time.Time, err error) {
+func silenceWindow(in apitypes.NewSilence, now time.Time) (starts, ends time.Time, err error) {
 	starts = in.StartsAt.UTC()
 	if starts.IsZero() {
 		starts = now
@@ -171,7 +131,7 @@ func silenceWindow(in NewSilence, now time.Time) (starts, ends time.Time, err er
 // addSilence stores a silence; the store audits it, and the engine
 // re-checks which alerts it mutes.
 func (s *server) addSilence(w http.ResponseWriter, r *http.Request) {
-	var in NewSilence
+	var in apitypes.NewSilence
 	if !decodeBody(w, r, &in) {
 		return
 	}
@@ -248,7 +208,7 @@ func (s *server) expireSilence(w http.ResponseWriter, r *http.Request) {
 // newest first.
 func (s *server) listSilences(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	p, err := parseNewestFirst[silenceCursor](q.Get("limit"), q.Get("cursor"))
+	p, err := parseNewestFirst[silenceCursor](q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -265,11 +225,8 @@ func (s *server) listSilences(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "list silences", err)
 		return
 	}
-	out := SilenceList{Silences: make([]Silence, 0, min(len(rows), p.limit))}
-	if len(rows) > p.limit {
-		rows = rows[:p.limit]
-		out.NextCursor = encodeCursor(silenceCursor{Before: rows[len(rows)-1].ID})
-	}
+	out := apitypes.SilenceList{Silences: make([]apitypes.Silence, 0, min(len(rows), p.limit))}
+	rows, out.NextCursor = nextPage(rows, p.limit, func(last store.Silence) silenceCursor { return silenceCursor{Before: last.ID} })
 	for _, sl := range rows {
 		out.Silences = append(out.Silences, s.silenceView(sl))
 	}

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/steward-project/steward/server/internal/alerting/match"
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
-func silenceIDs(ss []api.Silence) []int64 {
+func silenceIDs(ss []apitypes.Silence) []int64 {
 	ids := make([]int64, len(ss))
 	for i, s := range ss {
 		ids[i] = s.ID
@@ -70,7 +70,7 @@ func TestAddSilenceRefuses(t *testing.T) {
 			wantError(t, f.send(t, http.MethodPost, "/api/v1/silences", "Bearer "+token, "application/json", string(raw)), http.StatusBadRequest, tc.want)
 		})
 	}
-	all := decode[api.SilenceList](t, f.get(t, "/api/v1/silences?all=true"), http.StatusOK)
+	all := decode[apitypes.SilenceList](t, f.get(t, "/api/v1/silences?all=true"), http.StatusOK)
 	if _, n, _ := f.hooks(); len(all.Silences) != 0 || n != 0 {
 		t.Errorf("refused silences stored: %+v, SilencesChanged called %d times", all.Silences, n)
 	}
@@ -78,9 +78,9 @@ func TestAddSilenceRefuses(t *testing.T) {
 
 func TestSilenceLifecycle(t *testing.T) {
 	f := newAlertFixture(t)
-	add := func(body string) api.Silence {
+	add := func(body string) apitypes.Silence {
 		t.Helper()
-		return decode[api.Silence](t, f.send(t, http.MethodPost, "/api/v1/silences", "Bearer "+token, "application/json", body), http.StatusCreated)
+		return decode[apitypes.Silence](t, f.send(t, http.MethodPost, "/api/v1/silences", "Bearer "+token, "application/json", body), http.StatusCreated)
 	}
 	now1 := add(`{"matchers":["rule=host_offline",{"name":"hostname","op":"=~","value":"db-.*"}],"comment":"db maintenance","duration":"2h"}`)
 	wantMatchers := []string{"rule=host_offline", "hostname=~db-.*"}
@@ -88,12 +88,12 @@ func TestSilenceLifecycle(t *testing.T) {
 	for _, m := range now1.Matchers {
 		got = append(got, m.String())
 	}
-	if now1.ID != 1 || !slices.Equal(got, wantMatchers) || now1.State != api.SilenceActive || now1.CreatedBy != "ops-token" ||
+	if now1.ID != 1 || !slices.Equal(got, wantMatchers) || now1.State != apitypes.SilenceActive || now1.CreatedBy != "ops-token" ||
 		!now1.StartsAt.Equal(now) || !now1.EndsAt.Equal(now.Add(2*time.Hour)) || !now1.CreatedAt.Equal(now) || now1.Comment != "db maintenance" {
 		t.Errorf("silence 1 = %+v", now1)
 	}
 	later := add(`{"matchers":["team=\"data eng\""],"comment":"window","starts_at":"2025-03-02T00:00:00Z","ends_at":"2025-03-02T04:00:00+02:00"}`)
-	if later.State != api.SilencePending || !later.EndsAt.Equal(time.Date(2025, 3, 2, 2, 0, 0, 0, time.UTC)) ||
+	if later.State != apitypes.SilencePending || !later.EndsAt.Equal(time.Date(2025, 3, 2, 2, 0, 0, 0, time.UTC)) ||
 		later.Matchers[0] != mustMatcher(t, "team", match.Equal, "data eng") {
 		t.Errorf("silence 2 = %+v", later)
 	}
@@ -102,17 +102,17 @@ func TestSilenceLifecycle(t *testing.T) {
 		t.Errorf("silence 3 = %+v", days)
 	}
 
-	list := decode[api.SilenceList](t, f.get(t, "/api/v1/silences"), http.StatusOK)
+	list := decode[apitypes.SilenceList](t, f.get(t, "/api/v1/silences"), http.StatusOK)
 	if ids := silenceIDs(list.Silences); !slices.Equal(ids, []int64{3, 2, 1}) {
 		t.Errorf("silences %v", ids)
 	}
-	one := decode[api.Silence](t, f.get(t, "/api/v1/silences/2"), http.StatusOK)
+	one := decode[apitypes.Silence](t, f.get(t, "/api/v1/silences/2"), http.StatusOK)
 	if one.Comment != "window" {
 		t.Errorf("silence 2 = %+v", one)
 	}
 
-	expired := decode[api.Silence](t, f.do(t, http.MethodDelete, "/api/v1/silences/1", "Bearer "+token), http.StatusOK)
-	if expired.State != api.SilenceExpired || expired.ExpiredBy != "ops-token" || !expired.ExpiredAt.Equal(now) {
+	expired := decode[apitypes.Silence](t, f.do(t, http.MethodDelete, "/api/v1/silences/1", "Bearer "+token), http.StatusOK)
+	if expired.State != apitypes.SilenceExpired || expired.ExpiredBy != "ops-token" || !expired.ExpiredAt.Equal(now) {
 		t.Errorf("expired = %+v", expired)
 	}
 	wantError(t, f.do(t, http.MethodDelete, "/api/v1/silences/1", "Bearer "+token), http.StatusConflict, "silence 1 has already ended")
@@ -122,14 +122,14 @@ func TestSilenceLifecycle(t *testing.T) {
 	wantError(t, f.get(t, "/api/v1/silences?all=maybe"), http.StatusBadRequest, "all must be true or false")
 	wantError(t, f.get(t, "/api/v1/silences?cursor=eyJpZCI6MX0"), http.StatusBadRequest, "invalid cursor")
 
-	active := decode[api.SilenceList](t, f.get(t, "/api/v1/silences"), http.StatusOK)
+	active := decode[apitypes.SilenceList](t, f.get(t, "/api/v1/silences"), http.StatusOK)
 	if ids := silenceIDs(active.Silences); !slices.Equal(ids, []int64{3, 2}) {
 		t.Errorf("silences after expiring 1: %v", ids)
 	}
 	// Every silence, one a page.
 	var ids []int64
 	for cursor, pages := "", 0; pages < 10; pages++ {
-		page := decode[api.SilenceList](t, f.get(t, "/api/v1/silences?all=true&limit=1&cursor="+url.QueryEscape(cursor)), http.StatusOK)
+		page := decode[apitypes.SilenceList](t, f.get(t, "/api/v1/silences?all=true&limit=1&cursor="+url.QueryEscape(cursor)), http.StatusOK)
 		ids = append(ids, silenceIDs(page.Silences)...)
 		if cursor = page.NextCursor; cursor == "" {
 			break
@@ -142,7 +142,7 @@ func TestSilenceLifecycle(t *testing.T) {
 	if _, n, _ := f.hooks(); n != 4 {
 		t.Errorf("SilencesChanged called %d times, want 4 (three adds, one expire)", n)
 	}
-	audit := decode[api.AuditList](t, f.get(t, "/api/v1/audit"), http.StatusOK)
+	audit := decode[apitypes.AuditList](t, f.get(t, "/api/v1/audit"), http.StatusOK)
 	var entries []string
 	for _, e := range audit.Entries {
 		entries = append(entries, e.Action+" "+e.Subject+" "+e.Actor)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
@@ -33,8 +33,8 @@ func TestSearchSoftware(t *testing.T) {
 	t.Run("fields", func(t *testing.T) {
 		rec := f.get(t, "/api/v1/software?name=curl")
 		body := rec.Body.String()
-		list := decode[api.SoftwareList](t, rec, http.StatusOK)
-		want := api.SoftwareHit{SoftwareID: 3, Name: "curl", Version: "7.88", Source: "dpkg", HostID: 1, Hostname: "h1"}
+		list := decode[apitypes.SoftwareList](t, rec, http.StatusOK)
+		want := apitypes.SoftwareHit{SoftwareID: 3, Name: "curl", Version: "7.88", Source: "dpkg", HostID: 1, Hostname: "h1"}
 		if len(list.Software) != 1 || list.Software[0] != want || list.NextCursor != "" {
 			t.Fatalf("got %+v", list)
 		}
@@ -43,7 +43,7 @@ func TestSearchSoftware(t *testing.T) {
 		}
 	})
 	t.Run("version filter", func(t *testing.T) {
-		list := decode[api.SoftwareList](t, f.get(t, "/api/v1/software?name=openssl&version=3.0.13"), http.StatusOK)
+		list := decode[apitypes.SoftwareList](t, f.get(t, "/api/v1/software?name=openssl&version=3.0.13"), http.StatusOK)
 		if len(list.Software) != 1 || list.Software[0].SoftwareID != 2 {
 			t.Fatalf("got %+v", list.Software)
 		}
@@ -51,7 +51,7 @@ func TestSearchSoftware(t *testing.T) {
 	t.Run("no match", func(t *testing.T) {
 		rec := f.get(t, "/api/v1/software?name=OpenSSL&match=exact")
 		body := rec.Body.String()
-		decode[api.SoftwareList](t, rec, http.StatusOK)
+		decode[apitypes.SoftwareList](t, rec, http.StatusOK)
 		if !strings.Contains(body, `"software":[]`) {
 			t.Errorf("empty result is not []: %s", body)
 		}
@@ -61,7 +61,7 @@ func TestSearchSoftware(t *testing.T) {
 		cursor := ""
 		for page := 0; page < 10; page++ {
 			q := url.Values{"name": {"openssl"}, "limit": {"7"}, "cursor": {cursor}}
-			list := decode[api.SoftwareList](t, f.get(t, "/api/v1/software?"+q.Encode()), http.StatusOK)
+			list := decode[apitypes.SoftwareList](t, f.get(t, "/api/v1/software?"+q.Encode()), http.StatusOK)
 			for _, h := range list.Software {
 				got = append(got, fmt.Sprintf("%d/%d", h.SoftwareID, h.HostID))
 			}
@@ -92,7 +92,7 @@ func TestSearchSoftwareForms(t *testing.T) {
 	addSoftware(f)
 	ids := func(query string) string {
 		t.Helper()
-		list := decode[api.SoftwareList](t, f.get(t, "/api/v1/software?"+query+"&limit=1000"), http.StatusOK)
+		list := decode[apitypes.SoftwareList](t, f.get(t, "/api/v1/software?"+query+"&limit=1000"), http.StatusOK)
 		seen, out := map[int64]bool{}, []string{}
 		for _, h := range list.Software {
 			if !seen[h.SoftwareID] {
@@ -137,19 +137,19 @@ func TestSoftwareVersions(t *testing.T) {
 	addSoftware(f)
 	wantError(t, f.get(t, "/api/v1/software/versions"), http.StatusBadRequest, "name")
 	rec := f.get(t, "/api/v1/software/versions?name=OPEN")
-	list := decode[api.SoftwareVersionList](t, rec, http.StatusOK)
-	want := []api.SoftwareVersion{
+	list := decode[apitypes.SoftwareVersionList](t, rec, http.StatusOK)
+	want := []apitypes.SoftwareVersion{
 		{Name: "openssl", Version: "3.0.11", Source: "dpkg", Hosts: 30},
 		{Name: "openssl", Version: "3.0.13", Source: "rpm", Hosts: 1},
 	}
 	if fmt.Sprint(list.Versions) != fmt.Sprint(want) {
 		t.Errorf("versions = %+v, want %+v", list.Versions, want)
 	}
-	list = decode[api.SoftwareVersionList](t, f.get(t, "/api/v1/software/versions?name=none"), http.StatusOK)
+	list = decode[apitypes.SoftwareVersionList](t, f.get(t, "/api/v1/software/versions?name=none"), http.StatusOK)
 	if list.Versions == nil || len(list.Versions) != 0 {
 		t.Errorf("versions of nothing = %#v, want []", list.Versions)
 	}
-	list = decode[api.SoftwareVersionList](t, f.get(t, "/api/v1/software/versions?name=openssl&match=exact&version="+url.QueryEscape(">3.0.11")), http.StatusOK)
+	list = decode[apitypes.SoftwareVersionList](t, f.get(t, "/api/v1/software/versions?name=openssl&match=exact&version="+url.QueryEscape(">3.0.11")), http.StatusOK)
 	if len(list.Versions) != 1 || list.Versions[0].Version != "3.0.13" {
 		t.Errorf("versions >3.0.11 = %+v", list.Versions)
 	}

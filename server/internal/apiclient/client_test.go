@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/steward-project/steward/server/internal/api"
 	"github.com/steward-project/steward/server/internal/api/apitest"
 	"github.com/steward-project/steward/server/internal/apiclient"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/store"
 )
 
@@ -58,7 +58,7 @@ func TestGetAgainstTheAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var list api.HostList
+		var list apitypes.HostList
 		if err := json.Unmarshal(raw, &list); err != nil || len(list.Hosts) != 1 || list.Hosts[0].Hostname != "web-7" {
 			t.Fatalf("list %+v err %v", list, err)
 		}

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
 	"github.com/steward-project/steward/server/internal/apiclient"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // alertStates and alertSeverities are what --state and --severity take.
@@ -80,7 +80,7 @@ func alertsList(ctx context.Context, s *session, f alertFilter, limit int) error
 			Alerts []json.RawMessage `json:"alerts"`
 		}{items})
 	}
-	alerts, err := decodeAll[api.Alert](items)
+	alerts, err := decodeAll[apitypes.Alert](items)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func alertsList(ctx context.Context, s *session, f alertFilter, limit int) error
 }
 
 // alertState marks an alert a silence or maintenance window holds back.
-func alertState(a api.Alert) string {
+func alertState(a apitypes.Alert) string {
 	if a.Muted {
 		return a.State + " (muted)"
 	}
@@ -103,7 +103,7 @@ func alertState(a api.Alert) string {
 }
 
 // alertHost names the host by its hostname label and id.
-func alertHost(a api.Alert) string {
+func alertHost(a apitypes.Alert) string {
 	id := strconv.FormatInt(a.HostID, 10)
 	if name := a.Labels["hostname"]; name != "" {
 		return name + " (" + id + ")"
@@ -113,7 +113,7 @@ func alertHost(a api.Alert) string {
 
 // alertAge is how long an open alert has been open, or when a resolved
 // one resolved.
-func alertAge(a api.Alert, now time.Time) string {
+func alertAge(a apitypes.Alert, now time.Time) string {
 	if a.State == "resolved" {
 		return timeCell(a.ResolvedAt, "-")
 	}
@@ -155,14 +155,14 @@ func alertsShow(ctx context.Context, s *session, arg string) error {
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var a api.AlertDetail
+	var a apitypes.AlertDetail
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return fmt.Errorf("decode alert: %w", err)
 	}
 	return printAlert(s.out, a, s.now())
 }
 
-func printAlert(w io.Writer, a api.AlertDetail, now time.Time) error {
+func printAlert(w io.Writer, a apitypes.AlertDetail, now time.Time) error {
 	tw := newTable(w)
 	row := func(k, v string) { tw.kv(k, v) }
 	row("ID", strconv.FormatInt(a.ID, 10))
@@ -233,14 +233,14 @@ func alertsAck(ctx context.Context, s *session, arg, comment string) error {
 	if err != nil {
 		return err
 	}
-	raw, err := s.client.Do(ctx, http.MethodPost, "/api/v1/alerts/"+strconv.FormatInt(id, 10)+"/ack", nil, api.AlertAck{Comment: comment})
+	raw, err := s.client.Do(ctx, http.MethodPost, "/api/v1/alerts/"+strconv.FormatInt(id, 10)+"/ack", nil, apitypes.AlertAck{Comment: comment})
 	if err != nil {
 		return err
 	}
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var a api.Alert
+	var a apitypes.Alert
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return fmt.Errorf("decode alert: %w", err)
 	}
@@ -266,7 +266,7 @@ func alertingReload(ctx context.Context, s *session) error {
 	raw, err := s.client.Do(ctx, http.MethodPost, "/api/v1/alerting/reload", nil, nil)
 	var se *apiclient.StatusError
 	if errors.As(err, &se) && se.Status == http.StatusBadRequest && se.Body != nil {
-		var refused api.ReloadError
+		var refused apitypes.ReloadError
 		if json.Unmarshal(se.Body, &refused) == nil && len(refused.Problems) > 0 {
 			for _, p := range refused.Problems {
 				printf(s.errOut, "%s\n", p)

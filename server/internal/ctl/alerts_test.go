@@ -16,6 +16,7 @@ import (
 
 	"github.com/steward-project/steward/server/internal/alerting/match"
 	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/auth"
 	"github.com/steward-project/steward/server/internal/ctl"
 	"github.com/steward-project/steward/server/internal/store"
@@ -207,7 +208,7 @@ func TestAlertsAck(t *testing.T) {
 		t.Errorf("ack twice: exit %d, stdout %q", r.code, r.stdout)
 	}
 	r = run(t, env, "alerts", "ack", "4", "-o", "json")
-	var a api.Alert
+	var a apitypes.Alert
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &a) != nil || a.State != "acknowledged" || a.AckComment != "" {
 		t.Errorf("ack json: exit %d, %q", r.code, r.stdout)
 	}
@@ -254,7 +255,7 @@ func TestSilencesCommands(t *testing.T) {
 	}
 	r = run(t, env, "silences", "list", "-o", "json")
 	var list struct {
-		Silences []api.Silence `json:"silences"`
+		Silences []apitypes.Silence `json:"silences"`
 	}
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &list) != nil || len(list.Silences) != 3 || list.Silences[0].ID != 5 {
 		t.Errorf("list json: exit %d, %q", r.code, r.stdout)

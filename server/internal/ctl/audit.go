@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // auditList shows the audit log, newest first. The server checks
@@ -29,7 +29,7 @@ func auditList(ctx context.Context, s *session, action string, limit int) error 
 			Entries []json.RawMessage `json:"entries"`
 		}{items})
 	}
-	entries, err := decodeAll[api.AuditEntry](items)
+	entries, err := decodeAll[apitypes.AuditEntry](items)
 	if err != nil {
 		return err
 	}

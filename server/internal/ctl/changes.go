@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // changeFilter is what `hosts changes` narrows the history by.
@@ -80,7 +80,7 @@ func printChanges(s *session, items []json.RawMessage, withHost bool) error {
 			Changes []json.RawMessage `json:"changes"`
 		}{items})
 	}
-	changes, err := decodeAll[api.Change](items)
+	changes, err := decodeAll[apitypes.Change](items)
 	if err != nil {
 		return err
 	}

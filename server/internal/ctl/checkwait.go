@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // checkPoll is how often `hosts check --wait` asks whether the agent has
@@ -64,7 +64,7 @@ func hostChecked(ctx context.Context, s *session, path string) (time.Time, error
 	if err != nil {
 		return time.Time{}, err
 	}
-	var h api.Host
+	var h apitypes.Host
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return time.Time{}, fmt.Errorf("decode host: %w", err)
 	}

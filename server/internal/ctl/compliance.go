@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/shared/policy"
 )
 
@@ -38,7 +38,7 @@ func policiesResults(ctx context.Context, s *session, id, status string, limit i
 			Results  []json.RawMessage `json:"results"`
 		}{id, items})
 	}
-	results, err := decodeAll[api.Result](items)
+	results, err := decodeAll[apitypes.Result](items)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ const maxEvidenceCell = 120
 
 // evidenceCell sums a result up on one line: the leaves that decided it
 // (the failing ones of a failure), the error, or the exemption's reason.
-func evidenceCell(r api.Result) string {
+func evidenceCell(r apitypes.Result) string {
 	var parts []string
 	if r.Exemption != nil {
 		parts = append(parts, fmt.Sprintf("exemption %d until %s: %s", r.Exemption.ID,
@@ -103,13 +103,13 @@ func complianceSummary(ctx context.Context, s *session) error {
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var c api.Compliance
+	var c apitypes.Compliance
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return fmt.Errorf("decode compliance: %w", err)
 	}
 	tw := newTable(s.out)
 	tw.row("POLICY", "SEVERITY", "PASS", "FAIL", "N/A", "ERROR", "EXEMPT", "TOTAL")
-	row := func(id, severity string, n api.PolicyCounts) {
+	row := func(id, severity string, n apitypes.PolicyCounts) {
 		tw.row(id, severity, n.Pass, n.Fail, n.NotApplicable, n.Error, n.Exempt, n.Total)
 	}
 	for _, p := range c.Policies {

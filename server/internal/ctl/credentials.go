@@ -9,14 +9,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
-	"github.com/steward-project/steward/server/internal/auth"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // credentialExpiry reads --expires of a token or enroll secret; "" is
 // no expiry, and one more than a year away needs --force.
 func credentialExpiry(s string, now time.Time, force bool) (time.Time, error) {
-	at, err := auth.CredentialExpiry(s, now, force)
+	at, err := apitypes.CredentialExpiry(s, now, force)
 	if err != nil {
 		return time.Time{}, &usageError{msg: "--expires " + err.Error()}
 	}
@@ -34,14 +33,14 @@ func tokensCreate(ctx context.Context, s *session, name string, in tokenInput) e
 		return err
 	}
 	raw, err := s.client.Do(ctx, http.MethodPost, "/api/v1/tokens", nil,
-		api.NewToken{Name: name, Role: in.role, ExpiresAt: expires})
+		apitypes.NewToken{Name: name, Role: in.role, ExpiresAt: expires})
 	if err != nil {
 		return err
 	}
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var res api.NewTokenResult
+	var res apitypes.NewTokenResult
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return fmt.Errorf("decode the new token: %w", err)
 	}
@@ -64,7 +63,7 @@ func tokensList(ctx context.Context, s *session, revoked bool) error {
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var list api.TokenList
+	var list apitypes.TokenList
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return fmt.Errorf("decode tokens: %w", err)
 	}
@@ -103,14 +102,14 @@ func enrollSecretsCreate(ctx context.Context, s *session, name string, in secret
 		return err
 	}
 	raw, err := s.client.Do(ctx, http.MethodPost, "/api/v1/enroll-secrets", nil,
-		api.NewEnrollSecret{Name: name, ExpiresAt: expires, MaxUses: in.maxUses})
+		apitypes.NewEnrollSecret{Name: name, ExpiresAt: expires, MaxUses: in.maxUses})
 	if err != nil {
 		return err
 	}
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var res api.NewEnrollSecretResult
+	var res apitypes.NewEnrollSecretResult
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return fmt.Errorf("decode the new enroll secret: %w", err)
 	}
@@ -130,7 +129,7 @@ func enrollSecretsList(ctx context.Context, s *session, revoked bool) error {
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var list api.EnrollSecretList
+	var list apitypes.EnrollSecretList
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return fmt.Errorf("decode enroll secrets: %w", err)
 	}
@@ -165,7 +164,7 @@ func hostsRetire(ctx context.Context, s *session, id string) error {
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var h api.Host
+	var h apitypes.Host
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return fmt.Errorf("decode host: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/steward-project/steward/server/internal/api"
 	"github.com/steward-project/steward/server/internal/api/apitest"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/ctl"
 	"github.com/steward-project/steward/server/internal/store"
 )
@@ -192,7 +193,7 @@ func TestHostsListFollowsEveryPage(t *testing.T) {
 		if _, ok := out["next_cursor"]; ok || len(out) != 1 {
 			t.Errorf("merged output keys: want only hosts, got %d keys", len(out))
 		}
-		var hosts []api.Host
+		var hosts []apitypes.Host
 		if err := json.Unmarshal(out["hosts"], &hosts); err != nil {
 			t.Fatal(err)
 		}

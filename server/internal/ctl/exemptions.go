@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
-	"github.com/steward-project/steward/server/internal/auth"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // exemptionInput is what `exemptions add` collects from its flags.
@@ -24,7 +23,7 @@ type exemptionInput struct {
 }
 
 func exemptionsAdd(ctx context.Context, s *session, in exemptionInput) error {
-	body := api.NewExemption{PolicyID: in.policy, HostID: in.host, Reason: in.reason, Owner: in.owner}
+	body := apitypes.NewExemption{PolicyID: in.policy, HostID: in.host, Reason: in.reason, Owner: in.owner}
 	var missing []string
 	for _, f := range []struct{ flag, value string }{{"--policy", in.policy}, {"--reason", in.reason}, {"--owner", in.owner}, {"--expires", in.expires}} {
 		if strings.TrimSpace(f.value) == "" {
@@ -50,7 +49,7 @@ func exemptionsAdd(ctx context.Context, s *session, in exemptionInput) error {
 		}
 		body.Labels[k] = v
 	}
-	exp, err := auth.CredentialExpiry(in.expires, s.now(), in.force)
+	exp, err := apitypes.CredentialExpiry(in.expires, s.now(), in.force)
 	if err != nil {
 		return &usageError{msg: "--expires " + err.Error()}
 	}
@@ -64,13 +63,13 @@ func exemptionsAdd(ctx context.Context, s *session, in exemptionInput) error {
 
 // parseExpiry reads an RFC 3339 time, a date (2027-01-01) or a duration
 // ahead of now (36h, 30d).
-func parseExpiry(v string, now time.Time) (time.Time, error) { return auth.ParseExpiry(v, now) }
+func parseExpiry(v string, now time.Time) (time.Time, error) { return apitypes.ParseExpiry(v, now) }
 
 func printExemption(s *session, raw json.RawMessage, verb string) error {
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var e api.Exemption
+	var e apitypes.Exemption
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return fmt.Errorf("decode exemption: %w", err)
 	}
@@ -78,7 +77,7 @@ func printExemption(s *session, raw json.RawMessage, verb string) error {
 		exemptionTarget(e), e.ExpiresAt.UTC().Format(time.RFC3339), e.Owner)
 }
 
-func exemptionTarget(e api.Exemption) string {
+func exemptionTarget(e apitypes.Exemption) string {
 	if e.HostID != 0 {
 		return "host " + strconv.FormatInt(e.HostID, 10)
 	}
@@ -113,7 +112,7 @@ func exemptionsList(ctx context.Context, s *session, all bool, policyID string, 
 			Exemptions []json.RawMessage `json:"exemptions"`
 		}{items})
 	}
-	es, err := decodeAll[api.Exemption](items)
+	es, err := decodeAll[apitypes.Exemption](items)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // changesList shows inventory changes across the fleet, or of one host
@@ -61,7 +61,7 @@ func policiesHistory(ctx context.Context, s *session, id string, host int64, sin
 			Transitions []json.RawMessage `json:"transitions"`
 		}{id, items})
 	}
-	ts, err := decodeAll[api.Transition](items)
+	ts, err := decodeAll[apitypes.Transition](items)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func policiesHistory(ctx context.Context, s *session, id string, host int64, sin
 	tw.row("TIME", "HOST_ID", "FROM", "TO", "EVIDENCE")
 	for _, t := range ts {
 		tw.row(timeCell(t.At, "-"), t.HostID, cell(string(t.From)), cell(string(t.To)),
-			cell(evidenceCell(api.Result{Status: t.To, Evidence: t.Evidence})))
+			cell(evidenceCell(apitypes.Result{Status: t.To, Evidence: t.Evidence})))
 	}
 	return tw.Flush()
 }

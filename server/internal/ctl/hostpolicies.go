@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // noResult is what --status of `hosts policies` takes for the policies a
@@ -38,11 +38,11 @@ func hostsPolicies(ctx context.Context, s *session, arg, status string) error {
 	if err := json.Unmarshal(raw, &page); err != nil || page.Policies == nil {
 		return fmt.Errorf("GET /api/v1/hosts/%d/policies: response has no \"policies\" list", id)
 	}
-	all, err := decodeAll[api.HostPolicy](page.Policies)
+	all, err := decodeAll[apitypes.HostPolicy](page.Policies)
 	if err != nil {
 		return err
 	}
-	var keep []api.HostPolicy
+	var keep []apitypes.HostPolicy
 	var keepRaw []json.RawMessage
 	for i, p := range all {
 		st := string(p.Status)
@@ -70,7 +70,7 @@ func hostsPolicies(ctx context.Context, s *session, arg, status string) error {
 		if p.Status == "" {
 			st = "(no result)"
 		}
-		r := api.Result{Status: p.Status, UnderlyingStatus: p.UnderlyingStatus, Evidence: p.Evidence,
+		r := apitypes.Result{Status: p.Status, UnderlyingStatus: p.UnderlyingStatus, Evidence: p.Evidence,
 			Error: p.Error, Exemption: p.Exemption}
 		tw.row(p.PolicyID, cell(p.Severity), st, timeCell(p.Since, "-"), timeCell(p.LastCheckedAt, "-"), cell(evidenceCell(r)))
 	}

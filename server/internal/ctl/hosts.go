@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/shared/inventory"
 )
 
@@ -26,7 +26,7 @@ func hostsList(ctx context.Context, s *session, limit int) error {
 			Hosts []json.RawMessage `json:"hosts"`
 		}{items})
 	}
-	hosts, err := decodeAll[api.Host](items)
+	hosts, err := decodeAll[apitypes.Host](items)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func idList(ids []int64, sep string) string {
 
 // osName prefers the platform (debian, windows, darwin) over the OS family
 // Go reports, which says less to a person.
-func osName(h api.Host) string {
+func osName(h apitypes.Host) string {
 	if h.Platform != "" {
 		return h.Platform
 	}
@@ -92,8 +92,8 @@ func hostsShow(ctx context.Context, s *session, arg string) error {
 	if err := json.Unmarshal(hl.Labels, &labels); err != nil {
 		return fmt.Errorf("decode labels: %w", err)
 	}
-	var h api.Host
-	var inv api.Inventory
+	var h apitypes.Host
+	var inv apitypes.Inventory
 	if err := json.Unmarshal(hostRaw, &h); err != nil {
 		return fmt.Errorf("decode host: %w", err)
 	}
@@ -103,7 +103,7 @@ func hostsShow(ctx context.Context, s *session, arg string) error {
 	return printHost(s.out, h, labels, inv)
 }
 
-func printHost(w io.Writer, h api.Host, labels map[string]string, inv api.Inventory) error {
+func printHost(w io.Writer, h apitypes.Host, labels map[string]string, inv apitypes.Inventory) error {
 	tw := newTable(w)
 	row := func(k, v string) { tw.kv(k, v) }
 	row("ID", strconv.FormatInt(h.ID, 10))
@@ -144,7 +144,7 @@ type summaryLine struct{ label, value string }
 
 // summarize picks the few inventory facts people ask about first; the
 // rest is one -o json away.
-func summarize(inv api.Inventory) []summaryLine {
+func summarize(inv apitypes.Inventory) []summaryLine {
 	var lines []summaryLine
 	add := func(label, section string, describe func(raw json.RawMessage) (string, error)) {
 		raw, ok := inv.Sections[section]

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/shared/inventory"
 )
 
@@ -28,7 +28,7 @@ func hostsInventory(ctx context.Context, s *session, arg, section string) error 
 	if err != nil {
 		return err
 	}
-	var inv api.Inventory
+	var inv apitypes.Inventory
 	if err := json.Unmarshal(raw, &inv); err != nil {
 		return fmt.Errorf("decode inventory: %w", err)
 	}
@@ -77,7 +77,7 @@ func hostsInventory(ctx context.Context, s *session, arg, section string) error 
 
 // sectionNames lists the sections an inventory has data or an error
 // for: the known ones in document order, then any others by name.
-func sectionNames(inv api.Inventory) []string {
+func sectionNames(inv apitypes.Inventory) []string {
 	seen := map[string]bool{}
 	for name := range inv.Sections {
 		seen[name] = true

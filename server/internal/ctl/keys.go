@@ -12,7 +12,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/shared/policy"
 	"github.com/steward-project/steward/shared/policysign"
 )
@@ -176,7 +176,7 @@ func policiesApplySigned(ctx context.Context, s *session, paths []string, valida
 	if err != nil {
 		return fmt.Errorf("encode policies: %w", err)
 	}
-	body, err := json.Marshal(api.PolicySetReplace{Policies: list, Signature: sig})
+	body, err := json.Marshal(apitypes.PolicySetReplace{Policies: list, Signature: sig})
 	if err != nil {
 		return fmt.Errorf("encode policy set: %w", err)
 	}
@@ -194,14 +194,14 @@ func policiesApplySigned(ctx context.Context, s *session, paths []string, valida
 	if err != nil {
 		return err
 	}
-	var res api.ApplyResult
+	var res apitypes.ApplyResult
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
 	}
 	st, _ := policysign.ParseStatement(sig.Statement)
 	if s.output == outputJSON {
 		return printJSON(s.out, struct {
-			api.ApplyResult
+			apitypes.ApplyResult
 			KeyID     string    `json:"key_id"`
 			Serial    uint64    `json:"serial"`
 			ExpiresAt time.Time `json:"expires_at"`
@@ -238,7 +238,7 @@ func previousSignerAhead(ctx context.Context, s *session, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	var list api.PolicyList
+	var list apitypes.PolicyList
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return fmt.Errorf("decode policy list: %w", err)
 	}
@@ -250,7 +250,7 @@ func previousSignerAhead(ctx context.Context, s *session, now time.Time) error {
 }
 
 // refusalCell is how hosts show prints a policy set refusal.
-func refusalCell(r *api.PolicyRefusal) string {
+func refusalCell(r *apitypes.PolicyRefusal) string {
 	return fmt.Sprintf("revision %d refused at %s: %s (%s); the previous set stays in force",
 		r.Revision, timeCell(r.At, "-"), r.Code, r.Reason)
 }

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/shared/labels"
 )
 
@@ -62,7 +62,7 @@ func hostsLabel(ctx context.Context, s *session, args []string, remove []string)
 		if err := labels.Check(next); err != nil {
 			return &usageError{msg: err.Error()}
 		}
-		if raw, err = s.client.Do(ctx, http.MethodPut, path, nil, api.Labels{Labels: next}); err != nil {
+		if raw, err = s.client.Do(ctx, http.MethodPut, path, nil, apitypes.Labels{Labels: next}); err != nil {
 			return err
 		}
 		if cur, err = decodeLabels(raw); err != nil {
@@ -83,8 +83,8 @@ func hostsLabel(ctx context.Context, s *session, args []string, remove []string)
 	return tw.Flush()
 }
 
-func decodeLabels(raw json.RawMessage) (api.Labels, error) {
-	var l api.Labels
+func decodeLabels(raw json.RawMessage) (apitypes.Labels, error) {
+	var l apitypes.Labels
 	if err := json.Unmarshal(raw, &l); err != nil {
 		return l, fmt.Errorf("decode labels: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // notificationStates are what --state takes.
@@ -65,7 +65,7 @@ func notificationsList(ctx context.Context, s *session, f notificationFilter, li
 			Notifications []json.RawMessage `json:"notifications"`
 		}{items})
 	}
-	ns, err := decodeAll[api.Notification](items)
+	ns, err := decodeAll[apitypes.Notification](items)
 	if err != nil {
 		return err
 	}

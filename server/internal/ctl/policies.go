@@ -20,8 +20,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/steward-project/steward/server/internal/api"
 	"github.com/steward-project/steward/server/internal/apiclient"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/shared/policy"
 )
 
@@ -89,7 +89,7 @@ func (e *problemsError) Error() string {
 // fileResult is one file's outcome in `policies apply`.
 type fileResult struct {
 	File string `json:"file"`
-	api.ApplyResult
+	apitypes.ApplyResult
 }
 
 // policiesApply sends every file in one request: the server checks them
@@ -110,7 +110,7 @@ func policiesApply(ctx context.Context, s *session, paths []string, validateOnly
 	}
 	results := make([]fileResult, len(res.Files))
 	for i, f := range res.Files {
-		results[i] = fileResult{File: f.File, ApplyResult: api.ApplyResult{
+		results[i] = fileResult{File: f.File, ApplyResult: apitypes.ApplyResult{
 			Revision: res.Revision, ValidateOnly: validateOnly,
 			Applied: append(slices.Clone(f.Added), f.Updated...), Added: f.Added, Updated: f.Updated, Unchanged: f.Unchanged,
 		}}
@@ -150,7 +150,7 @@ func policiesApply(ctx context.Context, s *session, paths []string, validateOnly
 // sendPolicyFiles posts the files as one multipart/form-data request,
 // each part named by its local path, which the server reports problems
 // under. Validation problems are printed before the error is returned.
-func sendPolicyFiles(ctx context.Context, s *session, files []policyFile, validateOnly bool) (api.ApplyResult, error) {
+func sendPolicyFiles(ctx context.Context, s *session, files []policyFile, validateOnly bool) (apitypes.ApplyResult, error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	for _, f := range files {
@@ -159,12 +159,12 @@ func sendPolicyFiles(ctx context.Context, s *session, files []policyFile, valida
 		h.Set("Content-Type", contentType(f.path))
 		pw, err := mw.CreatePart(h)
 		if err != nil {
-			return api.ApplyResult{}, err
+			return apitypes.ApplyResult{}, err
 		}
 		pw.Write(f.data) // writes to a bytes.Buffer do not fail
 	}
 	if err := mw.Close(); err != nil {
-		return api.ApplyResult{}, err
+		return apitypes.ApplyResult{}, err
 	}
 	q := url.Values{}
 	if validateOnly {
@@ -177,17 +177,17 @@ func sendPolicyFiles(ctx context.Context, s *session, files []policyFile, valida
 			printf(s.errOut, "%s\n", p.String())
 			bad[p.File] = true
 		}
-		return api.ApplyResult{}, &problemsError{problems: len(ps), files: len(bad)}
+		return apitypes.ApplyResult{}, &problemsError{problems: len(ps), files: len(bad)}
 	}
 	if err != nil {
-		return api.ApplyResult{}, err
+		return apitypes.ApplyResult{}, err
 	}
-	var r api.ApplyResult
+	var r apitypes.ApplyResult
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return api.ApplyResult{}, fmt.Errorf("decode answer: %w", err)
+		return apitypes.ApplyResult{}, fmt.Errorf("decode answer: %w", err)
 	}
 	if len(r.Files) != len(files) {
-		return api.ApplyResult{}, fmt.Errorf("the server answered for %d of %d files: is it older than this stewardctl?", len(r.Files), len(files))
+		return apitypes.ApplyResult{}, fmt.Errorf("the server answered for %d of %d files: is it older than this stewardctl?", len(r.Files), len(files))
 	}
 	return r, nil
 }
@@ -198,7 +198,7 @@ func refusedFile(err error) ([]policy.Problem, bool) {
 	if !errors.As(err, &se) || se.Status != http.StatusBadRequest || se.Body == nil {
 		return nil, false
 	}
-	var body api.Error
+	var body apitypes.Error
 	if json.Unmarshal(se.Body, &body) != nil || len(body.Problems) == 0 {
 		return nil, false
 	}
@@ -225,7 +225,7 @@ func policiesList(ctx context.Context, s *session, limit int) error {
 			Policies []json.RawMessage `json:"policies"`
 		}{items})
 	}
-	ps, err := decodeAll[api.Policy](items)
+	ps, err := decodeAll[apitypes.Policy](items)
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func policiesShow(ctx context.Context, s *session, id string) error {
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var p api.Policy
+	var p apitypes.Policy
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return fmt.Errorf("decode policy: %w", err)
 	}
@@ -293,7 +293,7 @@ func policiesDelete(ctx context.Context, s *session, id string) error {
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var d api.DeleteResult
+	var d apitypes.DeleteResult
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
 	}

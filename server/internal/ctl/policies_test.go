@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/ctl"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/policy"
@@ -200,7 +200,7 @@ func TestExemptionsCommands(t *testing.T) {
 	}
 	r = run(t, env, "exemptions", "add", "--policy", "ssh-root", "--label", "env=lab", "--label", "team=qa", "--reason", "r",
 		"--owner", "o", "--expires", "2025-06-01T00:00:00Z", "-o", "json")
-	var e api.Exemption
+	var e apitypes.Exemption
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &e) != nil || e.ID != 4 || e.Labels["team"] != "qa" || e.CreatedBy != "admin" {
 		t.Fatalf("add by labels: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/steward-project/steward/server/internal/alerting/match"
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // silenceInput is what `silences add` collects from its flags.
@@ -22,8 +22,8 @@ type silenceInput struct {
 
 // body checks the flags and builds the request; every mistake is a usage
 // error, found before anything is sent.
-func (in silenceInput) body() (api.NewSilence, error) {
-	var out api.NewSilence
+func (in silenceInput) body() (apitypes.NewSilence, error) {
+	var out apitypes.NewSilence
 	var missing []string
 	if len(in.matchers) == 0 {
 		missing = append(missing, "--match")
@@ -94,7 +94,7 @@ func printSilence(s *session, raw json.RawMessage, verb string) error {
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var sl api.Silence
+	var sl apitypes.Silence
 	if err := json.Unmarshal(raw, &sl); err != nil {
 		return fmt.Errorf("decode silence: %w", err)
 	}
@@ -102,13 +102,13 @@ func printSilence(s *session, raw json.RawMessage, verb string) error {
 }
 
 // silenceWhen says when a silence applies, by its state.
-func silenceWhen(sl api.Silence) string {
+func silenceWhen(sl apitypes.Silence) string {
 	switch {
 	case !sl.ExpiredAt.IsZero():
 		return "expired " + timeCell(sl.ExpiredAt, "-") + " by " + cell(sl.ExpiredBy)
-	case sl.State == api.SilencePending:
+	case sl.State == apitypes.SilencePending:
 		return "from " + timeCell(sl.StartsAt, "-") + " until " + timeCell(sl.EndsAt, "-")
-	case sl.State == api.SilenceExpired:
+	case sl.State == apitypes.SilenceExpired:
 		return "ended " + timeCell(sl.EndsAt, "-")
 	}
 	return "active until " + timeCell(sl.EndsAt, "-")
@@ -139,7 +139,7 @@ func silencesList(ctx context.Context, s *session, all bool, limit int) error {
 			Silences []json.RawMessage `json:"silences"`
 		}{items})
 	}
-	ss, err := decodeAll[api.Silence](items)
+	ss, err := decodeAll[apitypes.Silence](items)
 	if err != nil {
 		return err
 	}

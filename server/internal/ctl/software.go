@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/pkgver"
 )
 
@@ -61,7 +61,7 @@ func softwareSearch(ctx context.Context, s *session, name string, f softwareFlag
 			Software []json.RawMessage `json:"software"`
 		}{items})
 	}
-	hits, err := decodeAll[api.SoftwareHit](items)
+	hits, err := decodeAll[apitypes.SoftwareHit](items)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func softwareVersions(ctx context.Context, s *session, name string, f softwareFl
 	if s.output == outputJSON {
 		return printJSON(s.out, raw)
 	}
-	var list api.SoftwareVersionList
+	var list apitypes.SoftwareVersionList
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return fmt.Errorf("decode software versions: %w", err)
 	}

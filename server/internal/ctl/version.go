@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"runtime"
 
-	"github.com/steward-project/steward/server/internal/api"
 	"github.com/steward-project/steward/server/internal/apiclient"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // versionCommand prints this stewardctl's version and the server's (GET
@@ -30,11 +30,11 @@ var versionCommand = command{
 }
 
 func printVersion(ctx context.Context, s *session, clientOnly bool) error {
-	client := api.Version{Version: s.version, GoVersion: runtime.Version()}
+	client := apitypes.Version{Version: s.version, GoVersion: runtime.Version()}
 	if client.Version == "" {
 		client.Version = "dev"
 	}
-	var server *api.Version
+	var server *apitypes.Version
 	var serverErr error
 	serverURL := s.server
 	if !clientOnly {
@@ -42,10 +42,10 @@ func printVersion(ctx context.Context, s *session, clientOnly bool) error {
 	}
 	if s.output == outputJSON {
 		out := struct {
-			Client      api.Version  `json:"client"`
-			Server      *api.Version `json:"server,omitempty"`
-			ServerURL   string       `json:"server_url,omitempty"`
-			ServerError string       `json:"server_error,omitempty"`
+			Client      apitypes.Version  `json:"client"`
+			Server      *apitypes.Version `json:"server,omitempty"`
+			ServerURL   string            `json:"server_url,omitempty"`
+			ServerError string            `json:"server_error,omitempty"`
 		}{Client: client, Server: server}
 		if !clientOnly {
 			out.ServerURL = serverURL
@@ -76,7 +76,7 @@ func printVersion(ctx context.Context, s *session, clientOnly bool) error {
 // serverVersion asks the server for its version. Any failure, a missing
 // token included, is an ordinary error (exit 1): the client's version is
 // printed all the same.
-func serverVersion(ctx context.Context, s *session) (*api.Version, string, error) {
+func serverVersion(ctx context.Context, s *session) (*apitypes.Version, string, error) {
 	c, err := s.connect()
 	if err != nil {
 		var ue *usageError
@@ -89,7 +89,7 @@ func serverVersion(ctx context.Context, s *session) (*api.Version, string, error
 	if err != nil {
 		return nil, c.BaseURL(), err
 	}
-	var v api.Version
+	var v apitypes.Version
 	if err := json.Unmarshal(raw, &v); err != nil || v.Version == "" {
 		return nil, c.BaseURL(), fmt.Errorf("GET /api/v1/version: the answer has no version")
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 )
 
 // TestCheckWaitAndLastChecked: a result that does not change still shows
@@ -36,16 +36,16 @@ func TestCheckWaitAndLastChecked(t *testing.T) {
 `), 0o644)
 	s.ctl(t, "policies", "apply", "-f", file)
 
-	result := func() api.Result {
+	result := func() apitypes.Result {
 		var r struct {
-			Results []api.Result `json:"results"`
+			Results []apitypes.Result `json:"results"`
 		}
 		raw := s.ctl(t, "-o", "json", "policies", "results", "os-release-present")
 		if err := json.Unmarshal([]byte(raw), &r); err != nil {
 			t.Fatalf("policies results: %v\n%s", err, raw)
 		}
 		if len(r.Results) != 1 {
-			return api.Result{}
+			return apitypes.Result{}
 		}
 		return r.Results[0]
 	}
@@ -65,7 +65,7 @@ func TestCheckWaitAndLastChecked(t *testing.T) {
 	if !again.LastCheckedAt.After(first.LastCheckedAt) {
 		t.Errorf("last_checked_at %v did not move past %v after a check", again.LastCheckedAt, first.LastCheckedAt)
 	}
-	var h api.Host
+	var h apitypes.Host
 	s.get(t, "/api/v1/hosts/"+strconv.FormatInt(id, 10), &h)
 	if !h.PoliciesCheckedAt.Equal(again.LastCheckedAt) {
 		t.Errorf("host policies_checked_at %v, result last_checked_at %v: want equal", h.PoliciesCheckedAt, again.LastCheckedAt)

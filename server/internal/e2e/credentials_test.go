@@ -15,7 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/steward-project/steward/server/internal/api"
+	"github.com/steward-project/steward/server/internal/apitypes"
 	"github.com/steward-project/steward/server/internal/pgtest"
 )
 
@@ -47,13 +47,13 @@ func lastLine(s string) string {
 }
 
 // allHosts lists hosts (retired ones too), keyed by id.
-func (s *server) allHosts(t *testing.T) map[int64]api.Host {
+func (s *server) allHosts(t *testing.T) map[int64]apitypes.Host {
 	t.Helper()
-	var list api.HostList
+	var list apitypes.HostList
 	if code := s.get(t, "/api/v1/hosts?retired=true&limit=1000", &list); code != 200 {
 		t.Fatalf("list hosts: %d", code)
 	}
-	out := map[int64]api.Host{}
+	out := map[int64]apitypes.Host{}
 	for _, h := range list.Hosts {
 		out[h.ID] = h
 	}
@@ -177,7 +177,7 @@ func testCredentialLifecycle(t *testing.T, db string) {
 		v, _ := s.metric(t, "steward_agents_connected")
 		return v == 1, fmt.Sprint(v)
 	})
-	var live api.HostList
+	var live apitypes.HostList
 	s.get(t, "/api/v1/hosts", &live)
 	for _, h := range live.Hosts {
 		if h.ID == hostA {
