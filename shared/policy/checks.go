@@ -12,7 +12,8 @@ import (
 )
 
 // checkKinds are the keys of a check node; exactly one is set.
-var checkKinds = []string{"all", "any", "none", "file", "package", "service", "port", "registry", "command", "expr"}
+var checkKinds = []string{"all", "any", "none", "file", "package", "service", "port", "registry", "command", "expr",
+	"find", "sysctl", "mount", "kernel_module", "systemd_unit", "apparmor", "selinux", "pam", "sshd", "login_defs", "shadow", "accounts", "setting", "environment"}
 
 // MaxCommandTimeout bounds a command leaf's timeout.
 const MaxCommandTimeout = 5 * time.Minute
@@ -74,6 +75,34 @@ func (ps *parser) check(n *yaml.Node, p string, depth int, platforms []string) C
 		c.Registry = ps.registryCheck(v, fp)
 	case "command":
 		c.Command = ps.commandCheck(v, fp)
+	case "find":
+		c.Find = ps.findCheck(v, fp)
+	case "sysctl":
+		c.Sysctl = ps.sysctlCheck(v, fp)
+	case "mount":
+		c.Mount = ps.mountCheck(v, fp)
+	case "kernel_module":
+		c.KernelModule = ps.kernelModuleCheck(v, fp)
+	case "systemd_unit":
+		c.SystemdUnit = ps.systemdUnitCheck(v, fp)
+	case "apparmor":
+		c.AppArmor = ps.appArmorCheck(v, fp)
+	case "selinux":
+		c.SELinux = ps.sELinuxCheck(v, fp)
+	case "pam":
+		c.PAM = ps.pAMCheck(v, fp)
+	case "sshd":
+		c.SSHD = ps.sSHDCheck(v, fp)
+	case "login_defs":
+		c.LoginDefs = ps.loginDefsCheck(v, fp)
+	case "accounts":
+		c.Accounts = ps.accountsCheck(v, fp)
+	case "shadow":
+		c.Shadow = ps.shadowCheck(v, fp)
+	case "setting":
+		c.Setting = ps.settingCheck(v, fp)
+	case "environment":
+		c.Environment = ps.environmentCheck(v, fp)
 	case "expr":
 		if s, ok := ps.str(v, fp); ok {
 			if err := checkExpr(s); err != nil {
@@ -150,7 +179,8 @@ func (ps *parser) optBool(fields map[string]*yaml.Node, key, p string) *bool {
 }
 
 func (ps *parser) fileCheck(n *yaml.Node, p string, platforms []string) *FileCheck {
-	fields := ps.fields(n, p, []string{"path", "exists", "matches", "not_matches", "mode_max", "owner"})
+	fields := ps.fields(n, p, []string{"path", "exists", "matches", "not_matches", "mode_max", "owner", "group",
+		"bits_set", "bits_clear", "suid", "sgid", "sticky", "type"})
 	if fields == nil {
 		return nil
 	}
@@ -163,28 +193,84 @@ func (ps *parser) fileCheck(n *yaml.Node, p string, platforms []string) *FileChe
 	f.Exists = ps.optBool(fields, "exists", p)
 	f.Matches = ps.regex(fields, "matches", p)
 	f.NotMatches = ps.regex(fields, "not_matches", p)
-	f.Owner = ps.nonEmpty(fields, "owner", p)
-	if v := fields["mode_max"]; v != nil {
-		if s, ok := ps.str(v, p+".mode_max"); ok {
-			if _, err := ParseMode(s); err != nil {
-				ps.add(ps.deref(v), p+".mode_max", "%v", err)
-			}
-			f.ModeMax = s
+	f.Owner, f.Owners = ps.names(fields, "owner", p)
+	f.Group, f.Groups = ps.names(fields, "group", p)
+	mode := func(key string) string {
+		v := fields[key]
+		if v == nil {
+			return ""
+		}
+		s, ok := ps.str(v, join(p, key))
+		if !ok {
+			return ""
+		}
+		if _, err := ParseMode(s); err != nil {
+			ps.add(ps.deref(v), join(p, key), "%v", err)
+		}
+		return s
+	}
+	f.ModeMax = mode("mode_max")
+	f.BitsSet = mode("bits_set")
+	f.BitsClear = mode("bits_clear")
+	if f.BitsSet != "" && f.BitsClear != "" {
+		set, err1 := ParseMode(f.BitsSet)
+		clear, err2 := ParseMode(f.BitsClear)
+		if err1 == nil && err2 == nil && set&clear != 0 {
+			ps.add(ps.deref(fields["bits_clear"]), p+".bits_clear", "bits %04o are in both bits_set and bits_clear", set&clear)
 		}
 	}
+	f.SUID = ps.optBool(fields, "suid", p)
+	f.SGID = ps.optBool(fields, "sgid", p)
+	f.Sticky = ps.optBool(fields, "sticky", p)
+	if v := fields["type"]; v != nil {
+		if s, ok := ps.str(v, p+".type"); ok {
+			if s != "file" && s != "dir" && s != "symlink" {
+				ps.add(ps.deref(v), p+".type", "%q is not file, dir or symlink", s)
+			}
+			f.Type = s
+		}
+	}
+	keys := []string{"matches", "not_matches", "mode_max", "owner", "group", "bits_set", "bits_clear", "suid", "sgid", "sticky", "type"}
 	others := []string{}
-	for _, k := range []string{"matches", "not_matches", "mode_max", "owner"} {
+	for _, k := range keys {
 		if fields[k] != nil {
 			others = append(others, k)
 		}
 	}
 	switch {
 	case fields["exists"] == nil && len(others) == 0:
-		ps.add(ps.deref(n), p, "needs at least one of exists, matches, not_matches, mode_max, owner")
+		ps.add(ps.deref(n), p, "needs at least one of exists, %s", strings.Join(keys, ", "))
 	case f.Exists != nil && !*f.Exists && len(others) > 0:
 		ps.add(ps.deref(fields["exists"]), p+".exists", "exists: false cannot be combined with %s", strings.Join(others, ", "))
 	}
 	return f
+}
+
+// names decodes an owner or group key: one name (returned as one) or a
+// non-empty list of names (returned as many).
+func (ps *parser) names(fields map[string]*yaml.Node, key, p string) (one string, many []string) {
+	v := fields[key]
+	if v == nil {
+		return "", nil
+	}
+	fp := join(p, key)
+	if ps.deref(v).Kind != yaml.SequenceNode {
+		return ps.nonEmpty(fields, key, p), nil
+	}
+	list, ok := ps.strs(v, fp)
+	if !ok {
+		return "", nil
+	}
+	if len(list) == 0 {
+		ps.add(ps.deref(v), fp, "must name at least one %s", key)
+		return "", nil
+	}
+	for i, s := range list {
+		if strings.TrimSpace(s) == "" {
+			ps.add(ps.deref(v).Content[i], fmt.Sprintf("%s[%d]", fp, i), "must not be empty")
+		}
+	}
+	return "", list
 }
 
 // checkPathPattern requires an absolute path and a well-formed glob.

@@ -65,6 +65,23 @@ type FileStat struct {
 	Owner string
 	// OwnerID is the numeric uid, or a Windows SID.
 	OwnerID string
+	// Group is the owning group's name, "" when it has none on record or
+	// the platform has no file groups (Windows).
+	Group string
+	// GroupID is the numeric gid, "" where there is none.
+	GroupID string
+}
+
+// LinkEnv is implemented by an Env that can look at symbolic links
+// themselves rather than what they point to (systemd's enablement and
+// masking are links; a file leaf's type: symlink needs it). An Env without
+// it answers such leaves with ErrUnavailable.
+type LinkEnv interface {
+	// Lstat describes the file at path without following a final
+	// symbolic link.
+	Lstat(ctx context.Context, path string) (FileStat, error)
+	// Readlink returns a symbolic link's target as written.
+	Readlink(ctx context.Context, path string) (string, error)
 }
 
 // CommandResult is what a command printed and how it ended.

@@ -57,6 +57,7 @@ type evaluation struct {
 func Evaluate(ctx context.Context, p Policy, env Env) (res Result) {
 	start := time.Now()
 	res = Result{PolicyID: p.ID, CheckedAt: start.UTC()}
+	ctx, res.Parameters = parameterContext(ctx, p)
 	ev := &evaluation{env: env}
 	defer func() {
 		if r := recover(); r != nil {
@@ -169,6 +170,34 @@ func (ev *evaluation) leafFor(c Check) (string, leafFunc, time.Duration) {
 			return "command", func(context.Context) (bool, string, error) { return false, "", err }, DefaultLeafTimeout
 		}
 		return "command", func(ctx context.Context) (bool, string, error) { return commandLeaf(ctx, env, c.Command, timeout) }, timeout
+	case c.Find != nil:
+		return "find", func(ctx context.Context) (bool, string, error) { return findLeaf(ctx, env, c.Find) }, findTimeout(c.Find)
+	case c.Sysctl != nil:
+		return "sysctl", func(ctx context.Context) (bool, string, error) { return sysctlLeaf(ctx, env, c.Sysctl) }, DefaultLeafTimeout
+	case c.Mount != nil:
+		return "mount", func(ctx context.Context) (bool, string, error) { return mountLeaf(ctx, env, c.Mount) }, DefaultLeafTimeout
+	case c.KernelModule != nil:
+		return "kernel_module", func(ctx context.Context) (bool, string, error) { return kernelModuleLeaf(ctx, env, c.KernelModule) }, DefaultLeafTimeout
+	case c.SystemdUnit != nil:
+		return "systemd_unit", func(ctx context.Context) (bool, string, error) { return systemdUnitLeaf(ctx, env, c.SystemdUnit) }, DefaultLeafTimeout
+	case c.AppArmor != nil:
+		return "apparmor", func(ctx context.Context) (bool, string, error) { return appArmorLeaf(ctx, env, c.AppArmor) }, DefaultLeafTimeout
+	case c.SELinux != nil:
+		return "selinux", func(ctx context.Context) (bool, string, error) { return sELinuxLeaf(ctx, env, c.SELinux) }, DefaultLeafTimeout
+	case c.PAM != nil:
+		return "pam", func(ctx context.Context) (bool, string, error) { return pAMLeaf(ctx, env, c.PAM) }, DefaultLeafTimeout
+	case c.SSHD != nil:
+		return "sshd", func(ctx context.Context) (bool, string, error) { return sSHDLeaf(ctx, env, c.SSHD) }, DefaultLeafTimeout
+	case c.LoginDefs != nil:
+		return "login_defs", func(ctx context.Context) (bool, string, error) { return loginDefsLeaf(ctx, env, c.LoginDefs) }, DefaultLeafTimeout
+	case c.Accounts != nil:
+		return "accounts", func(ctx context.Context) (bool, string, error) { return accountsLeaf(ctx, env, c.Accounts) }, DefaultLeafTimeout
+	case c.Shadow != nil:
+		return "shadow", func(ctx context.Context) (bool, string, error) { return shadowLeaf(ctx, env, c.Shadow) }, DefaultLeafTimeout
+	case c.Setting != nil:
+		return "setting", func(ctx context.Context) (bool, string, error) { return settingLeaf(ctx, env, c.Setting) }, DefaultLeafTimeout
+	case c.Environment != nil:
+		return "environment", func(ctx context.Context) (bool, string, error) { return environmentLeaf(ctx, env, c.Environment) }, DefaultLeafTimeout
 	case c.Expr != "":
 		return "expr", func(ctx context.Context) (bool, string, error) { return exprLeaf(ctx, env, c.Expr) }, DefaultLeafTimeout
 	}
@@ -266,6 +295,8 @@ func exprOnly(c Check) bool {
 	if c.All != nil || c.Any != nil || c.None != nil {
 		return true
 	}
-	return c.Expr != "" && c.File == nil && c.Package == nil && c.Service == nil &&
-		c.Port == nil && c.Registry == nil && c.Command == nil
+	// leafFor tries expr last, so it names expr only when no other leaf
+	// field is set.
+	kind, _, _ := (&evaluation{}).leafFor(c)
+	return kind == "expr"
 }

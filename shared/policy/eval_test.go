@@ -266,14 +266,12 @@ func TestExprCostLimit(t *testing.T) {
 	doc := inventory.Document{Sections: map[string]json.RawMessage{
 		inventory.SectionSoftware: json.RawMessage(`{"packages":[` + strings.Join(pkgs, ",") + `]}`),
 	}}
-	start := time.Now()
-	r := Evaluate(context.Background(), onePolicy(t,
-		`{expr: 'inventory.software.packages.all(p, inventory.software.packages.all(q, p.name != q.name || p == q))'}`),
-		InventoryEnv(doc, "linux"))
-	if r.Status != StatusError || !strings.Contains(r.Error, "cost limit exceeded") {
-		t.Errorf("status %s, error %q", r.Status, r.Error)
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("took %s", took)
+	// The leaf is called without the evaluator's 10 s deadline: what must
+	// stop a quadratic expression is its cost, however slow this machine
+	// is today (race detector, other jobs), never the clock.
+	_, _, err := exprLeaf(context.Background(), InventoryEnv(doc, "linux"),
+		`inventory.software.packages.all(p, inventory.software.packages.all(q, p.name != q.name || p == q))`)
+	if err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
+		t.Errorf("err %v, want the cost limit", err)
 	}
 }

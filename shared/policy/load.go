@@ -103,8 +103,11 @@ func policyFiles(p string) ([]string, error) {
 			return err
 		}
 		hidden := path != p && strings.HasPrefix(d.Name(), ".")
+		// A pack's testdata directory holds its test fixtures, which are
+		// YAML too but not policies.
+		fixtures := path != p && d.IsDir() && d.Name() == "testdata"
 		switch {
-		case d.IsDir() && hidden:
+		case d.IsDir() && (hidden || fixtures):
 			return filepath.SkipDir
 		case d.IsDir() || hidden:
 			return nil

@@ -107,7 +107,7 @@ func TestLoad(t *testing.T) {
 			ids = append(ids, p.ID)
 		}
 		// Lexical file order; hidden files and directories and other
-		// extensions skipped.
+		// extensions skipped, and so is testdata/ (a pack's fixtures).
 		if want := "a-first c-third b-second"; strings.Join(ids, " ") != want {
 			t.Errorf("ids %v, want %s", ids, want)
 		}
@@ -131,8 +131,8 @@ func TestLoad(t *testing.T) {
 			filepath.Join(dir, "good", "base.yaml") + ":2: policy a-first: id: duplicate id (first defined at " + filepath.Join(dir, "good", "base.yaml") + ":2)",
 		}},
 		{"one bad file rejects the set", []string{filepath.Join(dir, "bad")}, []string{
-			filepath.Join(dir, "bad", "typo.yaml") + ":5: policy typo: check.file.exist: unknown field (known: path, exists, matches, not_matches, mode_max, owner)",
-			filepath.Join(dir, "bad", "typo.yaml") + ":5: policy typo: check.file: needs at least one of exists, matches, not_matches, mode_max, owner",
+			filepath.Join(dir, "bad", "typo.yaml") + ":5: policy typo: check.file.exist: unknown field (known: path, exists, matches, not_matches, mode_max, owner, group, bits_set, bits_clear, suid, sgid, sticky, type)",
+			filepath.Join(dir, "bad", "typo.yaml") + ":5: policy typo: check.file: needs at least one of exists, matches, not_matches, mode_max, owner, group, bits_set, bits_clear, suid, sgid, sticky, type",
 		}},
 		{"missing path", []string{filepath.Join(dir, "nope")}, []string{
 			filepath.Join(dir, "nope") + ": stat " + filepath.Join(dir, "nope") + ": no such file or directory",

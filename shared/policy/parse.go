@@ -99,6 +99,9 @@ type parser struct {
 	problems []Problem
 	nodes    int
 	stop     bool // give up: too many nodes or problems
+	// params are the parameters the policy being walked declares, with
+	// their defaults: what a "${name}" reference may name.
+	params map[string]string
 }
 
 func (ps *parser) add(n *yaml.Node, field, format string, args ...any) {
@@ -307,8 +310,9 @@ func (ps *parser) policyNode(n *yaml.Node, index int) (Policy, int) {
 	if id := peekID(n); idPattern.MatchString(id) && len(id) <= maxIDLength {
 		ps.policy = id // so that problems found before the id is read name it
 	}
+	ps.params = nil // a previous policy's parameters are not this one's
 	fields := ps.fields(n, "", []string{"id", "title", "description", "severity", "platforms",
-		"tags", "rationale", "remediation", "applies_if", "check"})
+		"tags", "rationale", "remediation", "parameters", "references", "applies_if", "check"})
 	if fields == nil {
 		return p, n.Line
 	}
@@ -359,6 +363,15 @@ func (ps *parser) policyNode(n *yaml.Node, index int) (Policy, int) {
 			}
 		}
 	}
+	if v := fields["references"]; v != nil {
+		p.References = ps.references(v)
+	}
+	// Parameters first: the value tests in the trees check their
+	// "${name}" references against the declared defaults.
+	var paramKeys map[string]*yaml.Node
+	if v := fields["parameters"]; v != nil {
+		p.Parameters, paramKeys = ps.parameters(v)
+	}
 	if v := fields["applies_if"]; v != nil {
 		c := ps.check(v, "applies_if", 0, p.Platforms)
 		p.AppliesIf = &c
@@ -368,6 +381,10 @@ func (ps *parser) policyNode(n *yaml.Node, index int) (Policy, int) {
 	} else {
 		ps.add(n, "check", "required")
 	}
+	if len(paramKeys) > 0 && !ps.stop {
+		ps.unusedParameters(p, paramKeys)
+	}
+	ps.params = nil
 	return p, line
 }
 

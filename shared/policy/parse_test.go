@@ -41,7 +41,7 @@ func TestParseRejects(t *testing.T) {
 		{"policies not a list", "policies: {id: a}\n", []Problem{{File: "p.yaml", Line: 1, Field: "policies", Message: "must be a list of policies"}}},
 		{"policies empty", "policies: []\n", []Problem{{File: "p.yaml", Line: 1, Field: "policies", Message: "list is empty"}}},
 		{"two documents", head + "    check: {expr: 'true'}\n---\npolicies: []\n", []Problem{{File: "p.yaml", Line: 6, Message: "more than one YAML document; put every policy under one policies: list"}}},
-		{"policy not a mapping", "policies:\n  - just-a-string\n", []Problem{{File: "p.yaml", Line: 2, Policy: "#1", Message: "the file must be a mapping with keys id, title, description, severity, platforms, tags, rationale, remediation, applies_if, check, not \"just-a-string\""}}},
+		{"policy not a mapping", "policies:\n  - just-a-string\n", []Problem{{File: "p.yaml", Line: 2, Policy: "#1", Message: "the file must be a mapping with keys id, title, description, severity, platforms, tags, rationale, remediation, parameters, references, applies_if, check, not \"just-a-string\""}}},
 		{"required fields", "policies:\n  - description: d\n", []Problem{
 			{File: "p.yaml", Line: 2, Policy: "#1", Field: "id", Message: "required"},
 			{File: "p.yaml", Line: 2, Policy: "#1", Field: "title", Message: "required"},
@@ -83,7 +83,7 @@ func TestParseRejects(t *testing.T) {
 			prob(5, "tags[1]", "empty tag"),
 		}},
 		{"unknown policy field", head + "    colour: red\n    check: {expr: 'true'}\n", []Problem{
-			prob(5, "colour", "unknown field (known: id, title, description, severity, platforms, tags, rationale, remediation, applies_if, check)"),
+			prob(5, "colour", "unknown field (known: id, title, description, severity, platforms, tags, rationale, remediation, parameters, references, applies_if, check)"),
 		}},
 		{"duplicate key", head + "    title: U\n    check: {expr: 'true'}\n", []Problem{
 			prob(5, "title", "given twice (first at line 3)"),
@@ -96,16 +96,16 @@ func TestParseRejects(t *testing.T) {
 		}},
 
 		{"empty check", withCheck("      {}\n"), []Problem{
-			prob(6, "check", "empty check: want one of all, any, none, file, package, service, port, registry, command, expr"),
+			prob(6, "check", "empty check: want one of all, any, none, file, package, service, port, registry, command, expr, find, sysctl, mount, kernel_module, systemd_unit, apparmor, selinux, pam, sshd, login_defs, shadow, accounts, setting, environment"),
 		}},
 		{"two kinds", withCheck("      {expr: 'true', port: {listening: 22}}\n"), []Problem{
 			prob(6, "check", "has port and expr: a check holds exactly one of them (combine with all/any/none)"),
 		}},
 		{"unknown leaf", withCheck("      filez: {path: /etc/passwd}\n"), []Problem{
-			prob(6, "check.filez", "unknown field (known: all, any, none, file, package, service, port, registry, command, expr)"),
+			prob(6, "check.filez", "unknown field (known: all, any, none, file, package, service, port, registry, command, expr, find, sysctl, mount, kernel_module, systemd_unit, apparmor, selinux, pam, sshd, login_defs, shadow, accounts, setting, environment)"),
 		}},
 		{"check not a mapping", withCheck("      - expr: 'true'\n"), []Problem{
-			prob(6, "check", "check must be a mapping with keys all, any, none, file, package, service, port, registry, command, expr, not a list"),
+			prob(6, "check", "check must be a mapping with keys all, any, none, file, package, service, port, registry, command, expr, find, sysctl, mount, kernel_module, systemd_unit, apparmor, selinux, pam, sshd, login_defs, shadow, accounts, setting, environment, not a list"),
 		}},
 		{"empty all", withCheck("      all: []\n"), []Problem{prob(6, "check.all", "must hold at least one check")}},
 		{"any not a list", withCheck("      any: {expr: 'true'}\n"), []Problem{prob(6, "check.any", "must be a list of checks, not a mapping")}},
@@ -125,7 +125,7 @@ func TestParseRejects(t *testing.T) {
 			prob(6, "check.file.path", `"/etc/[x" is not a valid glob: syntax error in pattern`),
 		}},
 		{"file nothing to test", withCheck("      file: {path: /etc/passwd}\n"), []Problem{
-			prob(6, "check.file", "needs at least one of exists, matches, not_matches, mode_max, owner"),
+			prob(6, "check.file", "needs at least one of exists, matches, not_matches, mode_max, owner, group, bits_set, bits_clear, suid, sgid, sticky, type"),
 		}},
 		{"file exists false and more", withCheck("      file: {path: /etc/x, exists: false, matches: a, owner: root}\n"), []Problem{
 			prob(6, "check.file.exists", "exists: false cannot be combined with matches, owner"),

@@ -40,31 +40,68 @@ type Policy struct {
 	Remediation string   `json:"remediation,omitempty" yaml:"remediation,omitempty"`
 	AppliesIf   *Check   `json:"applies_if,omitempty" yaml:"applies_if,omitempty"`
 	Check       Check    `json:"check" yaml:"check"`
+	// Parameters are the variables the policy declares, by name, for
+	// "${name}" references in its value tests (params.go).
+	Parameters map[string]Parameter `json:"parameters,omitempty" yaml:"parameters,omitempty"`
+	// References name the policy in outside catalogues, by catalogue
+	// ("cis", "ssg", ...): one or more ids each.
+	References map[string][]string `json:"references,omitempty" yaml:"references,omitempty"`
+	// Values are parameter values set by a tailoring (Tailoring.Apply),
+	// overriding the defaults. They are local to the evaluating agent and
+	// are not part of the policy format.
+	Values map[string]string `json:"-" yaml:"-"`
 }
 
 // Check is one node of a check tree: exactly one of its fields is set.
 // All, Any and None combine child checks; the others are leaves.
 type Check struct {
-	All      []Check        `json:"all,omitempty" yaml:"all,omitempty"`
-	Any      []Check        `json:"any,omitempty" yaml:"any,omitempty"`
-	None     []Check        `json:"none,omitempty" yaml:"none,omitempty"`
-	File     *FileCheck     `json:"file,omitempty" yaml:"file,omitempty"`
-	Package  *PackageCheck  `json:"package,omitempty" yaml:"package,omitempty"`
-	Service  *ServiceCheck  `json:"service,omitempty" yaml:"service,omitempty"`
-	Port     *PortCheck     `json:"port,omitempty" yaml:"port,omitempty"`
-	Registry *RegistryCheck `json:"registry,omitempty" yaml:"registry,omitempty"`
-	Command  *CommandCheck  `json:"command,omitempty" yaml:"command,omitempty"`
-	Expr     string         `json:"expr,omitempty" yaml:"expr,omitempty"`
+	All          []Check            `json:"all,omitempty" yaml:"all,omitempty"`
+	Any          []Check            `json:"any,omitempty" yaml:"any,omitempty"`
+	None         []Check            `json:"none,omitempty" yaml:"none,omitempty"`
+	File         *FileCheck         `json:"file,omitempty" yaml:"file,omitempty"`
+	Package      *PackageCheck      `json:"package,omitempty" yaml:"package,omitempty"`
+	Service      *ServiceCheck      `json:"service,omitempty" yaml:"service,omitempty"`
+	Port         *PortCheck         `json:"port,omitempty" yaml:"port,omitempty"`
+	Registry     *RegistryCheck     `json:"registry,omitempty" yaml:"registry,omitempty"`
+	Command      *CommandCheck      `json:"command,omitempty" yaml:"command,omitempty"`
+	Expr         string             `json:"expr,omitempty" yaml:"expr,omitempty"`
+	Find         *FindCheck         `json:"find,omitempty" yaml:"find,omitempty"`
+	Sysctl       *SysctlCheck       `json:"sysctl,omitempty" yaml:"sysctl,omitempty"`
+	Mount        *MountCheck        `json:"mount,omitempty" yaml:"mount,omitempty"`
+	KernelModule *KernelModuleCheck `json:"kernel_module,omitempty" yaml:"kernel_module,omitempty"`
+	SystemdUnit  *SystemdUnitCheck  `json:"systemd_unit,omitempty" yaml:"systemd_unit,omitempty"`
+	AppArmor     *AppArmorCheck     `json:"apparmor,omitempty" yaml:"apparmor,omitempty"`
+	SELinux      *SELinuxCheck      `json:"selinux,omitempty" yaml:"selinux,omitempty"`
+	PAM          *PAMCheck          `json:"pam,omitempty" yaml:"pam,omitempty"`
+	SSHD         *SSHDCheck         `json:"sshd,omitempty" yaml:"sshd,omitempty"`
+	LoginDefs    *LoginDefsCheck    `json:"login_defs,omitempty" yaml:"login_defs,omitempty"`
+	Accounts     *AccountsCheck     `json:"accounts,omitempty" yaml:"accounts,omitempty"`
+	Shadow       *ShadowCheck       `json:"shadow,omitempty" yaml:"shadow,omitempty"`
+	Setting      *SettingCheck      `json:"setting,omitempty" yaml:"setting,omitempty"`
+	Environment  *EnvironmentCheck  `json:"environment,omitempty" yaml:"environment,omitempty"`
 }
 
 // FileCheck tests files. Path may be a glob. Mode is octal text ("0644").
+// Owner and Group each name one allowed account or group (a name, or a
+// numeric id); Owners and Groups hold the allowed names when the policy
+// lists several, and travel in JSON under the same "owner" and "group"
+// keys (see FileCheck.MarshalJSON in leaf_file.go).
 type FileCheck struct {
-	Path       string `json:"path" yaml:"path"`
-	Exists     *bool  `json:"exists,omitempty" yaml:"exists,omitempty"`
-	Matches    string `json:"matches,omitempty" yaml:"matches,omitempty"`
-	NotMatches string `json:"not_matches,omitempty" yaml:"not_matches,omitempty"`
-	ModeMax    string `json:"mode_max,omitempty" yaml:"mode_max,omitempty"`
-	Owner      string `json:"owner,omitempty" yaml:"owner,omitempty"`
+	Path       string   `json:"path" yaml:"path"`
+	Exists     *bool    `json:"exists,omitempty" yaml:"exists,omitempty"`
+	Matches    string   `json:"matches,omitempty" yaml:"matches,omitempty"`
+	NotMatches string   `json:"not_matches,omitempty" yaml:"not_matches,omitempty"`
+	ModeMax    string   `json:"mode_max,omitempty" yaml:"mode_max,omitempty"`
+	Owner      string   `json:"owner,omitempty" yaml:"owner,omitempty"`
+	Owners     []string `json:"-" yaml:"-"`
+	Group      string   `json:"group,omitempty" yaml:"group,omitempty"`
+	Groups     []string `json:"-" yaml:"-"`
+	BitsSet    string   `json:"bits_set,omitempty" yaml:"bits_set,omitempty"`
+	BitsClear  string   `json:"bits_clear,omitempty" yaml:"bits_clear,omitempty"`
+	SUID       *bool    `json:"suid,omitempty" yaml:"suid,omitempty"`
+	SGID       *bool    `json:"sgid,omitempty" yaml:"sgid,omitempty"`
+	Sticky     *bool    `json:"sticky,omitempty" yaml:"sticky,omitempty"`
+	Type       string   `json:"type,omitempty" yaml:"type,omitempty"`
 }
 
 // PackageCheck tests installed software, comparing versions by the
@@ -114,6 +151,9 @@ type Result struct {
 	Error     string        `json:"error,omitempty"`
 	CheckedAt time.Time     `json:"checked_at"`
 	Duration  time.Duration `json:"duration_ns"`
+	// Parameters are the parameter values the evaluation used (defaults
+	// after tailoring), by name.
+	Parameters map[string]string `json:"parameters,omitempty"`
 }
 
 // Evidence is what one leaf saw: where it looked, what it found, and

@@ -156,7 +156,7 @@ func TestCheckCommand(t *testing.T) {
 		}},
 		{"missing policy", []string{"--policy", filepath.Join(td, "nope.yaml")}, []string{"nope.yaml: stat "}},
 		{"no --policy", nil, []string{"--policy PATH is required"}},
-		{"bad format", []string{"--policy", ok, "--format", "xml"}, []string{`--format "xml": want json or table`}},
+		{"bad format", []string{"--policy", ok, "--format", "xml"}, []string{`--format "xml": want json, table, junit, html`}},
 		{"bad config", []string{"--policy", ok, "--config", filepath.Join(td, "typo.yaml")}, []string{"field allow_command not found"}},
 		{"bad root", []string{"--policy", ok, "--root", filepath.Join(td, "nope")}, []string{"is not a directory"}},
 		{"stray argument", []string{"--policy", ok, "extra"}, []string{`unexpected argument "extra"`}},

@@ -17,14 +17,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/steward-project/steward/agent/internal/check"
 	"github.com/steward-project/steward/agent/internal/collect"
 	"github.com/steward-project/steward/agent/internal/config"
 	"github.com/steward-project/steward/agent/internal/runner"
 	"github.com/steward-project/steward/agent/internal/service"
 	"github.com/steward-project/steward/agent/internal/transport"
 	"github.com/steward-project/steward/shared/inventory"
-	"github.com/steward-project/steward/shared/policy"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -38,9 +36,12 @@ const usage = `usage: steward-agent <command> [flags]
 
 commands:
   inventory [--root DIR]   collect once and print the inventory document as JSON
-  check --policy PATH [--policy PATH...] [--format json|table] [--root DIR] [--config FILE]
+  check --policy PATH [--policy PATH...] [--format json|table|junit|html]
+        [--fail-on info|low|medium|high|critical] [--root DIR] [--config FILE]
                            evaluate policy files locally once and print the results
-                           (exit 0 whatever the results; 2 when a policy file is invalid)
+                           (exit 0 whatever the results, or with --fail-on 1 when a policy
+                           at or above that severity fails or errors; 2 when a policy file
+                           is invalid)
   run --server URL --enroll-secret-file FILE [--state-dir DIR] [--config FILE]
       [--ca-file PEM] [--cert-file PEM --key-file PEM] [--insecure-http]
       [--log-file FILE] [--log-level L]
@@ -196,66 +197,4 @@ func (p *pathList) String() string { return strings.Join(*p, ",") }
 func (p *pathList) Set(v string) error {
 	*p = append(*p, v)
 	return nil
-}
-
-// checkWorkers bounds how many policies are evaluated at once: enough to
-// overlap file reads and commands, few enough to stay quiet on an endpoint.
-const checkWorkers = 4
-
-func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var paths pathList
-	fs.Var(&paths, "policy", "policy file or directory (repeatable)")
-	format := fs.String("format", "json", "output format: json or table")
-	root := fs.String("root", "", "check the system image or container root file system mounted at DIR")
-	configFile := fs.String("config", "", "agent YAML configuration file (allow_commands and evidence_content are read from it)")
-	timeout := fs.Duration("timeout", collect.DefaultTimeout, "time limit for each inventory collector")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "steward-agent check: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	if len(paths) == 0 {
-		fmt.Fprintln(stderr, "steward-agent check: --policy PATH is required")
-		return 2
-	}
-	if *format != "json" && *format != "table" {
-		fmt.Fprintf(stderr, "steward-agent check: --format %q: want json or table\n", *format)
-		return 2
-	}
-	if *root != "" {
-		if fi, err := os.Stat(*root); err != nil || !fi.IsDir() {
-			fmt.Fprintf(stderr, "steward-agent check: --root %s is not a directory\n", *root)
-			return 2
-		}
-	}
-	var cfg config.Config
-	if *configFile != "" {
-		var err error
-		if cfg, err = config.LoadFile(*configFile); err != nil {
-			fmt.Fprintf(stderr, "steward-agent check: %v\n", err)
-			return 2
-		}
-	}
-	policies, err := policy.Load(paths)
-	if err != nil {
-		fmt.Fprintf(stderr, "steward-agent check: invalid policies, nothing evaluated:\n%v\n", err)
-		return 2
-	}
-	doc := collect.Collect(ctx, collect.Config{Root: *root, Timeout: *timeout})
-	env := check.NewEnv(ctx, check.Config{Root: *root, AllowCommands: cfg.AllowCommands, EvidenceContent: cfg.EvidenceContent}, doc)
-	results := policy.EvaluateAll(ctx, policies, env, checkWorkers)
-	if *format == "table" {
-		err = check.WriteTable(stdout, policies, results)
-	} else {
-		err = check.WriteJSON(stdout, results)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "steward-agent check: %v\n", err)
-		return 1
-	}
-	return 0
 }

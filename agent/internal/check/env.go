@@ -70,4 +70,5 @@ type liveEnv struct {
 
 	accounts     sync.Once
 	accountNames map[string]string // uid -> name from root's /etc/passwd
+	groupNames   map[string]string // gid -> name from root's /etc/group
 }

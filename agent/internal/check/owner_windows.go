@@ -28,3 +28,9 @@ func (e *liveEnv) fillOwner(path string, _ fs.FileInfo, st *policy.FileStat) {
 		}
 	}
 }
+
+// statIDs: Windows files have no numeric owner and group.
+func statIDs(fs.FileInfo) (uid, gid uint32, ok bool) { return 0, 0, false }
+
+// readIDFile: Windows has no passwd or group files.
+func readIDFile(string) map[uint32]string { return map[uint32]string{} }

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
+	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/policy"
 )
 
@@ -118,3 +121,143 @@ func oneLine(s string) string {
 	}
 	return s
 }
+
+// ReportInfo is what a report's header says about the check itself: the
+// host (from the inventory document the check collected), when it ran,
+// and what it evaluated.
+type ReportInfo struct {
+	Hostname     string
+	OS           string // "Debian GNU/Linux 12 (bookworm) 12", as the os section names it
+	Kernel       string
+	Arch         string
+	Root         string    // --root, when the check read an image
+	CheckedAt    time.Time // when evaluation started
+	Sources      []string  // the --policy paths, as given
+	AgentVersion string
+	// FailOn is the --fail-on severity, "" when the check does not gate.
+	FailOn string
+}
+
+// HostFacts fills a ReportInfo's host fields from an inventory document.
+// A missing or undecodable section leaves its fields empty: a report is
+// still written, saying "unknown".
+func HostFacts(doc inventory.Document) ReportInfo {
+	var info ReportInfo
+	var host inventory.Host
+	if raw, ok := doc.Sections[inventory.SectionHost]; ok && json.Unmarshal(raw, &host) == nil {
+		info.Hostname = host.Hostname
+	}
+	var osSec inventory.OS
+	if raw, ok := doc.Sections[inventory.SectionOS]; ok && json.Unmarshal(raw, &osSec) == nil {
+		info.OS = strings.TrimSpace(osSec.Name)
+		if osSec.Version != "" && !strings.Contains(info.OS, osSec.Version) {
+			info.OS = strings.TrimSpace(info.OS + " " + osSec.Version)
+		}
+		info.Kernel, info.Arch = osSec.Kernel, osSec.Arch
+	}
+	return info
+}
+
+// ReportInput is everything a report writer needs: the header, the
+// policies (for titles, severities, rationale, remediation), their results
+// and, per policy id, the policy file it came from.
+type ReportInput struct {
+	Info     ReportInfo
+	Policies []policy.Policy
+	Results  []policy.Result
+	Source   map[string]string // policy id -> file
+}
+
+// severityRank orders severities, info lowest; an unknown one ranks below
+// info.
+func severityRank(s string) int {
+	switch s {
+	case policy.SeverityInfo:
+		return 1
+	case policy.SeverityLow:
+		return 2
+	case policy.SeverityMedium:
+		return 3
+	case policy.SeverityHigh:
+		return 4
+	case policy.SeverityCritical:
+		return 5
+	}
+	return 0
+}
+
+// ValidSeverity reports whether s is one of the five severities.
+func ValidSeverity(s string) bool { return severityRank(s) > 0 }
+
+// Severities lists the severities, highest first, as reports show them.
+var Severities = []string{policy.SeverityCritical, policy.SeverityHigh, policy.SeverityMedium, policy.SeverityLow, policy.SeverityInfo}
+
+// Tripped lists the ids of the policies that trip a --fail-on gate at
+// severity min: status fail or error (an error is a control that could
+// not be shown to hold, and a gate must not pass on it silently) with a
+// severity at or above min. Pass, not_applicable and exempt never trip it.
+func Tripped(policies []policy.Policy, results []policy.Result, min string) []string {
+	sev := make(map[string]string, len(policies))
+	for _, p := range policies {
+		sev[p.ID] = p.Severity
+	}
+	var out []string
+	for _, r := range results {
+		if (r.Status == policy.StatusFail || r.Status == policy.StatusError) && severityRank(sev[r.PolicyID]) >= severityRank(min) {
+			out = append(out, r.PolicyID)
+		}
+	}
+	return out
+}
+
+// statusOrder is the order of the report's groups: what needs action
+// first.
+var statusOrder = []policy.Status{policy.StatusFail, policy.StatusError, policy.StatusPass, policy.StatusNotApplicable, policy.StatusExempt}
+
+func statusRank(s policy.Status) int {
+	for i, o := range statusOrder {
+		if o == s {
+			return i
+		}
+	}
+	return len(statusOrder)
+}
+
+// row is one policy with its result, as the report writers see it.
+type row struct {
+	Policy policy.Policy
+	Result policy.Result
+	Source string
+}
+
+// rows joins results with their policies in report order: by status
+// group (fail, error, pass, not_applicable, exempt), within a group by
+// severity, highest first, then by id.
+func (in ReportInput) rows() []row {
+	byID := make(map[string]policy.Policy, len(in.Policies))
+	for _, p := range in.Policies {
+		byID[p.ID] = p
+	}
+	out := make([]row, 0, len(in.Results))
+	for _, r := range in.Results {
+		p, ok := byID[r.PolicyID]
+		if !ok {
+			p = policy.Policy{ID: r.PolicyID}
+		}
+		out = append(out, row{Policy: p, Result: r, Source: in.Source[r.PolicyID]})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if sa, sb := statusRank(a.Result.Status), statusRank(b.Result.Status); sa != sb {
+			return sa < sb
+		}
+		if sa, sb := severityRank(a.Policy.Severity), severityRank(b.Policy.Severity); sa != sb {
+			return sa > sb
+		}
+		return a.Policy.ID < b.Policy.ID
+	})
+	return out
+}
+
+// references returns a policy's references (catalogue -> ids).
+func references(p policy.Policy) map[string][]string { return p.References }

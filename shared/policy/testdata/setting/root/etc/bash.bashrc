@@ -1,0 +1,3 @@
+# interactive shells
+if [ -n "$SSH_TTY" ]; then umask u=rwx,g=,o=; fi # strict
+TMOUT=600 bash -c true

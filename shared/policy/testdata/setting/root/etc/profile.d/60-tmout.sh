@@ -1,0 +1,3 @@
+TMOUT=900
+readonly TMOUT
+export TMOUT
