@@ -27,6 +27,11 @@ have_cmd adduser || need+=(adduser)
 have_cmd wixl || need+=(wixl)
 have_cmd msiinfo || need+=(msitools)
 have_cmd osslsigncode || need+=(osslsigncode)
+# The CIS pack benchmark runs OpenSCAP on this machine (the comparison test
+# installs its own copy inside the Debian image it scans).
+have_cmd oscap || need+=(openscap-scanner)
+# The comparison test decompresses the reference datastream with xz.
+have_cmd xz || need+=(xz-utils)
 
 if [ ${#need[@]} -eq 0 ]; then
 	echo "all test prerequisites present"

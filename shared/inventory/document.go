@@ -79,6 +79,11 @@ type OS struct {
 	Hotfixes []Hotfix `json:"hotfixes,omitempty"`
 	// SIPEnabled is macOS System Integrity Protection, when known.
 	SIPEnabled *bool `json:"sip_enabled,omitempty"`
+	// Sysctl holds the running values of a fixed list of security-relevant
+	// Linux kernel parameters, by their dotted name
+	// ("net.ipv4.ip_forward": 0). A parameter the kernel lacks is absent;
+	// the whole map is absent off Linux and for an offline root.
+	Sysctl map[string]int64 `json:"sysctl,omitempty"`
 }
 
 // Hotfix is one installed Windows update.
@@ -107,6 +112,23 @@ type Memory struct {
 type Disks struct {
 	Physical []PhysicalDisk `json:"physical"`
 	Volumes  []Volume       `json:"volumes"`
+	// Mounts are the mounts at the mount points that hardening guides want
+	// on their own file system (MountPointsChecked), whatever the file
+	// system type, so that tmpfs /tmp and /dev/shm are there too. A mount
+	// point that is not mounted separately is absent.
+	Mounts []Mount `json:"mounts,omitempty"`
+}
+
+// MountPointsChecked are the mount points listed in Disks.Mounts.
+var MountPointsChecked = []string{"/dev/shm", "/home", "/tmp", "/var", "/var/log", "/var/log/audit", "/var/tmp"}
+
+// Mount is the visible (topmost) mount at one mount point.
+type Mount struct {
+	Mount  string `json:"mount"`
+	Device string `json:"device"`
+	FS     string `json:"fs"`
+	// Options are the effective mount options as findmnt shows them.
+	Options []string `json:"options"`
 }
 
 // PhysicalDisk is a block device that is not a partition.
@@ -131,6 +153,10 @@ type Volume struct {
 	// "dm-crypt", "bitlocker", "filevault".
 	Encryption string `json:"encryption,omitempty"`
 	ReadOnly   bool   `json:"read_only,omitempty"`
+	// Options are the effective mount options as findmnt shows them: the
+	// per-mount options, then the file system's own (super block) options
+	// without a second rw/ro ("rw,nosuid,nodev,relatime,errors=remount-ro").
+	Options []string `json:"options,omitempty"`
 }
 
 // Network is the "network" section.
@@ -209,6 +235,17 @@ const (
 // Users is the "users" section.
 type Users struct {
 	Users []User `json:"users"`
+	// Groups are the local groups (/etc/group on Linux).
+	Groups []Group `json:"groups,omitempty"`
+}
+
+// Group is one local group. Members are the accounts listed as
+// supplementary members; accounts whose primary group it is are not
+// repeated here (join on User.GID).
+type Group struct {
+	Name    string   `json:"name"`
+	GID     string   `json:"gid"`
+	Members []string `json:"members,omitempty"`
 }
 
 // User is one local account.
@@ -225,7 +262,49 @@ type User struct {
 	System    bool      `json:"system,omitempty"`
 	Disabled  bool      `json:"disabled,omitempty"`
 	LastLogin time.Time `json:"last_login,omitzero"`
+	// GID is the primary group's numeric id, Group its name when a group
+	// with that id exists.
+	GID   string `json:"gid,omitempty"`
+	Group string `json:"group,omitempty"`
+	// HomeExists tells whether the home directory exists as a directory
+	// (symbolic links followed); nil when not looked at. HomeUID, HomeGID
+	// and HomeMode (four octal digits, "0750") describe it when it does.
+	HomeExists *bool  `json:"home_exists,omitempty"`
+	HomeUID    string `json:"home_uid,omitempty"`
+	HomeGID    string `json:"home_gid,omitempty"`
+	HomeMode   string `json:"home_mode,omitempty"`
+	// Password is the account's password state and aging, absent when the
+	// password database cannot be read.
+	Password *Password `json:"password,omitempty"`
 }
+
+// Password is an account's password state and aging (shadow(5) fields 3
+// to 8). Days are counted from 1970-01-01; an empty field is absent. The
+// password hash itself is never reported.
+type Password struct {
+	// State is PasswordEmpty, PasswordLocked, PasswordNone or "hashed:"
+	// followed by the hashing method ("hashed:yescrypt").
+	State      string `json:"state"`
+	LastChange *int64 `json:"last_change,omitempty"`
+	MinDays    *int64 `json:"min_days,omitempty"`
+	MaxDays    *int64 `json:"max_days,omitempty"`
+	WarnDays   *int64 `json:"warn_days,omitempty"`
+	Inactive   *int64 `json:"inactive,omitempty"`
+	Expire     *int64 `json:"expire,omitempty"`
+}
+
+// Password states.
+const (
+	// PasswordEmpty: no password is needed to log in.
+	PasswordEmpty = "empty"
+	// PasswordLocked: the password was locked (a leading "!").
+	PasswordLocked = "locked"
+	// PasswordNone: no password can match ("*" and other non-hashes).
+	PasswordNone = "none"
+	// PasswordHashedPrefix starts the state of an account with a usable
+	// password hash.
+	PasswordHashedPrefix = "hashed:"
+)
 
 // Ports is the "ports" section.
 type Ports struct {

@@ -22,11 +22,15 @@ type FindCheck struct {
 	// accounts.
 	Paths    []string `json:"paths,omitempty" yaml:"paths,omitempty"`
 	HomeDirs bool     `json:"home_dirs,omitempty" yaml:"home_dirs,omitempty"`
-	// Name is a filepath.Match glob on the base name.
-	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Name is a path.Match glob on the base name; NameNot are globs an
+	// offender's base name matches none of.
+	Name    string   `json:"name,omitempty" yaml:"name,omitempty"`
+	NameNot []string `json:"name_not,omitempty" yaml:"name_not,omitempty"`
 	// Type is file, dir, symlink or any ("" is any).
-	Type           string   `json:"type,omitempty" yaml:"type,omitempty"`
-	MaxDepth       int      `json:"max_depth,omitempty" yaml:"max_depth,omitempty"`
+	Type string `json:"type,omitempty" yaml:"type,omitempty"`
+	// MaxDepth limits how far below a root entries are examined: nil is
+	// unlimited, 0 the roots only (a pointer so that JSON keeps the 0).
+	MaxDepth       *int     `json:"max_depth,omitempty" yaml:"max_depth,omitempty"`
 	SameFilesystem bool     `json:"same_filesystem,omitempty" yaml:"same_filesystem,omitempty"`
 	Exclude        []string `json:"exclude,omitempty" yaml:"exclude,omitempty"`
 	// ExcludeFSTypes replaces DefaultExcludeFSTypes when given (nil: the
@@ -43,6 +47,7 @@ type FindCheck struct {
 	OwnerNot      []string `json:"owner_not,omitempty" yaml:"owner_not,omitempty"`
 	GroupNot      []string `json:"group_not,omitempty" yaml:"group_not,omitempty"`
 	NotHomeOwner  *bool    `json:"not_home_owner,omitempty" yaml:"not_home_owner,omitempty"`
+	NotHomeGroup  *bool    `json:"not_home_group,omitempty" yaml:"not_home_group,omitempty"`
 	ModeOver      string   `json:"mode_over,omitempty" yaml:"mode_over,omitempty"`
 
 	// Outcome and limits.
@@ -81,11 +86,12 @@ var DefaultExcludeFSTypes = []string{
 // not read.
 type Walker interface {
 	// Walk visits every entry under each root of spec (the root itself at
-	// depth 0), in no particular order, until visit returns an error (Walk
-	// returns it) or ctx is done (Walk returns ctx.Err()). Problems with
-	// single entries (an unreadable directory, an entry that vanished, a
-	// directory that is its own ancestor) are counted in WalkStats, never
-	// returned.
+	// depth 0), in no particular order but one call at a time (a walker
+	// that lists directories in parallel serialises the visits), until
+	// visit returns an error (Walk returns it) or ctx is done (Walk
+	// returns ctx.Err()). Problems with single entries (an unreadable
+	// directory, an entry that vanished, a directory that is its own
+	// ancestor) are counted in WalkStats, never returned.
 	Walk(ctx context.Context, spec WalkSpec, visit func(*WalkEntry) error) (WalkStats, error)
 }
 
@@ -94,13 +100,14 @@ type WalkSpec struct {
 	// Roots are absolute paths on the checked system. A root that does
 	// not exist is counted in Missing.
 	Roots []string
-	// MaxDepth > 0 stops descending at that depth (1: a root's direct
-	// children only).
-	MaxDepth int
+	// MaxDepth, when not nil, is the deepest level examined: 0 the roots
+	// only, 1 also a root's direct children. nil is unlimited.
+	MaxDepth *int
 	// SameFilesystem keeps each root's walk on the root's file system.
 	SameFilesystem bool
 	// Exclude are paths on the checked system neither visited nor
-	// descended into.
+	// descended into; a root equal to or under one is not scanned (it
+	// counts as pruned).
 	Exclude []string
 	// ExcludeFSTypes are file-system types whose mount points are neither
 	// visited nor descended into. Only a live system has mounts to consult.
@@ -168,14 +175,93 @@ type HomeDirsEnv interface {
 type HomeDir struct {
 	Account string
 	UID     uint32
-	Dir     string
+	// GID is the account's primary group (passwd's fourth field).
+	GID uint32
+	Dir string
 }
 
-var findKeys = []string{"paths", "home_dirs", "name", "type", "max_depth", "same_filesystem", "exclude", "exclude_fstypes",
-	"world_writable", "sticky", "suid", "sgid", "no_owner", "no_group", "owner_not", "group_not", "not_home_owner", "mode_over",
+var findKeys = []string{"paths", "home_dirs", "name", "name_not", "type", "max_depth", "same_filesystem", "exclude", "exclude_fstypes",
+	"world_writable", "sticky", "suid", "sgid", "no_owner", "no_group", "owner_not", "group_not", "not_home_owner", "not_home_group", "mode_over",
 	"max_matches", "report", "timeout", "max_entries"}
 
-var findPredicates = []string{"name", "world_writable", "sticky", "suid", "sgid", "no_owner", "no_group", "owner_not", "group_not", "not_home_owner", "mode_over"}
+var findPredicates = []string{"name", "name_not", "world_writable", "sticky", "suid", "sgid", "no_owner", "no_group", "owner_not", "group_not", "not_home_owner", "not_home_group", "mode_over"}
+
+// baseNameGlobProblem says why s is not a glob on a base name, "" when it
+// is one. Globs are path.Match's: "*", "?", "[...]" classes (with "^" to
+// negate and "a-z" ranges) and "\" escapes.
+func baseNameGlobProblem(s string) string {
+	if s == "" {
+		return "it is empty"
+	}
+	if strings.Contains(s, "/") {
+		return `a base name has no "/"`
+	}
+	_, err := path.Match(s, "")
+	if err == nil {
+		return ""
+	}
+	return fmt.Sprintf("%v: %s", err, globSyntaxHint(s))
+}
+
+// globSyntaxHint locates the first construct path.Match rejects in s,
+// reading "[...]" classes as it does: each item is a character or an
+// "a-z" range, "\\" escapes the next character, and "]" closes the class
+// only after at least one item.
+func globSyntaxHint(s string) string {
+	const dash = `in the class at offset %d a "-" must join two characters (write \- for a literal -)`
+	unclosed := func(i int) string { return fmt.Sprintf(`the class at offset %d is never closed with "]"`, i) }
+	// char reads one class character at j: the index after it, or a
+	// problem.
+	char := func(i, j int) (int, string) {
+		switch {
+		case j >= len(s):
+			return j, unclosed(i)
+		case s[j] == '-':
+			return j, fmt.Sprintf(dash, i)
+		case s[j] == ']':
+			return j, fmt.Sprintf(`the class at offset %d is empty or starts with "]" (write \] for a literal ])`, i)
+		case s[j] == '\\':
+			j++
+			if j >= len(s) {
+				return j, unclosed(i)
+			}
+		}
+		return j + 1, ""
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			if i+1 == len(s) {
+				return `it ends in a lone "\"`
+			}
+			i++
+		case '[':
+			j := i + 1
+			if j < len(s) && s[j] == '^' {
+				j++
+			}
+			for items := 0; ; items++ {
+				if j < len(s) && s[j] == ']' && items > 0 {
+					break
+				}
+				var why string
+				if j, why = char(i, j); why != "" {
+					return why
+				}
+				if j < len(s) && s[j] == '-' {
+					if j+1 < len(s) && (s[j+1] == ']' || s[j+1] == '-') {
+						return fmt.Sprintf(dash, i)
+					}
+					if j, why = char(i, j+1); why != "" {
+						return why
+					}
+				}
+			}
+			i = j
+		}
+	}
+	return "check its [...] classes and \\ escapes"
+}
 
 func (ps *parser) findCheck(n *yaml.Node, p string) *FindCheck {
 	fields := ps.fields(n, p, findKeys)
@@ -214,11 +300,40 @@ func (ps *parser) findCheck(n *yaml.Node, p string) *FindCheck {
 	}
 	if v := fields["name"]; v != nil {
 		if s, ok := ps.str(v, p+".name"); ok {
-			if _, err := path.Match(s, ""); err != nil || s == "" || strings.Contains(s, "/") {
-				ps.add(ps.deref(v), p+".name", "%q is not a glob on a base name", s)
+			if why := baseNameGlobProblem(s); why != "" {
+				ps.add(ps.deref(v), p+".name", "%q is not a valid glob on a base name: %s", s, why)
 			}
 			c.Name = s
 		}
+	}
+	if v := fields["name_not"]; v != nil {
+		// One glob or a list of them.
+		var list []string
+		var items []*yaml.Node
+		if ps.deref(v).Kind == yaml.SequenceNode {
+			l, ok := ps.strs(v, p+".name_not")
+			if ok && len(l) == 0 {
+				ps.add(ps.deref(v), p+".name_not", "must list at least one glob")
+			}
+			if ok { // a wrong item is reported already
+				list, items = l, ps.deref(v).Content
+			}
+		} else if s, ok := ps.str(v, p+".name_not"); ok {
+			list, items = []string{s}, []*yaml.Node{ps.deref(v)}
+		}
+		for i, s := range list {
+			if i >= len(items) {
+				break
+			}
+			if why := baseNameGlobProblem(s); why != "" {
+				field := fmt.Sprintf("%s.name_not[%d]", p, i)
+				if ps.deref(v).Kind != yaml.SequenceNode {
+					field = p + ".name_not"
+				}
+				ps.add(ps.deref(items[i]), field, "%q is not a valid glob on a base name: %s", s, why)
+			}
+		}
+		c.NameNot = list
 	}
 	if v := fields["type"]; v != nil {
 		if s, ok := ps.str(v, p+".type"); ok {
@@ -231,9 +346,9 @@ func (ps *parser) findCheck(n *yaml.Node, p string) *FindCheck {
 	if v := fields["max_depth"]; v != nil {
 		if d, ok := ps.integer(v, p+".max_depth"); ok {
 			if d < 0 {
-				ps.add(ps.deref(v), p+".max_depth", "must not be negative")
+				ps.add(ps.deref(v), p+".max_depth", "must not be negative (0 examines the roots only; leave it out for no limit)")
 			}
-			c.MaxDepth = d
+			c.MaxDepth = &d
 		}
 	}
 	if b := ps.optBool(fields, "same_filesystem", p); b != nil {
@@ -252,8 +367,11 @@ func (ps *parser) findCheck(n *yaml.Node, p string) *FindCheck {
 	c.NoOwner = ps.optBool(fields, "no_owner", p)
 	c.NoGroup = ps.optBool(fields, "no_group", p)
 	c.NotHomeOwner = ps.optBool(fields, "not_home_owner", p)
-	if c.NotHomeOwner != nil && !c.HomeDirs {
-		ps.add(ps.deref(fields["not_home_owner"]), p+".not_home_owner", "needs home_dirs: true")
+	c.NotHomeGroup = ps.optBool(fields, "not_home_group", p)
+	for key, b := range map[string]*bool{"not_home_owner": c.NotHomeOwner, "not_home_group": c.NotHomeGroup} {
+		if b != nil && !c.HomeDirs {
+			ps.add(ps.deref(fields[key]), p+"."+key, "needs home_dirs: true")
+		}
 	}
 	for _, key := range []string{"owner_not", "group_not"} {
 		v := fields[key]
@@ -354,10 +472,11 @@ type finder struct {
 	modeOver   uint32
 	hasMode    bool
 	homeOwner  map[string]uint32 // root -> uid whose home it is
+	homeGroup  map[string]uint32 // root -> that account's primary gid
 	report     int
 	maxEntries int64
 	offenders  int64
-	shown      []string
+	shown      []shownEntry // the report offenders first by path, sorted
 	seen       int64
 	last       string // the directory being scanned when stopped
 	needIDs    bool
@@ -382,7 +501,7 @@ func findLeaf(ctx context.Context, env Env, c *FindCheck) (bool, string, error) 
 		}
 		f.modeOver, f.hasMode = m, true
 	}
-	f.needIDs = c.NoOwner != nil || c.NoGroup != nil || c.OwnerNot != nil || c.GroupNot != nil || c.NotHomeOwner != nil
+	f.needIDs = c.NoOwner != nil || c.NoGroup != nil || c.OwnerNot != nil || c.GroupNot != nil || c.NotHomeOwner != nil || c.NotHomeGroup != nil
 	spec := WalkSpec{
 		Roots:          c.Paths,
 		MaxDepth:       c.MaxDepth,
@@ -406,12 +525,13 @@ func findLeaf(ctx context.Context, env Env, c *FindCheck) (bool, string, error) 
 		if len(homes) > maxFindRootsFromHomes {
 			return false, "", fmt.Errorf("find: home_dirs: %d home directories, more than %d", len(homes), maxFindRootsFromHomes)
 		}
-		f.homeOwner = map[string]uint32{}
+		f.homeOwner, f.homeGroup = map[string]uint32{}, map[string]uint32{}
 		for _, h := range homes {
 			if _, dup := f.homeOwner[h.Dir]; dup || h.Dir == "" || !strings.HasPrefix(h.Dir, "/") {
 				continue
 			}
 			f.homeOwner[h.Dir] = h.UID
+			f.homeGroup[h.Dir] = h.GID
 			spec.Roots = append(spec.Roots, h.Dir)
 		}
 		where = fmt.Sprintf("%d home directories", len(spec.Roots))
@@ -455,10 +575,30 @@ func (f *finder) visit(e *WalkEntry) error {
 		return nil
 	}
 	f.offenders++
-	if len(f.shown) < f.report {
-		f.shown = append(f.shown, f.describe(e))
-	}
+	f.keep(e)
 	return nil
+}
+
+// shownEntry is an offender evidence lists.
+type shownEntry struct{ path, text string }
+
+// keep remembers e when it is among the first report offenders by path,
+// so that the same offenders are listed whatever order a walk found them
+// in.
+func (f *finder) keep(e *WalkEntry) {
+	if f.report == 0 {
+		return
+	}
+	p := e.Path()
+	full := len(f.shown) >= f.report
+	if full && p >= f.shown[len(f.shown)-1].path {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(f.shown, p, func(s shownEntry, p string) int { return strings.Compare(s.path, p) })
+	if full {
+		f.shown = f.shown[:len(f.shown)-1]
+	}
+	f.shown = slices.Insert(f.shown, i, shownEntry{p, f.describe(e)})
 }
 
 // offends reports whether every predicate given holds for e.
@@ -478,13 +618,18 @@ func (f *finder) offends(e *WalkEntry) bool {
 			return false
 		}
 	}
-	if c.Name != "" {
+	if c.Name != "" || c.NameNot != nil {
 		base := e.Name
 		if e.Dir == "" {
 			base = path.Base(e.Name)
 		}
-		if ok, _ := path.Match(c.Name, base); !ok {
+		if ok, _ := path.Match(c.Name, base); c.Name != "" && !ok {
 			return false
+		}
+		for _, g := range c.NameNot {
+			if ok, _ := path.Match(g, base); ok {
+				return false
+			}
 		}
 	}
 	perm := UnixPerm(e.Mode)
@@ -511,6 +656,12 @@ func (f *finder) offends(e *WalkEntry) bool {
 		if c.NotHomeOwner != nil {
 			uid, ok := f.homeOwner[e.Root]
 			if !ok || !flag(c.NotHomeOwner, e.UID != uid) {
+				return false
+			}
+		}
+		if c.NotHomeGroup != nil {
+			gid, ok := f.homeGroup[e.Root]
+			if !ok || !flag(c.NotHomeGroup, e.GID != gid) {
 				return false
 			}
 		}
@@ -562,10 +713,11 @@ func (f *finder) offendersText() string {
 	}
 	s := fmt.Sprintf("%s %s (max_matches %d)", groupDigits(f.offenders), word, f.c.MaxMatches)
 	if len(f.shown) > 0 {
-		// Sorted so that the same offenders read the same whatever order
-		// the directories listed them in.
-		slices.Sort(f.shown)
-		s += ": " + strings.Join(f.shown, ", ")
+		texts := make([]string, len(f.shown))
+		for i, e := range f.shown {
+			texts[i] = e.text
+		}
+		s += ": " + strings.Join(texts, ", ")
 		if more := f.offenders - int64(len(f.shown)); more > 0 {
 			s += fmt.Sprintf(" and %s more", groupDigits(more))
 		}

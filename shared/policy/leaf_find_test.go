@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +41,7 @@ func (w *walkEnv) Walk(ctx context.Context, spec WalkSpec, visit func(*WalkEntry
 			if p != root {
 				depth = 1 + strings.Count(strings.TrimPrefix(p, prefix), "/")
 			}
-			if spec.MaxDepth > 0 && depth > spec.MaxDepth {
+			if spec.MaxDepth != nil && depth > *spec.MaxDepth {
 				continue
 			}
 			excluded := false
@@ -88,7 +90,7 @@ func findFixture(t *testing.T) *walkEnv {
 			ent("/home/alice/.profile", 0o644, 0, "root", 0, "root"),
 			ent("/home/bob/.netrc", 0o644, 1001, "bob", 1001, "bob"),
 		},
-		homes: []HomeDir{{"alice", 1000, "/home/alice"}, {"bob", 1001, "/home/bob"}},
+		homes: []HomeDir{{"alice", 1000, 1000, "/home/alice"}, {"bob", 1001, 1001, "/home/bob"}},
 	}
 }
 
@@ -107,7 +109,7 @@ func TestFindLeaf(t *testing.T) {
 		{"within max_matches", `{paths: [/], type: file, world_writable: true, max_matches: 2}`, StatusPass,
 			"2 offenders (max_matches 2): /tmp/x (mode 0666, owner alice, group alice), /var/tmp/y (mode 0777, owner uid 4242 (no account), group gid 4343 (no group))"},
 		{"report limits the list", `{paths: [/], suid: false, sgid: false, report: 1}`, StatusFail,
-			"8 offenders (max_matches 0): /tmp (dir, mode 1777, owner root, group root) and 7 more"},
+			"8 offenders (max_matches 0): /home/alice/.netrc (mode 0600, owner alice, group alice) and 7 more"},
 		{"suid", `{paths: [/usr], suid: true}`, StatusFail, "1 offender (max_matches 0): /usr/bin/passwd (mode 4755, owner root, group root)"},
 		{"sgid", `{paths: [/usr], sgid: true, group_not: [tty]}`, StatusPass, "no offenders"},
 		{"unowned or ungrouped", `{paths: [/], no_owner: true, no_group: true}`, StatusFail,
@@ -228,11 +230,21 @@ func TestFindCheckValidation(t *testing.T) {
 		{`{paths: [/], home_dirs: true, suid: true}`, "check.find.home_dirs: paths and home_dirs are exclusive"},
 		{`{paths: [tmp], suid: true}`, `check.find.paths[0]: "tmp" must be an absolute path`},
 		{`{paths: [], suid: true}`, "check.find.paths: must list at least one path"},
-		{`{paths: [/]}`, "check.find: needs at least one of name, world_writable, sticky, suid, sgid, no_owner, no_group, owner_not, group_not, not_home_owner, mode_over"},
-		{`{paths: [/], name: "a/b"}`, `check.find.name: "a/b" is not a glob on a base name`},
-		{`{paths: [/], name: "[x"}`, `check.find.name: "[x" is not a glob`},
+		{`{paths: [/]}`, "check.find: needs at least one of name, name_not, world_writable, sticky, suid, sgid, no_owner, no_group, owner_not, group_not, not_home_owner, not_home_group, mode_over"},
+		{`{paths: [/], name: "a/b"}`, `check.find.name: "a/b" is not a valid glob on a base name: a base name has no "/"`},
+		{`{paths: [/], name: "[x"}`, `check.find.name: "[x" is not a valid glob on a base name: syntax error in pattern: the class at offset 0 is never closed with "]"`},
+		{`{paths: [/], name: ""}`, `check.find.name: "" is not a valid glob on a base name: it is empty`},
+		{`{paths: [/], name: 'a\'}`, `check.find.name: "a\\" is not a valid glob on a base name: syntax error in pattern: it ends in a lone "\"`},
+		{`{paths: [/], name: "[]a]"}`, `the class at offset 0 is empty or starts with "]" (write \] for a literal ])`},
+		{`{paths: [/var/log], name_not: ["*[bw]tmp[.-]?*"]}`,
+			`check.find.name_not[0]: "*[bw]tmp[.-]?*" is not a valid glob on a base name: syntax error in pattern: in the class at offset 8 a "-" must join two characters (write \- for a literal -)`},
+		{`{paths: [/var/log], name_not: "[-a]"}`, `check.find.name_not: "[-a]" is not a valid glob on a base name: syntax error in pattern: in the class at offset 0 a "-" must join`},
+		{`{paths: [/var/log], name_not: []}`, "check.find.name_not: must list at least one glob"},
+		{`{paths: [/var/log], name_not: [7, true]}`, "check.find.name_not[1]: must be a string, not a boolean"},
+		{`{paths: [/], not_home_group: true}`, "check.find.not_home_group: needs home_dirs: true"},
+		{`{paths: [/], not_home_group: "yes"}`, "check.find.not_home_group: must be true or false"},
 		{`{paths: [/], suid: true, type: fifo}`, `check.find.type: "fifo" is not file, dir, symlink or any`},
-		{`{paths: [/], suid: true, max_depth: -1}`, "check.find.max_depth: must not be negative"},
+		{`{paths: [/], suid: true, max_depth: -1}`, "check.find.max_depth: must not be negative (0 examines the roots only; leave it out for no limit)"},
 		{`{paths: [/], suid: true, exclude: [proc]}`, `check.find.exclude[0]: "proc" must be an absolute path`},
 		{`{paths: [/], not_home_owner: true}`, "check.find.not_home_owner: needs home_dirs: true"},
 		{`{paths: [/], owner_not: []}`, "check.find.owner_not: must list at least one name"},
@@ -257,5 +269,115 @@ func TestGroupDigits(t *testing.T) {
 		if got := groupDigits(n); got != want {
 			t.Errorf("groupDigits(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestFindLeafNewKeys: max_depth 0, name_not and not_home_group, through
+// the parser and Evaluate.
+func TestFindLeafNewKeys(t *testing.T) {
+	cases := []struct {
+		name, check string
+		want        Status
+		detail      string
+	}{
+		// The home directories themselves: /home/bob is 0755, the roots
+		// only are judged (bob's 0644 .netrc is below them).
+		{"roots only", `{home_dirs: true, max_depth: 0, mode_over: "0750"}`, StatusFail,
+			"1 offender (max_matches 0): /home/bob (dir, mode 0755, owner bob, group bob)"},
+		{"roots only of paths", `{paths: [/var/log, /tmp], max_depth: 0, world_writable: true}`, StatusFail,
+			"1 offender (max_matches 0): /tmp (dir, mode 1777, owner root, group root)"},
+		{"unlimited when absent", `{paths: [/var/log], group_not: [adm, root]}`, StatusFail,
+			"3 offenders (max_matches 0): /var/log/btmp.1 (mode 0660, owner root, group utmp), /var/log/private/app.log (mode 0640, owner root, group staff), /var/log/wtmp (mode 0664, owner root, group utmp)"},
+		{"name_not list", `{paths: [/var/log], group_not: [adm, root], name_not: ["wtmp*", "btmp*", "lastlog*"]}`, StatusFail,
+			"1 offender (max_matches 0): /var/log/private/app.log (mode 0640, owner root, group staff)"},
+		{"name_not one glob, still descended", `{paths: [/var/log], group_not: [adm, root, utmp], name_not: priv*}`, StatusFail,
+			"1 offender (max_matches 0): /var/log/private/app.log (mode 0640, owner root, group staff)"},
+		{"name and name_not", `{paths: [/var/log], name: "*tmp*", name_not: "*.1", group_not: [root]}`, StatusFail,
+			"1 offender (max_matches 0): /var/log/wtmp (mode 0664, owner root, group utmp)"},
+		{"name_not on a root's base name", `{paths: [/var/log], max_depth: 0, name_not: log, group_not: [adm]}`, StatusPass, "no offenders"},
+		// alice's .profile is root:root (not alice's group 1000), bob's
+		// .bashrc is bob:staff; bob's .netrc is bob:bob.
+		{"not_home_group", `{home_dirs: true, not_home_group: true, name: ".*"}`, StatusFail,
+			"2 offenders (max_matches 0): /home/alice/.profile (mode 0644, owner root, group root), /home/bob/.bashrc (mode 0644, owner bob, group staff)"},
+		{"not_home_group false", `{home_dirs: true, not_home_group: false, type: file}`, StatusFail,
+			"3 offenders (max_matches 0): /home/alice/.netrc (mode 0600, owner alice, group alice), /home/bob/.netrc (mode 0644, owner bob, group bob), /home/bob/.ssh/id (mode 0600, owner bob, group bob)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := findFixture(t)
+			env.entries = append(env.entries,
+				ent("/home/alice", fs.ModeDir|0o750, 1000, "alice", 1000, "alice"),
+				ent("/home/bob", fs.ModeDir|0o755, 1001, "bob", 1001, "bob"),
+				ent("/home/bob/.bashrc", 0o644, 1001, "bob", 50, "staff"),
+				ent("/home/bob/.ssh", fs.ModeDir|0o700, 1001, "bob", 1001, "bob"),
+				ent("/home/bob/.ssh/id", 0o600, 1001, "bob", 1001, "bob"),
+				ent("/var/log", fs.ModeDir|0o755, 0, "root", 0, "root"),
+				ent("/var/log/syslog", 0o640, 0, "root", 4, "adm"),
+				ent("/var/log/wtmp", 0o664, 0, "root", 43, "utmp"),
+				ent("/var/log/btmp.1", 0o660, 0, "root", 43, "utmp"),
+				ent("/var/log/private", fs.ModeDir|0o750, 0, "root", 0, "root"),
+				ent("/var/log/private/app.log", 0o640, 0, "root", 50, "staff"),
+			)
+			r := Evaluate(context.Background(), onePolicy(t, "{find: "+c.check+"}"), env)
+			if r.Status != c.want || len(r.Evidence) != 1 {
+				t.Fatalf("status %s (want %s) %s, evidence:\n%s", r.Status, c.want, r.Error, evidenceText(r.Evidence))
+			}
+			_, detail, _ := strings.Cut(r.Evidence[0].Detail, "; ")
+			if detail != c.detail {
+				t.Errorf("evidence %q\nwant ...; %q", r.Evidence[0].Detail, c.detail)
+			}
+		})
+	}
+}
+
+// TestFindMaxDepthZeroSurvivesJSON: agents receive policies as JSON; an
+// explicit max_depth 0 (the roots only) must not become "unlimited".
+func TestFindMaxDepthZeroSurvivesJSON(t *testing.T) {
+	for check, want := range map[string]string{
+		`{home_dirs: true, max_depth: 0, mode_over: "0750"}`: `"max_depth":0`,
+		`{home_dirs: true, max_depth: 2, mode_over: "0750"}`: `"max_depth":2`,
+		`{home_dirs: true, mode_over: "0750"}`:               "",
+	} {
+		p := onePolicy(t, "{find: "+check+"}")
+		data, err := json.Marshal([]Policy{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (want == "") == strings.Contains(string(data), "max_depth") || !strings.Contains(string(data), want) {
+			t.Errorf("%s: JSON %s, want %q", check, data, want)
+		}
+		var back []Policy
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatal(err)
+		}
+		if err := Validate("set", back); err != nil || !reflect.DeepEqual(back[0], p) {
+			t.Fatalf("round trip %s: %v", data, err)
+		}
+		env := findFixture(t)
+		Evaluate(context.Background(), back[0], env)
+		got := "nil"
+		if env.gotSpec.MaxDepth != nil {
+			got = fmt.Sprint(*env.gotSpec.MaxDepth)
+		}
+		if wantSpec := strings.TrimPrefix(want, `"max_depth":`); (want == "" && got != "nil") || (want != "" && got != wantSpec) {
+			t.Errorf("%s: the walk got max_depth %s", check, got)
+		}
+	}
+}
+
+// TestFindReportIsOrderIndependent: with more offenders than report,
+// the first ones by path are listed whatever order the walk found them
+// in (a parallel walk has no fixed order).
+func TestFindReportIsOrderIndependent(t *testing.T) {
+	env := findFixture(t)
+	check := onePolicy(t, `{find: {paths: [/], suid: false, sgid: false, report: 3}}`)
+	want := "8 offenders (max_matches 0): /home/alice/.netrc (mode 0600, owner alice, group alice), " +
+		"/home/alice/.profile (mode 0644, owner root, group root), /home/bob/.netrc (mode 0644, owner bob, group bob) and 5 more"
+	for i := 0; i < 2; i++ {
+		r := Evaluate(context.Background(), check, env)
+		if _, detail, _ := strings.Cut(r.Evidence[0].Detail, "; "); detail != want {
+			t.Errorf("order %d: evidence %q\nwant ...; %q", i, r.Evidence[0].Detail, want)
+		}
+		slices.Reverse(env.entries)
 	}
 }

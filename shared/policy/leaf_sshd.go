@@ -340,33 +340,73 @@ func sshdTime(s string) (string, bool) {
 	return strconv.FormatInt(total, 10), true
 }
 
-// sshdAlgoList applies a "+", "-" or "^" list to the default list.
-func sshdAlgoList(def, v string) string {
+// sshdSupported are the algorithms OpenSSH 9.2p1 supports (`ssh -Q cipher`,
+// `ssh -Q mac`, `ssh -Q kex`), in its own order: the set that patterns in
+// a configured list are expanded against.
+var sshdSupported = map[string][]string{
+	"ciphers": strings.Split("3des-cbc,aes128-cbc,aes192-cbc,aes256-cbc,aes128-ctr,aes192-ctr,aes256-ctr,"+
+		"aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com", ","),
+	"macs": strings.Split("hmac-sha1,hmac-sha1-96,hmac-sha2-256,hmac-sha2-512,hmac-md5,hmac-md5-96,"+
+		"umac-64@openssh.com,umac-128@openssh.com,hmac-sha1-etm@openssh.com,hmac-sha1-96-etm@openssh.com,"+
+		"hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-md5-etm@openssh.com,"+
+		"hmac-md5-96-etm@openssh.com,umac-64-etm@openssh.com,umac-128-etm@openssh.com", ","),
+	"kexalgorithms": strings.Split("diffie-hellman-group1-sha1,diffie-hellman-group14-sha1,diffie-hellman-group14-sha256,"+
+		"diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha1,"+
+		"diffie-hellman-group-exchange-sha256,ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,"+
+		"curve25519-sha256,curve25519-sha256@libssh.org,sntrup761x25519-sha512@openssh.com", ","),
+}
+
+// sshdAlgoList computes the effective algorithm list of key as sshd
+// assembles it: "+list" appends to the default, "^list" puts the list in
+// front of it, "-list" removes what its patterns match from it; then
+// (except for "-") every entry, a name or a wildcard pattern, is expanded
+// against the supported algorithms in their order, and duplicates are
+// dropped, keeping the first.
+func sshdAlgoList(key, v string) string {
+	def := sshdDefaults[key]
 	if v == "" || def == "" {
 		return v
 	}
+	var list string
 	switch v[0] {
 	case '+':
-		return def + "," + v[1:]
+		list = def + "," + v[1:]
 	case '^':
-		return v[1:] + "," + def
+		list = v[1:] + "," + def
 	case '-':
 		var kept []string
-		pats := strings.Split(v[1:], ",")
 		for _, a := range strings.Split(def, ",") {
-			drop := false
-			for _, p := range pats {
-				if ok, _ := path.Match(p, a); ok {
-					drop = true
-				}
-			}
-			if !drop {
+			if !sshdPatternsMatch(v[1:], a) {
 				kept = append(kept, a)
 			}
 		}
 		return strings.Join(kept, ",")
+	default:
+		list = v
 	}
-	return v
+	supported := sshdSupported[key]
+	seen := map[string]bool{}
+	var out []string
+	for _, pat := range strings.Split(list, ",") {
+		for _, a := range supported {
+			if !seen[a] && sshdPatternsMatch(pat, a) {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// sshdPatternsMatch reports whether a matches one of the comma-separated
+// wildcard patterns (* and ?, as sshd's match_pattern_list).
+func sshdPatternsMatch(patterns, a string) bool {
+	for _, p := range strings.Split(patterns, ",") {
+		if ok, _ := path.Match(p, a); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // sshdValue computes the value of key from entries (all of one scope, in
@@ -402,7 +442,7 @@ func sshdValue(key string, entries []sshdEntry) (*string, []sshdEntry) {
 	case sshdUpperKeys[key]:
 		v = strings.ToUpper(v)
 	case sshdAlgoKeys[key]:
-		v = sshdAlgoList(sshdDefaults[key], v)
+		v = sshdAlgoList(key, v)
 	}
 	return &v, used
 }

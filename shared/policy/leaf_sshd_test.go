@@ -101,3 +101,24 @@ func TestConfigParsersOddInput(t *testing.T) {
 		t.Errorf("%s\n%swant %q", r.Status, evidenceText(r.Evidence), want)
 	}
 }
+
+// TestSSHDAlgoListAssembly follows sshd's assembly of algorithm lists:
+// wildcards expanded against the supported algorithms, "+" and "^" lists
+// merged with the default without duplicates, "-" removing matches.
+func TestSSHDAlgoListAssembly(t *testing.T) {
+	cases := []struct{ key, value, want string }{
+		{"ciphers", "aes*-ctr", "aes128-ctr,aes192-ctr,aes256-ctr"},
+		{"ciphers", "aes256-gcm@openssh.com,aes*-ctr,aes256-ctr", "aes256-gcm@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr"},
+		{"ciphers", "^aes256-gcm@openssh.com", "aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com"},
+		{"ciphers", "-chacha20*", "aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com"},
+		{"macs", "+hmac-sha2-256", "umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh.com,umac-64@openssh.com,umac-128@openssh.com,hmac-sha2-256,hmac-sha2-512,hmac-sha1"},
+		{"macs", "+hmac-md5", "umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh.com,umac-64@openssh.com,umac-128@openssh.com,hmac-sha2-256,hmac-sha2-512,hmac-sha1,hmac-md5"},
+		{"kexalgorithms", "curve25519-sha256*", "curve25519-sha256,curve25519-sha256@libssh.org"},
+		{"ciphers", "no-such-cipher", ""},
+	}
+	for _, c := range cases {
+		if got := sshdAlgoList(c.key, c.value); got != c.want {
+			t.Errorf("%s %q:\n got %s\nwant %s", c.key, c.value, got, c.want)
+		}
+	}
+}

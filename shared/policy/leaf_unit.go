@@ -101,6 +101,7 @@ type unitFound struct {
 	real     string // the first unit file that is not a mask, "" none
 	aliasOf  string // file is a link to another unit's file: its name
 	template string // name's template ("getty@.service") when that was used
+	sysv     bool   // no unit file: systemd generates the unit from /etc/init.d
 }
 
 // isMask reports whether st is systemd's mask: /dev/null or an empty file.
@@ -128,6 +129,11 @@ func findUnit(ctx context.Context, env Env, name string) (unitFound, error) {
 		for _, dir := range unitDirs {
 			p := dir + "/" + nm
 			st, err := env.Stat(ctx, p)
+			// systemd decides a mask by the link's target path, so a link
+			// to /dev/null masks even in an image without a /dev/null.
+			if t, ok := linkTarget(ctx, env, p); ok && path.Clean(t) == "/dev/null" {
+				st, err = FileStat{Mode: fs.ModeDevice | fs.ModeCharDevice}, nil
+			}
 			if errors.Is(err, ErrNotFound) {
 				continue
 			}
@@ -150,6 +156,18 @@ func findUnit(ctx context.Context, env Env, name string) (unitFound, error) {
 		}
 		if u.file != "" {
 			return u, nil
+		}
+	}
+	// systemd-sysv-generator makes NAME.service from /etc/init.d/NAME
+	// when no unit file of that name exists.
+	if base, ok := strings.CutSuffix(name, ".service"); ok && !strings.Contains(base, "@") {
+		p := "/etc/init.d/" + base
+		st, err := env.Stat(ctx, p)
+		switch {
+		case err == nil && st.Mode.IsRegular():
+			u.file, u.real, u.sysv = p, p, true
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return u, fmt.Errorf("stat %s: %w", p, err)
 		}
 	}
 	return u, nil
@@ -197,6 +215,19 @@ func unitState(ctx context.Context, env Env, u unitFound) (unitStatus, error) {
 			st = "masked-runtime"
 		}
 		return unitStatus{state: st, why: u.file + " is " + u.maskHow}, nil
+	}
+	if u.sysv {
+		// As systemd-sysv-install is-enabled: a start link in a
+		// multi-user runlevel's rc directory enables the script.
+		base := strings.TrimSuffix(u.name, ".service")
+		links, err := env.Glob(ctx, "/etc/rc[2345].d/S[0-9][0-9]"+base)
+		if err != nil {
+			return unitStatus{}, fmt.Errorf("glob /etc/rc?.d: %w", err)
+		}
+		if len(links) > 0 {
+			return unitStatus{state: "enabled", why: "generated from " + u.file + ", started via " + links[0], linked: true}, nil
+		}
+		return unitStatus{state: "disabled", why: "generated from " + u.file + ", which no /etc/rc[2-5].d/S* link starts"}, nil
 	}
 	if u.aliasOf != "" {
 		target, err := findUnit(ctx, env, u.aliasOf)

@@ -105,3 +105,35 @@ func TestSystemdUnitParseErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemdUnitMaskWithoutDevNull: an image exported without /dev (an
+// OCI layer, a tarball) still has its masks, because systemd decides a
+// mask by the link's target path, not by what the target is.
+func TestSystemdUnitMaskWithoutDevNull(t *testing.T) {
+	env := loadTree(t, "unit/root")
+	delete(env.files, "/dev/null")
+	runSysCases(t, env, "systemd_unit", []sysCase{
+		{"masked by a dangling /dev/null link", `{name: avahi-daemon, masked: true, enabled: false}`, StatusPass,
+			"avahi-daemon.service: masked, /etc/systemd/system/avahi-daemon.service is linked to /dev/null; avahi-daemon.service: masked (/etc/systemd/system/avahi-daemon.service is linked to /dev/null)"},
+	})
+}
+
+// TestSystemdUnitSysVScript: a service that ships only an init script is a
+// unit systemd generates at boot, enabled by a start link in a multi-user
+// runlevel, as systemd-sysv-install reports it.
+func TestSystemdUnitSysVScript(t *testing.T) {
+	env := loadTree(t, "unit/root")
+	env.files["/etc/init.d/tftpd-hpa"] = fakeFile{data: "#!/bin/sh\n", mode: 0o755, owner: "root", uid: "0"}
+	env.files["/etc/init.d/xinetd"] = fakeFile{data: "#!/bin/sh\n", mode: 0o755, owner: "root", uid: "0"}
+	env.files["/etc/rc1.d/K01xinetd"] = fakeFile{data: "#!/bin/sh\n", mode: 0o755}
+	env.links["/etc/rc2.d/S01tftpd-hpa"] = "../init.d/tftpd-hpa"
+	env.files["/etc/rc2.d/S01tftpd-hpa"] = fakeFile{data: "#!/bin/sh\n", mode: 0o755}
+	runSysCases(t, env, "systemd_unit", []sysCase{
+		{"enabled init script", `{name: tftpd-hpa, exists: true, enabled: true}`, StatusPass,
+			"tftpd-hpa.service: unit file /etc/init.d/tftpd-hpa; tftpd-hpa.service: enabled (generated from /etc/init.d/tftpd-hpa, started via /etc/rc2.d/S01tftpd-hpa)"},
+		{"disabled init script", `{name: xinetd, enabled: false}`, StatusPass,
+			"xinetd.service: disabled (generated from /etc/init.d/xinetd, which no /etc/rc[2-5].d/S* link starts)"},
+		{"an init script is not absent", `{name: xinetd, exists: false}`, StatusFail,
+			"xinetd.service: unit file /etc/init.d/xinetd"},
+	})
+}

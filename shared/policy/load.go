@@ -15,8 +15,15 @@ import (
 // all of them. Any problem in any file rejects the whole set: the result
 // is nil and a *ValidationError listing every problem.
 func Load(paths []string) ([]Policy, error) {
+	ps, _, err := LoadWithSources(paths)
+	return ps, err
+}
+
+// LoadWithSources is Load that also maps each policy id to the file it
+// came from (as found under paths), for reports that group by file.
+func LoadWithSources(paths []string) ([]Policy, map[string]string, error) {
 	if len(paths) == 0 {
-		return nil, &ValidationError{Problems: []Problem{{Message: "no policy files given"}}}
+		return nil, nil, &ValidationError{Problems: []Problem{{Message: "no policy files given"}}}
 	}
 	var files []string
 	var problems []Problem
@@ -39,13 +46,17 @@ func Load(paths []string) ([]Policy, error) {
 	perFile, probs := parseSet(named)
 	problems = append(problems, probs...)
 	if len(problems) > 0 {
-		return nil, &ValidationError{Problems: problems}
+		return nil, nil, &ValidationError{Problems: problems}
 	}
 	var all []Policy
-	for _, ps := range perFile {
+	sources := map[string]string{}
+	for i, ps := range perFile {
 		all = append(all, ps...)
+		for _, p := range ps {
+			sources[p.ID] = named[i].Name
+		}
 	}
-	return all, nil
+	return all, sources, nil
 }
 
 // NamedFile is one policy file's name, as problems report it, and

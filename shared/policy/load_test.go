@@ -163,3 +163,24 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadWithSourcesNamesEachPolicysFile(t *testing.T) {
+	dir := filepath.Join("testdata", "load", "good")
+	ps, sources, err := LoadWithSources([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"a-first":  filepath.Join(dir, "base.yaml"),
+		"b-second": filepath.Join(dir, "linux", "ssh.yml"),
+		"c-third":  filepath.Join(dir, "linux", "more.json"),
+	}
+	if len(ps) != len(want) || len(sources) != len(want) {
+		t.Fatalf("%d policies, sources %v; want %v", len(ps), sources, want)
+	}
+	for id, f := range want {
+		if sources[id] != f {
+			t.Errorf("%s from %q, want %q", id, sources[id], f)
+		}
+	}
+}

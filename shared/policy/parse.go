@@ -312,7 +312,7 @@ func (ps *parser) policyNode(n *yaml.Node, index int) (Policy, int) {
 	}
 	ps.params = nil // a previous policy's parameters are not this one's
 	fields := ps.fields(n, "", []string{"id", "title", "description", "severity", "platforms",
-		"tags", "rationale", "remediation", "parameters", "references", "applies_if", "check"})
+		"tags", "rationale", "remediation", "fix", "parameters", "references", "applies_if", "check"})
 	if fields == nil {
 		return p, n.Line
 	}
@@ -343,6 +343,9 @@ func (ps *parser) policyNode(n *yaml.Node, index int) (Policy, int) {
 	p.Description = ps.optional(fields, "description")
 	p.Rationale = ps.optional(fields, "rationale")
 	p.Remediation = ps.optional(fields, "remediation")
+	if fixNode := fields["fix"]; fixNode != nil {
+		p.Fix = ps.fix(fixNode)
+	}
 	if v := fields["platforms"]; v != nil {
 		p.Platforms, _ = ps.strs(v, "platforms")
 		seen := map[string]bool{}

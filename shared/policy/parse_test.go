@@ -41,7 +41,7 @@ func TestParseRejects(t *testing.T) {
 		{"policies not a list", "policies: {id: a}\n", []Problem{{File: "p.yaml", Line: 1, Field: "policies", Message: "must be a list of policies"}}},
 		{"policies empty", "policies: []\n", []Problem{{File: "p.yaml", Line: 1, Field: "policies", Message: "list is empty"}}},
 		{"two documents", head + "    check: {expr: 'true'}\n---\npolicies: []\n", []Problem{{File: "p.yaml", Line: 6, Message: "more than one YAML document; put every policy under one policies: list"}}},
-		{"policy not a mapping", "policies:\n  - just-a-string\n", []Problem{{File: "p.yaml", Line: 2, Policy: "#1", Message: "the file must be a mapping with keys id, title, description, severity, platforms, tags, rationale, remediation, parameters, references, applies_if, check, not \"just-a-string\""}}},
+		{"policy not a mapping", "policies:\n  - just-a-string\n", []Problem{{File: "p.yaml", Line: 2, Policy: "#1", Message: "the file must be a mapping with keys id, title, description, severity, platforms, tags, rationale, remediation, fix, parameters, references, applies_if, check, not \"just-a-string\""}}},
 		{"required fields", "policies:\n  - description: d\n", []Problem{
 			{File: "p.yaml", Line: 2, Policy: "#1", Field: "id", Message: "required"},
 			{File: "p.yaml", Line: 2, Policy: "#1", Field: "title", Message: "required"},
@@ -83,7 +83,7 @@ func TestParseRejects(t *testing.T) {
 			prob(5, "tags[1]", "empty tag"),
 		}},
 		{"unknown policy field", head + "    colour: red\n    check: {expr: 'true'}\n", []Problem{
-			prob(5, "colour", "unknown field (known: id, title, description, severity, platforms, tags, rationale, remediation, parameters, references, applies_if, check)"),
+			prob(5, "colour", "unknown field (known: id, title, description, severity, platforms, tags, rationale, remediation, fix, parameters, references, applies_if, check)"),
 		}},
 		{"duplicate key", head + "    title: U\n    check: {expr: 'true'}\n", []Problem{
 			prob(5, "title", "given twice (first at line 3)"),

@@ -38,8 +38,11 @@ type Policy struct {
 	Tags        []string `json:"tags,omitempty" yaml:"tags,omitempty"`
 	Rationale   string   `json:"rationale,omitempty" yaml:"rationale,omitempty"`
 	Remediation string   `json:"remediation,omitempty" yaml:"remediation,omitempty"`
-	AppliesIf   *Check   `json:"applies_if,omitempty" yaml:"applies_if,omitempty"`
-	Check       Check    `json:"check" yaml:"check"`
+	// Fix is the remediation as data (fix.go): texts to review and run,
+	// never run by Steward.
+	Fix       *Fix   `json:"fix,omitempty" yaml:"fix,omitempty"`
+	AppliesIf *Check `json:"applies_if,omitempty" yaml:"applies_if,omitempty"`
+	Check     Check  `json:"check" yaml:"check"`
 	// Parameters are the variables the policy declares, by name, for
 	// "${name}" references in its value tests (params.go).
 	Parameters map[string]Parameter `json:"parameters,omitempty" yaml:"parameters,omitempty"`

@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -72,7 +70,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 2
 		}
 	}
-	policies, err := policy.Load(paths)
+	policies, sources, err := policy.LoadWithSources(paths)
 	if err != nil {
 		fmt.Fprintf(stderr, "steward-agent check: invalid policies, nothing evaluated:\n%v\n", err)
 		return 2
@@ -95,7 +93,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		info := check.HostFacts(doc)
 		info.Root, info.CheckedAt, info.Sources = *root, started, paths
 		info.AgentVersion, info.FailOn = version, *failOn
-		return check.ReportInput{Info: info, Policies: policies, Results: results, Source: policySources(paths)}
+		return check.ReportInput{Info: info, Policies: policies, Results: results, Source: sources}
 	}
 	switch *format {
 	case "table":
@@ -142,50 +140,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// policySources maps each policy id to the file it came from, for the
-// reports' grouping. policy.Load has already accepted the whole set, so
-// every file parses; this loads each file alone, expanding a directory
-// as Load does (*.yaml, *.yml, *.json beneath it, hidden names skipped).
-// A policy whose file it cannot tell is left out; the reports then name
-// no file for it.
-func policySources(paths []string) map[string]string {
-	out := map[string]string{}
-	for _, p := range paths {
-		var files []string
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			_ = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-				if err != nil {
-					return nil
-				}
-				hidden := path != p && strings.HasPrefix(d.Name(), ".")
-				switch {
-				case d.IsDir() && hidden:
-					return filepath.SkipDir
-				case d.IsDir() || hidden:
-					return nil
-				}
-				switch strings.ToLower(filepath.Ext(path)) {
-				case ".yaml", ".yml", ".json":
-					files = append(files, path)
-				}
-				return nil
-			})
-		} else {
-			files = []string{p}
-		}
-		for _, f := range files {
-			ps, err := policy.Load([]string{f})
-			if err != nil {
-				continue
-			}
-			for _, pol := range ps {
-				if _, seen := out[pol.ID]; !seen {
-					out[pol.ID] = f
-				}
-			}
-		}
-	}
-	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/steward-project/steward/agent/internal/collect"
 	"github.com/steward-project/steward/shared/policy"
 	"github.com/steward-project/steward/shared/version"
 )
@@ -112,26 +113,6 @@ func firstLine(s string) string {
 	return strings.TrimSpace(line)
 }
 
-// dmiVendors maps a lower-case substring of a DMI identity file to the
-// hypervisor, in systemd-detect-virt's names and, as its DMI table does,
-// the more specific first (KVM guests also say QEMU).
-var dmiVendors = []struct{ marker, name string }{
-	{"amazon ec2", "amazon"},
-	{"google compute engine", "google"},
-	{"kvm", "kvm"},
-	{"qemu", "qemu"},
-	{"vmware", "vmware"},
-	{"innotek gmbh", "oracle"},
-	{"virtualbox", "oracle"},
-	{"xen", "xen"},
-	{"bochs", "bochs"},
-	{"parallels", "parallels"},
-	{"bhyve", "bhyve"},
-	{"apple virtualization", "apple"},
-	{"hyper-v", "microsoft"},
-	{"microsoft corporation virtual machine", "microsoft"},
-}
-
 // virtualFact looks for a hypervisor as systemd-detect-virt --vm does
 // where a file can tell: the DMI identity (sys_vendor, product_name,
 // bios_vendor, board_vendor), Xen's /sys/hypervisor/type, and the CPU's
@@ -148,14 +129,8 @@ func (e *liveEnv) virtualFact(ctx context.Context) policy.Fact {
 			continue
 		}
 		looked = true
-		l := strings.ToLower(v)
-		if f == "product_name" && l == "virtual machine" {
-			return policy.Fact{Value: "microsoft", From: fmt.Sprintf("%s %q", p, v), Known: true}
-		}
-		for _, d := range dmiVendors {
-			if strings.Contains(l, d.marker) {
-				return policy.Fact{Value: d.name, From: fmt.Sprintf("%s %q", p, v), Known: true}
-			}
+		if name := collect.DMIHypervisor(strings.ToLower(v)); name != "" {
+			return policy.Fact{Value: name, From: fmt.Sprintf("%s %q", p, v), Known: true}
 		}
 	}
 	if v, ok, _ := e.readFact(ctx, "/sys/hypervisor/type"); ok {

@@ -104,11 +104,17 @@ func (e *liveEnv) Stat(ctx context.Context, p string) (policy.FileStat, error) {
 	if err := ctx.Err(); err != nil {
 		return policy.FileStat{}, err
 	}
-	hp, err := e.hostPath(p)
+	return e.stat(p, e.hostPath, os.Stat)
+}
+
+// stat maps p to this machine with resolve and describes it with statFn
+// (os.Stat, or os.Lstat for a link itself), names from the checked root.
+func (e *liveEnv) stat(p string, resolve func(string) (string, error), statFn func(string) (fs.FileInfo, error)) (policy.FileStat, error) {
+	hp, err := resolve(p)
 	if err != nil {
 		return policy.FileStat{}, err
 	}
-	fi, err := os.Stat(hp)
+	fi, err := statFn(hp)
 	if errors.Is(err, fs.ErrNotExist) {
 		return policy.FileStat{}, fmt.Errorf("%s: %w", p, policy.ErrNotFound)
 	}

@@ -92,3 +92,44 @@ func TestFindLiveMachine(t *testing.T) {
 		t.Errorf("shadow's group: status %s %s, evidence %+v", r.Status, r.Error, r.Evidence)
 	}
 }
+
+// TestFindNewKeysOnTree: max_depth 0, name_not and not_home_group against
+// a real tree under a root, with the image's own passwd and group files.
+func TestFindNewKeysOnTree(t *testing.T) {
+	root := scanTree(t)
+	// bob's home and .netrc and alice's .netrc are root:root; give alice a
+	// file of group adm (gid 4), not her primary group 1000.
+	if err := os.WriteFile(root+"/home/alice/.adm-notes", []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(root+"/home/alice/.adm-notes", 1000, 4); err != nil {
+		t.Fatal(err)
+	}
+	env := NewEnv(context.Background(), Config{Root: root}, inventory.Document{})
+	cases := []struct {
+		name, check string
+		want        policy.Status
+		detail      string
+	}{
+		{"home directories' own mode", `{home_dirs: true, max_depth: 0, mode_over: "0750"}`, policy.StatusFail,
+			`^scanned 2 entries under 3 home directories .*; 1 offender \(max_matches 0\): /home/bob \(dir, mode 0755, owner root, group root\); skipped: 1 missing root$`},
+		{"not_home_group", `{home_dirs: true, not_home_group: true, name: ".*"}`, policy.StatusFail,
+			`; 3 offenders \(max_matches 0\): /home/alice/.adm-notes \(mode 0640, owner alice, group adm\), /home/alice/.netrc \(mode 0600, owner root, group root\), /home/bob/.netrc \(mode 0644, owner root, group root\); skipped: 1 missing root$`},
+		{"name_not", `{paths: [/data], type: file, world_writable: true, name_not: ["ww*", "inner.*"]}`, policy.StatusPass, `; no offenders$`},
+		{"name_not keeps descending", `{paths: [/data], type: file, world_writable: true, name_not: [skip, tmp, "*.txt"]}`, policy.StatusFail,
+			`; 1 offender \(max_matches 0\): /data/skip/ww-hidden \(mode 0666, owner root, group root\)$`},
+		{"excluded root", `{paths: [/data/tmp], world_writable: true, exclude: [/data]}`, policy.StatusPass,
+			`^scanned 0 entries under /data/tmp .*; no offenders; skipped: 1 excluded path or mount$`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := evalFind(t, env, c.check)
+			if r.Status != c.want || len(r.Evidence) != 1 {
+				t.Fatalf("status %s (want %s), error %q, evidence %+v", r.Status, c.want, r.Error, r.Evidence)
+			}
+			if !regexp.MustCompile(c.detail).MatchString(r.Evidence[0].Detail) {
+				t.Errorf("evidence %q\nwant it to match %s", r.Evidence[0].Detail, c.detail)
+			}
+		})
+	}
+}

@@ -212,7 +212,7 @@ func TestSystemLeavesRootTree(t *testing.T) {
 	write("etc/sysctl.conf", "# local\nnet.ipv4.ip_forward = 1\n")
 	symlink("../sysctl.conf", "etc/sysctl.d/99-sysctl.conf")
 	symlink("/dev/null", "etc/sysctl.d/50-pid-max.conf")
-	write("dev/null", "") // the image's /dev/null is whatever it holds: here empty, still a mask
+	write("dev/null", "") // the image's /dev/null is an empty file here: the link's target path makes the mask
 	write("etc/modprobe.d/cis.conf", "install cramfs /bin/false\nblacklist cramfs\n")
 	write("usr/lib/systemd/system/nftables.service", "[Service]\nExecStart=/usr/sbin/nft -f /etc/nftables.conf\n[Install]\nWantedBy=sysinit.target\n")
 	symlink("/lib/systemd/system/nftables.service", "etc/systemd/system/sysinit.target.wants/nftables.service")
@@ -235,7 +235,7 @@ func TestSystemLeavesRootTree(t *testing.T) {
 		{`{systemd_unit: {name: nftables, enabled: true}}`, policy.StatusPass,
 			"nftables.service: enabled via /etc/systemd/system/sysinit.target.wants/nftables.service"},
 		{`{systemd_unit: {name: avahi-daemon, masked: true}}`, policy.StatusPass,
-			"avahi-daemon.service: masked, /etc/systemd/system/avahi-daemon.service is empty"},
+			"avahi-daemon.service: masked, /etc/systemd/system/avahi-daemon.service is linked to /dev/null"},
 		{`{systemd_unit: {name: loop, exists: true}}`, policy.StatusError, ""},
 	}
 	for _, c := range cases {

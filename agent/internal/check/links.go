@@ -35,20 +35,7 @@ func (e *liveEnv) Lstat(ctx context.Context, p string) (policy.FileStat, error) 
 	if err := ctx.Err(); err != nil {
 		return policy.FileStat{}, err
 	}
-	hp, err := e.linkHostPath(p)
-	if err != nil {
-		return policy.FileStat{}, err
-	}
-	fi, err := os.Lstat(hp)
-	if errors.Is(err, fs.ErrNotExist) {
-		return policy.FileStat{}, fmt.Errorf("%s: %w", p, policy.ErrNotFound)
-	}
-	if err != nil {
-		return policy.FileStat{}, err
-	}
-	st := policy.FileStat{Mode: fi.Mode(), Size: fi.Size()}
-	e.fillOwner(hp, fi, &st)
-	return st, nil
+	return e.stat(p, e.linkHostPath, os.Lstat)
 }
 
 // Readlink returns the target of the symbolic link at p as written

@@ -75,6 +75,10 @@ func interactiveHomes(passwd []byte, uidMin uint64) []policy.HomeDir {
 		if err != nil || (uid != 0 && uid < uidMin) {
 			continue
 		}
+		gid, err := strconv.ParseUint(f[3], 10, 32)
+		if err != nil {
+			continue
+		}
 		shell := strings.TrimSpace(f[6])
 		if strings.HasSuffix(shell, "nologin") || strings.HasSuffix(shell, "false") {
 			continue
@@ -82,7 +86,7 @@ func interactiveHomes(passwd []byte, uidMin uint64) []policy.HomeDir {
 		if f[5] == "" || !strings.HasPrefix(f[5], "/") {
 			continue
 		}
-		out = append(out, policy.HomeDir{Account: f[0], UID: uint32(uid), Dir: path.Clean(f[5])})
+		out = append(out, policy.HomeDir{Account: f[0], UID: uint32(uid), GID: uint32(gid), Dir: path.Clean(f[5])})
 	}
 	return out
 }
@@ -167,6 +171,25 @@ func (p walkPlan) excluded(dir, name string) bool {
 		return false
 	}
 	return p.exclude[joinPath(dir, name)]
+}
+
+// rootExcluded reports whether root r (clean, absolute) is an excluded
+// path or lies under one.
+func (p walkPlan) rootExcluded(r string) bool {
+	for x := r; ; x = path.Dir(x) {
+		if p.exclude[x] {
+			return true
+		}
+		if x == "/" {
+			return false
+		}
+	}
+}
+
+// descends reports whether entries at depth+1 are examined, that is
+// whether a directory at depth is listed.
+func descends(spec policy.WalkSpec, depth int) bool {
+	return spec.MaxDepth == nil || depth < *spec.MaxDepth
 }
 
 // joinPath joins a checked-system directory and a name.

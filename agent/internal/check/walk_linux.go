@@ -7,8 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -18,75 +21,146 @@ import (
 
 // walkOpenHook, when set (by tests), is called before a directory is
 // opened with its path on the checked system; an error it returns is
-// treated as the open's error.
+// treated as the open's error. It may be called from several goroutines.
 var walkOpenHook func(dir string) error
 
-// direntBufSize is the getdents buffer, reused for the whole walk.
+// direntBufSize is each worker's getdents buffer, reused for its whole
+// walk.
 const direntBufSize = 64 << 10
+
+// walkWorkers is how many goroutines list directories at once: GOMAXPROCS,
+// at most maxWalkWorkers. Tests set it.
+var walkWorkers = func() int { return min(runtime.GOMAXPROCS(0), maxWalkWorkers) }
+
+const (
+	maxWalkWorkers = 4
+	// walkBatch is how many entries a worker stats before it takes the
+	// visit lock to hand them over.
+	walkBatch = 256
+)
 
 // Walk scans the roots of spec (policy.Walker). It lists each directory
 // with getdents and describes each entry with fstatat(AT_SYMLINK_NOFOLLOW)
 // relative to the directory's descriptor, so no symbolic link is ever
-// followed. One directory is open at a time (a deep tree cannot run out
-// of descriptors): a directory is listed to the end, then its
-// subdirectories are opened by path with O_NOFOLLOW and checked to be the
-// same directory (device and inode) that was listed, so a directory
-// swapped for a link meanwhile is counted as vanished rather than
-// followed. Memory is the getdents buffer plus the names of
-// subdirectories still to visit along the current branch. A path longer
-// than the kernel's PATH_MAX cannot be opened and counts as unreadable.
+// followed. A small pool of workers (walkWorkers) takes directories from
+// a shared stack, each holding one directory open at a time (a deep or
+// wide tree cannot run out of descriptors): a directory is listed to the
+// end, and its subdirectories are pushed to be opened later by path with
+// O_NOFOLLOW and checked to be the same directory (device and inode) that
+// was listed, so a directory swapped for a link meanwhile is counted as
+// vanished rather than followed. Entries reach visit one at a time, under
+// a lock, in batches a worker stats while the others list. Memory is a
+// getdents buffer and a batch per worker plus the directories still to
+// visit (the stack is last in, first out, so it holds about what a
+// depth-first walk would: the pending subdirectories along the branches
+// being walked), never a list of entries. A path longer than the kernel's
+// PATH_MAX cannot be opened and counts as unreadable.
 func (e *liveEnv) Walk(ctx context.Context, spec policy.WalkSpec, visit func(*policy.WalkEntry) error) (policy.WalkStats, error) {
-	w := &linuxWalker{
+	w := &linuxWalk{
 		env:   e,
 		ctx:   ctx,
 		spec:  spec,
 		plan:  newWalkPlan(spec),
 		names: e.newIDNames(),
 		visit: visit,
-		buf:   make([]byte, direntBufSize),
 	}
+	w.cond = sync.NewCond(&w.mu)
 	if e.root == "" && len(w.plan.fsTypes) > 0 {
 		// Only the live system has mounts; an image's are not mounted.
 		w.mounts = readMountTypes("/proc/self/mountinfo")
 	}
+	// The roots are examined first, in order, by this goroutine.
 	for _, r := range spec.Roots {
-		if err := w.walkRoot(path.Clean("/" + r)); err != nil {
+		if err := w.root(path.Clean("/" + r)); err != nil {
 			return w.stats, err
 		}
 	}
-	return w.stats, nil
+	n := max(1, walkWorkers())
+	workers := make([]*walkWorker, n)
+	var wg sync.WaitGroup
+	for i := range workers {
+		workers[i] = &walkWorker{w: w, buf: make([]byte, direntBufSize)}
+		wg.Add(1)
+		go func(ww *walkWorker) {
+			defer wg.Done()
+			ww.run()
+		}(workers[i])
+	}
+	wg.Wait()
+	for _, ww := range workers {
+		w.stats.Unreadable += ww.stats.Unreadable
+		w.stats.Vanished += ww.stats.Vanished
+		w.stats.Loops += ww.stats.Loops
+		w.stats.Pruned += ww.stats.Pruned
+	}
+	return w.stats, w.err
 }
 
-type linuxWalker struct {
+// linuxWalk is one Walk: what its workers share.
+type linuxWalk struct {
 	env    *liveEnv
 	ctx    context.Context
 	spec   policy.WalkSpec
 	plan   walkPlan
-	names  *idNames
 	mounts map[string]string // mount point -> fstype of the top mount
-	visit  func(*policy.WalkEntry) error
-	buf    []byte
-	stats  policy.WalkStats
-	entry  policy.WalkEntry
-	// rootDev is the current root's device, for SameFilesystem.
-	rootDev uint64
-	// ancestors are the directories walked along the current branch,
-	// for loop detection.
-	ancestors []devIno
+
+	// mu guards the stack of directories to list, busy (directories
+	// being listed) and err (the first error, which stops every worker).
+	mu    sync.Mutex
+	cond  *sync.Cond
+	stack []walkDir
+	busy  int
+	err   error
+	// stopped is err != nil, read without the lock.
+	stopped atomic.Bool
+
+	// vmu serialises visit, and guards names and stats.Entries.
+	vmu   sync.Mutex
+	names *idNames
+	visit func(*policy.WalkEntry) error
+	stats policy.WalkStats // Entries and Missing; workers count the rest
+	entry policy.WalkEntry
 }
 
 type devIno struct{ dev, ino uint64 }
 
-// subdir is a directory found while listing its parent, visited after.
-type subdir struct {
-	name     string
-	dev, ino uint64
+// ancestor is one directory of a branch, for loop detection; branches
+// share their common part.
+type ancestor struct {
+	id devIno
+	up *ancestor
 }
 
-// walkRoot visits root r (depth 0) and, when it is a directory, below it.
-func (w *linuxWalker) walkRoot(r string) error {
+// walkDir is a directory found while listing its parent (or a root),
+// listed later by some worker.
+type walkDir struct {
+	root, p, hp string
+	depth       int // depth of the directory's entries
+	id          devIno
+	rootDev     uint64    // the root's device, for SameFilesystem
+	up          *ancestor // the directories above it on its branch
+}
+
+// fail records the walk's first error and wakes every worker to stop.
+func (w *linuxWalk) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+		w.stopped.Store(true)
+	}
+	w.cond.Broadcast()
+	w.mu.Unlock()
+}
+
+// root examines root r (depth 0) and, when it is a directory to descend
+// into, stacks it.
+func (w *linuxWalk) root(r string) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
+	}
+	if w.plan.rootExcluded(r) {
+		w.stats.Pruned++
+		return nil
 	}
 	hp, err := w.env.linkHostPath(r)
 	if err != nil {
@@ -98,84 +172,138 @@ func (w *linuxWalker) walkRoot(r string) error {
 		w.stats.Missing++
 		return nil
 	}
-	w.rootDev = st.Dev
-	w.entry = policy.WalkEntry{Dir: "", Name: r, Root: r}
-	if err := w.emit(&st); err != nil {
+	w.stats.Entries++
+	w.fill(&w.entry, policy.WalkEntry{Dir: "", Name: r, Root: r}, st.Mode, st.Uid, st.Gid)
+	if err := w.visit(&w.entry); err != nil {
 		return err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return nil
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR && descends(w.spec, 0) {
+		w.stack = append(w.stack, walkDir{root: r, p: r, hp: hp, depth: 1, id: devIno{st.Dev, st.Ino}, rootDev: st.Dev})
 	}
-	w.ancestors = w.ancestors[:0]
-	return w.dir(r, r, hp, 1, devIno{st.Dev, st.Ino})
+	return nil
 }
 
-// dir lists directory d (path p on the checked system, hp on this
-// machine), whose entries are at depth.
-func (w *linuxWalker) dir(root, p, hp string, depth int, id devIno) error {
+// fill sets *e to base described by a stat's mode and ids (vmu held, or
+// before the workers start).
+func (w *linuxWalk) fill(e *policy.WalkEntry, base policy.WalkEntry, mode, uid, gid uint32) {
+	*e = base
+	e.Mode = unixMode(mode)
+	e.HasIDs, e.UID, e.GID = true, uid, gid
+	e.Owner = w.names.user(uid)
+	e.Group = w.names.group(gid)
+}
+
+// walkWorker lists directories from the shared stack.
+type walkWorker struct {
+	w     *linuxWalk
+	buf   []byte
+	batch []statted
+	subs  []walkDir
+	stats policy.WalkStats // Unreadable, Vanished, Loops, Pruned
+}
+
+// statted is a listed entry, named by a view of the getdents buffer.
+type statted struct {
+	name           string
+	mode, uid, gid uint32
+}
+
+func (ww *walkWorker) run() {
+	w := ww.w
+	for {
+		w.mu.Lock()
+		for len(w.stack) == 0 && w.busy > 0 && w.err == nil {
+			w.cond.Wait()
+		}
+		if w.err != nil || len(w.stack) == 0 {
+			// Stopped, or nothing left to list and nobody listing.
+			w.cond.Broadcast()
+			w.mu.Unlock()
+			return
+		}
+		d := w.stack[len(w.stack)-1]
+		w.stack = w.stack[:len(w.stack)-1]
+		w.busy++
+		w.mu.Unlock()
+
+		ww.subs = ww.subs[:0]
+		err := ww.dir(d)
+
+		w.mu.Lock()
+		w.busy--
+		if err != nil && w.err == nil {
+			w.err = err
+			w.stopped.Store(true)
+		}
+		// Pushed in reverse so the first listed is listed first.
+		for i := len(ww.subs) - 1; i >= 0; i-- {
+			w.stack = append(w.stack, ww.subs[i])
+		}
+		if len(ww.subs) > 0 || w.busy == 0 || w.err != nil {
+			w.cond.Broadcast()
+		}
+		w.mu.Unlock()
+	}
+}
+
+// dir lists directory d, visiting its entries and collecting in ww.subs
+// the subdirectories to descend into.
+func (ww *walkWorker) dir(d walkDir) error {
+	w := ww.w
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	for _, a := range w.ancestors {
-		if a == id {
-			w.stats.Loops++
+	for a := d.up; a != nil; a = a.up {
+		if a.id == d.id {
+			ww.stats.Loops++
 			return nil
 		}
 	}
 	var fd int
 	var err error
 	if walkOpenHook != nil {
-		err = walkOpenHook(p)
+		err = walkOpenHook(d.p)
 	}
 	if err == nil {
-		fd, err = unix.Open(hp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err = unix.Open(d.hp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
-			w.stats.Vanished++
+			ww.stats.Vanished++
 		} else {
-			w.stats.Unreadable++
+			ww.stats.Unreadable++
 		}
 		return nil
 	}
+	defer unix.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Dev != id.dev || st.Ino != id.ino {
-		unix.Close(fd)
-		w.stats.Vanished++ // replaced since it was listed
+	if err := unix.Fstat(fd, &st); err != nil || st.Dev != d.id.dev || st.Ino != d.id.ino {
+		ww.stats.Vanished++ // replaced since it was listed
 		return nil
 	}
-	subs, err := w.list(fd, root, p, depth, id.dev)
-	unix.Close(fd)
-	if err != nil {
-		return err
-	}
-	w.ancestors = append(w.ancestors, id)
-	defer func() { w.ancestors = w.ancestors[:len(w.ancestors)-1] }()
-	for _, s := range subs {
-		if err := w.dir(root, joinPath(p, s.name), joinPath(hp, s.name), depth+1, devIno{s.dev, s.ino}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ww.list(fd, d)
 }
 
-// list reads directory fd to the end, visiting each entry, and returns the
-// subdirectories to descend into.
-func (w *linuxWalker) list(fd int, root, p string, depth int, parentDev uint64) ([]subdir, error) {
-	var subs []subdir
-	descend := w.spec.MaxDepth <= 0 || depth < w.spec.MaxDepth
+// list reads directory fd (d) to the end.
+func (ww *walkWorker) list(fd int, d walkDir) error {
+	w := ww.w
+	descend := descends(w.spec, d.depth)
+	here := &ancestor{id: d.id, up: d.up}
 	var st unix.Stat_t
 	for {
-		n, err := unix.Getdents(fd, w.buf)
+		n, err := unix.Getdents(fd, ww.buf)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
-			w.stats.Unreadable++
-			return subs, nil
+			ww.stats.Unreadable++
+			return nil
 		}
 		if n <= 0 {
-			return subs, nil
+			return nil
+		}
+		if w.stopped.Load() {
+			return nil
 		}
 		for off := 0; off < n; {
 			// struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16,
@@ -183,11 +311,11 @@ func (w *linuxWalker) list(fd int, root, p string, depth int, parentDev uint64) 
 			if off+19 > n {
 				break
 			}
-			reclen := int(*(*uint16)(unsafe.Pointer(&w.buf[off+16])))
+			reclen := int(*(*uint16)(unsafe.Pointer(&ww.buf[off+16])))
 			if reclen <= 0 || off+reclen > n {
 				break
 			}
-			nameBytes := w.buf[off+19 : off+reclen]
+			nameBytes := ww.buf[off+19 : off+reclen]
 			if i := indexNUL(nameBytes); i >= 0 {
 				nameBytes = nameBytes[:i]
 			}
@@ -195,52 +323,71 @@ func (w *linuxWalker) list(fd int, root, p string, depth int, parentDev uint64) 
 			if len(nameBytes) == 0 || (nameBytes[0] == '.' && (len(nameBytes) == 1 || (len(nameBytes) == 2 && nameBytes[1] == '.'))) {
 				continue
 			}
-			// A view of the buffer, valid until the next Getdents.
+			// A view of the buffer, valid until the next Getdents: the
+			// batch is handed over before that.
 			name := unsafe.String(&nameBytes[0], len(nameBytes))
-			if err := w.ctx.Err(); err != nil {
-				return nil, err
-			}
-			if w.plan.excluded(p, name) {
-				w.stats.Pruned++
+			if w.plan.excluded(d.p, name) {
+				ww.stats.Pruned++
 				continue
 			}
 			if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-				w.stats.Vanished++
+				ww.stats.Vanished++
 				continue
 			}
 			isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-			crossed := isDir && st.Dev != parentDev
-			if crossed && w.mounts != nil {
-				if t, ok := w.mounts[joinPath(p, name)]; ok && w.plan.fsTypes[t] {
-					w.stats.Pruned++
+			if isDir && st.Dev != d.id.dev && w.mounts != nil {
+				if t, ok := w.mounts[joinPath(d.p, name)]; ok && w.plan.fsTypes[t] {
+					ww.stats.Pruned++
 					continue
 				}
 			}
-			w.entry = policy.WalkEntry{Dir: p, Name: name, Root: root, Depth: depth}
-			if err := w.emit(&st); err != nil {
-				return nil, err
+			ww.batch = append(ww.batch, statted{name: name, mode: st.Mode, uid: st.Uid, gid: st.Gid})
+			if isDir && descend {
+				if w.spec.SameFilesystem && st.Dev != d.rootDev {
+					ww.stats.Pruned++
+				} else {
+					ww.subs = append(ww.subs, walkDir{
+						root: d.root, p: joinPath(d.p, name), hp: joinPath(d.hp, name), depth: d.depth + 1,
+						id: devIno{st.Dev, st.Ino}, rootDev: d.rootDev, up: here,
+					})
+				}
 			}
-			if !isDir || !descend {
-				continue
+			if len(ww.batch) >= walkBatch {
+				if err := ww.flush(d); err != nil {
+					return err
+				}
 			}
-			if w.spec.SameFilesystem && st.Dev != w.rootDev {
-				w.stats.Pruned++
-				continue
-			}
-			subs = append(subs, subdir{name: strings.Clone(name), dev: st.Dev, ino: st.Ino})
+		}
+		if err := ww.flush(d); err != nil {
+			return err
 		}
 	}
 }
 
-// emit fills the current entry from st and visits it.
-func (w *linuxWalker) emit(st *unix.Stat_t) error {
-	w.stats.Entries++
-	e := &w.entry
-	e.Mode = unixMode(st.Mode)
-	e.HasIDs, e.UID, e.GID = true, st.Uid, st.Gid
-	e.Owner = w.names.user(st.Uid)
-	e.Group = w.names.group(st.Gid)
-	return w.visit(e)
+// flush visits the batch's entries, one at a time under the visit lock,
+// stopping at the first error or when the walk is cancelled.
+func (ww *walkWorker) flush(d walkDir) error {
+	if len(ww.batch) == 0 {
+		return nil
+	}
+	w := ww.w
+	w.vmu.Lock()
+	defer w.vmu.Unlock()
+	defer func() { ww.batch = ww.batch[:0] }()
+	for _, s := range ww.batch {
+		if w.stopped.Load() {
+			return nil
+		}
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		w.stats.Entries++
+		w.fill(&w.entry, policy.WalkEntry{Dir: d.p, Name: s.name, Root: d.root, Depth: d.depth}, s.mode, s.uid, s.gid)
+		if err := w.visit(&w.entry); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func indexNUL(b []byte) int {

@@ -133,7 +133,7 @@ func TestWalkTreeUnderRoot(t *testing.T) {
 
 func TestWalkDepthAndMissingRoot(t *testing.T) {
 	root := scanTree(t)
-	got, st := collectWalk(t, root, policy.WalkSpec{Roots: []string{"/data", "/nope"}, MaxDepth: 1})
+	got, st := collectWalk(t, root, policy.WalkSpec{Roots: []string{"/data", "/nope"}, MaxDepth: maxDepth(1)})
 	for _, g := range got {
 		if strings.HasPrefix(g, "/data/tmp/") || strings.HasPrefix(g, "/data/skip/") {
 			t.Errorf("max_depth 1 reached %s", g)
@@ -227,7 +227,7 @@ func TestHomeDirsFromImage(t *testing.T) {
 	got := fmt.Sprint(homes)
 	// daemon (nologin) and svc (/bin/false) are not interactive; bob's
 	// /bin/sh is; UID_MIN is the last of the two assignments.
-	if want := "[{root 0 /root} {alice 1000 /home/alice} {bob 1001 /home/bob}]"; got != want {
+	if want := "[{root 0 0 /root} {alice 1000 1000 /home/alice} {bob 1001 1001 /home/bob}]"; got != want {
 		t.Errorf("homes %s, want %s", got, want)
 	}
 }
@@ -310,5 +310,58 @@ func TestLinksLive(t *testing.T) {
 	st, err = env.Stat(ctx, "/etc/shadow")
 	if err != nil || st.Group != "shadow" || st.GroupID != "42" || policy.UnixPerm(st.Mode) != 0o640 {
 		t.Errorf("Stat /etc/shadow = %+v, %v", st, err)
+	}
+}
+
+// maxDepth is a WalkSpec.MaxDepth.
+func maxDepth(n int) *int { return &n }
+
+// TestWalkExcludedAndDepthZeroRoots: a root equal to or under an excluded
+// path is not scanned; max_depth 0 examines the roots only.
+func TestWalkExcludedAndDepthZeroRoots(t *testing.T) {
+	root := scanTree(t)
+	got, st := collectWalk(t, root, policy.WalkSpec{Roots: []string{"/data/skip", "/data/tmp/inner.txt", "/home"}, Exclude: []string{"/data/skip", "/data/tmp"}})
+	want := []string{"/home 0 0755 root:root", "/home/alice 1 0750 alice:alice", "/home/alice/.bashrc 2 0644 alice:alice",
+		"/home/alice/.netrc 2 0600 root:root", "/home/bob 1 0755 root:root", "/home/bob/.netrc 2 0644 root:root"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || st.Pruned != 2 || st.Entries != 6 {
+		t.Errorf("entries:\n%s\nwant:\n%s\nstats %+v (want 2 pruned roots)", strings.Join(got, "\n"), strings.Join(want, "\n"), st)
+	}
+	got, st = collectWalk(t, root, policy.WalkSpec{Roots: []string{"/data", "/home/alice", "/nope"}, MaxDepth: maxDepth(0)})
+	want = []string{"/data 0 0755 root:root", "/home/alice 0 0750 alice:alice"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || st.Missing != 1 || st.Entries != 2 {
+		t.Errorf("max_depth 0: entries:\n%s\nstats %+v", strings.Join(got, "\n"), st)
+	}
+}
+
+// TestWalkWorkersAgree walks the cached Debian 12 image with one worker
+// and with four: the entries, their depths, modes and owners, and the
+// counts are the same, and the number of entries is what a plain
+// filepath.WalkDir (which follows no link either) counts.
+func TestWalkWorkersAgree(t *testing.T) {
+	if _, err := os.Stat(debootstrapImage + "/etc/debian_version"); err != nil {
+		t.Fatalf("this test needs the cached Debian 12 image: %v", err)
+	}
+	defer func(f func() int) { walkWorkers = f }(walkWorkers)
+	var runs [][]string
+	var stats []policy.WalkStats
+	for _, n := range []int{1, 4} {
+		walkWorkers = func() int { return n }
+		got, st := collectWalk(t, debootstrapImage, policy.WalkSpec{Roots: []string{"/"}})
+		runs, stats = append(runs, got), append(stats, st)
+	}
+	if len(runs[0]) != len(runs[1]) || stats[0] != stats[1] {
+		t.Fatalf("1 worker: %d entries %+v; 4 workers: %d entries %+v", len(runs[0]), stats[0], len(runs[1]), stats[1])
+	}
+	for i := range runs[0] {
+		if runs[0][i] != runs[1][i] {
+			t.Fatalf("entry %d: %q with 1 worker, %q with 4", i, runs[0][i], runs[1][i])
+		}
+	}
+	var n int64
+	if err := filepath.WalkDir(debootstrapImage, func(string, fs.DirEntry, error) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n < 5000 || stats[0].Entries != n || stats[0].Unreadable+stats[0].Vanished+stats[0].Loops+stats[0].Pruned+stats[0].Missing != 0 {
+		t.Errorf("walker stats %+v; filepath.WalkDir counted %d entries", stats[0], n)
 	}
 }

@@ -22,6 +22,10 @@ func (e *liveEnv) Walk(ctx context.Context, spec policy.WalkSpec, visit func(*po
 	w := &genericWalker{env: e, ctx: ctx, spec: spec, plan: newWalkPlan(spec), names: e.newIDNames(), visit: visit}
 	for _, r := range spec.Roots {
 		r = path.Clean("/" + r)
+		if w.plan.rootExcluded(r) {
+			w.stats.Pruned++
+			continue
+		}
 		hp, err := e.linkHostPath(r)
 		if err != nil {
 			w.stats.Missing++
@@ -35,7 +39,7 @@ func (e *liveEnv) Walk(ctx context.Context, spec policy.WalkSpec, visit func(*po
 		if err := w.emit(policy.WalkEntry{Name: r, Root: r}, fi); err != nil {
 			return w.stats, err
 		}
-		if fi.IsDir() {
+		if fi.IsDir() && descends(spec, 0) {
 			if err := w.dir(r, r, hp, 1); err != nil {
 				return w.stats, err
 			}
@@ -78,7 +82,7 @@ func (w *genericWalker) dir(root, p, hp string, depth int) error {
 		return nil
 	}
 	defer f.Close()
-	descend := w.spec.MaxDepth <= 0 || depth < w.spec.MaxDepth
+	descend := descends(w.spec, depth)
 	for {
 		ents, err := f.ReadDir(1024)
 		for _, de := range ents {

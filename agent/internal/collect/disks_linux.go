@@ -21,11 +21,11 @@ func collectDisks(ctx context.Context, cfg Config) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	vols, err := volumes(ctx, cfg)
+	vols, mounts, err := volumes(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return inventory.Disks{Physical: phys, Volumes: vols}, nil
+	return inventory.Disks{Physical: phys, Volumes: vols, Mounts: mounts}, nil
 }
 
 // virtualBlockPrefixes name kernel block devices that are not hardware:
@@ -80,12 +80,23 @@ func virtualBlock(dir, name string) bool {
 	return false
 }
 
-func volumes(ctx context.Context, cfg Config) ([]inventory.Volume, error) {
+// volumes returns the visible mounts of real file systems, and the
+// visible mounts at inventory.MountPointsChecked. A mount hidden by an
+// over-mount is left out of both: nothing on it can be reached, and its
+// options are not the ones in effect at its mount point.
+func volumes(ctx context.Context, cfg Config) ([]inventory.Volume, []inventory.Mount, error) {
 	data, err := os.ReadFile(cfg.proc("self/mountinfo"))
 	if err != nil {
-		return nil, fmt.Errorf("read mountinfo: %w", err)
+		return nil, nil, fmt.Errorf("read mountinfo: %w", err)
 	}
-	mounts := parseMountinfo(data)
+	mounts := visible(parseMountinfo(data))
+	var checked []inventory.Mount
+	for _, m := range mounts {
+		if slices.Contains(inventory.MountPointsChecked, m.mountPoint) {
+			checked = append(checked, inventory.Mount{Mount: m.mountPoint, Device: m.source, FS: m.fsType, Options: m.options()})
+		}
+	}
+	slices.SortStableFunc(checked, func(a, b inventory.Mount) int { return strings.Compare(a.Mount, b.Mount) })
 	out := make([]inventory.Volume, 0, len(mounts))
 	seen := make(map[[2]string]bool)
 	dm := dmNames(cfg)
@@ -100,11 +111,11 @@ func volumes(ctx context.Context, cfg Config) ([]inventory.Volume, error) {
 		}
 		seen[key] = true
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		usage, err := cfg.kernel.statfs(m.mountPoint)
 		if errors.Is(err, errLiveOnly) {
-			return nil, err
+			return nil, nil, err
 		}
 		if err != nil {
 			// A FUSE mount of another user or a vanished mount: leave it
@@ -120,12 +131,13 @@ func volumes(ctx context.Context, cfg Config) ([]inventory.Volume, error) {
 			FreeBytes: coarseFree(usage.Free, usage.Total),
 			Encrypted: encrypted(cfg, m, dm),
 			ReadOnly:  m.readOnly,
+			Options:   m.options(),
 		})
 	}
 	slices.SortFunc(out, func(a, b inventory.Volume) int {
 		return strings.Compare(a.Mount, b.Mount)
 	})
-	return out, nil
+	return out, checked, nil
 }
 
 // volumeRoot reports whether m mounts a whole file system rather than a

@@ -7,12 +7,16 @@ import (
 
 // mount is one line of /proc/self/mountinfo (see proc(5)).
 type mount struct {
+	id, parent string // mount ids
 	devID      string // major:minor
 	root       string // the subtree of the file system mounted here
 	mountPoint string
 	readOnly   bool
 	fsType     string
 	source     string
+	// vfsOptions are the per-mount options, superOptions the file
+	// system's own (fields 6 and 11 of the line).
+	vfsOptions, superOptions string
 }
 
 // parseMountinfo skips malformed lines: the kernel writes this file, and a
@@ -38,14 +42,65 @@ func parseMountinfo(data []byte) []mount {
 		if sep < 0 || sep+2 >= len(f) {
 			continue
 		}
-		out = append(out, mount{
+		m := mount{
+			id:         f[0],
+			parent:     f[1],
 			devID:      f[2],
 			root:       unescapeMount(f[3]),
 			mountPoint: unescapeMount(f[4]),
 			readOnly:   hasOption(f[5], "ro"),
 			fsType:     f[sep+1],
 			source:     unescapeMount(f[sep+2]),
-		})
+			vfsOptions: f[5],
+		}
+		if sep+3 < len(f) {
+			m.superOptions = f[sep+3]
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// options returns m's effective options as findmnt's OPTIONS column shows
+// them (libmount merges the per-mount options with the super block's): the
+// per-mount options in order, then each super option not yet listed, with
+// the super block's rw/ro dropped since the per-mount one decides.
+func (m mount) options() []string {
+	var out []string
+	seen := make(map[string]bool)
+	add := func(opts string, super bool) {
+		for o := range strings.SplitSeq(opts, ",") {
+			if o == "" || seen[o] || super && (o == "rw" || o == "ro") {
+				continue
+			}
+			seen[o] = true
+			out = append(out, hideSecretOption(unescapeMount(o)))
+		}
+	}
+	add(m.vfsOptions, false)
+	add(m.superOptions, true)
+	return out
+}
+
+// visible returns the mounts not hidden by a later mount on the same
+// mount point (an over-mount), keeping their order. The kernel lists an
+// over-mount after the mount it covers, with that mount as its parent.
+func visible(mounts []mount) []mount {
+	covered := make(map[string]bool)
+	byID := make(map[string]mount, len(mounts))
+	for _, m := range mounts {
+		byID[m.id] = m
+	}
+	for _, m := range mounts {
+		if p, ok := byID[m.parent]; ok && p.id != m.id && p.mountPoint == m.mountPoint {
+			covered[p.id] = true
+		}
+	}
+	out := make([]mount, 0, len(mounts))
+	for _, m := range mounts {
+		if !covered[m.id] {
+			out = append(out, m)
+		}
 	}
 	return out
 }
@@ -78,3 +133,18 @@ func unescapeMount(s string) string {
 }
 
 func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+
+// secretOptions are option names whose values are credentials. The
+// kernel already hides most of them in mountinfo (cifs leaves the password
+// out, ceph prints secret=<hidden>); a FUSE or out-of-tree file system may
+// not, and the inventory goes to the server.
+var secretOptions = map[string]bool{"password": true, "pass": true, "passwd": true, "secret": true, "credentials": true}
+
+// hideSecretOption replaces the value of a credential option with
+// "<hidden>".
+func hideSecretOption(o string) string {
+	if name, _, ok := strings.Cut(o, "="); ok && secretOptions[strings.ToLower(name)] {
+		return name + "=<hidden>"
+	}
+	return o
+}

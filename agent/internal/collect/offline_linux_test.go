@@ -2,31 +2,22 @@ package collect
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/steward-project/steward/agent/internal/testimage"
 	"github.com/steward-project/steward/shared/inventory"
 )
 
 // These tests run `steward-agent inventory --root DIR` on real system
 // images: a Debian root file system made by debootstrap, and rpm-based
 // roots whose database the real rpm wrote.
-
-const (
-	debootstrapSuite  = "bookworm"
-	debootstrapMirror = "http://deb.debian.org/debian"
-	debootstrapMarker = ".steward-debootstrap-complete"
-)
 
 // liveOnlySections are known only to a running kernel; an offline root
 // must leave them out and say so.
@@ -35,70 +26,11 @@ var liveOnlySections = []string{
 	inventory.SectionNetwork, inventory.SectionPorts,
 }
 
-// debootstrapRoot returns a minimal Debian root file system, built once
-// and kept in /var/tmp (a download of a minute or two), reused while its
-// completion marker is there. A lock file serializes test processes that
-// want it at the same time.
+// debootstrapRoot returns the cached minimal Debian root file system
+// (built once with debootstrap; see testimage.DebianRoot).
 func debootstrapRoot(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join("/var/tmp", "steward-debootstrap-"+debootstrapSuite+"-minbase-"+debianArch())
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatalf("debootstrap cache lock: %v", err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("debootstrap cache lock: %v", err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(filepath.Join(dir, debootstrapMarker)); err == nil {
-		return dir
-	}
-	if os.Geteuid() != 0 {
-		t.Fatalf("no Debian image cached in %s, and building one with debootstrap needs root", dir)
-	}
-	bin, err := exec.LookPath("debootstrap")
-	if err != nil {
-		t.Fatalf("debootstrap is needed to build a Debian image: %v; install it with: apt-get install -y debootstrap", err)
-	}
-	partial := dir + ".partial"
-	for _, d := range []string{partial, dir} {
-		if err := os.RemoveAll(d); err != nil {
-			t.Fatalf("clear %s: %v", d, err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	var log bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "--variant=minbase", debootstrapSuite, partial, debootstrapMirror)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	t.Logf("building a Debian %s image in %s (cached for later runs)", debootstrapSuite, dir)
-	if err := cmd.Run(); err != nil {
-		out := log.String()
-		if len(out) > 4000 {
-			out = out[len(out)-4000:]
-		}
-		t.Fatalf("debootstrap %s from %s failed (is the mirror reachable?): %v\n%s", debootstrapSuite, debootstrapMirror, err, out)
-	}
-	if err := os.WriteFile(filepath.Join(partial, debootstrapMarker), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(partial, dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-func debianArch() string {
-	switch runtime.GOARCH {
-	case "386":
-		return "i386"
-	case "arm":
-		return "armhf"
-	case "ppc64le":
-		return "ppc64el"
-	}
-	return runtime.GOARCH
+	return testimage.DebianRoot(t)
 }
 
 var agentBin struct {

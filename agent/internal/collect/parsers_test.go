@@ -32,8 +32,10 @@ func TestParseMountinfo(t *testing.T) {
 		"too short\n" +
 		"38 35 0:41 / /no-separator rw ext4 /dev/x rw\n"
 	want := []mount{
-		{devID: "98:0", root: "/mnt1", mountPoint: `/mnt/parent dir\x`, fsType: "ext3", source: "/dev/root"},
-		{devID: "0:40", root: "/", mountPoint: "/ro", readOnly: true, fsType: "nfs4", source: "srv:/x"},
+		{id: "36", parent: "35", devID: "98:0", root: "/mnt1", mountPoint: `/mnt/parent dir\x`, fsType: "ext3", source: "/dev/root",
+			vfsOptions: "rw,noatime", superOptions: "rw,errors=continue"},
+		{id: "37", parent: "35", devID: "0:40", root: "/", mountPoint: "/ro", readOnly: true, fsType: "nfs4", source: "srv:/x",
+			vfsOptions: "ro,relatime", superOptions: "rw"},
 	}
 	if got := parseMountinfo([]byte(in)); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)

@@ -33,6 +33,16 @@ import (
 //     can match; `passwd -S` shows both as L). System accounts always carry
 //     '*', so flagging them would say nothing. When /etc/shadow cannot be
 //     read (the agent runs unprivileged) nothing is flagged.
+//   - GID and Group: the passwd gid and the first /etc/group line with it
+//     (getgrgid returns the first match). Groups lists /etc/group, the
+//     file NSS and the kernel's supplementary groups come from; gshadow
+//     is not read: its member list only matters to newgrp with a group
+//     password, and it is readable by root alone.
+//   - Home*: a stat of the home directory, links followed (inside Root
+//     for an offline root); HomeExists is false when it is missing or not
+//     a directory, and absent for an empty or relative home.
+//   - Password: from the passwd field, or from shadow when it is "x", as
+//     pam_unix decides; the hash is reduced to its method.
 //   - LastLogin: from /var/log/lastlog, one fixed-size record per uid,
 //     read with one pread per account. Debian 13's lastlog2 keeps its data
 //     in SQLite, which the agent does not link; there it is left out.
@@ -46,8 +56,8 @@ const defaultUIDMin = 1000
 
 // passwdEntry is one line of /etc/passwd.
 type passwdEntry struct {
-	name, gecos, home, shell string
-	uid, gid                 uint64
+	name, passwd, gecos, home, shell string
+	uid, gid                         uint64
 }
 
 func collectUsers(ctx context.Context, cfg Config) (any, error) {
@@ -61,7 +71,14 @@ func collectUsers(ctx context.Context, cfg Config) (any, error) {
 	}
 	groupData, _ := os.ReadFile(cfg.path("/etc/group")) // no group file: no admin groups
 	adminGIDs, adminNames := parseAdminGroups(groupData)
-	shadowData, _ := os.ReadFile(cfg.path("/etc/shadow")) // unreadable when unprivileged
+	groups := parseGroups(groupData)
+	groupName := make(map[string]string, len(groups))
+	for _, g := range groups {
+		if _, dup := groupName[g.GID]; !dup {
+			groupName[g.GID] = g.Name
+		}
+	}
+	shadowData, shadowErr := os.ReadFile(cfg.path("/etc/shadow")) // unreadable when unprivileged
 	shadow := parseShadow(shadowData)
 	loginDefs, _ := os.ReadFile(cfg.path("/etc/login.defs"))
 	uidMin := parseUIDMin(loginDefs)
@@ -86,9 +103,17 @@ func collectUsers(ctx context.Context, cfg Config) (any, error) {
 			expired := s.expireDay > 0 && today >= s.expireDay
 			u.Disabled = expired || (!system && s.locked)
 		}
+		u.GID = strconv.FormatUint(a.gid, 10)
+		u.Group = groupName[u.GID]
+		setHome(cfg, &u)
+		u.Password = passwordOf(a, shadow, shadowErr == nil)
 		out.Users = append(out.Users, u)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 	slices.SortFunc(out.Users, func(a, b inventory.User) int { return strings.Compare(a.Name, b.Name) })
+	out.Groups = groups
 	return out, nil
 }
 
@@ -114,7 +139,7 @@ func parsePasswd(data []byte) []passwdEntry {
 			continue
 		}
 		seen[f[0]] = true
-		out = append(out, passwdEntry{name: f[0], uid: uid, gid: gid, gecos: f[4], home: f[5], shell: f[6]})
+		out = append(out, passwdEntry{name: f[0], passwd: f[1], uid: uid, gid: gid, gecos: f[4], home: f[5], shell: f[6]})
 	}
 	return out
 }
@@ -155,6 +180,10 @@ func parseAdminGroups(data []byte) (map[uint64]bool, map[string]bool) {
 type shadowEntry struct {
 	locked    bool
 	expireDay int64 // days since 1970-01-01; 0 when the account never expires
+	password  string
+	// aging holds shadow fields 3 to 8 (last change, min, max, warn,
+	// inactive, expire); nil where the field is empty or not a number.
+	aging [6]*int64
 }
 
 func parseShadow(data []byte) map[string]shadowEntry {
@@ -168,8 +197,13 @@ func parseShadow(data []byte) map[string]shadowEntry {
 		if _, dup := out[f[0]]; dup {
 			continue
 		}
-		e := shadowEntry{locked: strings.HasPrefix(f[1], "!") || strings.HasPrefix(f[1], "*")}
+		e := shadowEntry{locked: strings.HasPrefix(f[1], "!") || strings.HasPrefix(f[1], "*"), password: f[1]}
 		e.expireDay, _ = strconv.ParseInt(f[7], 10, 64)
+		for i := range e.aging {
+			if v, err := strconv.ParseInt(f[2+i], 10, 64); err == nil {
+				e.aging[i] = &v
+			}
+		}
 		out[f[0]] = e
 	}
 	return out

@@ -64,6 +64,18 @@ var dmiHypervisors = []struct{ marker, name string }{
 	{"virtual machine", "microsoft"}, // Hyper-V's product_name
 }
 
+// DMIHypervisor names the hypervisor that DMI identity text (sys_vendor,
+// product_name, bios_vendor, board_vendor: one or several, lower-cased)
+// points to, in systemd-detect-virt's names; "" when none does.
+func DMIHypervisor(lower string) string {
+	for _, h := range dmiHypervisors {
+		if strings.Contains(lower, h.marker) {
+			return h.name
+		}
+	}
+	return ""
+}
+
 func hypervisor(cfg Config) string {
 	var hints []string
 	for _, f := range []string{"sys_vendor", "product_name", "bios_vendor", "board_vendor", "bios_version"} {
@@ -71,11 +83,8 @@ func hypervisor(cfg Config) string {
 			hints = append(hints, strings.ToLower(v))
 		}
 	}
-	joined := strings.Join(hints, "\n")
-	for _, h := range dmiHypervisors {
-		if strings.Contains(joined, h.marker) {
-			return h.name
-		}
+	if name := DMIHypervisor(strings.Join(hints, "\n")); name != "" {
+		return name
 	}
 	if t := readTrim(cfg.sys("hypervisor/type")); t != "" {
 		return t // "xen" on Xen PV guests, which have no DMI

@@ -43,7 +43,7 @@ func (c policyCursor) valid() bool { return c.ID != "" }
 
 func policyView(p store.StoredPolicy, counts store.PolicyCounts) apitypes.Policy {
 	return apitypes.Policy{ID: p.Policy.ID, Title: p.Policy.Title, Severity: p.Policy.Severity,
-		Platforms: nonNilSlice(p.Policy.Platforms), Tags: nonNilSlice(p.Policy.Tags), ExprOnly: p.ExprOnly,
+		Platforms: nonNilSlice(p.Policy.Platforms), Tags: nonNilSlice(p.Policy.Tags), References: p.Policy.References, ExprOnly: p.ExprOnly,
 		UpdatedRevision: p.UpdatedRevision, CreatedAt: utc(p.CreatedAt), UpdatedAt: utc(p.UpdatedAt),
 		Counts: countsView(counts)}
 }
@@ -292,10 +292,25 @@ func (s *server) listPolicies(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "policy revision", err)
 		return
 	}
-	rows, err := s.store.ListPolicies(r.Context(), after.ID, limit+1)
+	ref := q.Get("reference")
+	if err := checkReference(ref); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// With ?reference= the whole rest of the set is read and filtered
+	// here: a policy set is hundreds of policies, not millions.
+	fetch := limit + 1
+	if ref != "" {
+		fetch = 0
+	}
+	rows, err := s.store.ListPolicies(r.Context(), after.ID, fetch)
 	if err != nil {
 		s.storeFailed(w, r, "list policies", err)
 		return
+	}
+	if ref != "" {
+		rows = slices.DeleteFunc(rows, func(p store.StoredPolicy) bool { return !matchesReference(p.Policy.References, ref) })
+		rows = rows[:min(len(rows), limit+1)]
 	}
 	counts, err := s.countsByPolicy(r)
 	if err != nil {

@@ -20,17 +20,20 @@ type PolicyCounts struct {
 // whole validated policy, check tree included) is set when one policy is
 // shown, not in lists.
 type Policy struct {
-	ID              string         `json:"id"`
-	Title           string         `json:"title"`
-	Severity        string         `json:"severity"`
-	Platforms       []string       `json:"platforms"`
-	Tags            []string       `json:"tags"`
-	ExprOnly        bool           `json:"expr_only"`
-	UpdatedRevision int64          `json:"updated_revision"`
-	CreatedAt       time.Time      `json:"created_at"`
-	UpdatedAt       time.Time      `json:"updated_at"`
-	Counts          PolicyCounts   `json:"counts"`
-	Policy          *policy.Policy `json:"policy,omitempty"`
+	ID        string   `json:"id"`
+	Title     string   `json:"title"`
+	Severity  string   `json:"severity"`
+	Platforms []string `json:"platforms"`
+	Tags      []string `json:"tags"`
+	// References are the policy's catalogue references ("cis":
+	// ["5.4.1.1"]); absent when it has none.
+	References      map[string][]string `json:"references,omitempty"`
+	ExprOnly        bool                `json:"expr_only"`
+	UpdatedRevision int64               `json:"updated_revision"`
+	CreatedAt       time.Time           `json:"created_at"`
+	UpdatedAt       time.Time           `json:"updated_at"`
+	Counts          PolicyCounts        `json:"counts"`
+	Policy          *policy.Policy      `json:"policy,omitempty"`
 }
 
 // PolicyList is one page of the policy set, by id, with the set's

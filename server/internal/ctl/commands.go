@@ -268,8 +268,9 @@ var commands = []command{
 		summary: "list the policy set with each policy's result counts",
 		setup: func(fs *flag.FlagSet) runFunc {
 			limit := fs.Int("limit", 100, "policies per request, 1 to 1000")
+			reference := fs.String("reference", "", "only policies with this reference: cis:5.4.1.1, ssg:ID, or a catalogue alone (cis)")
 			return func(ctx context.Context, s *session, _ []string) error {
-				return policiesList(ctx, s, *limit)
+				return policiesListRef(ctx, s, *limit, *reference)
 			}
 		},
 	},
@@ -319,11 +320,41 @@ var commands = []command{
 		},
 	},
 	{
+		name:    "policies remediation",
+		args:    []string{"ID"},
+		summary: "print a policy's fix as a shell script or Ansible playbook for the hosts where it fails (never run by Steward)",
+		setup: func(fs *flag.FlagSet) runFunc {
+			format := fs.String("format", "sh", "sh (a script) or ansible (a playbook)")
+			var labels, hosts stringList
+			fs.Var(&labels, "label", "only hosts with this label, KEY=VALUE (repeatable; all must match)")
+			fs.Var(&hosts, "host", "only this host ID (repeatable)")
+			return func(ctx context.Context, s *session, args []string) error {
+				return policiesRemediation(ctx, s, args[0], *format, labels, hosts)
+			}
+		},
+	},
+	{
 		name:    "compliance",
-		summary: "show pass, fail, n/a, error and exempt counts per policy",
-		setup: func(*flag.FlagSet) runFunc {
-			return func(ctx context.Context, s *session, _ []string) error {
-				return complianceSummary(ctx, s)
+		args:    []string{"[report]"},
+		summary: "show pass, fail, n/a, error and exempt counts per policy; \"compliance report\" writes a report for auditors (HTML or CSV, every selected host against every selected policy)",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var ro reportOptions
+			fs.StringVar(&ro.format, "format", "html", "report: html (a self-contained page) or csv (a row per host and policy)")
+			fs.StringVar(&ro.tag, "tag", "", "report: only policies with this tag, e.g. cis-l1-server")
+			fs.StringVar(&ro.reference, "reference", "", "report: only policies with this reference: cis:5.4.1.1, or a catalogue alone (cis)")
+			fs.Var(&ro.labels, "label", "report: only hosts with this label, KEY=VALUE (repeatable; all must match)")
+			fs.StringVar(&ro.out, "out", "", "report: write it to this file instead of stdout (-o is the global output format)")
+			return func(ctx context.Context, s *session, args []string) error {
+				if len(args) == 0 {
+					if set := setFlags(fs, "format", "tag", "reference", "label", "out"); len(set) > 0 {
+						return &usageError{msg: "--" + set[0] + " goes with \"compliance report\""}
+					}
+					return complianceSummary(ctx, s)
+				}
+				if args[0] != "report" {
+					return &usageError{msg: fmt.Sprintf("unknown argument %q: compliance takes no argument, or report", args[0])}
+				}
+				return complianceReport(ctx, s, ro.format, ro.tag, ro.reference, ro.labels, ro.out)
 			}
 		},
 	},

@@ -213,10 +213,20 @@ func contentType(path string) string {
 }
 
 func policiesList(ctx context.Context, s *session, limit int) error {
+	return policiesListRef(ctx, s, limit, "")
+}
+
+// policiesListRef lists the policies, only those with reference when it
+// is set (cis:5.4.1.1, or cis for any cis reference).
+func policiesListRef(ctx context.Context, s *session, limit int, reference string) error {
 	if err := checkLimit(limit); err != nil {
 		return err
 	}
-	items, err := collectPages(ctx, s.client, "/api/v1/policies", url.Values{"limit": {strconv.Itoa(limit)}}, "policies")
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if reference != "" {
+		q.Set("reference", reference)
+	}
+	items, err := collectPages(ctx, s.client, "/api/v1/policies", q, "policies")
 	if err != nil {
 		return err
 	}
@@ -258,6 +268,9 @@ func policiesShow(ctx context.Context, s *session, id string) error {
 	tw.kv("Severity", p.Severity)
 	tw.kv("Platforms", policy.FormatPlatforms(p.Platforms))
 	tw.kv("Tags", cell(strings.Join(p.Tags, ", ")))
+	if len(p.References) > 0 {
+		tw.kv("References", cell(referencesText(p.References)))
+	}
 	tw.kv("Evaluated by", map[bool]string{true: "the server (expr only) and agents", false: "agents"}[p.ExprOnly])
 	tw.kv("Revision", fmt.Sprintf("%d (updated %s)", p.UpdatedRevision, timeCell(p.UpdatedAt, "-")))
 	tw.kv("Results", fmt.Sprintf("%d pass, %d fail, %d n/a, %d error, %d exempt", c.Pass, c.Fail, c.NotApplicable, c.Error, c.Exempt))
@@ -271,10 +284,12 @@ func policiesShow(ctx context.Context, s *session, id string) error {
 	var tree struct {
 		Rationale   string        `yaml:"rationale,omitempty"`
 		Remediation string        `yaml:"remediation,omitempty"`
+		Fix         *policy.Fix   `yaml:"fix,omitempty"`
 		AppliesIf   *policy.Check `yaml:"applies_if,omitempty"`
 		Check       policy.Check  `yaml:"check"`
 	}
 	tree.Rationale, tree.Remediation, tree.AppliesIf, tree.Check = p.Policy.Rationale, p.Policy.Remediation, p.Policy.AppliesIf, p.Policy.Check
+	tree.Fix = p.Policy.Fix
 	var body bytes.Buffer
 	enc := yaml.NewEncoder(&body)
 	enc.SetIndent(2)
