@@ -108,13 +108,16 @@ func (d *Dir) SetAckedResults(m map[string]AckedResult) error {
 }
 
 // Ack reduces r to what decides whether it must be sent again: its status
-// and a hash over its error and evidence. Time and duration are left out,
-// since they change on every evaluation.
+// and a hash over its error, evidence and parameter values. Time and
+// duration are left out, since they change on every evaluation. A result
+// without parameters hashes as it did before they were part of it, so an
+// upgraded agent does not send every result again.
 func Ack(r policy.Result) AckedResult {
 	raw, _ := json.Marshal(struct {
-		Error    string            `json:"error"`
-		Evidence []policy.Evidence `json:"evidence"`
-	}{r.Error, r.Evidence}) // plain strings and bools: cannot fail
+		Error      string            `json:"error"`
+		Evidence   []policy.Evidence `json:"evidence"`
+		Parameters map[string]string `json:"parameters,omitempty"`
+	}{r.Error, r.Evidence, r.Parameters}) // plain strings and bools: cannot fail
 	sum := sha256.Sum256(raw)
 	return AckedResult{Status: string(r.Status), Hash: hex.EncodeToString(sum[:])}
 }

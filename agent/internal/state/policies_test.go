@@ -96,6 +96,8 @@ func TestAck(t *testing.T) {
 			r.Evidence = []policy.Evidence{{Check: "check.file", Detail: "/etc/motd: empty"}}
 		}, false},
 		{"error", func(r *policy.Result) { r.Error = "timed out" }, false},
+		{"parameters", func(r *policy.Result) { r.Parameters = map[string]string{"max_days": "90"} }, false},
+		{"no parameters same as empty", func(r *policy.Result) { r.Parameters = map[string]string{} }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,5 +108,17 @@ func TestAck(t *testing.T) {
 				t.Fatalf("Ack equal = %v, want %v", got, tt.same)
 			}
 		})
+	}
+	// Parameter values changing alone (a new default) send the result
+	// again.
+	a, b := base, base
+	a.Parameters, b.Parameters = map[string]string{"max_days": "90"}, map[string]string{"max_days": "60"}
+	if Ack(a) == Ack(b) {
+		t.Error("results that differ only in parameter values ack the same")
+	}
+	// Results without parameters keep the hash agents stored before
+	// parameters were hashed, so an upgrade sends nothing again.
+	if got, want := Ack(base).Hash, "c4ed7496359536e4fea12eac162d5d63b178f1439f427a3efd82e5058c9bd9b3"; got != want {
+		t.Errorf("hash of a result without parameters = %s, want %s (sha256 of the error and evidence alone)", got, want)
 	}
 }

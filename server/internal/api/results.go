@@ -24,7 +24,8 @@ func later(a, b time.Time) time.Time {
 func resultView(r store.HostResult) apitypes.Result {
 	v := apitypes.Result{HostID: r.HostID, Hostname: r.Hostname, PolicyID: r.PolicyID, Status: r.Status,
 		UnderlyingStatus: r.UnderlyingStatus, Since: utc(r.Since), CheckedAt: utc(r.CheckedAt),
-		LastCheckedAt: utc(later(r.LastCheckedAt, r.CheckedAt)), DurationNS: int64(r.Duration), Evidence: r.Evidence, Error: r.Error, PolicyRevision: r.PolicyRevision}
+		LastCheckedAt: utc(later(r.LastCheckedAt, r.CheckedAt)), DurationNS: int64(r.Duration), Evidence: r.Evidence, Parameters: r.Parameters, Error: r.Error,
+		PolicyRevision: r.PolicyRevision}
 	if v.Evidence == nil {
 		v.Evidence = []policy.Evidence{}
 	}
@@ -123,7 +124,7 @@ func (s *server) policyHistory(w http.ResponseWriter, r *http.Request) {
 			ev = []policy.Evidence{}
 		}
 		out.Transitions = append(out.Transitions, apitypes.Transition{ID: t.ID, HostID: t.HostID, PolicyID: t.PolicyID,
-			From: t.From, To: t.To, At: utc(t.At), Evidence: ev})
+			From: t.From, To: t.To, At: utc(t.At), Evidence: ev, Parameters: t.Parameters})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -163,7 +164,7 @@ func (s *server) hostPolicies(w http.ResponseWriter, r *http.Request) {
 			v := resultView(res)
 			hp.Status, hp.UnderlyingStatus, hp.Since, hp.CheckedAt = v.Status, v.UnderlyingStatus, v.Since, v.CheckedAt
 			hp.LastCheckedAt = v.LastCheckedAt
-			hp.Evidence, hp.Error, hp.Exemption = v.Evidence, v.Error, v.Exemption
+			hp.Evidence, hp.Parameters, hp.Error, hp.Exemption = v.Evidence, v.Parameters, v.Error, v.Exemption
 		}
 		out.Policies = append(out.Policies, hp)
 	}

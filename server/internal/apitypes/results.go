@@ -28,9 +28,14 @@ type Result struct {
 	// LastCheckedAt is when the result was last confirmed: CheckedAt is
 	// when the agent last reported it changed, and agents report when
 	// every later evaluation ran.
-	LastCheckedAt  time.Time         `json:"last_checked_at"`
-	DurationNS     int64             `json:"duration_ns"`
-	Evidence       []policy.Evidence `json:"evidence"`
+	LastCheckedAt time.Time         `json:"last_checked_at"`
+	DurationNS    int64             `json:"duration_ns"`
+	Evidence      []policy.Evidence `json:"evidence"`
+	// Parameters are the parameter values the check was evaluated with
+	// (absent when the policy declares none). The server keeps at most
+	// 64 entries and 4 KiB; a cut set has an entry "..." saying how many
+	// were left out.
+	Parameters     map[string]string `json:"parameters,omitempty"`
 	Error          string            `json:"error,omitempty"`
 	PolicyRevision int64             `json:"policy_revision"`
 	Exemption      *ExemptionRef     `json:"exemption,omitempty"`
@@ -53,6 +58,9 @@ type Transition struct {
 	To       policy.Status     `json:"to_status"`
 	At       time.Time         `json:"at"`
 	Evidence []policy.Evidence `json:"evidence"`
+	// Parameters are those of the result that made the change, as in
+	// Result.
+	Parameters map[string]string `json:"parameters,omitempty"`
 }
 
 // TransitionList is one page of status changes, newest first.
@@ -73,6 +81,7 @@ type HostPolicy struct {
 	CheckedAt        time.Time         `json:"checked_at,omitzero"`
 	LastCheckedAt    time.Time         `json:"last_checked_at,omitzero"`
 	Evidence         []policy.Evidence `json:"evidence,omitempty"`
+	Parameters       map[string]string `json:"parameters,omitempty"` // as in Result
 	Error            string            `json:"error,omitempty"`
 	Exemption        *ExemptionRef     `json:"exemption,omitempty"`
 }

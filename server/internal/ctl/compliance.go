@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -42,13 +43,34 @@ func policiesResults(ctx context.Context, s *session, id, status string, limit i
 	if err != nil {
 		return err
 	}
+	withParams := slices.ContainsFunc(results, func(r apitypes.Result) bool { return len(r.Parameters) > 0 })
 	tw := newTable(s.out)
-	tw.row("HOST_ID", "HOSTNAME", "STATUS", "SINCE", "LAST CHECKED", "EVIDENCE")
+	tw.row(withParameters(withParams, "HOST_ID", "HOSTNAME", "STATUS", "SINCE", "LAST CHECKED", "PARAMETERS", "EVIDENCE")...)
 	for _, r := range results {
-		tw.row(r.HostID, cell(r.Hostname), statusCell(r.Status, r.UnderlyingStatus),
-			timeCell(r.Since, "-"), timeCell(r.LastCheckedAt, "-"), cell(evidenceCell(r)))
+		tw.row(withParameters(withParams, r.HostID, cell(r.Hostname), statusCell(r.Status, r.UnderlyingStatus),
+			timeCell(r.Since, "-"), timeCell(r.LastCheckedAt, "-"), cell(parametersCell(r.Parameters)), cell(evidenceCell(r)))...)
 	}
 	return tw.Flush()
+}
+
+// withParameters returns a row of a results table, whose second-to-last
+// cell is the PARAMETERS column: kept when the table shows parameters
+// (some result has them), dropped otherwise.
+func withParameters(keep bool, cells ...any) []any {
+	if keep {
+		return cells
+	}
+	return append(cells[:len(cells)-2:len(cells)-2], cells[len(cells)-1])
+}
+
+// parametersCell shows the parameter values a result was evaluated with
+// as name=value pairs in name order, comma-separated.
+func parametersCell(params map[string]string) string {
+	parts := make([]string, 0, len(params))
+	for _, name := range slices.Sorted(maps.Keys(params)) {
+		parts = append(parts, name+"="+params[name])
+	}
+	return strings.Join(parts, ",")
 }
 
 // statusCell shows an exempt result with what the check found.

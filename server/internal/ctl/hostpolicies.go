@@ -63,8 +63,9 @@ func hostsPolicies(ctx context.Context, s *session, arg, status string) error {
 		}
 		return printJSON(s.out, page)
 	}
+	withParams := slices.ContainsFunc(keep, func(p apitypes.HostPolicy) bool { return len(p.Parameters) > 0 })
 	tw := newTable(s.out)
-	tw.row("POLICY", "SEVERITY", "STATUS", "SINCE", "LAST CHECKED", "EVIDENCE")
+	tw.row(withParameters(withParams, "POLICY", "SEVERITY", "STATUS", "SINCE", "LAST CHECKED", "PARAMETERS", "EVIDENCE")...)
 	for _, p := range keep {
 		st := statusCell(p.Status, p.UnderlyingStatus)
 		if p.Status == "" {
@@ -72,7 +73,8 @@ func hostsPolicies(ctx context.Context, s *session, arg, status string) error {
 		}
 		r := apitypes.Result{Status: p.Status, UnderlyingStatus: p.UnderlyingStatus, Evidence: p.Evidence,
 			Error: p.Error, Exemption: p.Exemption}
-		tw.row(p.PolicyID, cell(p.Severity), st, timeCell(p.Since, "-"), timeCell(p.LastCheckedAt, "-"), cell(evidenceCell(r)))
+		tw.row(withParameters(withParams, p.PolicyID, cell(p.Severity), st, timeCell(p.Since, "-"),
+			timeCell(p.LastCheckedAt, "-"), cell(parametersCell(p.Parameters)), cell(evidenceCell(r)))...)
 	}
 	return tw.Flush()
 }

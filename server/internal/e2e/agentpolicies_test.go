@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ type policyResults struct {
 			Passed bool   `json:"passed"`
 			Detail string `json:"detail"`
 		} `json:"evidence"`
+		Parameters map[string]string `json:"parameters"`
 	} `json:"results"`
 }
 
@@ -35,6 +37,9 @@ func TestAgentEvaluatesAppliedPolicies(t *testing.T) {
 	})
 
 	file := filepath.Join(t.TempDir(), "agent-policies.yaml")
+	// limits.conf holds a setting that a policy with a parameter judges.
+	limits := filepath.Join(t.TempDir(), "limits.conf")
+	os.WriteFile(limits, []byte("limit = 5\n"), 0o644)
 	os.WriteFile(file, []byte(`policies:
   - id: os-release-is-debian
     title: The OS is Debian
@@ -52,10 +57,18 @@ func TestAgentEvaluatesAppliedPolicies(t *testing.T) {
     severity: high
     check:
       file: {path: /etc/steward-e2e-marker-that-does-not-exist, exists: true}
+  - id: limit-bounded
+    title: The limit is at most max_limit
+    severity: low
+    parameters:
+      max_limit: "10"
+    check:
+      setting: {format: keyvalue, path: `+limits+`, key: limit, max: "${max_limit}"}
 `), 0o644)
 	s.ctl(t, "policies", "apply", "-f", file)
 
-	want := map[string]string{"os-release-is-debian": "pass", "bash-recent": "pass", "no-such-marker": "fail"}
+	want := map[string]string{"os-release-is-debian": "pass", "bash-recent": "pass", "no-such-marker": "fail",
+		"limit-bounded": "pass"}
 	for id, status := range want {
 		eventually(t, 60*time.Second, id+" reported by the agent", func() (bool, string) {
 			var r policyResults
@@ -72,6 +85,11 @@ func TestAgentEvaluatesAppliedPolicies(t *testing.T) {
 			}
 			if len(res.Evidence) == 0 || res.Evidence[0].Detail == "" {
 				t.Errorf("%s: %s without evidence: %s", id, status, raw)
+			}
+			// The values the agent evaluated with reach the API.
+			wantParams := map[string]map[string]string{"limit-bounded": {"max_limit": "10"}}[id]
+			if !maps.Equal(res.Parameters, wantParams) || (wantParams == nil) != (res.Parameters == nil) {
+				t.Errorf("%s: parameters %v, want %v: %s", id, res.Parameters, wantParams, raw)
 			}
 			return true, ""
 		})

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -106,6 +108,9 @@ type Transition struct {
 	To       policy.Status     `json:"to_status"`
 	At       time.Time         `json:"at"`
 	Evidence []policy.Evidence `json:"evidence,omitempty"`
+	// Parameters are the values the result that made the change was
+	// evaluated with (see EncodeParameters); nil when it had none.
+	Parameters map[string]string `json:"parameters,omitempty"`
 }
 
 // HostResult is a host's current result for one policy as read back:
@@ -118,8 +123,11 @@ type HostResult struct {
 	Status           policy.Status
 	UnderlyingStatus policy.Status
 	Evidence         []policy.Evidence
-	Error            string
-	CheckedAt        time.Time
+	// Parameters are the parameter values the result was evaluated with
+	// (see EncodeParameters); nil when the policy declares none.
+	Parameters map[string]string
+	Error      string
+	CheckedAt  time.Time
 	// LastCheckedAt is when the result was last confirmed: CheckedAt, or
 	// the host's last completed evaluation (PoliciesCheckedAt) when that
 	// is later and the policy is one agents evaluate.
@@ -317,7 +325,16 @@ type Audit interface {
 const (
 	MaxEvidenceBytes = 64 << 10
 	MaxErrorBytes    = 4 << 10
+	// MaxParameters and MaxParameterBytes bound the parameter values
+	// stored with a result: entries, and bytes of their JSON encoding.
+	MaxParameters     = 64
+	MaxParameterBytes = 4 << 10
 )
+
+// ParametersCutKey is the entry EncodeParameters adds to parameters it
+// had to cut: no parameter can be called this (names match
+// ^[a-z][a-z0-9_]*$), and its value says how many were left out.
+const ParametersCutKey = "..."
 
 // CheckResults refuses, before any database work, results no database
 // state could make valid, and returns the batches with times in UTC at
@@ -377,6 +394,59 @@ func DecodeEvidence(s string) []policy.Evidence {
 		return nil
 	}
 	return ev
+}
+
+// EncodeParameters is the parameters column's JSON object, "" (stored as
+// NULL) when there are none. Parameters over MaxParameters entries or
+// MaxParameterBytes encoded are cut, not refused (the result itself is
+// still worth keeping): entries are kept in name order while they fit,
+// with room for one ParametersCutKey entry saying how many were left out.
+func EncodeParameters(params map[string]string) string {
+	if len(params) == 0 {
+		return ""
+	}
+	raw, err := json.Marshal(params)
+	if err == nil && len(params) <= MaxParameters && len(raw) <= MaxParameterBytes {
+		return string(raw)
+	}
+	names := slices.Sorted(maps.Keys(params))
+	kept := make(map[string]string, MaxParameters)
+	cutNote := func(left int) string {
+		return fmt.Sprintf("%d of %d parameters not stored (at most %d entries, %d bytes)",
+			left, len(params), MaxParameters, MaxParameterBytes)
+	}
+	// The note's size, with the widest count it can hold, is reserved
+	// up front; each entry costs its encoded name and value, a colon and
+	// a comma.
+	noteKey, _ := json.Marshal(ParametersCutKey)
+	noteVal, _ := json.Marshal(cutNote(len(params)))
+	budget := MaxParameterBytes - 2 - len(noteKey) - len(noteVal) - 1
+	for _, name := range names {
+		if len(kept) == MaxParameters-1 {
+			break
+		}
+		k, _ := json.Marshal(name)
+		v, _ := json.Marshal(params[name])
+		cost := len(k) + len(v) + 2
+		if cost > budget {
+			continue // a long value is left out; shorter ones after it may fit
+		}
+		budget -= cost
+		kept[name] = params[name]
+	}
+	kept[ParametersCutKey] = cutNote(len(params) - len(kept))
+	raw, _ = json.Marshal(kept) // strings only: cannot fail
+	return string(raw)
+}
+
+// DecodeParameters reads what EncodeParameters wrote; NULL, garbage or an
+// empty object read as none.
+func DecodeParameters(s string) map[string]string {
+	var m map[string]string
+	if s == "" || json.Unmarshal([]byte(s), &m) != nil || len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // CutError makes a result's error text fit its column: valid UTF-8

@@ -227,10 +227,12 @@ func (s *Store) ApplyResults(_ context.Context, batches []store.ResultBatch) ([]
 			if !write {
 				continue
 			}
+			// Stored as the backends store them: cut to the limits.
+			r.Parameters = store.DecodeParameters(store.EncodeParameters(r.Parameters))
 			s.c.current[k] = &current{r: r, since: since, revision: b.Revision}
 			if transition {
 				t := store.Transition{ID: int64(len(s.c.transitions) + 1), HostID: b.HostID, PolicyID: r.PolicyID,
-					To: r.Status, At: r.CheckedAt, Evidence: r.Evidence}
+					To: r.Status, At: r.CheckedAt, Evidence: r.Evidence, Parameters: r.Parameters}
 				if cur != nil {
 					t.From = cur.Status
 				}
@@ -269,7 +271,7 @@ func (s *Store) exemptionFor(host int64, policyID string, at time.Time) *store.E
 
 func (s *Store) hostResult(k resultKey, c *current, at time.Time) store.HostResult {
 	r := store.HostResult{HostID: k.host, Hostname: s.hosts[k.host].Hostname, PolicyID: k.policy,
-		Status: c.r.Status, Evidence: c.r.Evidence, Error: c.r.Error, CheckedAt: c.r.CheckedAt,
+		Status: c.r.Status, Evidence: c.r.Evidence, Parameters: c.r.Parameters, Error: c.r.Error, CheckedAt: c.r.CheckedAt,
 		Duration: c.r.Duration, Since: c.since, PolicyRevision: c.revision, LastCheckedAt: c.r.CheckedAt}
 	// As the stores do: the host's last evaluation confirms the results of
 	// the policies agents evaluate.

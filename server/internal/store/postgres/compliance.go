@@ -51,7 +51,7 @@ func exemptCTE(filter string) string {
 // plan the rest gets (a join let the planner hash every host for a page
 // of exempt results).
 const resultSelect = `SELECT r.host_id, (SELECT h.hostname FROM hosts h WHERE h.id = r.host_id), r.policy_id,
-		r.status, r.evidence::text, r.error, r.checked_at, r.duration_ns, r.since, r.policy_revision,
+		r.status, r.evidence::text, r.parameters::text, r.error, r.checked_at, r.duration_ns, r.since, r.policy_revision,
 		GREATEST(r.checked_at, CASE WHEN (SELECT p.expr_only FROM policies p WHERE p.id = r.policy_id) THEN NULL
 			ELSE (SELECT h.policies_checked_at FROM hosts h WHERE h.id = r.host_id) END),
 		e.id, e.policy_id, e.host_id, e.labels::text, e.reason, e.owner, e.expires_at, e.created_at, e.created_by
@@ -65,6 +65,7 @@ type resultRow struct {
 	PolicyID       string
 	Status         string
 	Evidence       string
+	Parameters     *string
 	Error          string
 	CheckedAt      time.Time
 	Duration       int64
@@ -84,7 +85,8 @@ type resultRow struct {
 
 func (row resultRow) result() (store.HostResult, error) {
 	r := store.HostResult{HostID: row.HostID, Hostname: deref(row.Hostname), PolicyID: row.PolicyID,
-		Status: policy.Status(row.Status), Evidence: store.DecodeEvidence(row.Evidence), Error: row.Error,
+		Status: policy.Status(row.Status), Evidence: store.DecodeEvidence(row.Evidence),
+		Parameters: store.DecodeParameters(deref(row.Parameters)), Error: row.Error,
 		CheckedAt: row.CheckedAt.UTC(), Duration: time.Duration(row.Duration), Since: row.Since.UTC(),
 		PolicyRevision: row.PolicyRevision, LastCheckedAt: row.LastChecked.UTC()}
 	if row.ExID == nil {
@@ -243,13 +245,14 @@ func tally(add func(string, policy.Status, int64)) func(pgx.Rows) error {
 }
 
 type transitionRow struct {
-	ID       int64
-	HostID   int64
-	PolicyID string
-	From     *string
-	To       string
-	At       time.Time
-	Evidence string
+	ID         int64
+	HostID     int64
+	PolicyID   string
+	From       *string
+	To         string
+	At         time.Time
+	Evidence   string
+	Parameters *string
 }
 
 // transitionQuery builds ListTransitions' statement; every filter is a
@@ -277,7 +280,7 @@ func transitionQuery(q store.TransitionQuery) (string, []any) {
 	if q.AfterID > 0 {
 		add(`(at, id) < (?, ?)`, q.AfterAt, q.AfterID)
 	}
-	query := `SELECT id, host_id, policy_id, from_status, to_status, at, evidence::text FROM result_transitions`
+	query := `SELECT id, host_id, policy_id, from_status, to_status, at, evidence::text, parameters::text FROM result_transitions`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -296,7 +299,8 @@ func (s *Store) ListTransitions(ctx context.Context, q store.TransitionQuery) ([
 	out := make([]store.Transition, len(rs))
 	for i, r := range rs {
 		out[i] = store.Transition{ID: r.ID, HostID: r.HostID, PolicyID: r.PolicyID, From: policy.Status(deref(r.From)),
-			To: policy.Status(r.To), At: r.At.UTC(), Evidence: store.DecodeEvidence(r.Evidence)}
+			To: policy.Status(r.To), At: r.At.UTC(), Evidence: store.DecodeEvidence(r.Evidence),
+			Parameters: store.DecodeParameters(deref(r.Parameters))}
 	}
 	return out, nil
 }

@@ -50,6 +50,7 @@ type pendingResult struct {
 type resultWrite struct {
 	r        policy.Result
 	evidence string
+	params   string // "": NULL
 	since    time.Time
 	revision int64
 }
@@ -71,6 +72,7 @@ func applyResults(ctx context.Context, tx pgx.Tx, batches []store.ResultBatch) (
 		order       []resultKey // first-touch order of dirty keys
 		transitions []store.Transition
 		evidence    []string
+		params      []string
 	)
 	touch := func(k resultKey, p *pendingResult) {
 		if !p.dirty {
@@ -103,21 +105,21 @@ func applyResults(ctx context.Context, tx pgx.Tx, batches []store.ResultBatch) (
 			if !write {
 				continue
 			}
-			ev := store.EncodeEvidence(r.Evidence)
+			ev, par := store.EncodeEvidence(r.Evidence), store.EncodeParameters(r.Parameters)
 			if transition {
 				t := store.Transition{HostID: rb.HostID, PolicyID: r.PolicyID, To: r.Status, At: r.CheckedAt,
-					Evidence: store.DecodeEvidence(ev)}
+					Evidence: store.DecodeEvidence(ev), Parameters: store.DecodeParameters(par)}
 				if p.cur != nil {
 					t.From = p.cur.Status
 				}
-				transitions, evidence = append(transitions, t), append(evidence, ev)
+				transitions, evidence, params = append(transitions, t), append(evidence, ev), append(params, par)
 			}
 			p.cur = &store.CurrentResult{Status: r.Status, CheckedAt: r.CheckedAt, Since: since}
-			p.write = &resultWrite{r: r, evidence: ev, since: since, revision: rb.Revision}
+			p.write = &resultWrite{r: r, evidence: ev, params: par, since: since, revision: rb.Revision}
 			touch(k, p)
 		}
 	}
-	if err := writeResults(ctx, tx, order, state, transitions, evidence); err != nil {
+	if err := writeResults(ctx, tx, order, state, transitions, evidence, params); err != nil {
 		return nil, err
 	}
 	if err := writeEvaluated(ctx, tx, batches); err != nil {
@@ -219,9 +221,10 @@ func readResultState(ctx context.Context, tx pgx.Tx, batches []store.ResultBatch
 }
 
 // writeResults sends the removals, the final state of each dirty key and
-// the transitions as one pipelined batch of three statements.
+// the transitions as one pipelined batch of three statements. evidence
+// and params are the transitions' encoded evidence and parameters.
 func writeResults(ctx context.Context, tx pgx.Tx, order []resultKey, state map[resultKey]*pendingResult,
-	transitions []store.Transition, evidence []string) error {
+	transitions []store.Transition, evidence, params []string) error {
 	var (
 		delHosts []int64
 		delPols  []string
@@ -229,6 +232,7 @@ func writeResults(ctx context.Context, tx pgx.Tx, order []resultKey, state map[r
 			hosts           []int64
 			pols, statuses  []string
 			evidence, errs  []string
+			params          []*string
 			checked, since  []time.Time
 			durations, revs []int64
 		}
@@ -242,6 +246,7 @@ func writeResults(ctx context.Context, tx pgx.Tx, order []resultKey, state map[r
 		w := p.write
 		up.hosts, up.pols, up.statuses = append(up.hosts, k.host), append(up.pols, k.policy), append(up.statuses, string(w.r.Status))
 		up.evidence, up.errs = append(up.evidence, w.evidence), append(up.errs, store.CutError(w.r.Error))
+		up.params = append(up.params, nullText(w.params))
 		up.checked, up.since = append(up.checked, w.r.CheckedAt), append(up.since, w.since)
 		up.durations, up.revs = append(up.durations, int64(w.r.Duration)), append(up.revs, w.revision)
 	}
@@ -252,22 +257,24 @@ func writeResults(ctx context.Context, tx pgx.Tx, order []resultKey, state map[r
 	}
 	if len(up.hosts) > 0 {
 		b.Queue(`INSERT INTO results_current
-			(host_id, policy_id, status, evidence, error, checked_at, duration_ns, since, policy_revision)
-			SELECT u.host_id, u.policy_id, u.status, u.evidence::json, u.error, u.checked_at, u.duration_ns, u.since, u.rev
+			(host_id, policy_id, status, evidence, error, checked_at, duration_ns, since, policy_revision, parameters)
+			SELECT u.host_id, u.policy_id, u.status, u.evidence::json, u.error, u.checked_at, u.duration_ns, u.since, u.rev,
+				u.parameters::json
 			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-				$7::bigint[], $8::timestamptz[], $9::bigint[])
-				AS u(host_id, policy_id, status, evidence, error, checked_at, duration_ns, since, rev)
+				$7::bigint[], $8::timestamptz[], $9::bigint[], $10::text[])
+				AS u(host_id, policy_id, status, evidence, error, checked_at, duration_ns, since, rev, parameters)
 			ON CONFLICT (host_id, policy_id) DO UPDATE SET status = excluded.status,
 				evidence = excluded.evidence, error = excluded.error, checked_at = excluded.checked_at,
 				duration_ns = excluded.duration_ns, since = excluded.since,
-				policy_revision = excluded.policy_revision`,
-			up.hosts, up.pols, up.statuses, up.evidence, up.errs, up.checked, up.durations, up.since, up.revs)
+				policy_revision = excluded.policy_revision, parameters = excluded.parameters`,
+			up.hosts, up.pols, up.statuses, up.evidence, up.errs, up.checked, up.durations, up.since, up.revs, up.params)
 	}
 	if len(transitions) > 0 {
 		hosts, pols, tos := make([]int64, len(transitions)), make([]string, len(transitions)), make([]string, len(transitions))
 		froms, ats := make([]*string, len(transitions)), make([]time.Time, len(transitions))
+		pars := make([]*string, len(transitions))
 		for i, t := range transitions {
-			hosts[i], pols[i], tos[i], ats[i] = t.HostID, t.PolicyID, string(t.To), t.At
+			hosts[i], pols[i], tos[i], ats[i], pars[i] = t.HostID, t.PolicyID, string(t.To), t.At, nullText(params[i])
 			if t.From != "" {
 				f := string(t.From)
 				froms[i] = &f
@@ -275,11 +282,11 @@ func writeResults(ctx context.Context, tx pgx.Tx, order []resultKey, state map[r
 		}
 		// Identity values follow the insert order, which ORDER BY fixes,
 		// so sorted ids map back onto the transitions in order.
-		b.Queue(`INSERT INTO result_transitions (host_id, policy_id, from_status, to_status, at, evidence)
-			SELECT u.host_id, u.policy_id, u.from_status, u.to_status, u.at, u.evidence::json
-			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-				WITH ORDINALITY AS u(host_id, policy_id, from_status, to_status, at, evidence, n)
-			ORDER BY u.n RETURNING id`, hosts, pols, froms, tos, ats, evidence).Query(func(rows pgx.Rows) error {
+		b.Queue(`INSERT INTO result_transitions (host_id, policy_id, from_status, to_status, at, evidence, parameters)
+			SELECT u.host_id, u.policy_id, u.from_status, u.to_status, u.at, u.evidence::json, u.parameters::json
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+				WITH ORDINALITY AS u(host_id, policy_id, from_status, to_status, at, evidence, parameters, n)
+			ORDER BY u.n RETURNING id`, hosts, pols, froms, tos, ats, evidence, pars).Query(func(rows pgx.Rows) error {
 			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 			if err != nil {
 				return err
@@ -301,4 +308,12 @@ func writeResults(ctx context.Context, tx pgx.Tx, order []resultKey, state map[r
 		return fmt.Errorf("write results: %w", err)
 	}
 	return nil
+}
+
+// nullText is s, or NULL when it is empty.
+func nullText(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -45,7 +45,7 @@ func exemptCTE(filter string) string {
 
 // resultSelect reads a current result, its hostname and its matching
 // exemption, in scanResult's order.
-const resultSelect = `SELECT r.host_id, h.hostname, r.policy_id, r.status, r.evidence, r.error,
+const resultSelect = `SELECT r.host_id, h.hostname, r.policy_id, r.status, r.evidence, r.parameters, r.error,
 		r.checked_at, r.duration_ns, r.since, r.policy_revision,
 		max(r.checked_at, CASE WHEN (SELECT p.expr_only FROM policies p WHERE p.id = r.policy_id)
 			THEN 0 ELSE coalesce(h.policies_checked_at, 0) END),
@@ -63,10 +63,11 @@ func scanResult(row scanner) (store.HostResult, error) {
 		lastChecked             int64
 		exID, exHost            sql.NullInt64
 		exPolicy, exLabels      sql.NullString
+		params                  sql.NullString
 		exReason, exOwner, exBy sql.NullString
 		exExpires, exCreated    sql.NullInt64
 	)
-	err := row.Scan(&r.HostID, &r.Hostname, &r.PolicyID, &status, &evidence, &r.Error,
+	err := row.Scan(&r.HostID, &r.Hostname, &r.PolicyID, &status, &evidence, &params, &r.Error,
 		&checked, &dur, &since, &r.PolicyRevision, &lastChecked,
 		&exID, &exPolicy, &exHost, &exLabels, &exReason, &exOwner, &exExpires, &exCreated, &exBy)
 	if err != nil {
@@ -74,6 +75,7 @@ func scanResult(row scanner) (store.HostResult, error) {
 	}
 	r.Status = policy.Status(status)
 	r.Evidence = store.DecodeEvidence(evidence)
+	r.Parameters = store.DecodeParameters(params.String)
 	r.CheckedAt = time.Unix(0, checked).UTC()
 	r.LastCheckedAt = time.Unix(0, lastChecked).UTC()
 	r.Duration = time.Duration(dur)
@@ -212,7 +214,7 @@ func (s *Store) ListTransitions(ctx context.Context, q store.TransitionQuery) ([
 	if q.AfterID > 0 {
 		where, args = append(where, `(at, id) < (?, ?)`), append(args, q.AfterAt.UnixNano(), q.AfterID)
 	}
-	query := `SELECT id, host_id, policy_id, from_status, to_status, at, evidence FROM result_transitions`
+	query := `SELECT id, host_id, policy_id, from_status, to_status, at, evidence, parameters FROM result_transitions`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -226,15 +228,17 @@ func (s *Store) ListTransitions(ctx context.Context, q store.TransitionQuery) ([
 		var (
 			t       store.Transition
 			from    sql.NullString
+			params  sql.NullString
 			to, ev  string
 			atNanos int64
 		)
-		if err := rows.Scan(&t.ID, &t.HostID, &t.PolicyID, &from, &to, &atNanos, &ev); err != nil {
+		if err := rows.Scan(&t.ID, &t.HostID, &t.PolicyID, &from, &to, &atNanos, &ev, &params); err != nil {
 			return nil, fmt.Errorf("list transitions: %w", err)
 		}
 		t.From, t.To = statusOf(from), policy.Status(to)
 		t.At = time.Unix(0, atNanos).UTC()
 		t.Evidence = store.DecodeEvidence(ev)
+		t.Parameters = store.DecodeParameters(params.String)
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {

@@ -78,30 +78,30 @@ func (b *batch) applyResults(batches []store.ResultBatch) ([]store.Transition, e
 			if !write {
 				continue
 			}
-			ev := store.EncodeEvidence(r.Evidence)
+			ev, par := store.EncodeEvidence(r.Evidence), store.EncodeParameters(r.Parameters)
 			if err := b.exec(`INSERT INTO results_current
-				(host_id, policy_id, status, evidence, error, checked_at, duration_ns, since, policy_revision)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+				(host_id, policy_id, status, evidence, error, checked_at, duration_ns, since, policy_revision, parameters)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (host_id, policy_id) DO UPDATE SET status = excluded.status,
 					evidence = excluded.evidence, error = excluded.error, checked_at = excluded.checked_at,
 					duration_ns = excluded.duration_ns, since = excluded.since,
-					policy_revision = excluded.policy_revision`,
+					policy_revision = excluded.policy_revision, parameters = excluded.parameters`,
 				rb.HostID, r.PolicyID, string(r.Status), ev, store.CutError(r.Error),
-				r.CheckedAt.UnixNano(), int64(r.Duration), since.UnixNano(), rb.Revision); err != nil {
+				r.CheckedAt.UnixNano(), int64(r.Duration), since.UnixNano(), rb.Revision, nullText(par)); err != nil {
 				return nil, fmt.Errorf("store result %s: %w", r.PolicyID, err)
 			}
 			if !transition {
 				continue
 			}
 			t := store.Transition{HostID: rb.HostID, PolicyID: r.PolicyID, To: r.Status, At: r.CheckedAt,
-				Evidence: store.DecodeEvidence(ev)}
+				Evidence: store.DecodeEvidence(ev), Parameters: store.DecodeParameters(par)}
 			var from any
 			if cur != nil {
 				t.From, from = cur.Status, string(cur.Status)
 			}
-			row, err := b.queryRow(`INSERT INTO result_transitions (host_id, policy_id, from_status, to_status, at, evidence)
-				VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-				rb.HostID, r.PolicyID, from, string(r.Status), r.CheckedAt.UnixNano(), ev)
+			row, err := b.queryRow(`INSERT INTO result_transitions (host_id, policy_id, from_status, to_status, at, evidence, parameters)
+				VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				rb.HostID, r.PolicyID, from, string(r.Status), r.CheckedAt.UnixNano(), ev, nullText(par))
 			if err != nil {
 				return nil, err
 			}
@@ -149,4 +149,12 @@ func (b *batch) currentResult(hostID int64, policyID string) (*store.CurrentResu
 	}
 	return &store.CurrentResult{Status: statusOf(sql.NullString{String: status, Valid: true}),
 		CheckedAt: time.Unix(0, checked).UTC(), Since: time.Unix(0, since).UTC()}, nil
+}
+
+// nullText is s, or NULL when it is empty.
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

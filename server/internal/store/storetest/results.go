@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -26,6 +27,7 @@ var resultTests = []subtest{
 	{"host results", testHostResults},
 	{"odd evidence and errors", testResultsOddValues},
 	{"last checked", testLastChecked},
+	{"parameters", testResultParameters},
 }
 
 func result(id string, st policy.Status, checked time.Time) policy.Result {
@@ -489,4 +491,123 @@ func testComplianceCountsFollow(t *testing.T, st store.Store) {
 		t.Fatalf("fold: %v", err)
 	}
 	check("final fold")
+}
+
+// testResultParameters: the parameter values a result was evaluated with
+// are stored and read back with it (current results of a policy and of a
+// host, the transition it records); new values with the same status are
+// a re-check, as new evidence is (stored, no transition, since kept); a
+// result without parameters clears them; an oversized set is cut with a
+// marker.
+func testResultParameters(t *testing.T, st store.Store) {
+	host := enroll(t, st, "web-1")
+	applyPolicies(t, st, at(0), spec("pw", "true"), spec("plain", "true"))
+	withParams := func(st policy.Status, checked time.Time, params map[string]string) policy.Result {
+		r := result("pw", st, checked)
+		r.Parameters = params
+		return r
+	}
+	first := map[string]string{"max_days": "90", "warn_days": "7"}
+	ts := applyResults(t, st, store.ResultBatch{HostID: host, Revision: 1, Results: []policy.Result{
+		withParams(policy.StatusPass, at(time.Minute), first), result("plain", policy.StatusPass, at(time.Minute))}})
+	if len(ts) != 2 {
+		t.Fatalf("first results recorded %q, want 2 transitions", transitionKeys(ts))
+	}
+	for _, tr := range ts {
+		if want := map[string]string(nil); tr.PolicyID == "pw" {
+			want = first
+			if !maps.Equal(tr.Parameters, want) {
+				t.Errorf("returned transition of pw has parameters %v, want %v", tr.Parameters, want)
+			}
+		} else if tr.Parameters != nil {
+			t.Errorf("transition of %s has parameters %v, want none", tr.PolicyID, tr.Parameters)
+		}
+	}
+	// check reads pw's parameters back from every reader.
+	check := func(step string, want map[string]string, wantSince, wantChecked time.Time) {
+		t.Helper()
+		var fromHost, fromPolicy *store.HostResult
+		for _, r := range hostResults(t, st, host, at(time.Hour)) {
+			switch r.PolicyID {
+			case "pw":
+				fromHost = &r
+			case "plain":
+				if r.Parameters != nil {
+					t.Errorf("%s: plain has parameters %v, want nil", step, r.Parameters)
+				}
+			}
+		}
+		rs, err := st.PolicyResults(t.Context(), store.ResultQuery{PolicyID: "pw", At: at(time.Hour), Limit: 10})
+		if err != nil {
+			t.Fatalf("%s: policy results: %v", step, err)
+		}
+		if len(rs) == 1 {
+			fromPolicy = &rs[0]
+		}
+		if fromHost == nil || fromPolicy == nil {
+			t.Fatalf("%s: pw missing from host results (%v) or policy results (%d rows)", step, fromHost, len(rs))
+		}
+		for name, r := range map[string]*store.HostResult{"host results": fromHost, "policy results": fromPolicy} {
+			if !maps.Equal(r.Parameters, want) || (want == nil) != (r.Parameters == nil) {
+				t.Errorf("%s: %s parameters %v, want %v", step, name, r.Parameters, want)
+			}
+			sameTime(t, step+" "+name+" since", r.Since, wantSince)
+			sameTime(t, step+" "+name+" checked at", r.CheckedAt, wantChecked)
+		}
+	}
+	check("first", first, at(time.Minute), at(time.Minute))
+
+	// Only the parameters change: stored, no transition, since kept.
+	second := map[string]string{"max_days": "60", "warn_days": "7"}
+	if ts := applyResults(t, st, store.ResultBatch{HostID: host, Revision: 1, Results: []policy.Result{
+		withParams(policy.StatusPass, at(2*time.Minute), second)}}); len(ts) != 0 {
+		t.Errorf("new parameters alone recorded %q", transitionKeys(ts))
+	}
+	check("new values", second, at(time.Minute), at(2*time.Minute))
+	// The same result again, other parameters, same checked_at: a
+	// duplicate, as a repeat with other evidence is.
+	applyResults(t, st, store.ResultBatch{HostID: host, Revision: 1, Results: []policy.Result{
+		withParams(policy.StatusPass, at(2*time.Minute), first)}})
+	check("repeat", second, at(time.Minute), at(2*time.Minute))
+	// A status change records a transition with the new values.
+	third := map[string]string{"max_days": "30"}
+	ts = applyResults(t, st, store.ResultBatch{HostID: host, Revision: 1, Results: []policy.Result{
+		withParams(policy.StatusFail, at(3*time.Minute), third)}})
+	if len(ts) != 1 || !maps.Equal(ts[0].Parameters, third) {
+		t.Errorf("status change recorded %+v, want one transition with %v", ts, third)
+	}
+	check("status change", third, at(3*time.Minute), at(3*time.Minute))
+	hist := transitions(t, st, store.TransitionQuery{PolicyID: "pw"})
+	if keys, want := transitionKeys(hist), []string{"pw pass>fail", "pw >pass"}; !slices.Equal(keys, want) {
+		t.Fatalf("history %q, want %q", keys, want)
+	}
+	if !maps.Equal(hist[0].Parameters, third) || !maps.Equal(hist[1].Parameters, first) {
+		t.Errorf("history parameters %v, %v; want %v, %v", hist[0].Parameters, hist[1].Parameters, third, first)
+	}
+	// A later result without parameters clears them.
+	applyResults(t, st, store.ResultBatch{HostID: host, Revision: 1, Results: []policy.Result{
+		withParams(policy.StatusFail, at(4*time.Minute), nil)}})
+	check("none", nil, at(3*time.Minute), at(4*time.Minute))
+
+	// Too many: cut in name order, with the marker.
+	many := map[string]string{}
+	for i := range store.MaxParameters + 10 {
+		many[fmt.Sprintf("p%03d", i)] = "v"
+	}
+	applyResults(t, st, store.ResultBatch{HostID: host, Revision: 1, Results: []policy.Result{
+		withParams(policy.StatusFail, at(5*time.Minute), many)}})
+	got := hostResults(t, st, host, at(time.Hour))[1].Parameters // "pw" after "plain"
+	if len(got) != store.MaxParameters || got["p000"] != "v" || got[fmt.Sprintf("p%03d", store.MaxParameters-2)] != "v" ||
+		!strings.HasPrefix(got[store.ParametersCutKey], "11 of 74 parameters not stored") {
+		t.Errorf("%d parameters stored as %d entries, marker %q", len(many), len(got), got[store.ParametersCutKey])
+	}
+	// Too large: long values left out, the rest kept.
+	big := map[string]string{"a": "short", "b": strings.Repeat("x", store.MaxParameterBytes), "c": "also short \x00 \xff"}
+	applyResults(t, st, store.ResultBatch{HostID: host, Revision: 1, Results: []policy.Result{
+		withParams(policy.StatusFail, at(6*time.Minute), big)}})
+	got = hostResults(t, st, host, at(time.Hour))[1].Parameters
+	if len(got) != 3 || got["a"] != "short" || got["c"] != "also short \x00 \uFFFD" || got["b"] != "" ||
+		!strings.HasPrefix(got[store.ParametersCutKey], "1 of 3 parameters not stored") {
+		t.Errorf("oversized parameters stored as %q", got)
+	}
 }
