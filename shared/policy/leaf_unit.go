@@ -342,6 +342,11 @@ func systemdUnitLeaf(ctx context.Context, env Env, c *SystemdUnitCheck) (bool, s
 			if err != nil {
 				return false, "", fmt.Errorf("services: %w", err)
 			}
+			if len(svcs) == 0 {
+				// A running system always has services; none means they
+				// were not collected (an image with a /proc of its own).
+				return false, "", fmt.Errorf("%w: active needs the service inventory, which is empty", ErrUnavailable)
+			}
 			state := "not in the service inventory"
 			running := false
 			for _, s := range svcs {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/steward-project/steward/shared/inventory"
 )
 
 func TestUnitLines(t *testing.T) {
@@ -135,5 +137,22 @@ func TestSystemdUnitSysVScript(t *testing.T) {
 			"xinetd.service: disabled (generated from /etc/init.d/xinetd, which no /etc/rc[2-5].d/S* link starts)"},
 		{"an init script is not absent", `{name: xinetd, exists: false}`, StatusFail,
 			"xinetd.service: unit file /etc/init.d/xinetd"},
+	})
+}
+
+// noServices is a sysFake whose service inventory is empty, as in an image
+// that ships a /proc of its own but whose services were not collected.
+type noServices struct{ *sysFake }
+
+func (noServices) Services(context.Context) ([]inventory.Service, error) { return nil, nil }
+
+// TestSystemdUnitActiveWithoutServiceInventory: with a running kernel but
+// no services listed, active cannot be judged; it is an error, not a
+// silent "not running".
+func TestSystemdUnitActiveWithoutServiceInventory(t *testing.T) {
+	env := noServices{loadTree(t, "unit/root")}
+	runSysCases(t, env, "systemd_unit", []sysCase{
+		{"no service inventory", `{name: ssh, active: false}`, StatusError,
+			"error: not available here: active needs the service inventory, which is empty"},
 	})
 }

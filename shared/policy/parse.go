@@ -80,12 +80,21 @@ func Validate(source string, ps []Policy) error {
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
+	return ValidateJSON(source, data)
+}
+
+// ValidateJSON checks a policy set as it travelled, a JSON document
+// {"policies": [...]}, by the same rules as Parse. Unlike Validate, which
+// sees only what decoding kept, it also refuses keys this version does
+// not know. Problems carry no line numbers: the lines of a machine-made
+// document would mislead.
+func ValidateJSON(source string, data []byte) error {
 	_, _, problems := parseFile(source, data)
 	if len(problems) == 0 {
 		return nil
 	}
 	for i := range problems {
-		problems[i].Line = 0 // lines of our own re-encoding would mislead
+		problems[i].Line = 0
 	}
 	return &ValidationError{Problems: problems}
 }

@@ -58,7 +58,7 @@ func (s *session) policySet(ctx context.Context, env wire.Envelope) (outcome, bo
 		s.log.Error("policy set refused, keeping the previous one", "err", err)
 		return outcome{}, true
 	}
-	next, err := s.a.acceptPolicies(ps, s.a.st.Policies())
+	next, err := s.a.acceptPolicies(ps, env.Payload, s.a.st.Policies())
 	if err != nil {
 		code, reason := policysign.CodeInvalid, err.Error()
 		var re *policysign.RefusalError
@@ -87,8 +87,12 @@ func (s *session) policySet(ctx context.Context, env wire.Envelope) (outcome, bo
 
 // acceptPolicies decides whether ps may replace held and returns what to
 // store; the error is a *policysign.RefusalError or says why the set is
-// invalid.
-func (a *agent) acceptPolicies(ps wire.PolicySet, held state.PolicySet) (state.PolicySet, error) {
+// invalid. payload is the message as it came: the set is validated from
+// it rather than from ps, because decoding into this agent's types drops
+// keys it does not know (a leaf or a file key added in a later version),
+// and a policy evaluated without one of its conditions would pass where
+// it should not. Such a set is refused, and the refusal names the key.
+func (a *agent) acceptPolicies(ps wire.PolicySet, payload json.RawMessage, held state.PolicySet) (state.PolicySet, error) {
 	if err := policy.SetTooLarge(ps.Policies); err != nil {
 		return held, &policysign.RefusalError{Code: policysign.CodeInvalid, Reason: err.Error()}
 	}
@@ -102,8 +106,22 @@ func (a *agent) acceptPolicies(ps wire.PolicySet, held state.PolicySet) (state.P
 		}
 		next.SignedSerial, next.SignedDigest = st.Serial, st.Digest
 	}
-	if err := policy.Validate(fmt.Sprintf("policy set %d", ps.Revision), ps.Policies); err != nil {
+	var raw struct {
+		Policies json.RawMessage `json:"policies"`
+	}
+	if err := json.Unmarshal(payload, &raw); err != nil {
 		return held, &policysign.RefusalError{Code: policysign.CodeInvalid, Reason: err.Error()}
+	}
+	if len(ps.Policies) > 0 {
+		doc, err := json.Marshal(struct {
+			Policies json.RawMessage `json:"policies"`
+		}{raw.Policies})
+		if err == nil {
+			err = policy.ValidateJSON(fmt.Sprintf("policy set %d", ps.Revision), doc)
+		}
+		if err != nil {
+			return held, &policysign.RefusalError{Code: policysign.CodeInvalid, Reason: err.Error()}
+		}
 	}
 	return next, nil
 }

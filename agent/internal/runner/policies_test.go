@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -233,6 +234,24 @@ func TestPolicyLifecycle(t *testing.T) {
 	}
 	if !strings.Contains(a.logs.String(), "policy set refused") {
 		t.Fatalf("refusal not logged:\n%s", a.logs)
+	}
+
+	// A set using a key this agent does not know (as a newer server
+	// would send to an older agent) is refused too: decoding would drop
+	// the key, and the policy would then be judged without its condition.
+	known, err := json.Marshal(smaller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := `[{"id":"newer-key","title":"Newer","severity":"low","check":{"file":{"path":"/etc/motd","exists":true,"acl_max":"u::rw-"}}},` + string(known[1:])
+	fc.send(t, wire.TypePolicySet, 0, json.RawMessage(`{"revision":8,"policies":`+newer+`}`))
+	fc.send(t, wire.TypeCheckNow, 0, wire.CheckNow{})
+	evals.next(t)
+	if res := wantEvaluatedOnly(t, fc, "an evaluation after the set with an unknown key"); res.Revision != 6 {
+		t.Fatalf("evaluated revision %d after a set with an unknown key, want the kept 6", res.Revision)
+	}
+	if !strings.Contains(a.logs.String(), "acl_max: unknown field") {
+		t.Fatalf("refusal does not name the unknown key:\n%s", a.logs)
 	}
 
 	// A restart keeps the set and its revision.
