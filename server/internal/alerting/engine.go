@@ -77,6 +77,10 @@ type Engine struct {
 	gaugeEvery time.Duration
 
 	cur atomic.Pointer[state]
+	// curMu orders a configuration's replacement (Reload, write lock)
+	// with a pass's writes (flush, read lock): a pass that began under a
+	// configuration since replaced writes nothing (errStalePass).
+	curMu sync.RWMutex
 
 	mu       sync.Mutex
 	hosts    map[int64]bool // hosts whose results changed
@@ -164,7 +168,9 @@ func (e *Engine) Reload(c alertconf.Config) error {
 	if err != nil {
 		return err
 	}
+	e.curMu.Lock()
 	e.cur.Store(s)
+	e.curMu.Unlock()
 	e.precreate(c)
 	e.mu.Lock()
 	e.full, e.muted = true, true

@@ -3,6 +3,7 @@ package alerting
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -94,7 +95,10 @@ func (e *Engine) evaluateLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil {
+		if errors.Is(err, errStalePass) {
+			e.giveBack(w) // and at once: Reload also asked for a full pass
+			e.signal(e.wake)
+		} else if err != nil {
 			e.giveBack(w)
 			retry = min(max(2*retry, time.Second), 30*time.Second)
 			e.log.Error("alert evaluation failed; retrying", "err", err, "retry_in", retry)
@@ -185,8 +189,21 @@ func (e *Engine) pass(ctx context.Context, w work) error {
 			return err
 		}
 	}
+	// A reload while the pass ran would have it route alerts, and queue
+	// notifications, by rules and receivers that no longer exist (a
+	// result that arrived after the reload must not page the removed
+	// receiver). Such a pass writes nothing; its work is done again under
+	// the new configuration.
+	e.curMu.RLock()
+	defer e.curMu.RUnlock()
+	if e.cur.Load() != s {
+		return errStalePass
+	}
 	return p.flush(ctx)
 }
+
+// errStalePass: the configuration was replaced during the pass.
+var errStalePass = errors.New("the alerting configuration changed during the pass")
 
 // passState is what one pass has read and what it will write.
 type passState struct {
