@@ -38,11 +38,15 @@ const (
 	outPass outcome = iota
 	outFail
 	outError
+	// outPending: decided by an expr leaf nobody has answered yet.
+	outPending
 )
 
 // evaluation holds one Evaluate call's state.
 type evaluation struct {
 	env      Env
+	engine   ExprEngine // nil: expr leaves are answered by env
+	policyID string
 	evidence evidenceList
 	firstErr string
 }
@@ -58,7 +62,7 @@ func Evaluate(ctx context.Context, p Policy, env Env) (res Result) {
 	start := time.Now()
 	res = Result{PolicyID: p.ID, CheckedAt: start.UTC()}
 	ctx, res.Parameters = parameterContext(ctx, p)
-	ev := &evaluation{env: env}
+	ev := &evaluation{env: env, engine: currentEngine(), policyID: p.ID}
 	defer func() {
 		if r := recover(); r != nil {
 			res.Status = StatusError
@@ -80,6 +84,9 @@ func Evaluate(ctx context.Context, p Policy, env Env) (res Result) {
 		case outError:
 			res.Status, res.Error = StatusError, ev.firstErr
 			return res
+		case outPending:
+			res.Status = StatusNeedsServer
+			return res
 		}
 	}
 	switch ev.node(ctx, p.Check, "check") {
@@ -87,6 +94,8 @@ func Evaluate(ctx context.Context, p Policy, env Env) (res Result) {
 		res.Status = StatusPass
 	case outFail:
 		res.Status = StatusFail
+	case outPending:
+		res.Status = StatusNeedsServer
 	default:
 		res.Status, res.Error = StatusError, ev.firstErr
 	}
@@ -107,19 +116,25 @@ func (ev *evaluation) node(ctx context.Context, c Check, path string) outcome {
 }
 
 // combine evaluates children in order until one gives decider, in which
-// case the node's outcome is decided; otherwise the node gives error if a
+// case the node's outcome is decided; otherwise the node is pending if a
+// child is (its answer could still decide the node), gives error if a
 // child erred, else otherwise.
 func (ev *evaluation) combine(ctx context.Context, children []Check, path string, decider, decided, otherwise outcome) outcome {
-	erred := false
+	erred, pending := false, false
 	for i, c := range children {
 		switch o := ev.node(ctx, c, fmt.Sprintf("%s[%d]", path, i)); o {
 		case decider:
 			return decided
 		case outError:
 			erred = true
+		case outPending:
+			pending = true
 		}
 	}
-	if erred {
+	switch {
+	case pending:
+		return outPending
+	case erred:
 		return outError
 	}
 	return otherwise
@@ -131,7 +146,16 @@ type leafFunc func(ctx context.Context) (bool, string, error)
 func (ev *evaluation) leaf(ctx context.Context, c Check, path string) outcome {
 	kind, fn, timeout := ev.leafFor(c)
 	path += "." + kind
+	if kind == "expr" {
+		// Answers from the server are keyed by the leaf's path.
+		engine, env, id, src, at := ev.engine, ev.env, ev.policyID, c.Expr, path
+		fn = func(ctx context.Context) (bool, string, error) { return exprLeaf(ctx, engine, env, id, at, src) }
+	}
 	ok, detail, err := runLeaf(ctx, timeout, fn)
+	if errors.Is(err, ErrNeedsServer) {
+		ev.evidence.add(Evidence{Check: path, Detail: "awaiting the server's answer: " + detail})
+		return outPending
+	}
 	if err != nil {
 		msg := "error: " + err.Error()
 		if detail != "" {
@@ -199,7 +223,7 @@ func (ev *evaluation) leafFor(c Check) (string, leafFunc, time.Duration) {
 	case c.Environment != nil:
 		return "environment", func(ctx context.Context) (bool, string, error) { return environmentLeaf(ctx, env, c.Environment) }, DefaultLeafTimeout
 	case c.Expr != "":
-		return "expr", func(ctx context.Context) (bool, string, error) { return exprLeaf(ctx, env, c.Expr) }, DefaultLeafTimeout
+		return "expr", nil, DefaultLeafTimeout // leaf fills it in: it needs the leaf's path
 	}
 	return "empty", func(context.Context) (bool, string, error) {
 		return false, "", errors.New("check has no leaf (policy not validated?)")

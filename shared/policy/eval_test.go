@@ -2,15 +2,12 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/steward-project/steward/shared/inventory"
 )
 
 // Leaves for combinator tests: T passes, F fails, E errs at run time (the
@@ -253,25 +250,5 @@ func TestExprOnly(t *testing.T) {
 				t.Errorf("ExprOnly = %t, want %t", got, c.want)
 			}
 		})
-	}
-}
-
-// An expression that would do too much work (quadratic over thousands of
-// packages) stops at the cost limit instead of pinning a CPU.
-func TestExprCostLimit(t *testing.T) {
-	pkgs := make([]string, 5000)
-	for i := range pkgs {
-		pkgs[i] = fmt.Sprintf(`{"name":"p%d","version":"1.0","source":"dpkg"}`, i)
-	}
-	doc := inventory.Document{Sections: map[string]json.RawMessage{
-		inventory.SectionSoftware: json.RawMessage(`{"packages":[` + strings.Join(pkgs, ",") + `]}`),
-	}}
-	// The leaf is called without the evaluator's 10 s deadline: what must
-	// stop a quadratic expression is its cost, however slow this machine
-	// is today (race detector, other jobs), never the clock.
-	_, _, err := exprLeaf(context.Background(), InventoryEnv(doc, "linux"),
-		`inventory.software.packages.all(p, inventory.software.packages.all(q, p.name != q.name || p == q))`)
-	if err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
-		t.Errorf("err %v, want the cost limit", err)
 	}
 }

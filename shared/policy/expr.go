@@ -4,122 +4,168 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
-
-	"cel.dev/cel-go/cel"
+	"sync/atomic"
 )
 
-// exprCostLimit bounds the work one expression may do (CEL's cost units,
-// roughly one per value visited), so that a comprehension over a large
-// inventory cannot run away on the agent.
-const exprCostLimit = 10_000_000
-
-// maxCachedPrograms bounds the compiled-program cache; past it the cache
-// starts over (policies change rarely, expressions repeat across hosts).
-const maxCachedPrograms = 4096
-
-// celEnv declares the one variable expressions see: inventory, the
-// document's sections by name. Its values are dynamic because sections
-// are JSON. CEL's string extension library is left out: it would add
-// half a MiB to the agent for functions that matches('(?i)...'),
-// startsWith and contains already cover.
-var celEnv = sync.OnceValues(func() (*cel.Env, error) {
-	return cel.NewEnv(
-		cel.Variable("inventory", cel.MapType(cel.StringType, cel.DynType)),
-		cel.CrossTypeNumericComparisons(true),
-	)
-})
-
-// compileExpr parses and type-checks src; the result must be a boolean.
-func compileExpr(src string) (*cel.Ast, error) {
-	env, err := celEnv()
-	if err != nil {
-		return nil, fmt.Errorf("cel environment: %w", err)
-	}
-	ast, iss := env.Compile(src)
-	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("invalid CEL expression: %s", celMessage(iss.Err()))
-	}
-	if !ast.OutputType().IsExactType(cel.BoolType) {
-		return nil, fmt.Errorf("CEL expression must be boolean, is %s (compare it: x == true)", ast.OutputType())
-	}
-	return ast, nil
+// ExprEngine compiles and evaluates the CEL expressions of expr leaves.
+// The policy package does not link one: CEL and its protobuf runtime
+// would add megabytes to the agent's memory, and the agent gets its expr
+// leaves answered by the server (ExprAnswerer). The server, stewardctl
+// and tools that validate or evaluate expressions set one with
+// SetExprEngine (package celexpr).
+type ExprEngine interface {
+	// Check parses and type-checks src, which must give a boolean.
+	Check(src string) error
+	// Eval evaluates src with inventory bound to inv (Env.Inventory).
+	Eval(ctx context.Context, src string, inv map[string]any) (bool, error)
 }
 
-// celMessage keeps CEL's error lines and drops the source excerpts under
-// them, so that each problem stays on one line: "ERROR: <input>:1:25:
-// Syntax error: ..." becomes "at 1:25: Syntax error: ...".
-func celMessage(err error) string {
-	var msgs []string
-	for _, line := range strings.Split(err.Error(), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "|") || strings.TrimSpace(line) == "" {
-			continue
-		}
-		line = strings.TrimPrefix(line, "ERROR: ")
-		line = strings.TrimPrefix(line, "<input>:")
-		msgs = append(msgs, "at "+line)
+var exprEngine atomic.Pointer[ExprEngine]
+
+// SetExprEngine makes e the engine that validates and evaluates expr
+// leaves from now on; nil removes it. Call it once at start, before
+// policies are parsed.
+func SetExprEngine(e ExprEngine) {
+	if e == nil {
+		exprEngine.Store(nil)
+		return
 	}
-	return strings.Join(msgs, "; ")
+	exprEngine.Store(&e)
 }
+
+// currentEngine returns the engine set, or nil.
+func currentEngine() ExprEngine {
+	if p := exprEngine.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// ExprAnswer is the outcome of one expr leaf evaluated elsewhere (by the
+// server, against the host's stored inventory).
+type ExprAnswer struct {
+	Value bool `json:"value"`
+	// Detail is the evidence: the expression and what it gave.
+	Detail string `json:"detail,omitempty"`
+	// Error, when set, is why the expression could not be evaluated;
+	// Value is then meaningless.
+	Error string `json:"error,omitempty"`
+}
+
+// ExprAnswerer is implemented by an Env whose expr leaves are answered
+// elsewhere: the agent's, answered by the server. Without an engine,
+// the evaluator asks it; a leaf it has no answer for leaves the verdict
+// open (StatusNeedsServer) unless other leaves decide it.
+type ExprAnswerer interface {
+	// ExprAnswer returns the answer for the expr leaf at path (its
+	// evidence name, "check.all[1].expr") of policy id; false when none
+	// is known.
+	ExprAnswer(id, path string) (ExprAnswer, bool)
+}
+
+// StatusNeedsServer is the status of a policy whose verdict depends on an
+// expr leaf nobody answered: evaluated without an engine and without the
+// server's answer. It is never reported: the agent holds such a result
+// back until the answer arrives, and the local check lists it apart.
+const StatusNeedsServer Status = "needs_server"
+
+// ErrNeedsServer marks an expr leaf evaluated without an engine and
+// without an answer from the server.
+var ErrNeedsServer = errors.New("expr leaf needs the server's answer")
 
 func checkExpr(src string) error {
-	_, err := compileExpr(src)
-	return err
+	if e := currentEngine(); e != nil {
+		return e.Check(src)
+	}
+	// Without an engine only the server's validation counts: agents get
+	// sets it validated when they were applied.
+	if src == "" {
+		return errors.New("empty expression")
+	}
+	return nil
 }
 
-var programs struct {
-	sync.Mutex
-	m map[string]cel.Program
-}
-
-// program returns src compiled for evaluation, from the cache when it was
-// seen before (the same policy is evaluated on every host).
-func program(src string) (cel.Program, error) {
-	programs.Lock()
-	prg, ok := programs.m[src]
-	programs.Unlock()
-	if ok {
-		return prg, nil
-	}
-	ast, err := compileExpr(src)
-	if err != nil {
-		return nil, err
-	}
-	env, _ := celEnv()
-	prg, err = env.Program(ast, cel.CostLimit(exprCostLimit), cel.InterruptCheckFrequency(100))
-	if err != nil {
-		return nil, fmt.Errorf("cel program: %w", err)
-	}
-	programs.Lock()
-	if programs.m == nil || len(programs.m) >= maxCachedPrograms {
-		programs.m = make(map[string]cel.Program)
-	}
-	programs.m[src] = prg
-	programs.Unlock()
-	return prg, nil
-}
-
-// exprLeaf evaluates a CEL expression over env's inventory.
-func exprLeaf(ctx context.Context, env Env, src string) (bool, string, error) {
-	prg, err := program(src)
-	if err != nil {
-		return false, "", err
+// exprLeaf evaluates the expression src of policy id's leaf at path: with
+// the engine over env's inventory, else from env's answers.
+func exprLeaf(ctx context.Context, engine ExprEngine, env Env, id, path, src string) (bool, string, error) {
+	if engine == nil {
+		a, ok := ExprAnswer{}, false
+		if ans, is := env.(ExprAnswerer); is {
+			a, ok = ans.ExprAnswer(id, path)
+		}
+		switch {
+		case !ok:
+			return false, src, ErrNeedsServer
+		case a.Error != "":
+			return false, a.Detail, fmt.Errorf("on the server: %s", a.Error)
+		}
+		return a.Value, a.Detail, nil
 	}
 	inv, err := env.Inventory(ctx)
 	if err != nil {
 		return false, "", fmt.Errorf("inventory: %w", err)
 	}
-	out, _, err := prg.ContextEval(ctx, map[string]any{"inventory": inv})
+	b, err := engine.Eval(ctx, src, inv)
 	if err != nil {
-		if ctx.Err() != nil {
-			return false, "", errors.Join(ctx.Err(), err)
+		return false, "", err
+	}
+	return b, ExprDetail(src, b), nil
+}
+
+// ExprDetail is an expr leaf's evidence: the expression and its value.
+func ExprDetail(src string, value bool) string {
+	return fmt.Sprintf("%s => %t", src, value)
+}
+
+// ExprLeaf is one expr leaf of a policy: its path, as evidence and
+// ExprAnswerer name it, and its expression.
+type ExprLeaf struct {
+	Path string
+	Expr string
+}
+
+// ExprLeaves lists p's expr leaves, applies_if first, in evaluation order.
+func ExprLeaves(p Policy) []ExprLeaf {
+	var out []ExprLeaf
+	if p.AppliesIf != nil {
+		out = exprLeaves(out, *p.AppliesIf, "applies_if")
+	}
+	return exprLeaves(out, p.Check, "check")
+}
+
+// exprLeaves walks c as node and combine name its parts.
+func exprLeaves(out []ExprLeaf, c Check, path string) []ExprLeaf {
+	for _, l := range []struct {
+		name     string
+		children []Check
+	}{{"all", c.All}, {"any", c.Any}, {"none", c.None}} {
+		if l.children == nil {
+			continue
 		}
-		return false, "", fmt.Errorf("evaluate: %w", err)
+		for i, child := range l.children {
+			out = exprLeaves(out, child, fmt.Sprintf("%s.%s[%d]", path, l.name, i))
+		}
+		return out
 	}
-	b, ok := out.Value().(bool)
-	if !ok {
-		return false, "", fmt.Errorf("expression gave %v, not a boolean", out.Value())
+	if kind, _, _ := (&evaluation{}).leafFor(c); kind == "expr" {
+		out = append(out, ExprLeaf{Path: path + ".expr", Expr: c.Expr})
 	}
-	return b, fmt.Sprintf("%s => %t", src, b), nil
+	return out
+}
+
+// AnswerExpr evaluates src with the engine over env's inventory, under
+// the evaluator's leaf time limit: what the server sends an agent for one
+// of its expr leaves.
+func AnswerExpr(ctx context.Context, env Env, src string) ExprAnswer {
+	engine := currentEngine()
+	if engine == nil {
+		return ExprAnswer{Error: "no expression engine on this side"}
+	}
+	ok, detail, err := runLeaf(ctx, DefaultLeafTimeout, func(ctx context.Context) (bool, string, error) {
+		return exprLeaf(ctx, engine, env, "", "", src)
+	})
+	if err != nil {
+		return ExprAnswer{Error: truncate(err.Error(), MaxDetailBytes)}
+	}
+	return ExprAnswer{Value: ok, Detail: truncate(detail, MaxDetailBytes)}
 }

@@ -480,6 +480,8 @@ type finder struct {
 	seen       int64
 	last       string // the directory being scanned when stopped
 	needIDs    bool
+	name       baseGlob   // c.Name, when given
+	nameNot    []baseGlob // c.NameNot
 }
 
 func findLeaf(ctx context.Context, env Env, c *FindCheck) (bool, string, error) {
@@ -500,6 +502,12 @@ func findLeaf(ctx context.Context, env Env, c *FindCheck) (bool, string, error) 
 			return false, "", fmt.Errorf("mode_over: %w", err)
 		}
 		f.modeOver, f.hasMode = m, true
+	}
+	if c.Name != "" {
+		f.name = newBaseGlob(c.Name)
+	}
+	for _, g := range c.NameNot {
+		f.nameNot = append(f.nameNot, newBaseGlob(g))
 	}
 	f.needIDs = c.NoOwner != nil || c.NoGroup != nil || c.OwnerNot != nil || c.GroupNot != nil || c.NotHomeOwner != nil || c.NotHomeGroup != nil
 	spec := WalkSpec{
@@ -623,11 +631,11 @@ func (f *finder) offends(e *WalkEntry) bool {
 		if e.Dir == "" {
 			base = path.Base(e.Name)
 		}
-		if ok, _ := path.Match(c.Name, base); c.Name != "" && !ok {
+		if c.Name != "" && !f.name.match(base) {
 			return false
 		}
-		for _, g := range c.NameNot {
-			if ok, _ := path.Match(g, base); ok {
+		for i := range f.nameNot {
+			if f.nameNot[i].match(base) {
 				return false
 			}
 		}

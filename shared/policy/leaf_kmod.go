@@ -51,6 +51,7 @@ type modprobeConf struct {
 	install, installAt string // the first install command and where
 	blacklistAt        string // the first blacklist line
 	files              int
+	ignored            []string // entries that took no part, and why
 }
 
 // modprobeFor reads modprobe.d for module name the way kmod does: *.conf
@@ -64,7 +65,8 @@ func modprobeFor(ctx context.Context, env Env, name string) (modprobeConf, error
 	if err != nil {
 		return mc, err
 	}
-	for _, f := range list {
+	mc.ignored = list.ignored
+	for _, f := range list.files {
 		if f.masked {
 			continue
 		}
@@ -188,6 +190,9 @@ func kernelModuleLeaf(ctx context.Context, env Env, c *KernelModuleCheck) (bool,
 				d = "blacklist " + name + " at " + mc.blacklistAt
 			}
 			res.judge((mc.blacklistAt != "") == *c.Blacklisted, d)
+		}
+		for _, ig := range limitList(mc.ignored, 5) {
+			res.note(ig)
 		}
 	}
 	return res.result()

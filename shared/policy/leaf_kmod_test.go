@@ -68,3 +68,18 @@ func TestKernelModuleLeafBadInput(t *testing.T) {
 			"error: /etc/modprobe.d/zz-huge.conf: file too large (over 1048576 bytes)"},
 	})
 }
+
+// In an image without /dev, /etc/modprobe.d/dccp.conf -> /dev/null still
+// masks the vendor file; a dangling link elsewhere is named, not fatal.
+func TestKernelModuleMaskWithoutDev(t *testing.T) {
+	env := loadTree(t, "kmod/root").image()
+	delete(env.files, "/dev/null")
+	env.links["/etc/modprobe.d/dccp.conf"] = "/dev/null"
+	env.links["/etc/modprobe.d/site.conf"] = "/srv/modprobe/site.conf"
+	runSysCases(t, env, "kernel_module", []sysCase{
+		{"mask in /etc over /usr/lib", `{name: dccp, blacklisted: false, disabled: false}`, StatusPass,
+			"no install command for dccp; no blacklist line for dccp; /etc/modprobe.d/site.conf ignored (dangling link to /srv/modprobe/site.conf)"},
+		{"other files read on", `{name: cramfs, disabled: true}`, StatusPass,
+			"install cramfs /bin/false from /etc/modprobe.d/cis.conf:2; /etc/modprobe.d/site.conf ignored (dangling link to /srv/modprobe/site.conf)"},
+	})
+}

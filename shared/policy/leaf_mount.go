@@ -133,30 +133,67 @@ func mountinfoTop(text, file, mountPoint string) *mountEntry {
 	return top
 }
 
-// fstabEntry finds mountPoint in an fstab text (see fstab(5)): the last
-// entry wins, as a later line of `mount -a` mounts on top of an earlier
-// one. Entries with noauto are not mounted at boot and do not count.
-func fstabEntry(text, file, mountPoint string) *mountEntry {
-	var top *mountEntry
+// FstabEntry is one entry of an fstab file (fstab(5)).
+type FstabEntry struct {
+	// Source is the first field as written: a device, UUID=..., LABEL=...,
+	// a directory for a bind mount, or a pseudo name such as tmpfs.
+	Source string
+	// MountPoint is the second field, cleaned ("none" for swap).
+	MountPoint string
+	FS         string
+	// Options as written; "defaults" when the field is absent.
+	Options []string
+	Line    int
+}
+
+// ParseFstab returns the entries of an fstab text in order, the way
+// libmount reads the file: fields separated by blanks or tabs, lines whose
+// first non-blank is "#" and blank lines skipped, octal escapes (\040 for
+// a space) decoded in the first two fields, lines with fewer than three
+// fields skipped. The agent's offline inventory and the mount leaf both
+// read /etc/fstab through it.
+func ParseFstab(text string) []FstabEntry {
+	var out []FstabEntry
 	for i, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' {
 			continue
 		}
 		f := strings.Fields(line)
-		if len(f) < 3 || path.Clean(unescapeMount(f[1])) != mountPoint {
+		if len(f) < 3 {
 			continue
 		}
-		opts := []string{"defaults"}
+		e := FstabEntry{Source: unescapeMount(f[0]), MountPoint: path.Clean(unescapeMount(f[1])), FS: f[2], Options: []string{"defaults"}, Line: i + 1}
 		if len(f) >= 4 {
-			opts = strings.Split(f[3], ",")
+			e.Options = strings.Split(f[3], ",")
 		}
-		if slices.Contains(opts, "noauto") {
+		out = append(out, e)
+	}
+	return out
+}
+
+// FstabMounts returns the entry that is mounted at boot on each mount
+// point: entries with noauto are not, and of several entries for one
+// mount point the last wins, as a later line of `mount -a` mounts on top
+// of an earlier one. Swap entries have no mount point and are left out.
+func FstabMounts(entries []FstabEntry) map[string]FstabEntry {
+	out := map[string]FstabEntry{}
+	for _, e := range entries {
+		if e.FS == "swap" || !strings.HasPrefix(e.MountPoint, "/") || slices.Contains(e.Options, "noauto") {
 			continue
 		}
-		top = &mountEntry{fstype: f[2], source: unescapeMount(f[0]), options: opts, where: fmt.Sprintf("%s:%d", file, i+1)}
+		out[e.MountPoint] = e
 	}
-	return top
+	return out
+}
+
+// fstabEntry finds mountPoint in an fstab text (FstabMounts).
+func fstabEntry(text, file, mountPoint string) *mountEntry {
+	e, ok := FstabMounts(ParseFstab(text))[mountPoint]
+	if !ok {
+		return nil
+	}
+	return &mountEntry{fstype: e.FS, source: e.Source, options: e.Options, where: fmt.Sprintf("%s:%d", file, e.Line)}
 }
 
 // mountUnitName is systemd's unit name for a mount point

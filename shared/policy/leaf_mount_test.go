@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -90,5 +91,36 @@ func TestMountParseErrors(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing problem %q in:\n%s", want, got)
 		}
+	}
+}
+
+func TestParseFstab(t *testing.T) {
+	text := "# comment\n\n  # indented comment\nUUID=ab-12\t/\text4\terrors=remount-ro 0 1\n" +
+		"LABEL=data /srv/my\\040data xfs defaults\n/dev/sdb1 /mnt/usb vfat noauto,user 0 0\n" +
+		"/swap.img none swap sw 0 0\ntmpfs /tmp/ tmpfs nodev\ntmpfs /tmp tmpfs nodev,nosuid 0 0\nbroken /x\n"
+	var got []string
+	for _, e := range ParseFstab(text) {
+		got = append(got, fmt.Sprintf("%d %s %s %s %s", e.Line, e.Source, e.MountPoint, e.FS, strings.Join(e.Options, ",")))
+	}
+	want := []string{
+		"4 UUID=ab-12 / ext4 errors=remount-ro",
+		"5 LABEL=data /srv/my data xfs defaults",
+		"6 /dev/sdb1 /mnt/usb vfat noauto,user",
+		"7 /swap.img none swap sw",
+		"8 tmpfs /tmp tmpfs nodev",
+		"9 tmpfs /tmp tmpfs nodev,nosuid",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("ParseFstab:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	m := FstabMounts(ParseFstab(text))
+	if _, ok := m["/mnt/usb"]; ok {
+		t.Error("a noauto entry is mounted at boot")
+	}
+	if _, ok := m["none"]; ok || len(m) != 3 {
+		t.Errorf("mounts %v: want /, /srv/my data and /tmp (no swap)", m)
+	}
+	if e := m["/tmp"]; e.Line != 9 {
+		t.Errorf("/tmp from line %d, want the later line 9", e.Line)
 	}
 }

@@ -609,53 +609,37 @@ func parseKeyValue(file string, data []byte, key string, ignoreCase bool) []sett
 // ---- systemd ----
 
 // systemdDirs are the directories systemd searches for X.conf.d drop-ins,
-// lowest priority first: for a file of the same name, a later directory
-// wins (/etc over /run over /usr/local/lib over /usr/lib).
-var systemdDirs = []string{"/lib/systemd", "/usr/lib/systemd", "/usr/local/lib/systemd", "/run/systemd", "/etc/systemd"}
+// highest priority first: /etc over /run over /usr/local/lib over
+// /usr/lib (and /lib, the same directory on a merged /usr).
+var systemdDirs = []string{"/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd", "/lib/systemd"}
 
 // systemd mirrors how systemd reads /etc/systemd/X.conf: the main file,
-// then every X.conf.d/*.conf from the search directories, a file name in
-// a higher-priority directory masking the same name in lower ones (a
-// non-regular entry, such as a link to /dev/null, masks without adding
-// anything), all sorted by file name; the last assignment wins and an
-// empty one resets the setting.
+// then every X.conf.d/*.conf from the search directories with systemd's
+// precedence (dropInFiles: a name in a higher-priority directory hides
+// it in lower ones, a mask hides it and adds nothing), all sorted by file
+// name; the last assignment wins and an empty one resets the setting.
 func (r *settingReader) systemd(c *SettingCheck) error {
 	files := []string{c.Path}
 	if rel, ok := strings.CutPrefix(c.Path, "/etc/systemd/"); ok && c.Dropins == nil {
-		byName := map[string]string{}
-		masked := map[string]bool{}
-		for _, dir := range systemdDirs {
-			matches, err := r.env.Glob(r.ctx, dir+"/"+rel+".d/*.conf")
-			if err != nil {
-				return fmt.Errorf("glob %s: %w", dir+"/"+rel+".d", err)
-			}
-			for _, m := range matches {
-				reg, err := r.regular(m)
-				if err != nil {
-					return err
-				}
-				name := path.Base(m)
-				// On a merged /usr, /lib/systemd is /usr/lib/systemd: the same
-				// file, not an override worth noting.
-				if prev, ok := byName[name]; ok && prev != m && "/usr"+prev != m {
-					r.out.notes = append(r.out.notes, fmt.Sprintf("%s overrides %s", m, prev))
-				}
-				byName[name] = m
-				masked[name] = !reg
-			}
+		dirs := make([]string, len(systemdDirs))
+		for i, d := range systemdDirs {
+			dirs[i] = d + "/" + rel + ".d"
 		}
-		names := make([]string, 0, len(byName))
-		for name := range byName {
-			names = append(names, name)
+		list, err := dropInFiles(r.ctx, r.env, dirs, "*.conf")
+		if err != nil {
+			return err
 		}
-		sort.Strings(names)
-		for _, name := range names {
-			if masked[name] {
-				r.out.notes = append(r.out.notes, byName[name]+" is masked (not a regular file)")
+		for _, f := range list.files {
+			for _, h := range list.hidden[f.path] {
+				r.out.notes = append(r.out.notes, fmt.Sprintf("%s overrides %s", f.path, h))
+			}
+			if f.masked {
+				r.out.notes = append(r.out.notes, fmt.Sprintf("%s is masked (%s)", f.path, f.how))
 				continue
 			}
-			files = append(files, byName[name])
+			files = append(files, f.path)
 		}
+		r.out.notes = append(r.out.notes, list.ignored...)
 	} else {
 		drops, err := r.globFiles(c.Dropins)
 		if err != nil {

@@ -165,7 +165,7 @@ func TestSettingSystemdPrecedence(t *testing.T) {
 	env.files["/etc/systemd/journald.conf.d/10-compress.conf"] = fakeFile{mode: fs.ModeDevice | fs.ModeCharDevice | 0o666}
 	r = evalSetting(t, env, `{format: systemd, path: /etc/systemd/journald.conf, section: Journal, key: Compress, equals: "yes"}`)
 	wantSetting(t, r, StatusPass, `[Journal] Compress "yes" from /etc/systemd/journald.conf:19`,
-		`/etc/systemd/journald.conf.d/10-compress.conf is masked (not a regular file)`)
+		`/etc/systemd/journald.conf.d/10-compress.conf is masked (linked to /dev/null)`)
 
 	// NTP=: an empty assignment resets the list, later ones add to it.
 	r = evalSetting(t, env, `{format: systemd, path: /etc/systemd/timesyncd.conf, section: Time, key: NTP, list: true, equals: "time1.example.com time2.example.com"}`)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -47,45 +48,97 @@ type confFile struct {
 	name string // base name, the sort key
 	path string // where it was found
 	// masked: linked to /dev/null (or empty), which hides the same
-	// name in later directories and contributes nothing.
+	// name in later directories and contributes nothing; how says which.
 	masked bool
+	how    string
 }
 
-// dropInFiles lists the files matching glob (like "*.conf") in dirs, the
-// way systemd's and kmod's configuration loaders do: a file name in an
-// earlier directory hides the same name in later ones, and the survivors
-// are sorted by name regardless of directory. Files that are /dev/null
-// (a symlink to it, or any character device) or empty are masks.
-func dropInFiles(ctx context.Context, env Env, dirs []string, glob string) ([]confFile, error) {
-	seen := map[string]bool{}
-	var out []confFile
+// dropIns is what listing configuration directories found.
+type dropIns struct {
+	// files holds one entry per name, masks included, sorted by name.
+	files []confFile
+	// hidden maps a winning path to the same-named files of lower
+	// directories it hides, in directory order.
+	hidden map[string][]string
+	// ignored says which entries took no part and why (dangling links,
+	// entries that are not regular files); they hide nothing.
+	ignored []string
+}
+
+// dropInFiles lists the files matching glob (like "*.conf") in dirs,
+// highest priority first, the way systemd's configuration loader (and
+// kmod's, which follows it) does: a file name in an earlier directory
+// hides the same name in later ones, and the survivors are sorted by name
+// regardless of directory. /dev/null (a symbolic link to it, or any
+// device) and empty files are masks: they hide the name and contribute
+// nothing. A mask is decided by the link's target path, so it holds in an
+// offline image that has no /dev. Entries that are neither masks nor
+// regular files (directories, dangling links, sockets) are ignored
+// without hiding anything, as systemd ignores what it cannot stat.
+func dropInFiles(ctx context.Context, env Env, dirs []string, glob string) (dropIns, error) {
+	out := dropIns{hidden: map[string][]string{}}
+	won := map[string]string{} // name -> winning path
 	for _, dir := range dirs {
 		paths, err := env.Glob(ctx, dir+"/"+glob)
 		if err != nil {
-			return nil, fmt.Errorf("glob %s/%s: %w", dir, glob, err)
+			return dropIns{}, fmt.Errorf("glob %s/%s: %w", dir, glob, err)
 		}
 		for _, p := range paths {
 			name := path.Base(p)
-			if seen[name] {
+			if w, ok := won[name]; ok {
+				// On a merged /usr, /lib/X is /usr/lib/X: the same file
+				// seen twice, not an override.
+				if w != "/usr"+p && !slices.Contains(out.hidden[w], "/usr"+p) {
+					out.hidden[w] = append(out.hidden[w], p)
+				}
 				continue
 			}
-			st, err := env.Stat(ctx, p)
-			if errors.Is(err, ErrNotFound) { // dangling link: nothing there
+			st, err := statEntry(ctx, env, p)
+			if errors.Is(err, ErrNotFound) {
+				why := p + " ignored (its target does not exist)"
+				if t, ok := linkTarget(ctx, env, p); ok {
+					why = p + " ignored (dangling link to " + t + ")"
+				}
+				out.ignored = append(out.ignored, why)
 				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("stat %s: %w", p, err)
+				return dropIns{}, fmt.Errorf("stat %s: %w", p, err)
 			}
-			if st.Mode.IsDir() {
+			mask, how := isMask(st)
+			if !mask && !st.Mode.IsRegular() {
+				if !st.Mode.IsDir() {
+					out.ignored = append(out.ignored, p+" ignored (not a regular file)")
+				}
 				continue
 			}
-			seen[name] = true
-			masked := st.Mode&fs.ModeCharDevice != 0 || st.Mode&fs.ModeDevice != 0 || (st.Mode.IsRegular() && st.Size == 0)
-			out = append(out, confFile{name: name, path: p, masked: masked})
+			won[name] = p
+			out.files = append(out.files, confFile{name: name, path: p, masked: mask, how: how})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
+	sort.SliceStable(out.files, func(i, j int) bool { return out.files[i].name < out.files[j].name })
 	return out, nil
+}
+
+// statEntry stats a configuration entry, judging a mask as systemd does:
+// by the path a symbolic link names, so that a link to /dev/null masks
+// even in an offline image without a /dev/null.
+func statEntry(ctx context.Context, env Env, p string) (FileStat, error) {
+	if t, ok := linkTarget(ctx, env, p); ok && t == "/dev/null" {
+		return FileStat{Mode: fs.ModeDevice | fs.ModeCharDevice}, nil
+	}
+	return env.Stat(ctx, p)
+}
+
+// isMask reports whether st is systemd's mask: /dev/null or an empty file.
+func isMask(st FileStat) (bool, string) {
+	if st.Mode&fs.ModeCharDevice != 0 || st.Mode&fs.ModeDevice != 0 {
+		return true, "linked to /dev/null"
+	}
+	if st.Mode.IsRegular() && st.Size == 0 {
+		return true, "empty"
+	}
+	return false, ""
 }
 
 // readConf reads one configuration file within maxConfBytes.
@@ -137,6 +190,11 @@ func (p *parts) judge(ok bool, detail string) {
 	if !ok {
 		p.failed = true
 	}
+	p.details = append(p.details, detail)
+}
+
+// note adds a detail that judges nothing (a drop-in that was ignored).
+func (p *parts) note(detail string) {
 	p.details = append(p.details, detail)
 }
 

@@ -95,15 +95,16 @@ func normSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
 // /etc/sysctl.conf takes part only through a sysctl.d entry that links
 // to it (Debian's /etc/sysctl.d/99-sysctl.conf), as systemd-sysctl reads
 // nothing else. It returns the winning assignment, the one it overrode,
-// and the files read.
-func sysctlPersisted(ctx context.Context, env Env, key string) (win, prev *sysctlAssign, files []string, err error) {
+// the files read and the drop-in entries that took no part.
+func sysctlPersisted(ctx context.Context, env Env, key string) (sysctlFound, error) {
 	list, err := dropInFiles(ctx, env, sysctlDirs, "*.conf")
 	if err != nil {
-		return nil, nil, nil, err
+		return sysctlFound{}, err
 	}
-	var globWin, globPrev *sysctlAssign
+	var win, prev, globWin, globPrev *sysctlAssign
+	var files []string
 	excluded := false
-	for _, f := range list {
+	for _, f := range list.files {
 		if f.masked {
 			continue
 		}
@@ -113,7 +114,7 @@ func sysctlPersisted(ctx context.Context, env Env, key string) (win, prev *sysct
 		}
 		text, err := readConf(ctx, env, f.path)
 		if err != nil {
-			return nil, nil, nil, err
+			return sysctlFound{}, err
 		}
 		files = append(files, shown)
 		for i, line := range strings.Split(text, "\n") {
@@ -146,9 +147,16 @@ func sysctlPersisted(ctx context.Context, env Env, key string) (win, prev *sysct
 		}
 	}
 	if win == nil && !excluded {
-		return globWin, globPrev, files, nil
+		win, prev = globWin, globPrev
 	}
-	return win, prev, files, nil
+	return sysctlFound{win: win, prev: prev, files: files, ignored: list.ignored}, nil
+}
+
+// sysctlFound is what sysctlPersisted found for one key.
+type sysctlFound struct {
+	win, prev *sysctlAssign // the winning assignment and the one it overrode
+	files     []string      // files read, in order
+	ignored   []string      // drop-in entries that took no part, and why
 }
 
 func sysctlLeaf(ctx context.Context, env Env, c *SysctlCheck) (bool, string, error) {
@@ -184,10 +192,11 @@ func sysctlLeaf(ctx context.Context, env Env, c *SysctlCheck) (bool, string, err
 		}
 	}
 	if c.Persisted == nil || *c.Persisted {
-		win, prev, files, err := sysctlPersisted(ctx, env, key)
+		found, err := sysctlPersisted(ctx, env, key)
 		if err != nil {
 			return false, "", err
 		}
+		win, prev, files := found.win, found.prev, found.files
 		var got *string
 		if win != nil {
 			got = &win.value
@@ -208,6 +217,9 @@ func sysctlLeaf(ctx context.Context, env Env, c *SysctlCheck) (bool, string, err
 			}
 		}
 		res.judge(ok, "persisted "+d)
+		for _, ig := range limitList(found.ignored, 5) {
+			res.note(ig)
+		}
 	}
 	return res.result()
 }

@@ -1,6 +1,9 @@
 package policy
 
 import (
+	"context"
+	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -91,5 +94,72 @@ func TestSysctlParseErrors(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing problem %q in:\n%s", want, got)
 		}
+	}
+}
+
+// An offline image has no /dev: /etc/sysctl.d/50-pid-max.conf -> /dev/null
+// dangles there, yet it still masks the vendor file (systemd decides a mask
+// by the link's target path). A link to a missing file elsewhere takes no
+// part, hides nothing and is named in the evidence.
+func TestSysctlMaskWithoutDev(t *testing.T) {
+	env := loadTree(t, "sysctl/root").image()
+	delete(env.files, "/dev/null")
+	env.links["/etc/sysctl.d/70-gone.conf"] = "/opt/site/sysctl.conf"
+	env.links["/etc/sysctl.d/60-relative.conf"] = "../../dev/null" // hides nothing, adds nothing
+	env.files["/usr/lib/sysctl.d/70-gone.conf"] = fakeFile{data: "kernel.pid_max = 99\n", mode: 0o644}
+	runSysCases(t, env, "sysctl", []sysCase{
+		{"a dangling link hides nothing", `{key: kernel.pid_max, set: false, runtime: false}`, StatusFail,
+			`persisted set to "99" (want it unset) from /usr/lib/sysctl.d/70-gone.conf:1; /etc/sysctl.d/70-gone.conf ignored (dangling link to /opt/site/sysctl.conf)`},
+		{"other keys read on", `{key: net.ipv4.conf.all.rp_filter, equals: "1", runtime: false}`, StatusPass,
+			`persisted "1" from /etc/sysctl.d/60-net.conf:4; /etc/sysctl.d/70-gone.conf ignored (dangling link to /opt/site/sysctl.conf)`},
+	})
+	// Without the dangling link the vendor 50-pid-max.conf stays masked.
+	delete(env.links, "/etc/sysctl.d/70-gone.conf")
+	delete(env.files, "/usr/lib/sysctl.d/70-gone.conf")
+	runSysCases(t, env, "sysctl", []sysCase{
+		{"mask in /etc over /usr/lib without a /dev/null", `{key: kernel.pid_max, set: false, runtime: false}`, StatusPass,
+			"persisted not set in /usr/lib/sysctl.d/50-default.conf, /etc/sysctl.d/60-net.conf, /run/sysctl.d/70-runtime.conf, /etc/sysctl.d/80-broken.conf, /etc/sysctl.conf"},
+	})
+}
+
+func TestDropInFiles(t *testing.T) {
+	env := loadTree(t, "sysctl/root").image()
+	delete(env.files, "/dev/null")
+	env.links["/etc/sysctl.d/70-gone.conf"] = "missing.conf"
+	env.files["/etc/sysctl.d/75-empty.conf"] = fakeFile{mode: 0o644}
+	env.files["/etc/sysctl.d/76-dir.conf"] = fakeFile{mode: fs.ModeDir | 0o755}
+	env.files["/usr/lib/sysctl.d/76-dir.conf"] = fakeFile{data: "kernel.sysrq = 1\n", mode: 0o644}
+	env.files["/lib/sysctl.d/50-default.conf"] = env.files["/usr/lib/sysctl.d/50-default.conf"] // merged /usr
+	env.files["/run/sysctl.d/60-net.conf"] = fakeFile{data: "x = 1\n", mode: 0o644}
+	got, err := dropInFiles(context.Background(), env, sysctlDirs, "*.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, f := range got.files {
+		l := f.path
+		if f.masked {
+			l += " masked (" + f.how + ")"
+		}
+		if h := got.hidden[f.path]; len(h) > 0 {
+			l += " hides " + strings.Join(h, ",")
+		}
+		lines = append(lines, l)
+	}
+	want := []string{
+		"/usr/lib/sysctl.d/50-default.conf",
+		"/etc/sysctl.d/50-pid-max.conf masked (linked to /dev/null) hides /usr/lib/sysctl.d/50-pid-max.conf",
+		"/etc/sysctl.d/60-net.conf hides /run/sysctl.d/60-net.conf",
+		"/run/sysctl.d/70-runtime.conf",
+		"/etc/sysctl.d/75-empty.conf masked (empty)",
+		"/usr/lib/sysctl.d/76-dir.conf", // a directory of that name hides nothing
+		"/etc/sysctl.d/80-broken.conf",
+		"/etc/sysctl.d/99-sysctl.conf",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("files:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	if want := []string{"/etc/sysctl.d/70-gone.conf ignored (dangling link to /etc/sysctl.d/missing.conf)"}; !slices.Equal(got.ignored, want) {
+		t.Errorf("ignored = %q, want %q", got.ignored, want)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 	"strings"
 
@@ -104,17 +103,6 @@ type unitFound struct {
 	sysv     bool   // no unit file: systemd generates the unit from /etc/init.d
 }
 
-// isMask reports whether st is systemd's mask: /dev/null or an empty file.
-func isMask(st FileStat) (bool, string) {
-	if st.Mode&fs.ModeCharDevice != 0 || st.Mode&fs.ModeDevice != 0 {
-		return true, "linked to /dev/null"
-	}
-	if st.Mode.IsRegular() && st.Size == 0 {
-		return true, "empty"
-	}
-	return false, ""
-}
-
 // findUnit looks up name in unitDirs as systemd does: the first directory
 // holding the name wins; an instance ("getty@tty1.service") falls back to
 // its template ("getty@.service").
@@ -128,12 +116,7 @@ func findUnit(ctx context.Context, env Env, name string) (unitFound, error) {
 	for _, nm := range names {
 		for _, dir := range unitDirs {
 			p := dir + "/" + nm
-			st, err := env.Stat(ctx, p)
-			// systemd decides a mask by the link's target path, so a link
-			// to /dev/null masks even in an image without a /dev/null.
-			if t, ok := linkTarget(ctx, env, p); ok && path.Clean(t) == "/dev/null" {
-				st, err = FileStat{Mode: fs.ModeDevice | fs.ModeCharDevice}, nil
-			}
+			st, err := statEntry(ctx, env, p)
 			if errors.Is(err, ErrNotFound) {
 				continue
 			}

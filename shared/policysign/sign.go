@@ -44,7 +44,8 @@ type Signature struct {
 }
 
 // Statement is what an admin signs. It binds the policies agents evaluate
-// (Digest and Policies), a signer-chosen Serial that only ever grows (the
+// (Digest and Policies) and the server-side tailorings that adjust their
+// parameters (TailoringsDigest and Tailorings), a signer-chosen Serial that only ever grows (the
 // signing time in Unix nanoseconds) so that an older set is refused, and
 // ExpiresAt after which no agent accepts the set.
 type Statement struct {
@@ -59,6 +60,13 @@ type Statement struct {
 	// and the hex SHA-256 of their canonical encoding (see Digest).
 	Policies int    `json:"policies"`
 	Digest   string `json:"digest"`
+	// Tailorings is how many server-side tailorings the set holds and
+	// TailoringsDigest their digest (see TailoringsDigest). Both are left
+	// out for a set without tailorings, so statements made before
+	// tailorings existed still describe such a set, and a set that gained
+	// a tailoring no longer matches them.
+	Tailorings       int    `json:"tailorings,omitempty"`
+	TailoringsDigest string `json:"tailorings_digest,omitempty"`
 }
 
 // Refusal codes: why a set was refused.
@@ -116,9 +124,41 @@ func Digest(ps []policy.Policy) (string, error) {
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
+// TailoringsDigest is "sha256:" and the hex SHA-256 of the canonical
+// encoding of ts: the JSON array sorted by name, each encoded as
+// encoding/json encodes policy.LabelTailoring (map keys sorted). It is ""
+// for no tailorings.
+func TailoringsDigest(ts []policy.LabelTailoring) (string, error) {
+	if len(ts) == 0 {
+		return "", nil
+	}
+	sorted := slices.Clone(ts)
+	slices.SortFunc(sorted, func(a, b policy.LabelTailoring) int { return strings.Compare(a.Name, b.Name) })
+	for i, t := range sorted {
+		// A missing map and an empty one select and set the same.
+		if t.Selector == nil {
+			sorted[i].Selector = map[string]string{}
+		}
+		if t.Values == nil {
+			sorted[i].Values = map[string]map[string]string{}
+		}
+	}
+	raw, err := json.Marshal(sorted)
+	if err != nil {
+		return "", fmt.Errorf("digest tailorings: %w", err)
+	}
+	sum := sha256.Sum256(raw)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
 // Sign signs the agent policies ps (see AgentPolicies) at signedAt, valid
 // until expiresAt. The serial is signedAt in Unix nanoseconds.
 func Sign(key ed25519.PrivateKey, ps []policy.Policy, signedAt, expiresAt time.Time) (*Signature, error) {
+	return SignSet(key, ps, nil, signedAt, expiresAt)
+}
+
+// SignSet is Sign for a set that also holds the server-side tailorings ts.
+func SignSet(key ed25519.PrivateKey, ps []policy.Policy, ts []policy.LabelTailoring, signedAt, expiresAt time.Time) (*Signature, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, errors.New("sign policy set: not an ed25519 private key")
 	}
@@ -134,10 +174,14 @@ func Sign(key ed25519.PrivateKey, ps []policy.Policy, signedAt, expiresAt time.T
 	if err != nil {
 		return nil, err
 	}
+	tdigest, err := TailoringsDigest(ts)
+	if err != nil {
+		return nil, err
+	}
 	st := Statement{
 		Format: Format, KeyID: KeyID(key.Public().(ed25519.PublicKey)),
 		Serial: uint64(signedAt.UnixNano()), SignedAt: signedAt.UTC(), ExpiresAt: expiresAt,
-		Policies: len(ps), Digest: digest,
+		Policies: len(ps), Digest: digest, Tailorings: len(ts), TailoringsDigest: tdigest,
 	}
 	return SignStatement(key, st)
 }
@@ -183,13 +227,26 @@ func ParseStatement(raw []byte) (Statement, error) {
 		return st, fmt.Errorf("statement digest %q is not sha256:<64 hex digits>", st.Digest)
 	case st.Policies < 0:
 		return st, errors.New("statement counts fewer than zero policies")
+	case st.Tailorings < 0:
+		return st, errors.New("statement counts fewer than zero tailorings")
+	case (st.Tailorings == 0) != (st.TailoringsDigest == ""):
+		return st, errors.New("statement names tailorings without their digest, or a digest without tailorings")
+	case st.TailoringsDigest != "" && (!strings.HasPrefix(st.TailoringsDigest, "sha256:") || len(st.TailoringsDigest) != len("sha256:")+64):
+		return st, fmt.Errorf("statement tailorings digest %q is not sha256:<64 hex digits>", st.TailoringsDigest)
 	}
 	return st, nil
 }
 
 // CheckContent is what the server can check without the public key: the
-// statement is well formed and describes exactly the agent policies ps.
+// statement is well formed and describes exactly the agent policies ps
+// and no tailorings.
 func CheckContent(sig *Signature, ps []policy.Policy) (Statement, error) {
+	return CheckSetContent(sig, ps, nil)
+}
+
+// CheckSetContent is CheckContent for a set that also holds the
+// tailorings ts.
+func CheckSetContent(sig *Signature, ps []policy.Policy, ts []policy.LabelTailoring) (Statement, error) {
 	st, err := ParseStatement(sig.Statement)
 	if err != nil {
 		return st, refuse(CodeBadSignature, "%v", err)
@@ -205,13 +262,27 @@ func CheckContent(sig *Signature, ps []policy.Policy) (Statement, error) {
 		return st, refuse(CodeContentMismatch, "the set holds %d policies with digest %s; the signed statement names %d with digest %s",
 			len(ps), digest, st.Policies, st.Digest)
 	}
+	tdigest, err := TailoringsDigest(ts)
+	if err != nil {
+		return st, err
+	}
+	if st.Tailorings != len(ts) || st.TailoringsDigest != tdigest {
+		return st, refuse(CodeContentMismatch, "the set holds %d tailorings with digest %q; the signed statement names %d with digest %q",
+			len(ts), tdigest, st.Tailorings, st.TailoringsDigest)
+	}
 	return st, nil
 }
 
 // Verify checks that sig is a valid signature, by one of keys, over a
-// statement that describes exactly the policies ps. It does not judge
-// expiry or rollback: see Accept.
+// statement that describes exactly the policies ps and no tailorings. It
+// does not judge expiry or rollback: see Accept.
 func Verify(keys []ed25519.PublicKey, sig *Signature, ps []policy.Policy) (Statement, error) {
+	return VerifySet(keys, sig, ps, nil)
+}
+
+// VerifySet is Verify for a set that also holds the tailorings ts: an
+// unsigned tailoring cannot ride along with a signed set.
+func VerifySet(keys []ed25519.PublicKey, sig *Signature, ps []policy.Policy, ts []policy.LabelTailoring) (Statement, error) {
 	if sig == nil {
 		return Statement{}, refuse(CodeUnsigned, "the set carries no signature and this agent pins a policy key")
 	}
@@ -237,7 +308,7 @@ func Verify(keys []ed25519.PublicKey, sig *Signature, ps []policy.Policy) (State
 		return Statement{}, refuse(CodeBadSignature, "the signature does not verify with the pinned key(s) %s (the set names key %s)",
 			strings.Join(pinned, ", "), claimed)
 	}
-	return CheckContent(sig, ps)
+	return CheckSetContent(sig, ps, ts)
 }
 
 // Held is what an agent remembers of the signed set it accepted last:
@@ -269,7 +340,12 @@ func Accept(st Statement, held Held, now time.Time) error {
 // Check is Verify then Accept: everything an agent with pinned keys
 // checks before it evaluates a set.
 func Check(keys []ed25519.PublicKey, sig *Signature, ps []policy.Policy, held Held, now time.Time) (Statement, error) {
-	st, err := Verify(keys, sig, ps)
+	return CheckSet(keys, sig, ps, nil, held, now)
+}
+
+// CheckSet is Check for a set that also holds the tailorings ts.
+func CheckSet(keys []ed25519.PublicKey, sig *Signature, ps []policy.Policy, ts []policy.LabelTailoring, held Held, now time.Time) (Statement, error) {
+	st, err := VerifySet(keys, sig, ps, ts)
 	if err != nil {
 		return st, err
 	}

@@ -52,9 +52,13 @@ func checkGoldenSignedSet(t *testing.T, env Envelope) {
 		t.Fatal(err)
 	}
 	raw, _ := base64.StdEncoding.DecodeString(goldenPublicKey)
-	st, err := policysign.Verify([]ed25519.PublicKey{raw}, ps.Signature, ps.Policies)
+	st, err := policysign.VerifySet([]ed25519.PublicKey{raw}, ps.Signature, ps.Policies, ps.Tailorings)
 	if err != nil {
 		t.Fatalf("golden signed set does not verify with the pinned key: %v", err)
+	}
+	if len(ps.Tailorings) > 0 {
+		checkGoldenTailoredSet(t, ps, st, raw)
+		return
 	}
 	canonical := `[{"id":"ssh-no-root-login","title":"SSH does not allow root login","severity":"high","check":{"file":{"path":"/etc/ssh/sshd_config","matches":"(?m)^\\s*PermitRootLogin\\s+no\\b"}}},` +
 		`{"id":"telnet-absent","title":"telnet is not installed","severity":"medium","check":{"package":{"name":"telnet","installed":false}}}]`

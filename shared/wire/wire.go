@@ -24,7 +24,7 @@ const ProtocolVersion = 1
 const MaxMessageBytes = 8 << 20
 
 // Message types. Agent to server: hello, inventory, heartbeat, results.
-// Server to agent: welcome, ack, error, policy_set, check_now.
+// Server to agent: welcome, ack, error, policy_set, check_now, labels.
 const (
 	TypeHello     = "hello"
 	TypeWelcome   = "welcome"
@@ -35,6 +35,7 @@ const (
 	TypeError     = "error"
 	TypePolicySet = "policy_set"
 	TypeCheckNow  = "check_now"
+	TypeLabels    = "labels"
 )
 
 // Envelope wraps every message. Seq is assigned by the sender of data
@@ -58,6 +59,14 @@ type Hello struct {
 	// PolicyRevision is the revision of the policy set the agent holds
 	// (0: none); the server sends policy_set only when its own differs.
 	PolicyRevision uint64 `json:"policy_revision,omitempty"`
+	// ExprAnswers says the agent answers expr leaves from the server's
+	// expr_answers (it links no expression engine); older agents, which
+	// evaluate them and would close on an unknown message, leave it out.
+	ExprAnswers bool `json:"expr_answers,omitempty"`
+	// Labels says the agent takes labels messages (it picks tailorings
+	// by its host's labels); older agents, which would close on an
+	// unknown message, leave it out and are sent none.
+	Labels bool `json:"labels,omitempty"`
 }
 
 // Welcome answers Hello: the version chosen and the schedule the server
@@ -71,6 +80,16 @@ type Welcome struct {
 	// LastSeq is the highest sequence number the server has applied for
 	// this host, so an agent that lost its state resumes above it.
 	LastSeq uint64 `json:"last_seq"`
+	// Labels are the host's labels as the server holds them, for
+	// picking the policy set's tailorings; servers older than it send
+	// none, and a host without labels has none.
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Labels tells a connected agent its host's labels changed; they replace
+// the ones of the welcome (an empty map: the host has none left).
+type Labels struct {
+	Labels map[string]string `json:"labels"`
 }
 
 // Inventory carries the sections that changed since the last acknowledged
@@ -210,14 +229,19 @@ func (h *Health) Validate() error {
 // PolicySet is the whole set of policies the agent must evaluate, with
 // the server's revision. It replaces the agent's previous set.
 //
-// Signature, when the admin signed the set, covers exactly Policies (see
-// policysign and "Signed policy sets" in docs/policies.md); agents that
-// pin a policy key refuse a set without a valid one. Agents that pin none
-// ignore it.
+// Tailorings are the server-side tailorings, ordered by name: each
+// applies to the hosts its selector selects, a later one overriding an
+// earlier one per parameter (see policy.EffectiveValues).
+//
+// Signature, when the admin signed the set, covers exactly Policies and
+// Tailorings (see policysign and "Signed policy sets" in
+// docs/policies.md); agents that pin a policy key refuse a set without a
+// valid one. Agents that pin none ignore it.
 type PolicySet struct {
-	Revision  uint64                `json:"revision"`
-	Policies  []policy.Policy       `json:"policies"`
-	Signature *policysign.Signature `json:"signature,omitempty"`
+	Revision   uint64                  `json:"revision"`
+	Policies   []policy.Policy         `json:"policies"`
+	Tailorings []policy.LabelTailoring `json:"tailorings,omitempty"`
+	Signature  *policysign.Signature   `json:"signature,omitempty"`
 }
 
 // Results carries policy results that changed since the last acknowledged
@@ -331,7 +355,7 @@ func Decode(b []byte) (Envelope, error) {
 		return env, fmt.Errorf("%w: seq %d above %d", ErrMalformed, env.Seq, uint64(MaxSeq))
 	}
 	switch env.Type {
-	case TypeHello, TypeWelcome, TypeInventory, TypeHeartbeat, TypeResults, TypeAck, TypeError, TypePolicySet, TypeCheckNow:
+	case TypeHello, TypeWelcome, TypeInventory, TypeHeartbeat, TypeResults, TypeAck, TypeError, TypePolicySet, TypeCheckNow, TypeLabels, TypeExprAnswers:
 	case "":
 		return env, fmt.Errorf("%w: missing type", ErrMalformed)
 	default:

@@ -67,6 +67,12 @@ func TestGolden(t *testing.T) {
 		{"check_now.json", TypeCheckNow, 0, CheckNow{}},
 		{"results_evaluated.json", TypeResults, 26, Results{Revision: 7, EvaluatedAt: at}},
 		{"policy_set_signed.json", TypePolicySet, 0, PolicySet{Revision: 8, Policies: goldenSignedPolicies(), Signature: goldenSignature(t)}},
+		{"hello_labels.json", TypeHello, 0, Hello{ProtocolVersions: []int{1}, AgentVersion: "0.2.0", OS: "linux", Arch: "amd64", Hostname: "web-1", Labels: true}},
+		{"welcome_labels.json", TypeWelcome, 0, Welcome{ProtocolVersion: 1, HostID: 42, ServerTime: at, InventoryInterval: Duration(time.Hour), HeartbeatInterval: Duration(30 * time.Second), LastSeq: 17,
+			Labels: map[string]string{"env": "prod", "role": "web"}}},
+		{"labels.json", TypeLabels, 0, Labels{Labels: map[string]string{"env": "staging"}}},
+		{"labels_none.json", TypeLabels, 0, Labels{Labels: map[string]string{}}},
+		{"policy_set_tailored.json", TypePolicySet, 0, PolicySet{Revision: 10, Policies: goldenTailoredPolicies(), Tailorings: goldenTailorings(), Signature: goldenTailoredSignature(t)}},
 		{"heartbeat_policy_refusal.json", TypeHeartbeat, 25, Heartbeat{Time: at, PolicyRefusal: &PolicyRefusal{
 			Revision: 9, Code: "rollback", Reason: "the set was signed before the set this agent already accepted", At: at,
 		}}},

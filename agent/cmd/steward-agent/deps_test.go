@@ -9,9 +9,15 @@ import (
 
 // forbidden are import path prefixes the agent must never link: server
 // code and database drivers make the agent bigger and widen what an
-// attacker on an endpoint could reach.
+// attacker on an endpoint could reach. CEL and the protobuf runtime it
+// needs would add megabytes to the agent's steady memory: the server
+// answers the agent's expr leaves.
 var forbidden = []string{
 	"github.com/steward-project/steward/server",
+	"github.com/steward-project/steward/shared/policy/celexpr",
+	"cel.dev/",
+	"github.com/google/cel-go",
+	"google.golang.org/protobuf",
 	"database/sql",
 	"github.com/jackc/",
 	"modernc.org/sqlite",

@@ -24,6 +24,10 @@ type Config struct {
 	// (see liveEnv.MayQuote). It comes only from the agent's local config
 	// file (evidence_content), never from a server.
 	EvidenceContent []string
+	// ExprAnswers answers expr leaves: the agent links no CEL engine, the
+	// server evaluates them against the host's stored inventory. Nil
+	// leaves every verdict that needs one open (policy.StatusNeedsServer).
+	ExprAnswers policy.ExprAnswerer
 }
 
 // NewEnv returns the Env for this machine: files under cfg.Root, packages,
@@ -43,7 +47,16 @@ func NewEnv(ctx context.Context, cfg Config, doc inventory.Document) policy.Env 
 		root:            root,
 		allowCommands:   cfg.AllowCommands,
 		evidenceContent: cleanPatterns(cfg.EvidenceContent),
+		exprAnswers:     cfg.ExprAnswers,
 	}
+}
+
+// ExprAnswer answers an expr leaf from the server's answers, if any.
+func (e *liveEnv) ExprAnswer(id, path string) (policy.ExprAnswer, bool) {
+	if e.exprAnswers == nil {
+		return policy.ExprAnswer{}, false
+	}
+	return e.exprAnswers.ExprAnswer(id, path)
 }
 
 // cleanPatterns cleans the evidence_content globs, keeping a trailing **.
@@ -59,16 +72,20 @@ func cleanPatterns(patterns []string) []string {
 	return out
 }
 
-// liveEnv answers packages, services, ports and expr from the embedded
-// inventory Env, and files, registry and commands from the machine.
+// liveEnv answers packages, services and ports from the embedded
+// inventory Env, files, registry and commands from the machine, and expr
+// leaves from the server's answers (Config.ExprAnswers).
 type liveEnv struct {
 	policy.Env
 	root          string // "" for the live file system
 	allowCommands bool
 	// evidenceContent: the local evidence_content globs.
 	evidenceContent []string
+	exprAnswers     policy.ExprAnswerer
 
 	accounts     sync.Once
 	accountNames map[string]string // uid -> name from root's /etc/passwd
 	groupNames   map[string]string // gid -> name from root's /etc/group
+
+	facts memo[policy.Facts] // Facts, on Linux
 }

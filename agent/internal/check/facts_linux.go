@@ -25,17 +25,21 @@ const factFileLimit = 8 << 20
 // Facts tells the environment facts (policy.FactEnv). Everything is read
 // through the Env's own file access, so under --root the image's files
 // are read: an image has no running /proc or /sys, and what only those
-// tell (a hypervisor) is then not known rather than guessed.
+// tell (a hypervisor) is then not known rather than guessed. They are
+// read once per Env, that is once per evaluation, however many policies
+// ask.
 func (e *liveEnv) Facts(ctx context.Context) (policy.Facts, error) {
 	if err := ctx.Err(); err != nil {
 		return policy.Facts{}, err
 	}
-	return policy.Facts{
-		Container:  e.containerFact(ctx),
-		Virtual:    e.virtualFact(ctx),
-		InitSystem: e.initFact(ctx),
-		Kernel:     e.kernelFact(ctx),
-	}, nil
+	return e.facts.get(ctx, func() policy.Facts {
+		return policy.Facts{
+			Container:  e.containerFact(ctx),
+			Virtual:    e.virtualFact(ctx),
+			InitSystem: e.initFact(ctx),
+			Kernel:     e.kernelFact(ctx),
+		}
+	}), nil
 }
 
 // readFact reads a small file, trimmed; ok is false when it cannot be

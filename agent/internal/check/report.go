@@ -16,17 +16,22 @@ import (
 // Report is what `steward-agent check` prints as JSON.
 type Report struct {
 	Results []policy.Result `json:"results"`
+	// NeedsServer holds the policies whose verdict depends on an expr
+	// leaf: the agent links no expression engine, the server answers
+	// them. They are neither passed nor failed.
+	NeedsServer []policy.Result `json:"needs_server,omitempty"`
 }
 
 // WriteJSON prints results as an indented Report.
 func WriteJSON(w io.Writer, results []policy.Result) error {
-	if results == nil {
-		results = []policy.Result{}
+	judged, open := splitNeedsServer(results)
+	if judged == nil {
+		judged = []policy.Result{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(Report{Results: results}); err != nil {
+	if err := enc.Encode(Report{Results: judged, NeedsServer: open}); err != nil {
 		return fmt.Errorf("write json: %w", err)
 	}
 	return nil
@@ -62,10 +67,22 @@ func WriteTable(w io.Writer, policies []policy.Policy, results []policy.Result) 
 		b.WriteString(title + "\n")
 	}
 	line(rows[0], "TITLE")
+	var open []int
 	for i, r := range results {
+		if r.Status == policy.StatusNeedsServer {
+			open = append(open, i)
+			continue
+		}
 		line(rows[i+1], byID[r.PolicyID].Title)
 		for _, s := range summaries(r) {
 			fmt.Fprintf(&b, "    %s\n", s)
+		}
+	}
+	if len(open) > 0 {
+		fmt.Fprintf(&b, "\n%s (%d, not counted as pass or fail):\n", NeedsServerTitle, len(open))
+		for _, i := range open {
+			line(rows[i+1], byID[results[i].PolicyID].Title)
+			fmt.Fprintf(&b, "    %s\n", Summary(results[i]))
 		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
@@ -107,6 +124,22 @@ func Summary(r policy.Result) string {
 		}
 	}
 	return oneLine(s)
+}
+
+// NeedsServerTitle heads the policies a local check cannot decide: their
+// verdict depends on an expr leaf, which only the server evaluates.
+const NeedsServerTitle = "Needs the server (expr)"
+
+// splitNeedsServer separates the results a local check could not decide.
+func splitNeedsServer(results []policy.Result) (judged, open []policy.Result) {
+	for _, r := range results {
+		if r.Status == policy.StatusNeedsServer {
+			open = append(open, r)
+		} else {
+			judged = append(judged, r)
+		}
+	}
+	return judged, open
 }
 
 // oneLine folds s onto one line of at most summaryWidth bytes.
@@ -212,6 +245,8 @@ func Tripped(policies []policy.Policy, results []policy.Result, min string) []st
 
 // statusOrder is the order of the report's groups: what needs action
 // first.
+// Policies that need the server rank after all of them (statusRank), in
+// a group of their own, and are in no count.
 var statusOrder = []policy.Status{policy.StatusFail, policy.StatusError, policy.StatusPass, policy.StatusNotApplicable, policy.StatusExempt}
 
 func statusRank(s policy.Status) int {

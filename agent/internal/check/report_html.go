@@ -61,6 +61,7 @@ var groupTitles = map[policy.Status]string{
 	policy.StatusPass:          "Passed",
 	policy.StatusNotApplicable: "Not applicable",
 	policy.StatusExempt:        "Exempt",
+	policy.StatusNeedsServer:   NeedsServerTitle + ", not counted",
 }
 
 // WriteHTML prints the results as one self-contained HTML page for an

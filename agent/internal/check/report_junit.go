@@ -74,7 +74,7 @@ type junitSkipped struct {
 // WriteJUnit prints the results as JUnit XML, one test case per policy
 // in report order (failures first): a fail is a <failure> whose message
 // is the deciding evidence and whose body is every evidence line, an
-// error an <error>, not_applicable and exempt a <skipped> with the
+// error an <error>, not_applicable, exempt and needs_server a <skipped> with the
 // reason. The classname is the policy file the policy came from (as
 // dotted path without extension, the package/class split CI servers
 // show), and the name is the id and the title.
@@ -116,6 +116,10 @@ func WriteJUnit(w io.Writer, in ReportInput) error {
 		case policy.StatusNotApplicable, policy.StatusExempt:
 			suite.Skipped++
 			c.Skipped = &junitSkipped{Message: string(r.Result.Status) + ": " + Summary(r.Result)}
+		case policy.StatusNeedsServer:
+			// Neither a pass nor a failure: undecided without the server.
+			suite.Skipped++
+			c.Skipped = &junitSkipped{Message: NeedsServerTitle + ": " + Summary(r.Result)}
 		case policy.StatusPass:
 			c.SystemOut = body
 		default:

@@ -1,15 +1,11 @@
 package check
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"path"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -21,7 +17,9 @@ import (
 
 // walkOpenHook, when set (by tests), is called before a directory is
 // opened with its path on the checked system; an error it returns is
-// treated as the open's error. It may be called from several goroutines.
+// treated as the open's error. It may be called from several goroutines,
+// and twice for one directory: before it is opened relative to its parent
+// and, when that is refused, before it is opened by its full path.
 var walkOpenHook func(dir string) error
 
 // direntBufSize is each worker's getdents buffer, reused for its whole
@@ -31,6 +29,11 @@ const direntBufSize = 64 << 10
 // walkWorkers is how many goroutines list directories at once: GOMAXPROCS,
 // at most maxWalkWorkers. Tests set it.
 var walkWorkers = func() int { return min(runtime.GOMAXPROCS(0), maxWalkWorkers) }
+
+// maxHeldDirs bounds the subdirectories a walk keeps open between finding
+// them and listing them; past it, one is opened again by its path when
+// its turn comes. Tests set it.
+var maxHeldDirs int64 = 256
 
 const (
 	maxWalkWorkers = 4
@@ -43,18 +46,24 @@ const (
 // with getdents and describes each entry with fstatat(AT_SYMLINK_NOFOLLOW)
 // relative to the directory's descriptor, so no symbolic link is ever
 // followed. A small pool of workers (walkWorkers) takes directories from
-// a shared stack, each holding one directory open at a time (a deep or
-// wide tree cannot run out of descriptors): a directory is listed to the
-// end, and its subdirectories are pushed to be opened later by path with
-// O_NOFOLLOW and checked to be the same directory (device and inode) that
-// was listed, so a directory swapped for a link meanwhile is counted as
-// vanished rather than followed. Entries reach visit one at a time, under
-// a lock, in batches a worker stats while the others list. Memory is a
-// getdents buffer and a batch per worker plus the directories still to
-// visit (the stack is last in, first out, so it holds about what a
-// depth-first walk would: the pending subdirectories along the branches
-// being walked), never a list of entries. A path longer than the kernel's
-// PATH_MAX cannot be opened and counts as unreadable.
+// a shared stack, each listing one directory at a time to the end. A
+// subdirectory found there is opened at once relative to the listed
+// directory's descriptor with O_NOFOLLOW, described from its own
+// descriptor (one call fewer than a stat now and an open later) and
+// pushed still open. At most maxHeldDirs wait open per walk, so a deep or
+// wide tree cannot run out of descriptors; past that, and for mount
+// points, whose file-system type is judged before anything is opened, a
+// subdirectory is stat'ed and pushed to be opened later by path with
+// O_NOFOLLOW and checked to be the same directory (device and inode)
+// that was listed, so a directory swapped for a link meanwhile is
+// counted as vanished rather than followed. Entries reach visit one at a
+// time, under a lock, in batches a worker stats while the others list.
+// Memory is a getdents buffer and a batch per worker plus the directories
+// still to visit (the stack is last in, first out, so it holds about what
+// a depth-first walk would: the pending subdirectories along the branches
+// being walked), never a list of entries. A directory whose path is
+// longer than the kernel's PATH_MAX is listed only when it was reached
+// through an open descriptor; opened by path, it counts as unreadable.
 func (e *liveEnv) Walk(ctx context.Context, spec policy.WalkSpec, visit func(*policy.WalkEntry) error) (policy.WalkStats, error) {
 	w := &linuxWalk{
 		env:   e,
@@ -68,7 +77,16 @@ func (e *liveEnv) Walk(ctx context.Context, spec policy.WalkSpec, visit func(*po
 	if e.root == "" && len(w.plan.fsTypes) > 0 {
 		// Only the live system has mounts; an image's are not mounted.
 		w.mounts = readMountTypes("/proc/self/mountinfo")
+		w.mountBase = map[string]bool{}
+		for m := range w.mounts {
+			w.mountBase[path.Base(m)] = true
+		}
 	}
+	// Opening a directory reaches a file system mounted there (an
+	// automount one too) before its device can be compared; with
+	// same_filesystem and no mount table to tell mount points, each
+	// directory is stat'ed first instead.
+	w.openEarly = !spec.SameFilesystem || w.mounts != nil
 	// The roots are examined first, in order, by this goroutine.
 	for _, r := range spec.Roots {
 		if err := w.root(path.Clean("/" + r)); err != nil {
@@ -87,6 +105,9 @@ func (e *liveEnv) Walk(ctx context.Context, spec policy.WalkSpec, visit func(*po
 		}(workers[i])
 	}
 	wg.Wait()
+	for _, d := range w.stack { // left by a walk that stopped early
+		w.release(d)
+	}
 	for _, ww := range workers {
 		w.stats.Unreadable += ww.stats.Unreadable
 		w.stats.Vanished += ww.stats.Vanished
@@ -103,6 +124,12 @@ type linuxWalk struct {
 	spec   policy.WalkSpec
 	plan   walkPlan
 	mounts map[string]string // mount point -> fstype of the top mount
+	// mountBase holds the mounts' base names, a cheap first test.
+	mountBase map[string]bool
+	// openEarly: subdirectories may be opened while their parent is
+	// listed (see walkWorker.openSub).
+	openEarly bool
+	held      atomic.Int64 // subdirectories open and waiting
 
 	// mu guards the stack of directories to list, busy (directories
 	// being listed) and err (the first error, which stops every worker).
@@ -137,8 +164,12 @@ type walkDir struct {
 	root, p, hp string
 	depth       int // depth of the directory's entries
 	id          devIno
-	rootDev     uint64    // the root's device, for SameFilesystem
-	up          *ancestor // the directories above it on its branch
+	// fd, when held, is the directory already open, relative to its
+	// parent's descriptor: it is listed without opening it by path again.
+	fd      int
+	held    bool
+	rootDev uint64    // the root's device, for SameFilesystem
+	up      *ancestor // the directories above it on its branch
 }
 
 // fail records the walk's first error and wakes every worker to stop.
@@ -250,6 +281,7 @@ func (ww *walkWorker) run() {
 // the subdirectories to descend into.
 func (ww *walkWorker) dir(d walkDir) error {
 	w := ww.w
+	defer w.release(d)
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
@@ -258,6 +290,9 @@ func (ww *walkWorker) dir(d walkDir) error {
 			ww.stats.Loops++
 			return nil
 		}
+	}
+	if d.held {
+		return ww.list(d.fd, d)
 	}
 	var fd int
 	var err error
@@ -315,11 +350,14 @@ func (ww *walkWorker) list(fd int, d walkDir) error {
 			if reclen <= 0 || off+reclen > n {
 				break
 			}
+			dtype := ww.buf[off+18]
 			nameBytes := ww.buf[off+19 : off+reclen]
-			if i := indexNUL(nameBytes); i >= 0 {
-				nameBytes = nameBytes[:i]
-			}
+			i := indexNUL(nameBytes)
 			off += reclen
+			if i < 0 {
+				continue // not NUL-terminated: not a name the kernel wrote
+			}
+			nameBytes = nameBytes[:i]
 			if len(nameBytes) == 0 || (nameBytes[0] == '.' && (len(nameBytes) == 1 || (len(nameBytes) == 2 && nameBytes[1] == '.'))) {
 				continue
 			}
@@ -330,7 +368,15 @@ func (ww *walkWorker) list(fd int, d walkDir) error {
 				ww.stats.Pruned++
 				continue
 			}
-			if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if dtype == unix.DT_DIR && descend && w.openEarly && ww.openSub(fd, d, here, &nameBytes[0], name, &st) {
+				if len(ww.batch) >= walkBatch {
+					if err := ww.flush(d); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if err := lstatAt(fd, &nameBytes[0], name, &st); err != nil {
 				ww.stats.Vanished++
 				continue
 			}
@@ -429,53 +475,4 @@ func unixMode(m uint32) fs.FileMode {
 		mode |= fs.ModeSticky
 	}
 	return mode
-}
-
-// readMountTypes maps each mount point of mountinfo (proc(5): field 5 is
-// the mount point, the field after the " - " separator the file-system
-// type) to its type. Mounts are listed in mount order, so a later mount on
-// the same point (the one on top, which a path lookup reaches) wins.
-// Octal escapes (\040 for a space) in the mount point are decoded.
-func readMountTypes(file string) map[string]string {
-	out := map[string]string{}
-	f, err := os.Open(file)
-	if err != nil {
-		return out
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(pre)
-		after := strings.Fields(post)
-		if len(fields) < 5 || len(after) < 1 {
-			continue
-		}
-		out[unescapeMount(fields[4])] = after[0]
-	}
-	return out
-}
-
-// unescapeMount decodes mountinfo's \ooo octal escapes.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

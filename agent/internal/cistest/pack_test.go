@@ -148,10 +148,20 @@ func loadKnownDifferences(t testing.TB) map[string]difference {
 	})
 }
 
+// serverSideFile holds the pack's expression-only counterparts of machine
+// policies, which the server evaluates against stored inventory. They name
+// rules the machine policies already cover and add no coverage.
+const serverSideFile = "server-side.yaml"
+
+// serverSideSuffix ends the id of a server-side counterpart; the rest is
+// the machine policy's id.
+const serverSideSuffix = "-inventory"
+
 // coverage is how the pack's policies map onto the profile's rules.
 type coverage struct {
 	rules      []string
-	policies   []policy.Policy
+	policies   []policy.Policy     // the machine policies
+	serverSide []policy.Policy     // server-side.yaml
 	byRule     map[string][]string // rule -> policy ids referencing it
 	area       map[string]string   // policy id -> pack file (area)
 	notCovered map[string]notCovered
@@ -176,7 +186,7 @@ func packCoverage(t testing.TB) coverage {
 	if err != nil {
 		t.Fatalf("pack %s: %v", dir, err)
 	}
-	c := coverage{rules: profileRules(t), policies: policies, byRule: map[string][]string{}, area: map[string]string{}, notCovered: loadNotCovered(t)}
+	c := coverage{rules: profileRules(t), byRule: map[string][]string{}, area: map[string]string{}, notCovered: loadNotCovered(t)}
 	inProfile := map[string]bool{}
 	for _, r := range c.rules {
 		inProfile[r] = true
@@ -192,6 +202,14 @@ func packCoverage(t testing.TB) coverage {
 		}
 	}
 	for _, p := range policies {
+		if c.area[p.ID] == strings.TrimSuffix(serverSideFile, ".yaml") {
+			c.serverSide = append(c.serverSide, p)
+		} else {
+			c.policies = append(c.policies, p)
+		}
+	}
+	c.problems = append(c.problems, serverSideProblems(c.policies, c.serverSide)...)
+	for _, p := range c.policies {
 		refs := p.References["ssg"]
 		if len(refs) == 0 {
 			c.problems = append(c.problems, fmt.Sprintf("policy %s has no ssg reference", p.ID))
@@ -224,6 +242,32 @@ func packCoverage(t testing.TB) coverage {
 	}
 	sort.Strings(c.problems)
 	return c
+}
+
+// serverSideProblems checks the server-side counterparts: each is
+// expression-only, extends a machine policy's id with serverSideSuffix
+// and names exactly that policy's rules.
+func serverSideProblems(machine, serverSide []policy.Policy) []string {
+	byID := map[string]policy.Policy{}
+	for _, p := range machine {
+		byID[p.ID] = p
+	}
+	var out []string
+	for _, p := range serverSide {
+		if !policy.ExprOnly(p) {
+			out = append(out, fmt.Sprintf("%s: policy %s is not expression-only, so the server cannot evaluate it", serverSideFile, p.ID))
+		}
+		base, ok := strings.CutSuffix(p.ID, serverSideSuffix)
+		m, found := byID[base]
+		if !ok || !found {
+			out = append(out, fmt.Sprintf("%s: policy %s does not name a machine policy (want its id followed by %q)", serverSideFile, p.ID, serverSideSuffix))
+			continue
+		}
+		if !slices.Equal(p.References["ssg"], m.References["ssg"]) {
+			out = append(out, fmt.Sprintf("%s: policy %s references ssg %v, its machine policy %s references %v", serverSideFile, p.ID, p.References["ssg"], m.ID, m.References["ssg"]))
+		}
+	}
+	return out
 }
 
 // TestCISCoverage checks that every rule of the profile is covered by a

@@ -17,6 +17,9 @@ import (
 // steps of 1 % of the file system (coarseFree), so the section is resent
 // only when free space has really moved.
 func collectDisks(ctx context.Context, cfg Config) (any, error) {
+	if offlineRoot(cfg) {
+		return fstabDisks(cfg)
+	}
 	phys, err := physicalDisks(cfg)
 	if err != nil {
 		return nil, err

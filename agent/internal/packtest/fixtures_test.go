@@ -5,6 +5,7 @@ package packtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -246,13 +247,18 @@ func lookup(t *testing.T, m map[string]int, name, path string) int {
 }
 
 // evaluate builds fx and evaluates p on it as `steward-agent check --root`
-// does: the inventory collected from the root, then the agent's Env.
-func evaluate(t *testing.T, p policy.Policy, fx fixture) policy.Result {
+// does: the inventory collected from the root, then the agent's Env. With
+// server set, p is evaluated as the server evaluates expression-only
+// policies: against that inventory alone (policy.InventoryEnv).
+func evaluate(t *testing.T, p policy.Policy, fx fixture, server bool) policy.Result {
 	t.Helper()
 	root := build(t, fx)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	doc := collect.Collect(ctx, collect.Config{Root: root})
+	if server {
+		return policy.Evaluate(ctx, p, policy.InventoryEnv(doc, ""))
+	}
 	env := check.NewEnv(ctx, check.Config{Root: root}, doc)
 	return policy.Evaluate(ctx, p, env)
 }
@@ -311,6 +317,12 @@ func runPack(t *testing.T, packDir, fixturesDir string) {
 			t.Errorf("fixtures name %s, which the pack does not hold", id)
 		}
 	}
+	offline := loadServerSideDifferences(t, fixturesDir)
+	for id := range offline {
+		if _, ok := byID[id]; !ok {
+			t.Errorf("%s names %s, which the pack does not hold", serverSideDifferences, id)
+		}
+	}
 	ids := make([]string, 0, len(byID))
 	for id := range byID {
 		ids = append(ids, id)
@@ -319,14 +331,27 @@ func runPack(t *testing.T, packDir, fixturesDir string) {
 	for _, id := range ids {
 		p := byID[id]
 		f, ok := fixtures[id]
+		base, isCounterpart := counterpartOf(p, byID)
+		if !ok && isCounterpart {
+			// A server-side counterpart is held to its machine policy's
+			// fixtures: the inventory collected from each fixture root
+			// must give the same verdict, or the recorded one.
+			f, ok = fixtures[base], true
+		}
 		if !ok || f.Pass == nil || f.Fail == nil {
 			t.Errorf("%s: needs a pass and a fail fixture", id)
 			continue
 		}
+		cases := []namedFixture{{fixture: *f.Pass, Name: "pass", Expect: "pass"}, {fixture: *f.Fail, Name: "fail", Expect: "fail"}}
+		cases = append(cases, f.Cases...)
+		if isCounterpart {
+			if cases = counterpartCases(cases, offline[id].Offline); len(cases) == 0 {
+				t.Errorf("%s: none of %s's fixtures can test it (all stage a running kernel or set parameters)", id, base)
+				continue
+			}
+		}
 		t.Run(id, func(t *testing.T) {
 			t.Parallel()
-			cases := []namedFixture{{fixture: *f.Pass, Name: "pass", Expect: "pass"}, {fixture: *f.Fail, Name: "fail", Expect: "fail"}}
-			cases = append(cases, f.Cases...)
 			for _, c := range cases {
 				if c.Expect == "" {
 					t.Errorf("case %q: expect is required", c.Name)
@@ -336,13 +361,94 @@ func runPack(t *testing.T, packDir, fixturesDir string) {
 				if len(c.Parameters) > 0 {
 					p = withParameters(t, p, c.Parameters)
 				}
-				res := evaluate(t, p, c.fixture)
+				res := evaluate(t, p, c.fixture, isCounterpart)
 				if string(res.Status) != c.Expect {
 					t.Errorf("case %s: status %s, want %s; error %q; evidence:\n%s", c.Name, res.Status, c.Expect, res.Error, evidenceText(res))
 				}
 			}
 		})
 	}
+}
+
+// serverSideCounterpartSuffix ends the id of an expression-only policy
+// that judges a machine policy's rule from stored inventory.
+const serverSideCounterpartSuffix = "-inventory"
+
+// serverSideDifferences, in a pack's fixtures directory, lists the
+// server-side counterparts whose verdict on an offline root (a fixture, an
+// image) is not the machine policy's, with the reason.
+const serverSideDifferences = "server-side-differences.yaml"
+
+// offlineDifference is one entry of serverSideDifferences.
+type offlineDifference struct {
+	// Offline is the counterpart's status on every offline root.
+	Offline string `yaml:"offline"`
+	Reason  string `yaml:"reason"`
+}
+
+func loadServerSideDifferences(t *testing.T, dir string) map[string]offlineDifference {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, serverSideDifferences))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]offlineDifference
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&out); err != nil {
+		t.Fatalf("%s: %v", serverSideDifferences, err)
+	}
+	for id, d := range out {
+		if d.Offline == "" || strings.TrimSpace(d.Reason) == "" {
+			t.Errorf("%s: %s needs both offline and reason", serverSideDifferences, id)
+		}
+	}
+	return out
+}
+
+// counterpartOf returns the machine policy p is the server-side
+// counterpart of: p is expression-only and its id is that policy's id
+// followed by serverSideCounterpartSuffix.
+func counterpartOf(p policy.Policy, byID map[string]policy.Policy) (string, bool) {
+	base, ok := strings.CutSuffix(p.ID, serverSideCounterpartSuffix)
+	if !ok || !policy.ExprOnly(p) {
+		return "", false
+	}
+	_, found := byID[base]
+	return base, found
+}
+
+// counterpartCases are the machine policy's cases a server-side
+// counterpart runs, each expecting status when one is recorded for
+// offline roots. Left out: cases with parameters (expressions take none)
+// and cases that stage a running kernel with files under /proc, which
+// the machine leaves read under --root but the inventory collector never
+// does (any root other than / is an offline one to it).
+func counterpartCases(cases []namedFixture, status string) []namedFixture {
+	var out []namedFixture
+	for _, c := range cases {
+		if len(c.Parameters) > 0 || stagesKernel(c.fixture) {
+			continue
+		}
+		if status != "" {
+			c.Expect = status
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// stagesKernel reports whether fx writes files under /proc.
+func stagesKernel(fx fixture) bool {
+	for p := range fx.Files {
+		if strings.HasPrefix(p, "/proc/") {
+			return true
+		}
+	}
+	return false
 }
 
 func evidenceText(r policy.Result) string {

@@ -75,7 +75,8 @@ func (s *session) policySet(ctx context.Context, env wire.Envelope) (outcome, bo
 	if err := s.a.st.SetPolicies(next); err != nil {
 		return outcome{fatal: err}, false
 	}
-	s.log.Info("policy set received", "revision", ps.Revision, "policies", len(ps.Policies), "signed", ps.Signature != nil)
+	s.log.Info("policy set received", "revision", ps.Revision, "policies", len(ps.Policies),
+		"tailorings", len(ps.Tailorings), "signed", ps.Signature != nil)
 	s.latest = nil // results of the previous set must not be sent under it
 	s.startEval()
 	if s.a.refusal != nil {
@@ -96,10 +97,10 @@ func (a *agent) acceptPolicies(ps wire.PolicySet, payload json.RawMessage, held 
 	if err := policy.SetTooLarge(ps.Policies); err != nil {
 		return held, &policysign.RefusalError{Code: policysign.CodeInvalid, Reason: err.Error()}
 	}
-	next := state.PolicySet{Revision: ps.Revision, Policies: ps.Policies, Signature: ps.Signature,
+	next := state.PolicySet{Revision: ps.Revision, Policies: ps.Policies, Tailorings: ps.Tailorings, Signature: ps.Signature,
 		SignedSerial: held.SignedSerial, SignedDigest: held.SignedDigest}
 	if len(a.cfg.PolicyKeys) > 0 {
-		st, err := policysign.Check(a.cfg.PolicyKeys, ps.Signature, ps.Policies,
+		st, err := policysign.CheckSet(a.cfg.PolicyKeys, ps.Signature, ps.Policies, ps.Tailorings,
 			policysign.Held{Serial: held.SignedSerial, Digest: held.SignedDigest}, a.h.now())
 		if err != nil {
 			return held, err
@@ -136,7 +137,7 @@ func checkStoredPolicies(st *state.Dir, keys []ed25519.PublicKey, log *slog.Logg
 	if len(keys) == 0 || (held.Revision == 0 && len(held.Policies) == 0) {
 		return nil
 	}
-	_, err := policysign.Verify(keys, held.Signature, held.Policies)
+	_, err := policysign.VerifySet(keys, held.Signature, held.Policies, held.Tailorings)
 	if err == nil {
 		return nil
 	}
@@ -171,12 +172,14 @@ func (s *session) startEval() {
 	s.evalDue = false
 	ctx := s.collectCtx
 	set := s.a.st.Policies()
-	env := s.a.h.newEnv(ctx, check.Config{Root: s.a.cfg.Root, AllowCommands: s.a.cfg.AllowCommands, EvidenceContent: s.a.cfg.EvidenceContent}, s.doc)
+	policies := s.a.tailored(set)
+	env := s.a.h.newEnv(ctx, check.Config{Root: s.a.cfg.Root, AllowCommands: s.a.cfg.AllowCommands, EvidenceContent: s.a.cfg.EvidenceContent,
+		ExprAnswers: s.answersFor(set.Revision)}, s.doc)
 	s.collectors.Add(1)
 	go func() {
 		defer s.collectors.Done()
 		start := s.a.h.now()
-		res := policy.EvaluateAll(ctx, set.Policies, env, evalWorkers)
+		res := policy.EvaluateAll(ctx, policies, env, evalWorkers)
 		end := s.a.h.now()
 		select {
 		case s.evals <- evaluated{revision: set.Revision, results: res, took: end.Sub(start), at: end}:
@@ -237,8 +240,12 @@ func (s *session) sendResults(ctx context.Context) (outcome, bool) {
 	}
 	current := make(map[string]bool, len(s.latest.results))
 	size := 0
+	held := s.heldBack(s.latest.results)
 	for _, r := range s.latest.results {
 		current[r.PolicyID] = true
+		if held[r.PolicyID] {
+			continue // the server keeps what it had until the answer arrives
+		}
 		a := state.Ack(r)
 		if old, ok := acked[r.PolicyID]; ok && old == a {
 			continue

@@ -105,6 +105,10 @@ type agent struct {
 	// refusal is the policy set refusal heartbeats report: set while the
 	// newest set the server sent is refused (see policySet).
 	refusal *wire.PolicyRefusal
+	// labels are the host's labels as the server last told them (in the
+	// welcome or a labels message), for picking the policy set's
+	// tailorings; nil until a server that sends them has.
+	labels map[string]string
 }
 
 // outcome is how one connection attempt ended.

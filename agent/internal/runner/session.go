@@ -82,8 +82,10 @@ type session struct {
 	evals           chan evaluated
 	latest          *evaluated // the newest evaluation of the current set
 	resultsInflight *resultsFlight
-	lastSent        uint64    // seq of the last results message sent
-	evalReported    time.Time // when the last evaluation reported to the server finished
+	lastSent        uint64            // seq of the last results message sent
+	evalReported    time.Time         // when the last evaluation reported to the server finished
+	exprAnswers     *wire.ExprAnswers // the server's latest; see answers.go
+	heldBackIDs     []string          // policies last held back for want of one
 
 	// pendingHB holds the sequence numbers of heartbeats sent and not
 	// acknowledged yet, oldest first; see unacked.
@@ -147,6 +149,8 @@ func (s *session) handshake(ctx context.Context) (o outcome, ok bool) {
 		Arch:             runtime.GOARCH,
 		Hostname:         s.a.cfg.Hostname,
 		PolicyRevision:   s.a.st.Policies().Revision,
+		Labels:           true,
+		ExprAnswers:      true,
 	}
 	if o, ok := s.send(ctx, wire.TypeHello, 0, hello); !ok {
 		return o, false
@@ -194,6 +198,7 @@ func (s *session) welcome(env wire.Envelope) (outcome, bool) {
 		}
 	}
 	s.a.health.welcome()
+	s.a.labels = w.Labels
 	s.inventoryEvery = pickInterval(s.a.cfg.InventoryInterval, time.Duration(w.InventoryInterval), defaultInventory)
 	s.heartbeatEvery = pickInterval(s.a.cfg.HeartbeatInterval, time.Duration(w.HeartbeatInterval), defaultHeartbeat)
 	s.conn.SetIdleTimeout(2*s.heartbeatEvery + idleSlack)
@@ -279,6 +284,10 @@ func (s *session) handle(ctx context.Context, env wire.Envelope) (outcome, bool)
 		return s.serverError(env), false
 	case wire.TypePolicySet:
 		return s.policySet(ctx, env)
+	case wire.TypeExprAnswers:
+		return s.takeExprAnswers(env)
+	case wire.TypeLabels:
+		return s.labelsChanged(env)
 	case wire.TypeCheckNow:
 		s.log.Info("server asked for a policy check")
 		s.startEval()

@@ -81,6 +81,10 @@ func TestPinnedKeyRefusals(t *testing.T) {
 		{"tampered", wire.PolicySet{Revision: 8, Policies: smaller, Signature: good}, policysign.CodeContentMismatch},
 		{"rollback", wire.PolicySet{Revision: 9, Policies: smaller, Signature: older}, policysign.CodeRollback},
 		{"expired", wire.PolicySet{Revision: 10, Policies: smaller, Signature: signSet(t, priv, smaller, now.Add(-2*time.Hour), time.Hour)}, policysign.CodeExpired},
+		// The server cannot weaken a signed set with a tailoring the
+		// signature does not cover.
+		{"unsigned tailoring", wire.PolicySet{Revision: 13, Policies: ps, Signature: good, Tailorings: []policy.LabelTailoring{
+			{Name: "weaker", Values: map[string]map[string]string{ps[0].ID: {"x": "1"}}}}}, policysign.CodeContentMismatch},
 	} {
 		fc.send(t, wire.TypePolicySet, 0, tc.set)
 		hb := fc.heartbeat(t)

@@ -27,11 +27,14 @@ import (
 // are carried over when a set without a signature replaces it (no key
 // pinned then), so that pinning a key later still refuses older sets.
 type PolicySet struct {
-	Revision     uint64                `json:"revision"`
-	Policies     []policy.Policy       `json:"policies"`
-	Signature    *policysign.Signature `json:"signature,omitempty"`
-	SignedSerial uint64                `json:"signed_serial,omitempty"`
-	SignedDigest string                `json:"signed_digest,omitempty"`
+	Revision uint64          `json:"revision"`
+	Policies []policy.Policy `json:"policies"`
+	// Tailorings are the server-side tailorings of the set, in the order
+	// they apply; the agent picks the ones its host's labels select.
+	Tailorings   []policy.LabelTailoring `json:"tailorings,omitempty"`
+	Signature    *policysign.Signature   `json:"signature,omitempty"`
+	SignedSerial uint64                  `json:"signed_serial,omitempty"`
+	SignedDigest string                  `json:"signed_digest,omitempty"`
 }
 
 // loadPolicies reads policies.json. A missing file means no set (revision

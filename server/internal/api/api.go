@@ -39,6 +39,7 @@ type Store interface {
 	ListChanges(ctx context.Context, q store.ChangeQuery) ([]store.Change, error)
 	store.Policies
 	store.PolicySigning
+	store.Tailorings
 	store.Results
 	store.Exemptions
 	store.Audit
@@ -62,6 +63,10 @@ type Config struct {
 	// CheckNow, when set, asks a connected host's agent to evaluate its
 	// policies now and reports whether the host is connected here.
 	CheckNow func(hostID int64) bool
+	// LabelsChanged, when set, is called after a host's labels changed,
+	// with the new labels: the gateway tells the host's agent, which
+	// picks the tailorings that now select it.
+	LabelsChanged func(hostID int64, labels map[string]string)
 	// Alerting is the alert, silence and outbox store; nil answers the
 	// alerting routes with 503 "alerting is not available".
 	Alerting AlertingStore
@@ -106,6 +111,7 @@ type server struct {
 	window  time.Duration
 	changed func(revision int64)
 	check   func(hostID int64) bool
+	relabel func(hostID int64, labels map[string]string)
 
 	alerts   AlertingStore // nil: alerting is off
 	acked    func(store.Alert)
@@ -147,6 +153,10 @@ var routeTable = []struct {
 	{http.MethodPost, "/api/v1/hosts/{id}/check", (*server).checkHost},
 	{http.MethodGet, "/api/v1/hosts/{id}/labels", (*server).getHostLabels},
 	{http.MethodPut, "/api/v1/hosts/{id}/labels", (*server).setHostLabels},
+	{http.MethodGet, "/api/v1/tailorings", (*server).listTailorings},
+	{http.MethodGet, "/api/v1/tailorings/{name}", (*server).getTailoring},
+	{http.MethodPut, "/api/v1/tailorings/{name}", (*server).putTailoring},
+	{http.MethodDelete, "/api/v1/tailorings/{name}", (*server).deleteTailoring},
 	{http.MethodGet, "/api/v1/compliance", (*server).compliance},
 	{http.MethodGet, "/api/v1/compliance/report", (*server).complianceReport},
 	{http.MethodPost, "/api/v1/exemptions", (*server).addExemption},
@@ -192,7 +202,7 @@ func New(cfg Config) http.Handler {
 	}
 	s := &server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, window: cfg.OnlineWindow, changed: cfg.PoliciesChanged, check: cfg.CheckNow,
 		alerts: cfg.Alerting, acked: cfg.AlertAcked, silenced: cfg.SilencesChanged, exempted: cfg.ExemptionsChanged, reload: cfg.ReloadAlerting,
-		gone: cfg.HostGone, version: cfg.Version}
+		gone: cfg.HostGone, version: cfg.Version, relabel: cfg.LabelsChanged}
 	s.guard = cfg.Guard
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -208,6 +218,9 @@ func New(cfg Config) http.Handler {
 	}
 	if s.check == nil {
 		s.check = func(int64) bool { return false }
+	}
+	if s.relabel == nil {
+		s.relabel = func(int64, map[string]string) {}
 	}
 	if s.acked == nil {
 		s.acked = func(store.Alert) {}

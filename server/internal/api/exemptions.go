@@ -264,13 +264,14 @@ func (s *server) setHostLabels(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.exempted() // label exemptions may now match the host, or stop matching it
+	s.relabel(id, in.Labels)
 	writeJSON(w, http.StatusOK, apitypes.Labels{HostID: id, Labels: in.Labels})
 }
 
 // auditActions are what ?action= accepts.
 var auditActions = []string{store.AuditPolicyApplied, store.AuditPolicyDeleted, store.AuditExemptionAdded,
 	store.AuditExemptionRevoked, store.AuditHostLabelsSet, store.AuditAlertAcknowledged, store.AuditSilenceAdded,
-	store.AuditSilenceExpired, store.AuditAlertingReloaded}
+	store.AuditSilenceExpired, store.AuditAlertingReloaded, store.AuditTailoringApplied, store.AuditTailoringDeleted}
 
 type auditCursor struct {
 	ID int64 `json:"id"`

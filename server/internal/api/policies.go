@@ -362,12 +362,12 @@ func (s *server) getPolicy(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	counts, err := s.countsByPolicy(r)
+	counts, err := s.store.PolicyCompliance(r.Context(), p.Policy.ID, s.now())
 	if err != nil {
 		s.storeFailed(w, r, "compliance", err)
 		return
 	}
-	v := policyView(p, counts[p.Policy.ID])
+	v := policyView(p, counts)
 	v.Policy = &p.Policy
 	writeJSON(w, http.StatusOK, v)
 }

@@ -93,6 +93,10 @@ func TestApplyPolicies(t *testing.T) {
 		t.Errorf("shown policy lacks its check: %+v", one.Policy)
 	}
 	wantError(t, f.get(t, "/api/v1/policies/nope"), http.StatusNotFound, `policy "nope" not found`)
+	// One policy reads its own counts, never the whole set's.
+	f.store.FailWith(errors.New("whole set counted"), "Compliance")
+	decode[apitypes.Policy](t, f.get(t, "/api/v1/policies/ssh-root"), http.StatusOK)
+	f.store.FailWith(nil, "Compliance")
 
 	// Applies are audited under the token's name.
 	audit := decode[apitypes.AuditList](t, f.get(t, "/api/v1/audit?action=policy_applied"), http.StatusOK)

@@ -76,6 +76,9 @@ func TestResultsAndCompliance(t *testing.T) {
 	if list.Policies[1].Counts.Exempt != 1 || list.Policies[1].Counts.Fail != 1 {
 		t.Errorf("policy list counts = %+v", list.Policies[1].Counts)
 	}
+	if one := decode[apitypes.Policy](t, f.get(t, "/api/v1/policies/ssh-root"), http.StatusOK); one.Counts != list.Policies[1].Counts {
+		t.Errorf("ssh-root's own counts = %+v, in the list %+v", one.Counts, list.Policies[1].Counts)
+	}
 
 	failing := decode[apitypes.ResultList](t, f.get(t, "/api/v1/policies/ssh-root/results?status=fail"), http.StatusOK)
 	if len(failing.Results) != 1 || failing.Results[0].HostID != 1 || failing.Results[0].Hostname != "host-1" {

@@ -135,7 +135,18 @@ func (s *server) replacePolicies(w http.ResponseWriter, r *http.Request) {
 		specs[i] = store.PolicySpec{Policy: p, ExprOnly: policy.ExprOnly(p)}
 	}
 	if in.Signature != nil {
-		if _, err := policysign.CheckContent(in.Signature, policysign.AgentPolicies(ps)); err != nil {
+		// The signature covers the tailorings the set holds as well, so
+		// that an unsigned override cannot weaken a signed policy.
+		stored, err := s.store.ListTailorings(r.Context())
+		if err != nil {
+			s.storeFailed(w, r, "list tailorings", err)
+			return
+		}
+		ts := make([]policy.LabelTailoring, len(stored))
+		for i, t := range stored {
+			ts[i] = t.Tailoring
+		}
+		if _, err := policysign.CheckSetContent(in.Signature, policysign.AgentPolicies(ps), ts); err != nil {
 			writeError(w, http.StatusBadRequest, "signature refused, nothing applied: "+err.Error())
 			return
 		}

@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,9 +41,14 @@ type Config struct {
 	// the number of policy evaluations it held and the transitions it
 	// recorded (for metrics, and for alerting later).
 	Evaluated func(evaluations int, transitions []store.Transition)
+	// Answers, when set, receives the answers to the expr leaves of
+	// policies agents evaluate (answers.go).
+	Answers AnswerSink
 }
 
-// Evaluator keeps expr-only policy results current. HostsChanged and
+// Evaluator keeps expr-only policy results current, and the answers to
+// the expr leaves of other policies that connected agents evaluate (the
+// agent links no expression engine). HostsChanged, HostConnected and
 // PoliciesChanged only note the work and return at once, so ingest's
 // batch writer and API handlers never wait for an evaluation; one
 // goroutine (Run) does the work in chunks, coalescing what piles up.
@@ -50,15 +56,21 @@ type Evaluator struct {
 	st  Store
 	cfg Config
 
-	mu    sync.Mutex
-	hosts map[int64]bool
-	all   bool
-	wake  chan struct{}
+	mu        sync.Mutex
+	hosts     map[int64]bool
+	connected map[int64]bool // hosts whose answers are to be sent afresh
+	sink      AnswerSink
+	all       bool
+	wake      chan struct{}
 
-	// The expr-only policies of revision rev, reloaded when it moves.
+	// The expr-only policies of revision rev, reloaded when it moves, and
+	// the mixed ones, whose expr leaves the server answers.
 	rev      int64
 	policies []policy.Policy
+	mixed    []policy.Policy
 	loaded   bool
+	// sent holds a digest of the answers each connected host got last.
+	sent map[int64][sha256.Size]byte
 }
 
 // New returns an Evaluator; start it with Run.
@@ -72,7 +84,8 @@ func New(st Store, cfg Config) *Evaluator {
 	if cfg.Retry <= 0 {
 		cfg.Retry = 5 * time.Second
 	}
-	return &Evaluator{st: st, cfg: cfg, hosts: map[int64]bool{}, wake: make(chan struct{}, 1)}
+	return &Evaluator{st: st, cfg: cfg, hosts: map[int64]bool{}, connected: map[int64]bool{}, sink: cfg.Answers,
+		wake: make(chan struct{}, 1), sent: map[int64][sha256.Size]byte{}}
 }
 
 // HostsChanged asks for the hosts' results to be evaluated again.
@@ -130,11 +143,14 @@ func (e *Evaluator) take() (bool, []int64) {
 }
 
 // putBack restores work a failed round did not finish.
-func (e *Evaluator) putBack(all bool, ids []int64) {
+func (e *Evaluator) putBack(all bool, ids, connected []int64) {
 	e.mu.Lock()
 	e.all = e.all || all
 	for _, id := range ids {
 		e.hosts[id] = true
+	}
+	for _, id := range connected {
+		e.connected[id] = true
 	}
 	e.mu.Unlock()
 }
@@ -159,12 +175,13 @@ func (e *Evaluator) Run(ctx context.Context) {
 		case <-e.wake:
 		}
 		all, ids := e.take()
-		if err := e.round(ctx, all, ids); err != nil {
+		connected := e.takeConnected()
+		if err := e.round(ctx, all, ids, connected); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			e.cfg.Logger.Error("policy evaluation failed; retrying", "err", err, "retry_in", e.cfg.Retry)
-			e.putBack(all, ids)
+			e.putBack(all, ids, connected)
 			select {
 			case <-ctx.Done():
 				return
@@ -175,13 +192,17 @@ func (e *Evaluator) Run(ctx context.Context) {
 	}
 }
 
-// round evaluates every host (all) or the given ones.
-func (e *Evaluator) round(ctx context.Context, all bool, ids []int64) error {
+// round evaluates every host (all) or the given ones, and sends the
+// connected ones their answers.
+func (e *Evaluator) round(ctx context.Context, all bool, ids, connected []int64) error {
 	if err := e.loadPolicies(ctx); err != nil {
 		return err
 	}
-	if len(e.policies) == 0 {
+	if len(e.policies) == 0 && len(e.mixed) == 0 {
 		return nil
+	}
+	if err := e.answerConnected(ctx, connected); err != nil {
+		return err
 	}
 	if all {
 		return e.walkFleet(ctx)
@@ -244,14 +265,17 @@ func (e *Evaluator) loadPolicies(ctx context.Context) error {
 	// The list may be newer than rev; results then carry the older
 	// revision and the store drops those of policies that changed, and
 	// the change's own PoliciesChanged brings a round with the new set.
-	e.policies = e.policies[:0]
+	e.policies, e.mixed = e.policies[:0], e.mixed[:0]
 	for _, p := range stored {
-		if p.ExprOnly {
+		switch {
+		case p.ExprOnly:
 			e.policies = append(e.policies, p.Policy)
+		case mixed(p.Policy):
+			e.mixed = append(e.mixed, p.Policy)
 		}
 	}
 	e.rev, e.loaded = rev, true
-	e.cfg.Logger.Debug("loaded expr-only policies", "revision", rev, "policies", len(e.policies))
+	e.cfg.Logger.Debug("loaded expr-only policies", "revision", rev, "policies", len(e.policies), "mixed", len(e.mixed))
 	return nil
 }
 
@@ -261,6 +285,9 @@ func (e *Evaluator) evaluate(ctx context.Context, hosts []store.Host) error {
 	batches := make([]store.ResultBatch, 0, len(hosts))
 	evaluations := 0
 	for _, h := range hosts {
+		if sink := e.answerSink(); len(e.policies) == 0 && (sink == nil || !sink.IsConnected(h.ID)) {
+			continue // only answers are due, and nobody would get them
+		}
 		stored, err := e.st.Inventory(ctx, h.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
@@ -273,6 +300,12 @@ func (e *Evaluator) evaluate(ctx context.Context, hosts []store.Host) error {
 		}
 		doc := inventory.Document{CollectedAt: stored.CollectedAt, Sections: stored.Sections, Errors: stored.Errors}
 		env := policy.InventoryEnv(doc, platform(h.OS))
+		if len(e.mixed) > 0 {
+			e.sendAnswers(ctx, h, env, false)
+		}
+		if len(e.policies) == 0 {
+			continue
+		}
 		rb := store.ResultBatch{HostID: h.ID, Revision: e.rev, Results: make([]policy.Result, 0, len(e.policies))}
 		for _, p := range e.policies {
 			rb.Results = append(rb.Results, policy.Evaluate(ctx, p, env))

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,10 @@ type Config struct {
 	// X-Forwarded-For header names the client; without any, the TCP
 	// peer is the client.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Ingest bounds queued agent data and commits (ingest.go).
+	Ingest Ingest `yaml:"ingest"`
+	// Debug turns on the profiling endpoint (debug.go).
+	Debug Debug `yaml:"debug"`
 }
 
 // fileConfig is what a config file holds: Config's keys and the
@@ -94,6 +99,10 @@ func (m *Metrics) UnmarshalYAML(n *yaml.Node) error {
 type Agent struct {
 	InventoryInterval time.Duration `yaml:"inventory_interval"`
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// AckDelay is how long a connection's writer, woken by an ack, waits
+	// for more acks to send with it (0: the gateway's default of 1 ms;
+	// negative: none).
+	AckDelay time.Duration `yaml:"ack_delay"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -112,6 +121,7 @@ func Default() Config {
 		// Readiness (tlsclient.go).
 		Readiness: Readiness{CommitFailures: 3},
 		Limits:    DefaultLimits(),
+		Ingest:    DefaultIngest(),
 	}
 }
 
@@ -144,6 +154,7 @@ func LoadCommand(name string, args []string, positional int, getenv func(string)
 	fs.StringVar(&flagged.TLSClientCA, "tls-client-ca", "", "CA file (PEM) that agents' client certificates must chain to")
 	fs.StringVar(&flagged.TLSClientAuth, "tls-client-auth", "", "agent client certificates: none, request or require")
 	fs.StringVar(&flagged.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.BoolVar(&flagged.Debug.Pprof, "pprof", false, "serve runtime profiles under /debug/pprof/ to admin tokens")
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -200,6 +211,15 @@ func LoadCommand(name string, args []string, positional int, getenv func(string)
 			*f.dst = v
 			dbSet = dbSet || f.name == "db"
 		}
+	}
+	if set["pprof"] {
+		cfg.Debug.Pprof = flagged.Debug.Pprof
+	} else if v := getenv("STEWARD_PPROF"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("STEWARD_PPROF=%q: want true or false", v)
+		}
+		cfg.Debug.Pprof = on
 	}
 	if !dbSet {
 		cfg.DB = DataDirDB(cfg.DataDir)
@@ -307,6 +327,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateLimits(); err != nil {
+		return err
+	}
+	if err := c.validateIngest(); err != nil {
 		return err
 	}
 	return nil

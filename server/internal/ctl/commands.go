@@ -334,6 +334,48 @@ var commands = []command{
 		},
 	},
 	{
+		name:    "tailorings list",
+		summary: "list the server-side tailorings: parameter values for hosts with labels",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, _ []string) error {
+				return tailoringsList(ctx, s)
+			}
+		},
+	},
+	{
+		name:    "tailorings show",
+		args:    []string{"NAME"},
+		summary: "show one tailoring: its selector and values",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return tailoringsShow(ctx, s, args[0])
+			}
+		},
+	},
+	{
+		name:    "tailorings apply",
+		summary: "set parameter values from a tailoring file for the hosts with every --label",
+		setup: func(fs *flag.FlagSet) runFunc {
+			var in tailoringInput
+			fs.StringVar(&in.file, "f", "", "tailoring file, the format of steward-agent check --tailoring (required)")
+			fs.StringVar(&in.name, "name", "", "the tailoring's name; later names override earlier ones (required)")
+			fs.Var(&in.labels, "label", "only hosts with this label, KEY=VALUE (repeatable; all must match; none: every host)")
+			return func(ctx context.Context, s *session, _ []string) error {
+				return tailoringsApply(ctx, s, in)
+			}
+		},
+	},
+	{
+		name:    "tailorings delete",
+		args:    []string{"NAME"},
+		summary: "delete a tailoring; its hosts go back to the other tailorings' values or the defaults",
+		setup: func(*flag.FlagSet) runFunc {
+			return func(ctx context.Context, s *session, args []string) error {
+				return tailoringsDelete(ctx, s, args[0])
+			}
+		},
+	},
+	{
 		name:    "compliance",
 		args:    []string{"[report]"},
 		summary: "show pass, fail, n/a, error and exempt counts per policy; \"compliance report\" writes a report for auditors (HTML or CSV, every selected host against every selected policy)",

@@ -165,7 +165,13 @@ func policiesApplySigned(ctx context.Context, s *session, paths []string, valida
 	if err := previousSignerAhead(ctx, s, now); err != nil {
 		return err
 	}
-	sig, err := policysign.Sign(key, policysign.AgentPolicies(all), now, expiresAt)
+	// The signature covers the server's tailorings too; one changed
+	// before the set arrives makes the server refuse the signature.
+	tailorings, err := serverTailorings(ctx, s)
+	if err != nil {
+		return err
+	}
+	sig, err := policysign.SignSet(key, policysign.AgentPolicies(all), tailorings, now, expiresAt)
 	if err != nil {
 		return err
 	}

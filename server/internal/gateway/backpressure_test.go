@@ -225,7 +225,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestAckBurstKeepsConnection(t *testing.T) {
 	const burst = 1000
 	gate := make(chan struct{})
-	h := newBackpressureHarness(t, gate, nil)
+	// A window as large as the burst: here the server must take it all.
+	h := newBackpressureHarness(t, gate, func(c *Config) { c.Window.Messages = burst })
 	ws, _ := h.connect(h.nodeKey())
 	for seq := uint64(1); seq <= burst; seq++ {
 		h.send(ws, wire.TypeHeartbeat, seq, wire.Heartbeat{Time: time.Now()})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -41,30 +42,46 @@ func errorFrame(code, msg string, retry time.Duration) closing {
 	return closing{frame: b, closeCode: cc, reason: code}
 }
 
-// conn is one agent's WebSocket. The reader runs on the HTTP handler's
-// goroutine; one writer goroutine owns every data write.
+// conn is one agent's WebSocket. One goroutine reads; a writer goroutine
+// runs only while there is something to write (writer.go), so an idle
+// connection costs the reader alone.
 type conn struct {
 	g      *Gateway
 	ws     *websocket.Conn
+	cork   *corkConn // the socket under ws
 	host   store.Host
 	remote string
 
 	ctx    context.Context // ends when the connection is torn down
 	cancel context.CancelFunc
-	out    *outbox
+	out    outbox
 	once   sync.Once
 	final  closing
-	wdone  chan struct{}
+	wdone  chan struct{} // closed when the teardown writer is done
+	// lastRead and lastPing are liveness stamps (liveness.now).
+	lastRead atomic.Int64
+	lastPing atomic.Int64
+	// dropped is set when the server closed the socket itself (a slow
+	// reader): the writes that fail then say nothing new.
+	dropped atomic.Bool
+	// peerGone is set when the reader saw the peer close or drop the
+	// connection.
+	peerGone atomic.Bool
+	// writeErr is set once a write failure was reported; only writers
+	// touch it, one at a time.
+	writeErr bool
 	// health feeds the agent health series from applied heartbeats.
 	health connHealth
 	// refusal is the host's stored policy set refusal (signing.go).
 	refusal refusalState
+	// exprAnswers: the agent takes expr_answers (answers.go).
+	exprAnswers bool
 }
 
-func newConn(g *Gateway, ws *websocket.Conn, host store.Host, remote string) *conn {
+func newConn(g *Gateway, ws *websocket.Conn, cork *corkConn, host store.Host, remote string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{g: g, ws: ws, host: host, remote: remote, ctx: ctx, cancel: cancel,
-		out: newOutbox(), wdone: make(chan struct{})}
+	return &conn{g: g, ws: ws, cork: cork, host: host, remote: remote, ctx: ctx, cancel: cancel,
+		wdone: make(chan struct{})}
 }
 
 // fail starts tearing the connection down, sending c's closing frame first.
@@ -73,30 +90,40 @@ func (c *conn) fail(cl closing) {
 	c.once.Do(func() {
 		c.final = cl
 		c.cancel()
+		// The teardown needs a writer even with nothing queued; a running
+		// one sees the context end.
+		if c.out.wake() {
+			go c.writer(false)
+		}
 	})
 }
 
 // send queues a frame for the writer. An agent whose queue is full is not
 // reading; it is dropped rather than allowed to hold server memory.
 func (c *conn) send(b []byte) {
-	c.enqueue(outItem{frame: b})
+	c.enqueue(outItem{kind: outFrame, frame: b})
 }
 
 // sendAck queues the ack of seq. Acks have a queue bound of their own
 // (Config.AckQueue), far above what an agent keeps in flight, because
 // ingest acks a whole committed batch at once.
 func (c *conn) sendAck(seq uint64, resync bool) {
-	c.enqueue(outItem{seq: seq, resync: resync})
+	c.enqueue(outItem{kind: outAck, seq: seq, resync: resync})
 }
 
 func (c *conn) enqueue(it outItem) {
 	if c.ctx.Err() != nil {
 		return
 	}
-	if c.out.push(it, c.g.cfg.AckQueue) {
+	ok, start := c.out.push(it, c.g.cfg.AckQueue)
+	if ok {
+		if start {
+			go c.writer(it.kind == outAck)
+		}
 		return
 	}
 	c.g.cfg.Logger.Warn("agent not reading; closing connection", "host_id", c.host.ID, "remote", c.remote)
+	c.dropped.Store(true)
 	c.fail(closing{closeCode: websocket.ClosePolicyViolation, reason: "slow_reader"})
 	// The writer may be stuck in a write the peer will never take, and a
 	// close frame would not reach it either: drop the socket now rather
@@ -104,10 +131,15 @@ func (c *conn) enqueue(it outItem) {
 	_ = c.ws.NetConn().Close()
 }
 
+// expire ends a connection whose peer has been silent past PongWait: the
+// reader's wait ends with a timeout, as with a socket read deadline.
+func (c *conn) expire() {
+	_ = c.ws.NetConn().SetReadDeadline(time.Unix(1, 0))
+}
+
 func (c *conn) serve() {
 	log := c.g.cfg.Logger.With("host_id", c.host.ID, "remote", c.remote)
 	c.ws.SetReadLimit(wire.MaxMessageBytes)
-	go c.writeLoop()
 	defer func() {
 		c.fail(closing{closeCode: websocket.CloseNormalClosure})
 		<-c.wdone
@@ -144,7 +176,8 @@ func (c *conn) serve() {
 		HeartbeatInterval: wire.Duration(c.g.cfg.HeartbeatInterval),
 		LastSeq:           c.host.LastSeq,
 	})
-	if err := c.welcome(welcome, hello.PolicyRevision); err != nil {
+	c.exprAnswers = hello.ExprAnswers
+	if err := c.welcome(welcome, hello.PolicyRevision, hello.Labels); err != nil {
 		log.Error("send policy set", "err", err)
 		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
 		return
@@ -183,10 +216,12 @@ func (c *conn) reject(log interface {
 		// Close code 1009 has been sent (by wsread or the library).
 		c.fail(closing{})
 	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
+		c.peerGone.Store(true)
 		log.Debug("agent closed connection")
 	case c.ctx.Err() != nil:
 		// Torn down from our side (shutdown, replaced, database down).
 	default:
+		c.peerGone.Store(true)
 		log.Debug("agent connection ended", "err", err)
 	}
 }
@@ -222,6 +257,8 @@ func (c *conn) readEnvelope() (wire.Envelope, error) {
 	if typ != websocket.TextMessage {
 		return wire.Envelope{}, fmt.Errorf("%w: binary frame", wire.ErrMalformed)
 	}
+	// Handling the message is not waiting on the peer (liveness.go).
+	c.lastRead.Store(busy)
 	env, err := wire.Decode(data)
 	if err == nil && c.g.cfg.Metrics != nil {
 		c.g.cfg.Metrics.MessagesReceived.WithLabelValues(env.Type).Inc()
@@ -234,12 +271,18 @@ func (c *conn) readEnvelope() (wire.Envelope, error) {
 }
 
 func (c *conn) readLoop() error {
-	pongWait := c.g.cfg.PongWait
+	win := newWindow(c.g.cfg.Window)
+	// From here the shared liveness keeps the read deadline and pings.
+	live := c.g.live
+	c.ws.SetReadDeadline(time.Time{})
+	live.watch(c)
+	defer live.forget(c)
 	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		c.lastRead.Store(live.now())
+		return nil
 	})
 	for {
-		c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		c.lastRead.Store(live.now())
 		env, err := c.readEnvelope()
 		if err != nil {
 			return err
@@ -254,8 +297,14 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
-		seq := msg.Seq
+		seq, size := msg.Seq, int64(len(env.Payload))
+		msg.Bytes = len(env.Payload)
+		if err := win.acquire(c.ctx, size); err != nil {
+			c.windowStuck(err)
+			return nil
+		}
 		err = c.g.cfg.Ingest.Submit(c.ctx, msg, func(res store.Result, err error) {
+			win.release(size)
 			if err != nil {
 				c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
 				return
@@ -268,6 +317,7 @@ func (c *conn) readLoop() error {
 			c.sendAck(seq, res.Resync)
 		})
 		if err != nil {
+			win.release(size)
 			c.fail(errorFrame(wire.CodeUnavailable, "server is not accepting data", c.g.cfg.RetryAfter))
 			return nil
 		}
@@ -333,83 +383,4 @@ func (c *conn) message(env wire.Envelope) (store.Message, *wire.Health, error) {
 		return msg, nil, fmt.Errorf("%w: agent may not send %q", wire.ErrMalformed, env.Type)
 	}
 	return msg, nil, nil
-}
-
-func (c *conn) writeLoop() {
-	defer close(c.wdone)
-	defer c.ws.Close()
-	ticker := time.NewTicker(c.g.cfg.PingInterval)
-	defer ticker.Stop()
-	var batch []outItem
-	for {
-		select {
-		case <-c.out.ready:
-			var err error
-			batch, err = c.writeQueued(batch)
-			if err != nil {
-				c.writeFailed(err)
-				return
-			}
-		case <-ticker.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.g.cfg.WriteWait)); err != nil {
-				c.writeFailed(err)
-				return
-			}
-		case <-c.ctx.Done():
-			c.flush()
-			return
-		}
-	}
-}
-
-// writeQueued writes everything queued, in order, reusing batch.
-func (c *conn) writeQueued(batch []outItem) ([]outItem, error) {
-	batch = c.out.take(batch)
-	defer func() { clear(batch) }()
-	for _, it := range batch {
-		b := it.frame
-		if b == nil {
-			b, _ = wire.Encode(wire.TypeAck, it.seq, wire.Ack{Resync: it.resync})
-		}
-		if err := c.write(websocket.TextMessage, b); err != nil {
-			return batch[:0], err
-		}
-	}
-	if cap(batch) > shrinkAbove {
-		return nil, nil
-	}
-	return batch[:0], nil
-}
-
-// writeFailed ends the connection after a failed write. A failure the
-// teardown caused (a dropped slow reader) says nothing new; any other is
-// worth a warning, since the agent's acks stop there.
-func (c *conn) writeFailed(err error) {
-	if c.ctx.Err() == nil {
-		c.g.writeErrors.warn(c.g.cfg.Logger, "agent connection write failed; closing it",
-			"host_id", c.host.ID, "remote", c.remote, "err", err)
-	}
-	c.fail(closing{})
-}
-
-// flush sends what is queued (acks of committed messages are worth
-// delivering), then the closing frame and a close frame.
-func (c *conn) flush() {
-	if _, err := c.writeQueued(nil); err != nil {
-		return
-	}
-	if c.final.frame != nil {
-		if c.write(websocket.TextMessage, c.final.frame) != nil {
-			return
-		}
-	}
-	if c.final.closeCode != 0 {
-		msg := websocket.FormatCloseMessage(c.final.closeCode, c.final.reason)
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.g.cfg.WriteWait))
-	}
-}
-
-func (c *conn) write(typ int, b []byte) error {
-	c.ws.SetWriteDeadline(time.Now().Add(c.g.cfg.WriteWait))
-	return c.ws.WriteMessage(typ, b)
 }

@@ -47,6 +47,10 @@ type Config struct {
 	// committed, with the status changes they made (alert evaluation
 	// follows them). It must only note work, never wait.
 	ResultsApplied func([]store.Transition)
+	// HostConnected, when set, is called once a host's agent has its
+	// welcome and policy set queued (the compliance evaluator then sends
+	// its expr answers, answers.go). It must only note work, never wait.
+	HostConnected func(hostID int64)
 	// ResultWriters is how many results transactions may run at once
 	// (default 1; SQLite has one writer anyway).
 	ResultWriters     int
@@ -70,6 +74,12 @@ type Config struct {
 	AckQueue int
 	// WriteWait bounds one frame write (default 10 s).
 	WriteWait time.Duration
+	// Window bounds each connection's messages in flight (window.go).
+	Window WindowConfig
+	// AckDelay is how long a connection's writer, woken by an ack, waits
+	// for more before it writes, so that acks leave together (default
+	// DefaultAckDelay; negative: none).
+	AckDelay time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -100,6 +110,10 @@ func (c *Config) setDefaults() {
 	if c.WriteWait <= 0 {
 		c.WriteWait = defaultWriteWait
 	}
+	c.Window.setDefaults()
+	if c.AckDelay == 0 {
+		c.AckDelay = DefaultAckDelay
+	}
 }
 
 // Gateway serves /agent/v1/enroll and /agent/v1/ws and tracks live
@@ -115,6 +129,8 @@ type Gateway struct {
 
 	policies policySet
 	results  *resultsCommitter
+	// live keeps every connection's read deadline and pings.
+	live *liveness
 
 	// writeErrors limits the warnings of failed writes to agents.
 	writeErrors rateLimitedLog
@@ -127,10 +143,17 @@ func New(cfg Config) *Gateway {
 		cfg:     cfg,
 		results: &resultsCommitter{st: cfg.Policies, applied: cfg.ResultsApplied, max: max(cfg.ResultWriters, 1)},
 		conns:   make(map[int64]*conn),
+		live:    newLiveness(cfg.PingInterval, cfg.PongWait),
 		upgrader: websocket.Upgrader{
-			HandshakeTimeout:  10 * time.Second,
-			ReadBufferSize:    4096,
-			WriteBufferSize:   4096,
+			HandshakeTimeout: 10 * time.Second,
+			// A read buffer of its own, smaller than the HTTP server's
+			// (which is let go with the handler): most agent messages are
+			// a few hundred bytes, and larger reads bypass the buffer.
+			ReadBufferSize: readBufferSize,
+			// Writes take a buffer from a shared pool for the length of a
+			// message, so an idle connection holds none.
+			WriteBufferSize:   writeBufferSize,
+			WriteBufferPool:   writeBuffers,
 			EnableCompression: true,
 			// Agents send no Origin header; a browser always does. Refusing
 			// any Origin keeps web pages from opening agent sessions.
@@ -321,15 +344,35 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusServiceUnavailable, "server is shutting down")
 		return
 	}
-	defer g.wg.Done()
-	ws, err := g.upgrader.Upgrade(w, r, nil)
+	cork := &corkConn{}
+	ws, err := g.upgrader.Upgrade(corkingWriter{ResponseWriter: w, conn: cork}, r, nil)
 	if err != nil {
+		g.wg.Done()
 		// The upgrader has already written an HTTP error.
 		g.cfg.Logger.Debug("websocket upgrade failed", "host_id", host.ID, "err", err)
 		return
 	}
-	newConn(g, ws, host, r.RemoteAddr).serve()
+	// The connection is served on a goroutine of its own so that this
+	// handler returns: the HTTP server then lets go of what it kept for
+	// the request (its connection state and write buffer, the handler's
+	// grown stack), which an agent's connection would hold for its whole
+	// life.
+	c := newConn(g, ws, cork, host, r.RemoteAddr)
+	go func() {
+		defer g.wg.Done()
+		c.serve()
+	}()
 }
+
+// readBufferSize is the size of each connection's read buffer.
+const readBufferSize = 1024
+
+// writeBufferSize is the size of the buffers frames are written from; a
+// larger message is written in several frames.
+const writeBufferSize = 4096
+
+// writeBuffers is shared by every agent connection (Upgrader.WriteBufferPool).
+var writeBuffers = &sync.Pool{}
 
 // attach registers c as host's live connection, replacing (and closing)
 // an older one: an agent that reconnects before the server noticed its old

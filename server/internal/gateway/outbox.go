@@ -21,67 +21,106 @@ const DefaultAckQueue = 8192
 // go.
 const shrinkAbove = 256
 
-// outItem is one queued frame, or an ack (frame nil) encoded when it is
-// written.
+// outKind says what an outItem is.
+type outKind uint8
+
+const (
+	outFrame outKind = iota // an encoded frame
+	outAck                  // the ack of seq, encoded when written
+	outPing                 // a WebSocket ping
+)
+
+// outItem is one queued frame, ack or ping.
 type outItem struct {
-	frame  []byte
-	seq    uint64
+	kind   outKind
 	resync bool
+	seq    uint64
+	frame  []byte
 }
 
-// outbox is a connection's send queue: frames and acks in the order they
-// were queued, drained by the writer all at once. Frames and acks are
+// outbox is a connection's send queue: frames, acks and pings in the order
+// they were queued, drained by the writer all at once. Frames and acks are
 // bounded separately, so that a burst of acks never takes the room of a
 // policy set and the other way round; push reports a full queue, which
 // means the peer is not reading.
+//
+// No goroutine waits on an idle connection's queue: the push that finds
+// no writer running says so, and its caller starts one; the writer stops
+// when take finds the queue empty. Both happen under the lock, so an item
+// is never left behind with no writer.
 type outbox struct {
-	mu     sync.Mutex
-	items  []outItem
-	frames int
-	acks   int
-	// ready holds a token while items may be non-empty.
-	ready chan struct{}
+	mu      sync.Mutex
+	items   []outItem
+	frames  int
+	acks    int
+	pings   int
+	writing bool // a writer goroutine owns the connection's writes
 }
 
-func newOutbox() *outbox {
-	return &outbox{ready: make(chan struct{}, 1)}
-}
-
-// push queues it, or reports false when its kind's bound is reached.
-func (o *outbox) push(it outItem, maxAcks int) bool {
+// push queues it. ok is false when its kind's bound is reached; start is
+// true when no writer is running, and the caller must start one.
+func (o *outbox) push(it outItem, maxAcks int) (ok, start bool) {
 	o.mu.Lock()
-	if it.frame == nil {
+	defer o.mu.Unlock()
+	switch it.kind {
+	case outAck:
 		if o.acks >= maxAcks {
-			o.mu.Unlock()
-			return false
+			return false, false
 		}
 		o.acks++
-	} else {
+	case outPing:
+		if o.pings > 0 {
+			// One unanswered ping in the queue is enough.
+			return true, false
+		}
+		o.pings++
+	default:
 		if o.frames >= maxQueuedFrames {
-			o.mu.Unlock()
-			return false
+			return false, false
 		}
 		o.frames++
 	}
 	o.items = append(o.items, it)
-	o.mu.Unlock()
-	select {
-	case o.ready <- struct{}{}:
-	default:
+	return true, o.claim()
+}
+
+// claim marks the writer as running and reports whether it was not; the
+// caller that gets true starts it. The lock is held.
+func (o *outbox) claim() bool {
+	if o.writing {
+		return false
 	}
+	o.writing = true
 	return true
 }
 
+// wake reports whether the caller must start a writer (none is running),
+// as push does, without queueing anything: teardown needs a writer even
+// when the queue is empty.
+func (o *outbox) wake() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.claim()
+}
+
 // take moves everything queued into buf (reused) and empties the queue.
-func (o *outbox) take(buf []outItem) []outItem {
+// When there is nothing, the writer that called it must stop (unless
+// keep is set: the teardown writer stays to the end).
+func (o *outbox) take(buf []outItem, keep bool) []outItem {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	buf = append(buf[:0], o.items...)
 	clear(o.items)
 	o.items = o.items[:0]
-	if cap(o.items) > shrinkAbove {
+	if len(buf) == 0 {
+		// An idle connection keeps no array.
+		o.items = nil
+		if !keep {
+			o.writing = false
+		}
+	} else if cap(o.items) > shrinkAbove {
 		o.items = nil // a past burst need not stay allocated
 	}
-	o.frames, o.acks = 0, 0
+	o.frames, o.acks, o.pings = 0, 0, 0
 	return buf
 }

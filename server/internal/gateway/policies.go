@@ -27,6 +27,9 @@ type policySet struct {
 	revision int64
 	frame    []byte
 	loaded   bool
+	// labelled holds the live connections whose agents take labels
+	// messages (labels.go).
+	labelled map[*conn]bool
 }
 
 func (g *Gateway) loadPolicySetLocked(ctx context.Context) error {
@@ -78,7 +81,11 @@ func (g *Gateway) PoliciesChanged(ctx context.Context) {
 // welcome; holding the policy lock across all three means a policy change
 // is either in the set sent here or broadcast to c afterwards, and never
 // reaches the agent before its welcome.
-func (c *conn) welcome(welcome []byte, agentRevision uint64) error {
+//
+// The welcome also carries the host's labels, read under the same lock,
+// so that a label change is either in it or pushed to c afterwards when
+// its agent takes labels messages (takesLabels, from its hello).
+func (c *conn) welcome(welcome []byte, agentRevision uint64, takesLabels bool) error {
 	if c.g.cfg.Policies == nil {
 		c.g.attach(c)
 		c.send(welcome)
@@ -87,18 +94,26 @@ func (c *conn) welcome(welcome []byte, agentRevision uint64) error {
 	ps := &c.g.policies
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
 	if !ps.loaded {
-		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-		defer cancel()
 		if err := c.g.loadPolicySetLocked(ctx); err != nil {
 			return err
 		}
 	}
+	welcome, err := c.welcomeWithLabels(ctx, welcome)
+	if err != nil {
+		return err
+	}
 	c.g.attach(c)
+	if takesLabels {
+		ps.takeLabels(c)
+	}
 	c.send(welcome)
 	if uint64(ps.revision) != agentRevision {
 		c.send(ps.frame)
 	}
+	c.g.connected(c)
 	return nil
 }
 

@@ -50,11 +50,15 @@ func (g *Gateway) readPolicySet(ctx context.Context) (wire.PolicySet, error) {
 				sig = &s
 			}
 		}
+		tailorings, err := g.readTailorings(ctx)
+		if err != nil {
+			return set, err
+		}
 		after, err := st.PolicyRevision(ctx)
 		if err != nil {
 			return set, fmt.Errorf("policy revision: %w", err)
 		}
-		set = wire.PolicySet{Revision: uint64(rev), Policies: []policy.Policy{}}
+		set = wire.PolicySet{Revision: uint64(rev), Policies: []policy.Policy{}, Tailorings: tailorings}
 		for _, sp := range stored {
 			if !sp.ExprOnly {
 				set.Policies = append(set.Policies, sp.Policy)

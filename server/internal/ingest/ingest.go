@@ -36,11 +36,30 @@ type Config struct {
 	Writers int
 	// MaxBatch caps messages per transaction.
 	MaxBatch int
+	// MaxBatchBytes caps the bytes of the messages in one transaction
+	// (default DefaultMaxBatchBytes), so that a batch of full inventories
+	// holds tens of them, not MaxBatch. A message larger than the cap is
+	// committed alone.
+	MaxBatchBytes int64
 	// QueueLen is each writer's queue length; Submit blocks when it is full,
 	// which pushes back on the agents' connections.
 	QueueLen int
-	Logger   *slog.Logger
-	Metrics  *metrics.Metrics
+	// MaxQueuedBytes bounds the bytes of all messages submitted and not
+	// yet committed or failed (default DefaultMaxQueuedBytes); Submit
+	// waits for room, which pushes back on the agents' connections.
+	MaxQueuedBytes int64
+	// CommitTimeout bounds one transaction (default 30 s). A transaction
+	// that runs out of it counts as the database being unavailable.
+	CommitTimeout time.Duration
+	// Probe, when set, checks that the database answers (the store's
+	// Ping). After a transaction fails for the database rather than for a
+	// message, the batcher refuses data until Probe succeeds; without a
+	// Probe it tries again after ProbeInterval.
+	Probe func(context.Context) error
+	// ProbeInterval is the wait between probes (default 1 s).
+	ProbeInterval time.Duration
+	Logger        *slog.Logger
+	Metrics       *metrics.Metrics
 	// Committed, when set, is called from the writer goroutine after each
 	// batch commits, with its messages and their results (the slices are
 	// reused afterwards: copy what must outlive the call). It runs on the
@@ -48,29 +67,51 @@ type Config struct {
 	Committed func(msgs []store.Message, results []store.Result)
 }
 
+// Defaults of the byte bounds.
+const (
+	DefaultMaxBatchBytes  = 16 << 20
+	DefaultMaxQueuedBytes = 256 << 20
+)
+
 type item struct {
-	msg  store.Message
-	done Done
+	msg   store.Message
+	done  Done
+	bytes int64 // held in the budget until done runs
 }
 
 // Batcher collects messages from all connections and commits them in
 // batches. It batches naturally: a writer takes everything queued (up to
-// MaxBatch) while the previous transaction was committing, so batches grow
-// with load and a lone message is committed at once.
+// MaxBatch and MaxBatchBytes) while the previous transaction was
+// committing, so batches grow with load and a lone message is committed
+// at once.
 type Batcher struct {
 	sink   Sink
 	cfg    Config
 	queues []chan item
+	budget *budget
 	wg     sync.WaitGroup
 	mu     sync.RWMutex
 	closed bool
+	// stopping is closed when Stop or Shutdown begins: submitters
+	// waiting for room give up and the probe ends.
+	stopping chan struct{}
+	stopOnce sync.Once
+	// aborted ends when Shutdown runs out of time: the commit in flight
+	// is cancelled and what is still queued fails with ErrStopped.
+	aborted context.Context
+	abort   context.CancelFunc
+	// down is why the database is taken for unavailable (nil: it is
+	// not); probes counts the running probe goroutine.
+	downMu sync.Mutex
+	down   error
+	probes sync.WaitGroup
 	// failing counts the transactions that failed since the last one
 	// that committed; lastFailure is when the latest failed (Unix ns).
 	failing     atomic.Int64
 	lastFailure atomic.Int64
 }
 
-// New starts the writers. Call Stop to drain and end them.
+// New starts the writers. Call Stop or Shutdown to end them.
 func New(sink Sink, cfg Config) *Batcher {
 	if cfg.Writers <= 0 {
 		cfg.Writers = 1
@@ -78,8 +119,20 @@ func New(sink Sink, cfg Config) *Batcher {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 512
 	}
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = DefaultMaxBatchBytes
+	}
 	if cfg.QueueLen <= 0 {
 		cfg.QueueLen = 4096
+	}
+	if cfg.MaxQueuedBytes <= 0 {
+		cfg.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if cfg.CommitTimeout <= 0 {
+		cfg.CommitTimeout = 30 * time.Second
+	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -90,7 +143,8 @@ func New(sink Sink, cfg Config) *Batcher {
 			m.InventoryChanges.WithLabelValues(k)
 		}
 	}
-	b := &Batcher{sink: sink, cfg: cfg}
+	b := &Batcher{sink: sink, cfg: cfg, budget: newBudget(cfg.MaxQueuedBytes), stopping: make(chan struct{})}
+	b.aborted, b.abort = context.WithCancel(context.Background())
 	for range cfg.Writers {
 		q := make(chan item, cfg.QueueLen)
 		b.queues = append(b.queues, q)
@@ -101,20 +155,49 @@ func New(sink Sink, cfg Config) *Batcher {
 }
 
 // Submit queues msg; done runs after its batch committed or failed. It
-// blocks while the writer's queue is full, or until ctx ends.
+// waits while the writer's queue or the byte budget is full, until ctx
+// ends. While the database is unavailable it refuses at once with an
+// error wrapping ErrUnavailable.
 func (b *Batcher) Submit(ctx context.Context, msg store.Message, done Done) error {
+	if err := b.Unavailable(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	n := messageBytes(msg)
+	if err := b.budget.acquire(ctx, n, b.stopping); err != nil {
+		return err
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if b.closed {
+	if b.closed || b.stoppingNow() {
+		b.budget.release(n)
 		return ErrStopped
 	}
 	q := b.queues[uint64(msg.HostID)%uint64(len(b.queues))]
 	select {
-	case q <- item{msg: msg, done: done}:
+	case q <- item{msg: msg, done: done, bytes: n}:
 		return nil
 	case <-ctx.Done():
+		b.budget.release(n)
 		return ctx.Err()
+	case <-b.stopping:
+		b.budget.release(n)
+		return ErrStopped
 	}
+}
+
+func (b *Batcher) stoppingNow() bool {
+	select {
+	case <-b.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// QueuedBytes is how many bytes of messages are submitted and not yet
+// committed or failed.
+func (b *Batcher) QueuedBytes() int64 {
+	return b.budget.inUse()
 }
 
 // ConsecutiveFailures is how many commits in a row failed, up to now:
@@ -135,8 +218,9 @@ func (b *Batcher) LastFailure() time.Time {
 }
 
 // Stop refuses new messages, commits what is queued and waits for the
-// writers to finish.
+// writers to finish, however long the database takes.
 func (b *Batcher) Stop() {
+	b.stopOnce.Do(func() { close(b.stopping) })
 	b.mu.Lock()
 	if !b.closed {
 		b.closed = true
@@ -146,22 +230,62 @@ func (b *Batcher) Stop() {
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+	b.probes.Wait()
+}
+
+// Shutdown is Stop bounded by ctx: when ctx ends first, the commit in
+// flight is cancelled and every message not committed yet fails with
+// ErrStopped, so nothing is acknowledged that the database did not take
+// (agents send it again). It returns ctx's error then. The Sink must
+// return soon after its context ends.
+func (b *Batcher) Shutdown(ctx context.Context) error {
+	stopped := make(chan struct{})
+	go func() {
+		b.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+	}
+	b.abort()
+	<-stopped
+	return ctx.Err()
 }
 
 func (b *Batcher) write(q chan item) {
 	defer b.wg.Done()
 	batch := make([]item, 0, b.cfg.MaxBatch)
 	msgs := make([]store.Message, 0, b.cfg.MaxBatch)
-	for first := range q {
-		batch = append(batch[:0], first)
+	// next is a message taken from the queue that did not fit in the
+	// previous batch's bytes.
+	var next item
+	haveNext := false
+	for {
+		if !haveNext {
+			it, ok := <-q
+			if !ok {
+				return
+			}
+			next = it
+		}
+		batch = append(batch[:0], next)
+		size := next.bytes
+		haveNext, next = false, item{}
 	fill:
-		for len(batch) < b.cfg.MaxBatch {
+		for len(batch) < b.cfg.MaxBatch && size < b.cfg.MaxBatchBytes {
 			select {
 			case it, ok := <-q:
 				if !ok {
 					break fill
 				}
+				if size+it.bytes > b.cfg.MaxBatchBytes {
+					next, haveNext = it, true
+					break fill
+				}
 				batch = append(batch, it)
+				size += it.bytes
 			default:
 				break fill
 			}
@@ -180,11 +304,33 @@ func (b *Batcher) write(q chan item) {
 }
 
 func (b *Batcher) commit(batch []item, msgs []store.Message) {
+	if b.aborted.Err() != nil {
+		b.finish(batch, nil, ErrStopped)
+		return
+	}
+	if down := b.Unavailable(); down != nil {
+		// Queued while the database went away: fail at once rather than
+		// wait out a commit timeout per batch.
+		b.finish(batch, nil, fmt.Errorf("%w: %w", ErrUnavailable, down))
+		return
+	}
 	results, err := b.apply(msgs)
+	if err != nil && Unavailable(err) {
+		if b.aborted.Err() != nil {
+			err = ErrStopped
+		} else {
+			b.markUnavailable(err)
+			b.cfg.Logger.Warn("ingest batch failed: database unavailable", "messages", len(msgs), "err", err)
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		b.finish(batch, nil, err)
+		return
+	}
 	if err != nil && len(msgs) > 1 {
 		// One message the database refuses must not hold back the other
-		// agents in its batch: apply each alone, so only the culprit (or,
-		// with the database down, every message) fails.
+		// agents in its batch: apply each alone, so only the culprit
+		// fails. A database that goes away meanwhile fails the rest at
+		// once (above).
 		b.cfg.Logger.Warn("ingest batch failed; retrying its messages one by one", "messages", len(msgs), "err", err)
 		for i := range batch {
 			b.commit(batch[i:i+1], msgs[i:i+1])
@@ -199,7 +345,14 @@ func (b *Batcher) commit(batch []item, msgs []store.Message) {
 			b.cfg.Committed(msgs, results)
 		}
 	}
+	b.finish(batch, results, err)
+}
+
+// finish calls every item's done with its result or err, and gives the
+// items' bytes back to the budget.
+func (b *Batcher) finish(batch []item, results []store.Result, err error) {
 	now := time.Now()
+	var n int64
 	for i, it := range batch {
 		var res store.Result
 		if err == nil {
@@ -209,7 +362,9 @@ func (b *Batcher) commit(batch []item, msgs []store.Message) {
 			}
 		}
 		it.done(res, err)
+		n += it.bytes
 	}
+	b.budget.release(n)
 }
 
 // countChanges adds the inventory changes a committed batch recorded to
@@ -230,7 +385,8 @@ func (b *Batcher) countChanges(results []store.Result) {
 func (b *Batcher) apply(msgs []store.Message) ([]store.Result, error) {
 	// The commit runs under its own deadline, not a caller's context: a
 	// batch holds many agents' messages and must not be cut short by one.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Only a Shutdown out of time cuts it short.
+	ctx, cancel := context.WithTimeout(b.aborted, b.cfg.CommitTimeout)
 	defer cancel()
 	results, err := b.sink.ApplyBatch(ctx, msgs)
 	if err != nil {

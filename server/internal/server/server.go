@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/steward-project/steward/server/internal/api"
 	"github.com/steward-project/steward/server/internal/auth"
@@ -37,7 +36,7 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.
 	case config.SQLite:
 		st, err = sqlite.Open(ctx, target, log)
 	case config.Postgres:
-		st, err = postgres.Open(ctx, target, log)
+		st, err = postgres.Open(ctx, target, log, postgres.WithPoolFor(postgresPool(cfg)))
 	}
 	if err != nil {
 		return nil, kind, fmt.Errorf("open database %s: %w", config.Redact(cfg.DB), err)
@@ -57,10 +56,6 @@ func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	return nil
 }
-
-// failedCommitsExpire is how long failed ingest commits keep /readyz at
-// 503 when no commit is tried after them.
-const failedCommitsExpire = time.Minute
 
 // Run serves until ctx ends, then shuts down in order: stop accepting,
 // close agent connections, commit queued messages, close the store.
@@ -100,7 +95,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			"files", []string{auth.AdminTokenFile, auth.EnrollSecretFile})
 	}
 
-	writers := 4
+	writers := postgresWriters
 	if kind == config.SQLite {
 		writers = 1 // SQLite has one writer connection
 	}
@@ -127,6 +122,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	go func() { defer close(evalDone); evaluator.Run(evalCtx) }()
 	defer func() { stopEval(); <-evalDone }()
 	batcher := ingest.New(st, ingest.Config{Writers: writers, Logger: log, Metrics: m,
+		MaxQueuedBytes: int64(cfg.Ingest.QueueMiB) << 20,
+		MaxBatchBytes:  int64(cfg.Ingest.BatchMiB) << 20,
+		CommitTimeout:  cfg.Ingest.CommitTimeout,
+		Probe:          st.Ping,
 		Committed: func(msgs []store.Message, results []store.Result) {
 			evaluator.Committed(msgs, results)
 			alerts.engine.InventoryCommitted(msgs, results)
@@ -135,6 +134,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Store:             st,
 		Policies:          st,
 		ResultsApplied:    alerts.engine.ResultsChanged,
+		HostConnected:     evaluator.HostConnected,
 		ResultWriters:     writers,
 		Ingest:            batcher,
 		Logger:            log,
@@ -142,34 +142,22 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Guard:             edge.guard,
 		InventoryInterval: cfg.Agent.InventoryInterval,
 		HeartbeatInterval: cfg.Agent.HeartbeatInterval,
+		AckDelay:          cfg.Agent.AckDelay,
+		Window: gateway.WindowConfig{Messages: cfg.Ingest.WindowMessages,
+			Bytes: int64(cfg.Ingest.WindowMiB) << 20, Wait: cfg.Ingest.WindowWait},
 	})
+	evaluator.SetAnswerSink(gw) // agents' expr leaves are answered through it
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		// A database that answers pings but refuses every write (a full
-		// disk) is not ready either, until a commit succeeds. Failures
-		// older than failedCommitsExpire no longer count: a server taken
-		// out of rotation gets no agents, so no commit, and would stay
-		// out for good.
-		if n, limit := batcher.ConsecutiveFailures(), cfg.Readiness.CommitFailures; limit > 0 && n >= int64(limit) &&
-			time.Since(batcher.LastFailure()) < failedCommitsExpire {
-			log.Warn("readiness check failed", "consecutive_failed_commits", n)
-			http.Error(w, fmt.Sprintf("the last %d ingest commits failed", n), http.StatusServiceUnavailable)
-			return
-		}
-		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := st.Ping(pctx); err != nil {
-			log.Warn("readiness check failed", "err", err)
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok\n"))
-	})
+	mux.Handle("GET /readyz", readyz{ingest: batcher, ping: st.Ping, commitFailures: cfg.Readiness.CommitFailures, log: log})
 	mux.Handle("GET /metrics", m.Handler(cfg.Metrics.Token.Value()))
+	if cfg.Debug.Pprof {
+		mux.Handle(pprofPrefix, pprofHandler(st, edge.guard, log))
+		log.Info("runtime profiles served to admin tokens", "path", pprofPrefix)
+	}
 	// The agent endpoints, under /agent/, may need a client certificate
 	// (tls.go).
 	agents := http.NewServeMux()
@@ -186,6 +174,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			go gw.PoliciesChanged(context.WithoutCancel(ctx))
 		},
 		CheckNow:          gw.CheckNow,
+		LabelsChanged:     gw.HostLabelsChanged,
 		Alerting:          st,
 		AlertAcked:        alerts.engine.AlertAcked,
 		SilencesChanged:   alerts.engine.SilencesChanged,
@@ -233,7 +222,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		err = nil
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// One deadline bounds the whole stop; what ingest has not committed
+	// by then is not acknowledged, and agents send it again.
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Ingest.ShutdownTimeout)
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		log.Warn("http shutdown", "err", serr)
@@ -241,6 +232,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if gerr := gw.Shutdown(sctx); gerr != nil {
 		log.Warn("agent connections did not close in time", "err", gerr)
 	}
-	batcher.Stop()
+	if ierr := batcher.Shutdown(sctx); ierr != nil {
+		log.Warn("shutdown deadline passed before ingest committed every queued message", "err", ierr)
+	}
 	return err
 }

@@ -198,6 +198,10 @@ type Results interface {
 	// Compliance counts results per policy, ordered by policy id; policies
 	// without results are left out.
 	Compliance(ctx context.Context, at time.Time) ([]PolicyCounts, error)
+	// PolicyCompliance counts one policy's results as Compliance does,
+	// reading only that policy's counts; a policy without results (or
+	// unknown) has all counts zero.
+	PolicyCompliance(ctx context.Context, policyID string, at time.Time) (PolicyCounts, error)
 	ListTransitions(ctx context.Context, q TransitionQuery) ([]Transition, error)
 }
 

@@ -105,6 +105,10 @@ type Message struct {
 	Type      string // wire.TypeInventory or wire.TypeHeartbeat
 	Received  time.Time
 	Inventory *wire.Inventory // set when Type is inventory
+	// Bytes is the message's size as received (its payload), which
+	// ingest counts against its memory budget and batch bound; 0 when
+	// unknown.
+	Bytes int
 }
 
 // Result is the outcome of committing one Message.
@@ -251,6 +255,7 @@ type Store interface {
 	Auth
 	Policies
 	PolicySigning
+	Tailorings
 	Results
 	Exemptions
 	Audit

@@ -66,3 +66,8 @@ func (c *CountTally) Sorted() []PolicyCounts {
 	slices.SortFunc(out, func(a, b PolicyCounts) int { return strings.Compare(a.PolicyID, b.PolicyID) })
 	return out
 }
+
+// Of returns policy id's counts, all zero when none were added.
+func (c *CountTally) Of(id string) PolicyCounts {
+	return *c.get(id)
+}

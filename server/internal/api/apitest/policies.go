@@ -349,6 +349,22 @@ func (s *Store) Compliance(_ context.Context, at time.Time) ([]store.PolicyCount
 	return t.Sorted(), nil
 }
 
+// PolicyCompliance implements api.Store.
+func (s *Store) PolicyCompliance(_ context.Context, policyID string, at time.Time) (store.PolicyCounts, error) {
+	err := s.enter("PolicyCompliance")
+	defer s.mu.Unlock()
+	if err != nil {
+		return store.PolicyCounts{}, err
+	}
+	t := &store.CountTally{}
+	for k, c := range s.c.current {
+		if k.policy == policyID {
+			t.Add(k.policy, s.hostResult(k, c, at).Status, 1)
+		}
+	}
+	return t.Of(policyID), nil
+}
+
 // ListTransitions implements api.Store.
 func (s *Store) ListTransitions(_ context.Context, q store.TransitionQuery) ([]store.Transition, error) {
 	err := s.enter("ListTransitions")

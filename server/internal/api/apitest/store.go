@@ -32,6 +32,7 @@ type Store struct {
 	failing     map[string]error // method name -> injected error
 	calls       int
 	c           compliance
+	tailorings  map[string]store.StoredTailoring
 }
 
 var _ api.Store = (*Store)(nil)

@@ -201,6 +201,30 @@ func (w *wrapper) SetPolicyRefusal(ctx context.Context, hostID int64, r *store.P
 	return w.inner.SetPolicyRefusal(ctx, hostID, r)
 }
 
+// PutTailoring times store.Store.PutTailoring.
+func (w *wrapper) PutTailoring(ctx context.Context, t store.TailoringPut) (_ int64, _ bool, err error) {
+	defer w.observe(ctx, "PutTailoring", time.Now(), &err)
+	return w.inner.PutTailoring(ctx, t)
+}
+
+// DeleteTailoring times store.Store.DeleteTailoring.
+func (w *wrapper) DeleteTailoring(ctx context.Context, name string, actor string, at time.Time) (_ int64, err error) {
+	defer w.observe(ctx, "DeleteTailoring", time.Now(), &err)
+	return w.inner.DeleteTailoring(ctx, name, actor, at)
+}
+
+// GetTailoring times store.Store.GetTailoring.
+func (w *wrapper) GetTailoring(ctx context.Context, name string) (_ store.StoredTailoring, err error) {
+	defer w.observe(ctx, "GetTailoring", time.Now(), &err)
+	return w.inner.GetTailoring(ctx, name)
+}
+
+// ListTailorings times store.Store.ListTailorings.
+func (w *wrapper) ListTailorings(ctx context.Context) (_ []store.StoredTailoring, err error) {
+	defer w.observe(ctx, "ListTailorings", time.Now(), &err)
+	return w.inner.ListTailorings(ctx)
+}
+
 // ApplyResults times store.Store.ApplyResults.
 func (w *wrapper) ApplyResults(ctx context.Context, batches []store.ResultBatch) (_ []store.Transition, err error) {
 	defer w.observe(ctx, "ApplyResults", time.Now(), &err)
@@ -223,6 +247,12 @@ func (w *wrapper) HostResults(ctx context.Context, hostID int64, at time.Time) (
 func (w *wrapper) Compliance(ctx context.Context, at time.Time) (_ []store.PolicyCounts, err error) {
 	defer w.observe(ctx, "Compliance", time.Now(), &err)
 	return w.inner.Compliance(ctx, at)
+}
+
+// PolicyCompliance times store.Store.PolicyCompliance.
+func (w *wrapper) PolicyCompliance(ctx context.Context, policyID string, at time.Time) (_ store.PolicyCounts, err error) {
+	defer w.observe(ctx, "PolicyCompliance", time.Now(), &err)
+	return w.inner.PolicyCompliance(ctx, policyID, at)
 }
 
 // ListTransitions times store.Store.ListTransitions.

@@ -123,8 +123,14 @@ func policyResultsQuery(q store.ResultQuery) (string, []any) {
 	case policy.StatusExempt:
 		where += ` AND x.exemption_id IS NOT NULL`
 	default:
+		// NOT EXISTS, not "x.exemption_id IS NULL": the planner then
+		// expects most of the status's rows to be kept, walks the
+		// (policy_id, status, host_id) index in order and stops at the
+		// page; with the outer join's filter it took a status of a
+		// few thousand rows to keep a handful, read every one of them
+		// and sorted them.
 		args = append(args, string(q.Status))
-		where += ` AND r.status = $5 AND x.exemption_id IS NULL`
+		where += ` AND r.status = $5 AND NOT EXISTS (SELECT 1 FROM exempt y WHERE y.policy_id = r.policy_id AND y.host_id = r.host_id)`
 	}
 	return `WITH ` + exemptCTE("policy") + ` ` + resultSelect + ` WHERE ` + where + ` ORDER BY r.host_id LIMIT $4`, args
 }
@@ -186,6 +192,7 @@ func (s *Store) queryResults(ctx context.Context, query string, args ...any) ([]
 // counted apart and moved from their status to Exempt.
 func (s *Store) Compliance(ctx context.Context, at time.Time) ([]store.PolicyCounts, error) {
 	counts := &store.CountTally{}
+	many := false
 	// One snapshot for both counts, so a result changing between them
 	// cannot be counted twice.
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
@@ -200,12 +207,67 @@ func (s *Store) Compliance(ctx context.Context, at time.Time) ([]store.PolicyCou
 			SELECT r.policy_id, r.status, count(*) FROM exempt x
 			JOIN results_current r ON r.host_id = x.host_id AND r.policy_id = x.policy_id
 			GROUP BY r.policy_id, r.status`, nowOr(at)).Query(tally(counts.Exempt))
+		queueManyDeltas(b, &many)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("compliance: %w", err)
 	}
+	s.foldIfMany(ctx, many)
 	return counts.Sorted(), nil
+}
+
+// PolicyCompliance counts one policy's results as Compliance does, from
+// its own rows of result_counts and the deltas, and its own exemptions.
+func (s *Store) PolicyCompliance(ctx context.Context, policyID string, at time.Time) (store.PolicyCounts, error) {
+	counts := &store.CountTally{}
+	many := false
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err := pgx.BeginTxFunc(ctx, s.pool, opts, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT $1::text, status, sum(n)::bigint FROM (
+				SELECT status, n FROM result_counts WHERE policy_id = $1
+				UNION ALL
+				SELECT status, d FROM result_count_deltas WHERE policy_id = $1
+			) c GROUP BY status HAVING sum(n) <> 0`, policyID).Query(tally(counts.Add))
+		b.Queue(`WITH `+exemptCTE("policy")+`
+			SELECT r.policy_id, r.status, count(*) FROM exempt x
+			JOIN results_current r ON r.host_id = x.host_id AND r.policy_id = x.policy_id
+			GROUP BY r.policy_id, r.status`, nowOr(at), policyID).Query(tally(counts.Exempt))
+		queueManyDeltas(b, &many)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return store.PolicyCounts{}, fmt.Errorf("policy %q compliance: %w", policyID, err)
+	}
+	s.foldIfMany(ctx, many)
+	return counts.Of(policyID), nil
+}
+
+// foldDeltasAt is how many unfolded count deltas a compliance read adds
+// up itself; beyond, it folds them after reading.
+const foldDeltasAt = 1000
+
+// queueManyDeltas asks, in a compliance read's batch, whether more than
+// foldDeltasAt deltas are unfolded; counting stops there, so asking
+// costs little.
+func queueManyDeltas(b *pgx.Batch, many *bool) {
+	b.Queue(`SELECT count(*) > $1 FROM (SELECT 1 FROM result_count_deltas LIMIT $1 + 1) d`, foldDeltasAt).
+		QueryRow(func(r pgx.Row) error { return r.Scan(many) })
+}
+
+// foldIfMany folds the count deltas after a read that found many: a
+// status change hitting the whole fleet leaves tens of thousands until
+// the fleet loop's next fold, and every compliance read would add them
+// all up again meanwhile. The read's answer stands either way, so a
+// failed fold is only logged.
+func (s *Store) foldIfMany(ctx context.Context, many bool) {
+	if !many {
+		return
+	}
+	if err := s.FoldResultCounts(ctx); err != nil {
+		s.log.Warn("result counts not folded", "err", err)
+	}
 }
 
 // FoldResultCounts moves the count changes writers appended into

@@ -44,3 +44,39 @@ func TestPoolStats(t *testing.T) {
 		t.Fatalf("two held: %+v, before %+v; want 2 in use and one more acquisition that waited", after, mid)
 	}
 }
+
+// TestPoolFor: the pool is sized for everything that shares it, never
+// below MinConns, and a pool_max_conns in the connection string wins.
+func TestPoolFor(t *testing.T) {
+	users := PoolUsers{IngestWriters: 4, ResultWriters: 4, Evaluator: 1, AlertWorkers: 4, Background: 2, API: 4}
+	if got := users.Conns(); got != 19 {
+		t.Errorf("conns for %+v = %d, want 19", users, got)
+	}
+	if got := (PoolUsers{API: 1}).Conns(); got != MinConns {
+		t.Errorf("conns for one API user = %d, want %d", got, MinConns)
+	}
+	dsn := pgtest.NewDatabase(t)
+	st, err := Open(t.Context(), dsn, nil, WithPoolFor(users))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got := st.PoolStats().MaxConns; got != 19 {
+		t.Errorf("pool of %+v: max %d connections, want 19", users, got)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", "3")
+	u.RawQuery = q.Encode()
+	set, err := Open(t.Context(), u.String(), nil, WithPoolFor(users))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	if got := set.PoolStats().MaxConns; got != 3 {
+		t.Errorf("pool_max_conns=3 in the URL: max %d connections, want 3", got)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -159,52 +161,24 @@ const (
 	catalogExactSQL = catalogColumns + ` WHERE name = $1`
 	catalogRangeSQL = catalogColumns + ` WHERE lower(name) >= $1 AND lower(name) < $2`
 	catalogFromSQL  = catalogColumns + ` WHERE lower(name) >= $1`
-	catalogAllSQL   = catalogColumns
+	catalogGlobSQL  = catalogColumns + ` WHERE lower(name) LIKE $1`
 	searchLinksSQL  = `SELECT l.host_id, h.hostname
 		FROM host_software l JOIN hosts h ON h.id = l.host_id AND h.retired_at IS NULL
 		WHERE l.software_id = $1 AND l.host_id > $2
 		ORDER BY l.host_id
 		LIMIT $3`
-	// countLiveSQL takes each catalog row's host_count (ingest and host
-	// deletion keep it equal to the row's links) and takes away the links
-	// of retired hosts (retiredLinksSQL): no link of a live host is read.
-	countLiveSQL = `SELECT s.id, s.host_count - coalesce(r.n, 0)
-		FROM software s LEFT JOIN (%s) r ON r.software_id = s.id
-		WHERE s.id = ANY($1)`
-	// retiredLinksSQL counts the links of retired hosts to the catalog
-	// rows $1, walking the partial index on retired hosts and, for each,
-	// its primary key range of host_software. For a few catalog rows,
-	// each retired host is probed for just those (OFFSET 0 keeps the
-	// planner from turning the probes into a pass over every link of the
-	// rows, which for a popular package is every host). For many catalog
-	// rows, every link of every retired host is counted once, whatever
-	// the rows: a cached generic plan would otherwise probe each retired
-	// host for each row.
-	retiredLinksFewSQL = `SELECT l.software_id, count(*) AS n
-		FROM hosts h CROSS JOIN LATERAL (
-			SELECT software_id FROM host_software
-			WHERE host_id = h.id AND software_id = ANY($1) OFFSET 0) l
-		WHERE h.retired_at IS NOT NULL
-		GROUP BY l.software_id`
-	retiredLinksManySQL = `SELECT l.software_id, count(*) AS n
+	// versionColumns is catalogColumns with each row's host_count.
+	versionColumns = `SELECT id, name, version, arch, source, host_count FROM software`
+	// retiredLinksSQL counts every retired host's links per catalog
+	// row: the partial index on retired hosts, then each one's primary
+	// key range of host_software (OFFSET 0 keeps the planner from
+	// turning it into a pass over every link).
+	retiredLinksSQL = `SELECT l.software_id, count(*) AS n
 		FROM hosts h CROSS JOIN LATERAL (
 			SELECT software_id FROM host_software WHERE host_id = h.id OFFSET 0) l
 		WHERE h.retired_at IS NOT NULL
 		GROUP BY l.software_id`
 )
-
-// fewCatalogRows is the most catalog rows whose retired links are found
-// by probing each retired host for each row; beyond, every retired
-// host's links are counted.
-const fewCatalogRows = 128
-
-// countLiveQuery is countLiveSQL for this many catalog rows.
-func countLiveQuery(rows int) string {
-	if rows <= fewCatalogRows {
-		return fmt.Sprintf(countLiveSQL, retiredLinksFewSQL)
-	}
-	return fmt.Sprintf(countLiveSQL, retiredLinksManySQL)
-}
 
 // maxLinkChunk is the most catalog rows' pages one round trip asks for.
 const maxLinkChunk = 32
@@ -220,7 +194,9 @@ func catalogQuery(q store.SoftwareQuery) (string, []any) {
 		}
 		return catalogRangeSQL, []any{lo, hi}
 	}
-	return catalogAllSQL, nil
+	// A glob with no literal start reads the catalog whole; LIKE drops
+	// what cannot match in PostgreSQL, so only candidates travel.
+	return catalogGlobSQL, []any{q.LikePattern()}
 }
 
 // catalog returns the catalog rows matching q, ordered by id.
@@ -298,27 +274,56 @@ func searchSoftware(ctx context.Context, tx pgx.Tx, q store.SoftwareQuery) ([]st
 	return hits, nil
 }
 
-// SoftwareVersions counts the live hosts of every version matching q.
+// SoftwareVersions counts the live hosts of every version matching q:
+// each catalog row's host_count, read with the row, less its links from
+// retired hosts. Those come from s.retired when it was counted for the
+// retired hosts as they are in this snapshot; otherwise every retired
+// host's links are counted, in this snapshot, and replace s.retired. One
+// round trip when s.retired is current.
 func (s *Store) SoftwareVersions(ctx context.Context, q store.SoftwareQuery) ([]store.SoftwareVersion, error) {
 	var out []store.SoftwareVersion
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		q.AfterSoftwareID = 0
-		cat, err := catalog(ctx, tx, q)
-		if err != nil {
+		query, args := catalogQuery(q)
+		var (
+			key   string
+			all   []store.SoftwareHit
+			hit   store.SoftwareHit
+			n     int64
+			hosts = map[int64]int64{}
+		)
+		b := &pgx.Batch{}
+		b.Queue(retiredKeySQL).QueryRow(func(r pgx.Row) error { return r.Scan(&key) })
+		b.Queue(versionColumns+strings.TrimPrefix(query, catalogColumns), args...).Query(func(rows pgx.Rows) error {
+			_, err := pgx.ForEachRow(rows, []any{&hit.SoftwareID, &hit.Name, &hit.Version, &hit.Arch, &hit.Source, &n}, func() error {
+				all = append(all, hit)
+				hosts[hit.SoftwareID] = n
+				return nil
+			})
+			return err
+		})
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		ids := make([]int64, len(cat))
-		for i, c := range cat {
-			ids[i] = c.SoftwareID
-		}
-		hosts := make(map[int64]int64, len(cat))
-		rows, _ := tx.Query(ctx, countLiveQuery(len(ids)), ids)
-		var id, n int64
-		if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
-			hosts[id] = n
+		cat := q.Catalog(all)
+		if len(cat) == 0 {
 			return nil
-		}); err != nil {
-			return err
+		}
+		retired, ok := s.retired.get(key)
+		if !ok {
+			rows, _ := tx.Query(ctx, retiredLinksSQL)
+			retired = map[int64]int64{}
+			var id int64
+			if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+				retired[id] = n
+				return nil
+			}); err != nil {
+				return err
+			}
+			s.retired.put(key, retired)
+		}
+		for id := range hosts {
+			hosts[id] -= retired[id]
 		}
 		out = store.GroupVersions(cat, hosts)
 		return nil
@@ -326,7 +331,45 @@ func (s *Store) SoftwareVersions(ctx context.Context, q store.SoftwareQuery) ([]
 	if err != nil {
 		return nil, fmt.Errorf("software versions: %w", err)
 	}
+	if out == nil {
+		out = []store.SoftwareVersion{}
+	}
 	return out, nil
+}
+
+// retiredKeySQL names the state of every retired host's links: the
+// retired hosts' ids with their last_seq. Links change only with an
+// inventory message, which moves its host's last_seq in the same
+// transaction, or when a host is deleted or retired, which changes the
+// ids; host ids are never reused. Equal keys therefore mean equal
+// retired links. It reads the partial index on retired_at.
+const retiredKeySQL = `SELECT coalesce(md5(string_agg(id::text || ':' || last_seq::text, ',' ORDER BY id)), '')
+	FROM hosts WHERE retired_at IS NOT NULL`
+
+// retiredLinks remembers the links of retired hosts per catalog row, as
+// counted for one retiredKeySQL key. Retired hosts neither come back nor,
+// once their agents are disconnected, change, so the count is redone
+// only after a host is retired or deleted. Each server process keeps
+// its own; the key read in every snapshot keeps them all right.
+type retiredLinks struct {
+	mu  sync.Mutex
+	key string
+	n   map[int64]int64 // read-only once stored
+}
+
+func (r *retiredLinks) get(key string) (map[int64]int64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil || r.key != key {
+		return nil, false
+	}
+	return r.n, true
+}
+
+func (r *retiredLinks) put(key string, n map[int64]int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.key, r.n = key, n
 }
 
 // SoftwareHostCount returns a catalog row's host_count, or ErrNotFound. It

@@ -31,34 +31,8 @@ import (
 // calls; the first page of a search is what is timed (limit 100, as
 // stewardctl asks).
 func BenchmarkSoftwareSearch(b *testing.B) {
-	hosts := envInt(b, "STEWARD_BENCH_HOSTS", 20000)
-	packages := envInt(b, "STEWARD_BENCH_PACKAGES", 500)
+	st := benchFleetStore(b)
 	ctx := b.Context()
-	dsn := os.Getenv("STEWARD_BENCH_DATABASE")
-	if dsn == "" {
-		dsn = pgtest.NewDatabase(b)
-	}
-	st, err := Open(ctx, dsn, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	start := time.Now()
-	var links int64
-	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM host_software`).Scan(&links); err != nil {
-		b.Fatal(err)
-	}
-	if links == 0 {
-		links = seedSoftwareFleet(b, st, hosts, packages)
-	}
-	var catalogRows int64
-	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM software`).Scan(&catalogRows); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("seeded %d hosts, %d links, %d catalog rows in %s", hosts, links, catalogRows, time.Since(start).Round(time.Second))
 
 	constraint := func(s string) pkgver.Constraint {
 		c, err := pkgver.Parse(s)
@@ -97,27 +71,66 @@ func BenchmarkSoftwareSearch(b *testing.B) {
 		{"versions *ssl* >=3 <5", versions(store.SoftwareQuery{Name: "*ssl*", Version: constraint(">=3 <5")})},
 	}
 	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			var took []time.Duration
-			rows := 0
-			for b.Loop() {
-				t0 := time.Now()
-				n, err := c.run()
-				took = append(took, time.Since(t0))
-				if err != nil {
-					b.Fatal(err)
-				}
-				rows = n
-			}
-			slices.Sort(took)
-			pct := func(p float64) float64 {
-				return float64(took[min(len(took)-1, int(p*float64(len(took))))].Microseconds()) / 1000
-			}
-			b.ReportMetric(pct(0.50), "p50-ms")
-			b.ReportMetric(pct(0.95), "p95-ms")
-			b.ReportMetric(float64(rows), "rows")
-		})
+		b.Run(c.name, func(b *testing.B) { timeCalls(b, c.run) })
 	}
+}
+
+// benchFleetStore opens the benchmark database (STEWARD_BENCH_DATABASE,
+// or a throwaway one), migrates it and seeds the software fleet unless
+// it holds links already.
+func benchFleetStore(b *testing.B) *Store {
+	hosts := envInt(b, "STEWARD_BENCH_HOSTS", 20000)
+	packages := envInt(b, "STEWARD_BENCH_PACKAGES", 500)
+	ctx := b.Context()
+	dsn := os.Getenv("STEWARD_BENCH_DATABASE")
+	if dsn == "" {
+		dsn = pgtest.NewDatabase(b)
+	}
+	st, err := Open(ctx, dsn, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	var links int64
+	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM host_software`).Scan(&links); err != nil {
+		b.Fatal(err)
+	}
+	if links == 0 {
+		links = seedSoftwareFleet(b, st, hosts, packages)
+	}
+	var catalogRows int64
+	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM software`).Scan(&catalogRows); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("fleet: %d links, %d catalog rows (%s)", links, catalogRows, time.Since(start).Round(time.Second))
+	return st
+}
+
+// timeCalls runs run b.N times and reports p50 and p95 in milliseconds,
+// and the rows the last call returned.
+func timeCalls(b *testing.B, run func() (int, error)) {
+	var took []time.Duration
+	rows := 0
+	for b.Loop() {
+		t0 := time.Now()
+		n, err := run()
+		took = append(took, time.Since(t0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = n
+	}
+	slices.Sort(took)
+	pct := func(p float64) float64 {
+		return float64(took[min(len(took)-1, int(p*float64(len(took))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.95), "p95-ms")
+	b.ReportMetric(float64(rows), "rows")
 }
 
 func envInt(b *testing.B, name string, def int) int {

@@ -24,6 +24,8 @@ const openTimeout = 5 * time.Second
 type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	// retired caches retired hosts' links for SoftwareVersions.
+	retired retiredLinks
 }
 
 var _ store.Store = (*Store)(nil)
@@ -31,7 +33,7 @@ var _ store.Store = (*Store)(nil)
 // Open connects to dsn (a postgres:// URL or key=value string; pgxpool's
 // pool_* parameters apply) and checks the server answers. It does not
 // migrate; call Migrate.
-func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
+func Open(ctx context.Context, dsn string, log *slog.Logger, opts ...Option) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -45,6 +47,9 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "steward-server"
+	}
+	for _, o := range opts {
+		o(cfg, dsn)
 	}
 	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

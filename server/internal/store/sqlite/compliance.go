@@ -179,6 +179,28 @@ func (s *Store) Compliance(ctx context.Context, at time.Time) ([]store.PolicyCou
 	return counts.Sorted(), nil
 }
 
+// PolicyCompliance counts one policy's results as Compliance does.
+func (s *Store) PolicyCompliance(ctx context.Context, policyID string, at time.Time) (store.PolicyCounts, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return store.PolicyCounts{}, fmt.Errorf("policy %q compliance: %w", policyID, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	counts := &store.CountTally{}
+	if err := tally(ctx, tx, counts.Add,
+		`SELECT policy_id, status, n FROM result_counts WHERE policy_id = :policy AND n <> 0`,
+		sql.Named("policy", policyID)); err != nil {
+		return store.PolicyCounts{}, fmt.Errorf("policy %q compliance: %w", policyID, err)
+	}
+	if err := tally(ctx, tx, counts.Exempt, `WITH `+exemptCTE("policy")+`
+		SELECT r.policy_id, r.status, count(*) FROM exempt x
+		JOIN results_current r ON r.host_id = x.host_id AND r.policy_id = x.policy_id
+		GROUP BY r.policy_id, r.status`, sql.Named("at", nowOr(at).UnixNano()), sql.Named("policy", policyID)); err != nil {
+		return store.PolicyCounts{}, fmt.Errorf("policy %q compliance: %w", policyID, err)
+	}
+	return counts.Of(policyID), nil
+}
+
 func tally(ctx context.Context, tx *sql.Tx, add func(string, policy.Status, int64), query string, args ...any) error {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {

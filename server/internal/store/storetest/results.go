@@ -87,6 +87,16 @@ func compliance(t *testing.T, st store.Store, at time.Time) []store.PolicyCounts
 	if err != nil {
 		t.Fatalf("compliance: %v", err)
 	}
+	// Each policy's own counts are the same, read alone.
+	for _, want := range append(cs, store.PolicyCounts{PolicyID: "no-such-policy"}) {
+		got, err := st.PolicyCompliance(t.Context(), want.PolicyID, at)
+		if err != nil {
+			t.Fatalf("policy %s compliance: %v", want.PolicyID, err)
+		}
+		if got != want {
+			t.Errorf("policy %s compliance = %+v, want %+v as Compliance counts it", want.PolicyID, got, want)
+		}
+	}
 	return cs
 }
 

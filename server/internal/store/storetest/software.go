@@ -25,6 +25,7 @@ var softwareTests = []subtest{
 	{"search version constraints", testSearchVersionConstraints},
 	{"search forms page", testSearchFormsPage},
 	{"versions count live hosts", testSoftwareVersions},
+	{"versions follow retired hosts", testVersionsFollowRetiredHosts},
 	{"undecodable section", testSoftwareUndecodable},
 	{"odd package fields", testSoftwareOddFields},
 	{"concurrent batches", testSoftwareConcurrent},

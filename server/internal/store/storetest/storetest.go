@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"credentials", credentialTests},
 		{"policies", policyTests},
 		{"signing", signingTests},
+		{"tailorings", tailoringTests},
 		{"results", resultTests},
 		{"exemptions", exemptionTests},
 		{"alerts", alertTests},

@@ -1,0 +1,11 @@
+package alertconf
+
+import (
+	"github.com/steward-project/steward/shared/policy"
+	"github.com/steward-project/steward/shared/policy/celexpr"
+)
+
+// Expr alert rules are validated and evaluated with CEL. Agents do not link the engine (it
+// would double their memory); every server-side package that validates or
+// evaluates expressions sets it, so none depends on another having done so.
+func init() { policy.SetExprEngine(celexpr.Engine{}) }
