@@ -18,7 +18,7 @@ CONFIG  ?=
 PORT    ?=
 STEWARD_LISTEN ?=
 
-.PHONY: build run test soak clean dashboards previews packages
+.PHONY: build run test soak bench clean dashboards previews packages
 
 build:
 	@mkdir -p bin
@@ -34,6 +34,12 @@ test:
 # stream inventories (a few minutes).
 soak:
 	@scripts/soak.sh
+
+# The server's scale benchmarks (enroll storm, steady ingest, a burst of
+# policy applies, read queries) at a reduced size, under 10 minutes here;
+# BENCH_AGENTS=5000 BENCH_HOSTS=20000 for the full size.
+bench:
+	@scripts/bench.sh
 
 # Regenerates the Grafana dashboards (dashboards/grafana/*.json) from the
 # Go code in dashboards/generate; commit the result.

@@ -209,6 +209,13 @@ func packCoverage(t testing.TB) coverage {
 		}
 	}
 	c.problems = append(c.problems, serverSideProblems(c.policies, c.serverSide)...)
+	// A pack tags its policies with its name: reports and remediation
+	// select a pack that way (pack=cis-debian12-l1-server).
+	for _, p := range policies {
+		if !slices.Contains(p.Tags, packTag) {
+			c.problems = append(c.problems, fmt.Sprintf("policy %s: tags %v do not name the pack (%s)", p.ID, p.Tags, packTag))
+		}
+	}
 	for _, p := range c.policies {
 		refs := p.References["ssg"]
 		if len(refs) == 0 {
@@ -292,6 +299,9 @@ func TestCISCoverage(t *testing.T) {
 		t.Logf("  not covered, %s: %d", a, areas[a])
 	}
 }
+
+// packTag is the tag every policy of the pack carries: the pack's name.
+const packTag = "cis-debian12-l1-server"
 
 // coverageTarget is the share of the profile's rules the pack must cover
 // natively.

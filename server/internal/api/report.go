@@ -37,18 +37,22 @@ const maxEvidenceSummary = 300
 var reportStatuses = []string{string(policy.StatusPass), string(policy.StatusFail), string(policy.StatusError),
 	string(policy.StatusExempt), string(policy.StatusNotApplicable), apitypes.NoResult}
 
-// selection is what a report or a remediation covers: policies by tag
-// and reference, hosts by labels (all must match) and ids.
+// selection is what a report or a remediation covers: policies by pack,
+// tag and reference, hosts by labels (all must match) and ids. A pack
+// tags every policy it holds with its own name (baseline,
+// cis-debian12-l1-server), so a pack is selected through its tag.
 type selection struct {
+	pack      string
 	tag       string
 	reference string
 	labels    map[string]string
 	hosts     map[int64]bool // nil: any host
 }
 
-// readSelection reads ?tag=, ?reference= and repeated ?label=KEY=VALUE.
+// readSelection reads ?pack=, ?tag=, ?reference= and repeated
+// ?label=KEY=VALUE.
 func readSelection(q map[string][]string) (selection, error) {
-	sel := selection{tag: first(q["tag"]), reference: first(q["reference"])}
+	sel := selection{pack: first(q["pack"]), tag: first(q["tag"]), reference: first(q["reference"])}
 	if err := checkReference(sel.reference); err != nil {
 		return sel, err
 	}
@@ -103,7 +107,8 @@ func matchesReference(refs map[string][]string, ref string) bool {
 }
 
 func (sel selection) policy(p policy.Policy) bool {
-	return (sel.tag == "" || slices.Contains(p.Tags, sel.tag)) && matchesReference(p.References, sel.reference)
+	return (sel.pack == "" || slices.Contains(p.Tags, sel.pack)) &&
+		(sel.tag == "" || slices.Contains(p.Tags, sel.tag)) && matchesReference(p.References, sel.reference)
 }
 
 func (sel selection) host(id int64, labels map[string]string) bool {

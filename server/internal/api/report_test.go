@@ -71,7 +71,7 @@ const reportPolicies = `policies:
   - id: ssh-no-root
     title: SSH forbids root login
     severity: high
-    tags: [cis-l1-server]
+    tags: [my-pack, cis-l1-server]
     references: {cis: "5.2.10", ssg: sshd_disable_root_login}
     check:
       sshd: {key: permitrootlogin, equals: "no"}
@@ -253,6 +253,15 @@ func TestComplianceReportCSV(t *testing.T) {
 		for _, r := range rows {
 			if r["hostname"] == "db-1" || r["policy_id"] == "os-debian" {
 				t.Errorf("row outside the selection: %v", r)
+			}
+		}
+		rows = readCSV(t, getWith(h, "/api/v1/compliance/report?format=csv&pack=my-pack&label=env=prod", token))
+		if len(rows) != 3 {
+			t.Fatalf("pack and label: %d rows, want 3", len(rows))
+		}
+		for _, r := range rows {
+			if r["policy_id"] != "ssh-no-root" {
+				t.Errorf("row outside the pack: %v", r)
 			}
 		}
 		rows = readCSV(t, getWith(h, "/api/v1/compliance/report?format=csv&reference=ssg:accounts_maximum_age_login_defs", token))

@@ -54,6 +54,8 @@ type Config struct {
 	Ingest Ingest `yaml:"ingest"`
 	// Debug turns on the profiling endpoint (debug.go).
 	Debug Debug `yaml:"debug"`
+	// Retention bounds how long history tables keep rows (retention.go).
+	Retention Retention `yaml:"retention"`
 }
 
 // fileConfig is what a config file holds: Config's keys and the
@@ -122,6 +124,7 @@ func Default() Config {
 		Readiness: Readiness{CommitFailures: 3},
 		Limits:    DefaultLimits(),
 		Ingest:    DefaultIngest(),
+		Retention: DefaultRetention(),
 	}
 }
 
@@ -330,6 +333,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateIngest(); err != nil {
+		return err
+	}
+	if err := c.validateRetention(); err != nil {
 		return err
 	}
 	return nil

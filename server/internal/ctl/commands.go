@@ -382,13 +382,14 @@ var commands = []command{
 		setup: func(fs *flag.FlagSet) runFunc {
 			var ro reportOptions
 			fs.StringVar(&ro.format, "format", "html", "report: html (a self-contained page) or csv (a row per host and policy)")
+			fs.StringVar(&ro.pack, "pack", "", "report: only the policies of this pack, e.g. cis-debian12-l1-server or baseline")
 			fs.StringVar(&ro.tag, "tag", "", "report: only policies with this tag, e.g. cis-l1-server")
 			fs.StringVar(&ro.reference, "reference", "", "report: only policies with this reference: cis:5.4.1.1, or a catalogue alone (cis)")
 			fs.Var(&ro.labels, "label", "report: only hosts with this label, KEY=VALUE (repeatable; all must match)")
 			fs.StringVar(&ro.out, "out", "", "report: write it to this file instead of stdout (-o is the global output format)")
 			return func(ctx context.Context, s *session, args []string) error {
 				if len(args) == 0 {
-					if set := setFlags(fs, "format", "tag", "reference", "label", "out"); len(set) > 0 {
+					if set := setFlags(fs, "format", "pack", "tag", "reference", "label", "out"); len(set) > 0 {
 						return &usageError{msg: "--" + set[0] + " goes with \"compliance report\""}
 					}
 					return complianceSummary(ctx, s)
@@ -396,7 +397,7 @@ var commands = []command{
 				if args[0] != "report" {
 					return &usageError{msg: fmt.Sprintf("unknown argument %q: compliance takes no argument, or report", args[0])}
 				}
-				return complianceReport(ctx, s, ro.format, ro.tag, ro.reference, ro.labels, ro.out)
+				return complianceReport(ctx, s, ro)
 			}
 		},
 	},

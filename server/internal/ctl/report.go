@@ -43,22 +43,22 @@ func rawOutput(s *session) error {
 // complianceReport streams the report to path, or to stdout when path is
 // "" or "-". A file is written under a temporary name and renamed once
 // the whole report arrived, so a failed run leaves no partial report.
-func complianceReport(ctx context.Context, s *session, format, tag, reference string, labels []string, path string) error {
+func complianceReport(ctx context.Context, s *session, ro reportOptions) error {
+	format, path := ro.format, ro.out
 	if !slices.Contains(reportFormats, format) {
 		return &usageError{msg: fmt.Sprintf("--format %q: want html or csv", format)}
 	}
-	if err := checkLabelFlags(labels); err != nil {
+	if err := checkLabelFlags(ro.labels); err != nil {
 		return err
 	}
 	q := url.Values{"format": {format}}
-	if tag != "" {
-		q.Set("tag", tag)
+	for name, v := range map[string]string{"pack": ro.pack, "tag": ro.tag, "reference": ro.reference} {
+		if v != "" {
+			q.Set(name, v)
+		}
 	}
-	if reference != "" {
-		q.Set("reference", reference)
-	}
-	if len(labels) > 0 {
-		q["label"] = labels
+	if len(ro.labels) > 0 {
+		q["label"] = ro.labels
 	}
 	if path == "" || path == "-" {
 		if err := rawOutput(s); err != nil {
@@ -152,8 +152,8 @@ func referencesText(refs map[string][]string) string {
 
 // reportOptions are the flags of "compliance report".
 type reportOptions struct {
-	format, tag, reference, out string
-	labels                      stringList
+	format, pack, tag, reference, out string
+	labels                            stringList
 }
 
 // setFlags returns those of names that were given on the command line.

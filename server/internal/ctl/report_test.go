@@ -20,7 +20,7 @@ const fixPolicyFile = `policies:
   - id: telnet-gone
     title: No telnet daemon
     severity: high
-    tags: [cis-l1-server]
+    tags: [my-pack, cis-l1-server]
     references: {cis: "2.2.18", ssg: package_telnet-server_removed}
     check:
       package: {name: telnetd, installed: false}
@@ -89,6 +89,16 @@ func TestComplianceReportCommand(t *testing.T) {
 	rows, err = csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
 	if r.code != ctl.ExitOK || err != nil || len(rows) != 2 || rows[1][0] != "web-1" || rows[1][3] != "telnet-gone" || rows[1][7] != "fail" {
 		t.Fatalf("exit %d, %v: %q %s", r.code, err, rows, r.stderr)
+	}
+	r = ts.run(t, "compliance", "report", "--format=csv", "--pack", "my-pack")
+	rows, err = csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if r.code != ctl.ExitOK || err != nil || len(rows) != 1+4 {
+		t.Fatalf("pack: exit %d, %v: %q %s", r.code, err, rows, r.stderr)
+	}
+	for _, row := range rows[1:] {
+		if row[3] != "telnet-gone" {
+			t.Errorf("pack: row outside it: %q", row)
+		}
 	}
 	r = ts.run(t, "compliance", "report", "--reference", "ssg")
 	if r.code != ctl.ExitOK || !strings.HasPrefix(r.stdout, "<!DOCTYPE html>") || !strings.Contains(r.stdout, "telnet-gone") ||

@@ -72,6 +72,8 @@ type conn struct {
 	writeErr bool
 	// health feeds the agent health series from applied heartbeats.
 	health connHealth
+	// policy is what c was sent of the policy set (broadcast.go).
+	policy connPolicy
 	// refusal is the host's stored policy set refusal (signing.go).
 	refusal refusalState
 	// exprAnswers: the agent takes expr_answers (answers.go).

@@ -185,6 +185,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	g.mu.Unlock()
+	g.policies.reload.stop()
 	for _, c := range conns {
 		c.fail(errorFrame(wire.CodeShutdown, "server is shutting down", 5*time.Second))
 	}

@@ -46,19 +46,25 @@ func (g *Gateway) readTailorings(ctx context.Context) ([]policy.LabelTailoring, 
 	return out, nil
 }
 
-// welcomeWithLabels returns the welcome frame with the host's labels
-// added, read now. The caller holds the policy lock, so a label change
-// committed after this read is pushed to the connection afterwards
-// (HostLabelsChanged takes the same lock).
-func (c *conn) welcomeWithLabels(ctx context.Context, frame []byte) ([]byte, error) {
+// hostLabels reads the labels of c's host; nil when the store keeps no
+// labels.
+func (c *conn) hostLabels(ctx context.Context) (map[string]string, error) {
 	ls, ok := c.g.cfg.Policies.(LabelStore)
 	if !ok {
-		return frame, nil
+		return nil, nil
 	}
 	labels, err := ls.HostLabels(ctx, c.host.ID)
 	if err != nil {
 		return nil, fmt.Errorf("host labels: %w", err)
 	}
+	return labels, nil
+}
+
+// withLabels returns the welcome frame with labels added. The caller
+// holds the label lock (policySet.mu) and read labels after the last
+// label change it saw, so a change committed later is pushed to the
+// connection afterwards (HostLabelsChanged takes the same lock).
+func withLabels(frame []byte, labels map[string]string) ([]byte, error) {
 	if len(labels) == 0 {
 		return frame, nil
 	}
@@ -95,10 +101,11 @@ func (ps *policySet) takeLabels(c *conn) {
 // tailorings anyway. The API calls it after the labels are committed.
 func (g *Gateway) HostLabelsChanged(hostID int64, labels map[string]string) {
 	ps := &g.policies
-	// Under the policy lock, a connection is either welcomed with labels
+	// Under the label lock, a connection is either welcomed with labels
 	// read after the change or attached before this looks for it.
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	ps.labelChanges++
 	g.mu.Lock()
 	c := g.conns[hostID]
 	g.mu.Unlock()

@@ -28,6 +28,10 @@ const (
 	outFrame outKind = iota // an encoded frame
 	outAck                  // the ack of seq, encoded when written
 	outPing                 // a WebSocket ping
+	// outPolicySet is a policy set, prepared once for every connection
+	// (broadcast.go). A newer one replaces one still queued: the agent
+	// only needs the latest.
+	outPolicySet
 )
 
 // outItem is one queued frame, ack or ping.
@@ -36,6 +40,7 @@ type outItem struct {
 	resync bool
 	seq    uint64
 	frame  []byte
+	set    *encodedSet // outPolicySet
 }
 
 // outbox is a connection's send queue: frames, acks and pings in the order
@@ -74,6 +79,18 @@ func (o *outbox) push(it outItem, maxAcks int) (ok, start bool) {
 			return true, false
 		}
 		o.pings++
+	case outPolicySet:
+		for i := range o.items {
+			if o.items[i].kind == outPolicySet {
+				// Queued, so a writer is running already.
+				o.items[i] = it
+				return true, false
+			}
+		}
+		if o.frames >= maxQueuedFrames {
+			return false, false
+		}
+		o.frames++
 	default:
 		if o.frames >= maxQueuedFrames {
 			return false, false

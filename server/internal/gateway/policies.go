@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/policy"
@@ -19,100 +22,128 @@ type PolicyStore interface {
 	ApplyResults(ctx context.Context, batches []store.ResultBatch) ([]store.Transition, error)
 }
 
-// policySet is the encoded policy_set frame for the current revision.
-// Expr-only policies are left out: the server evaluates those itself
-// against stored inventory, so agents never report them twice.
+// policySet is what the gateway knows of the policy set agents receive:
+// the encoded frame of the latest revision read (published, readable
+// without a lock), the reload that keeps it current (broadcast.go) and
+// the connections that take labels messages.
 type policySet struct {
-	mu       sync.Mutex
-	revision int64
-	frame    []byte
-	loaded   bool
+	// mu orders welcomes against label changes (labels.go); policy
+	// changes never take it.
+	mu sync.Mutex
 	// labelled holds the live connections whose agents take labels
 	// messages (labels.go).
 	labelled map[*conn]bool
+	// labelChanges counts HostLabelsChanged calls, so that a welcome
+	// which read its host's labels without holding mu (a database read
+	// per connection must not queue every connecting agent behind the
+	// others) knows whether a change may have slipped in meanwhile.
+	labelChanges uint64
+
+	// current is the latest set read, nil until the first read ends.
+	current atomic.Pointer[encodedSet]
+	reload  reloader
 }
 
-func (g *Gateway) loadPolicySetLocked(ctx context.Context) error {
+// encodedSet is one revision's policy_set frame, encoded once for every
+// agent. Expr-only policies are left out: the server evaluates those
+// itself against stored inventory, so agents never report them twice.
+type encodedSet struct {
+	revision int64
+	frame    []byte
+	// prepared is frame as the writers send it, compressed once for all
+	// connections rather than by each.
+	prepared *websocket.PreparedMessage
+}
+
+// encodePolicySet reads the set as it is now and encodes its frame.
+func (g *Gateway) encodePolicySet(ctx context.Context) (*encodedSet, error) {
 	set, err := g.readPolicySet(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	frame, err := wire.Encode(wire.TypePolicySet, 0, set)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("encode policy set: %w", err)
 	}
-	g.policies.revision, g.policies.frame, g.policies.loaded = int64(set.Revision), frame, true
-	return nil
+	prepared, err := websocket.NewPreparedMessage(websocket.TextMessage, frame)
+	if err != nil {
+		return nil, fmt.Errorf("prepare policy set: %w", err)
+	}
+	return &encodedSet{revision: int64(set.Revision), frame: frame, prepared: prepared}, nil
 }
 
-// PoliciesChanged reloads the policy set and sends it to every connected
-// agent. The API calls it after an apply or delete. The lock is held while
-// sending (sends only queue), so two quick changes cannot reach an agent
-// in the wrong order.
+// PoliciesChanged has the policy set read again and sent to every
+// connected agent, and returns at once: the read and the sends happen on
+// the gateway's reload goroutine (broadcast.go), which folds changes that
+// arrive meanwhile into one more read. The API calls it after an apply or
+// delete; ctx is not used, since the work outlives the caller.
 func (g *Gateway) PoliciesChanged(ctx context.Context) {
 	if g.cfg.Policies == nil {
 		return
 	}
-	ps := &g.policies
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if err := g.loadPolicySetLocked(ctx); err != nil {
-		// Agents get the set when they next connect; the set on the
-		// server is what matters and it is committed.
-		g.cfg.Logger.Error("reload policy set for agents", "err", err)
-		ps.loaded = false
-		return
-	}
-	g.mu.Lock()
-	conns := make([]*conn, 0, len(g.conns))
-	for _, c := range g.conns {
-		conns = append(conns, c)
-	}
-	g.mu.Unlock()
-	for _, c := range conns {
-		c.send(ps.frame)
-	}
-	g.cfg.Logger.Info("policy set sent to agents", "revision", ps.revision, "agents", len(conns))
+	g.requestReload()
 }
 
 // welcome makes c the host's live connection, then queues the welcome and
-// the policy set when the agent holds another revision. Registering first
-// means the host counts as connected before the agent can see its
-// welcome; holding the policy lock across all three means a policy change
-// is either in the set sent here or broadcast to c afterwards, and never
-// reaches the agent before its welcome.
+// the policy set when the agent holds another revision.
 //
-// The welcome also carries the host's labels, read under the same lock,
-// so that a label change is either in it or pushed to c afterwards when
-// its agent takes labels messages (takesLabels, from its hello).
+// Registering first means the host counts as connected before the agent
+// can see its welcome. c's policy lock, held from before it is registered
+// until the set is queued, keeps a broadcast from reaching the agent
+// before its welcome; the broadcast publishes its set before it looks for
+// connections, so a connection registered too late to be found reads
+// that set (or a newer one) here. A change is therefore either in the set
+// sent here or broadcast to c afterwards, and c's last sent revision
+// keeps an older set from following a newer one.
+//
+// The welcome also carries the host's labels, read under the policy set's
+// label lock, so that a label change is either in it or pushed to c
+// afterwards when its agent takes labels messages (takesLabels, from its
+// hello).
 func (c *conn) welcome(welcome []byte, agentRevision uint64, takesLabels bool) error {
 	if c.g.cfg.Policies == nil {
 		c.g.attach(c)
 		c.send(welcome)
 		return nil
 	}
-	ps := &c.g.policies
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
-	if !ps.loaded {
-		if err := c.g.loadPolicySetLocked(ctx); err != nil {
-			return err
-		}
+	if _, err := c.g.firstPolicySet(ctx); err != nil {
+		return err
 	}
-	welcome, err := c.welcomeWithLabels(ctx, welcome)
+	ps := &c.g.policies
+	ps.mu.Lock()
+	seen := ps.labelChanges
+	ps.mu.Unlock()
+	labels, err := c.hostLabels(ctx)
 	if err != nil {
 		return err
 	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.labelChanges != seen {
+		// Some host's labels changed while these were read: read them
+		// again under the lock, which orders this welcome against the
+		// change's push.
+		if labels, err = c.hostLabels(ctx); err != nil {
+			return err
+		}
+	}
+	if welcome, err = withLabels(welcome, labels); err != nil {
+		return err
+	}
+	c.policy.mu.Lock()
 	c.g.attach(c)
 	if takesLabels {
 		ps.takeLabels(c)
 	}
 	c.send(welcome)
-	if uint64(ps.revision) != agentRevision {
-		c.send(ps.frame)
+	set := ps.current.Load()
+	if uint64(set.revision) != agentRevision {
+		c.sendPolicySet(set)
 	}
+	c.policy.sent, c.policy.welcomed = set.revision, true
+	c.policy.mu.Unlock()
 	c.g.connected(c)
 	return nil
 }

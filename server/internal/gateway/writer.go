@@ -80,6 +80,8 @@ func (c *conn) writeBatch(batch []outItem) error {
 		case outAck:
 			scratch = appendAck(scratch[:0], it.seq, it.resync)
 			err = c.writeFrame(scratch)
+		case outPolicySet:
+			err = c.writePolicySet(it.set)
 		default:
 			err = c.writeFrame(it.frame)
 		}

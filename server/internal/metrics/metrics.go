@@ -69,6 +69,10 @@ type Metrics struct {
 	HTTPRefused        *prometheus.CounterVec
 	HTTPConnections    *prometheus.GaugeVec
 	HTTPMaxConnections prometheus.Gauge
+
+	// Retention: rows deleted per history and runs (retention.go).
+	RetentionDeleted *prometheus.CounterVec
+	RetentionRuns    *prometheus.CounterVec
 }
 
 // RegisterTLSExpiry exports the serving certificate's expiry; the gauge
@@ -233,6 +237,7 @@ func New(version string) *Metrics {
 		m.AgentScanDuration.WithLabelValues(k)
 	}
 	m.registerEdge()
+	m.registerRetention()
 	for _, r := range []string{"ok", "refused", "error"} {
 		m.Enrollments.WithLabelValues(r)
 	}

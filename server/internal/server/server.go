@@ -19,6 +19,7 @@ import (
 	"github.com/steward-project/steward/server/internal/ingest"
 	"github.com/steward-project/steward/server/internal/limits"
 	"github.com/steward-project/steward/server/internal/metrics"
+	"github.com/steward-project/steward/server/internal/retention"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/server/internal/store/instrument"
 	"github.com/steward-project/steward/server/internal/store/postgres"
@@ -74,6 +75,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		}
 		defer stls.watchHUP()()
 	}
+	// SQLite serves one process: a second server on the same file stops.
+	if kind, target, err := config.ParseDB(cfg.DB); err == nil && kind == config.SQLite {
+		unlock, err := sqlite.LockSingleServer(target)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	raw, kind, err := OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -109,6 +118,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			OnlineWindow: 3 * cfg.Agent.HeartbeatInterval})
 	}()
 	defer func() { stopFleet(); <-fleetDone }()
+	// Retention prunes old history in small batches; with several
+	// servers on one database, one of them at a time (package retention).
+	retCtx, stopRetention := context.WithCancel(context.Background())
+	retDone := make(chan struct{})
+	go func() {
+		defer close(retDone)
+		r := cfg.Retention
+		retention.Run(retCtx, retention.Config{Store: st, Metrics: m, Logger: log, Interval: r.Interval,
+			Keep: retention.Keep(r.Changes, r.Transitions, r.Alerts, r.Notifications, r.Audit)})
+	}()
+	defer func() { stopRetention(); <-retDone }()
 	alerts, err := startAlerting(cfg, kind, st, log, m)
 	if err != nil {
 		return err
@@ -147,6 +167,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			Bytes: int64(cfg.Ingest.WindowMiB) << 20, Wait: cfg.Ingest.WindowWait},
 	})
 	evaluator.SetAnswerSink(gw) // agents' expr leaves are answered through it
+	// Changes made through another replica sharing the database reach the
+	// agents connected here, and this replica's reach theirs (cluster.go).
+	bus, stopBus := startCluster(ctx, raw, gw, alerts, log)
+	defer stopBus()
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -168,20 +192,30 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Guard:        edge.guard,
 		Logger:       log,
 		OnlineWindow: 3 * cfg.Agent.HeartbeatInterval,
-		PoliciesChanged: func(int64) {
+		PoliciesChanged: func(rev int64) {
 			evaluator.PoliciesChanged()
 			alerts.engine.PoliciesChanged() // a deleted policy's alerts resolve
 			go gw.PoliciesChanged(context.WithoutCancel(ctx))
+			bus.PoliciesChanged(ctx, rev)
 		},
-		CheckNow:          gw.CheckNow,
-		LabelsChanged:     gw.HostLabelsChanged,
+		CheckNow: func(id int64) bool { return bus.CheckNow(ctx, id) },
+		LabelsChanged: func(id int64, labels map[string]string) {
+			gw.HostLabelsChanged(id, labels)
+			bus.LabelsChanged(ctx, id)
+		},
 		Alerting:          st,
-		AlertAcked:        alerts.engine.AlertAcked,
-		SilencesChanged:   alerts.engine.SilencesChanged,
-		ExemptionsChanged: alerts.engine.ExemptionsChanged,
-		ReloadAlerting:    alerts.reload,
-		HostGone:          func(id int64) { gw.Disconnect(id) },
-		Version:           version,
+		AlertAcked:        func(a store.Alert) { alerts.engine.AlertAcked(a); bus.AlertAcked(ctx) },
+		SilencesChanged:   func() { alerts.engine.SilencesChanged(); bus.SilencesChanged(ctx) },
+		ExemptionsChanged: func() { alerts.engine.ExemptionsChanged(); bus.ExemptionsChanged(ctx) },
+		ReloadAlerting: func(ctx context.Context, actor string) (any, error) {
+			summary, err := alerts.reload(ctx, actor)
+			if err == nil {
+				bus.AlertingReloaded(ctx)
+			}
+			return summary, err
+		},
+		HostGone: func(id int64) { gw.Disconnect(id); bus.HostGone(ctx, id) },
+		Version:  version,
 	}))
 	// A host retired through another server sharing the database loses
 	// its socket here within a sweep.

@@ -264,6 +264,7 @@ type Store interface {
 	Outbox
 	AlertReads
 	Fleet
+	Retention
 	// Migrate applies pending schema migrations.
 	Migrate(ctx context.Context) error
 	// Ping checks the database is reachable.
@@ -291,4 +292,39 @@ type PoolStats struct {
 	// "waiting" covers depends on the pool; each backend documents it.
 	AcquireWaits int64
 	AcquireWait  time.Duration
+}
+
+// HistoryKind names a history that grows for as long as the server runs
+// and that retention prunes.
+type HistoryKind string
+
+// The histories retention prunes, each by its own time column.
+const (
+	HistoryChanges       HistoryKind = "changes"       // host_changes by first_seen
+	HistoryTransitions   HistoryKind = "transitions"   // result_transitions by at
+	HistoryAlerts        HistoryKind = "alerts"        // resolved alerts by resolved_at
+	HistoryNotifications HistoryKind = "notifications" // sent, dead or skipped by created_at
+	HistoryAudit         HistoryKind = "audit"         // audit_log by at
+)
+
+// HistoryKinds lists every HistoryKind in a fixed order.
+var HistoryKinds = []HistoryKind{HistoryChanges, HistoryTransitions, HistoryAlerts, HistoryNotifications, HistoryAudit}
+
+// Retention deletes old history.
+type Retention interface {
+	// PruneHistory deletes up to limit rows of kind older than before, in
+	// one short transaction, and returns how many went. Where a backend
+	// keeps the history in time partitions it also drops whole partitions
+	// that end at or before before; their rows are counted too, so the
+	// result may exceed limit. Callers repeat until it returns less than
+	// limit.
+	PruneHistory(ctx context.Context, kind HistoryKind, before time.Time, limit int) (int64, error)
+	// EnsurePartitions creates the time partitions the partitioned
+	// histories need from now's month until a few months ahead; a backend
+	// without partitions does nothing.
+	EnsurePartitions(ctx context.Context, now time.Time) error
+	// TryLockRetention takes the lock that makes one server of several
+	// sharing a database prune at a time. ok is false, with no error, when
+	// another holds it; otherwise release must be called.
+	TryLockRetention(ctx context.Context) (release func(), ok bool, err error)
 }

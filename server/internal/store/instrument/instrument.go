@@ -85,3 +85,12 @@ type evaluationLocker interface {
 type softwareCounter interface {
 	SoftwareHostCount(ctx context.Context, softwareID int64) (int64, error)
 }
+
+// namedLocker is what the PostgreSQL store offers so that periodic work
+// runs on one server replica at a time (cluster.Exclusive asserts it).
+// Its time is one lock attempt: it never waits for the holder.
+//
+//instrument:optional
+type namedLocker interface {
+	TryLockNamed(ctx context.Context, name string) (release func(), ok bool, err error)
+}

@@ -429,6 +429,24 @@ func (w *wrapper) FoldResultCounts(ctx context.Context) (err error) {
 	return w.inner.FoldResultCounts(ctx)
 }
 
+// PruneHistory times store.Store.PruneHistory.
+func (w *wrapper) PruneHistory(ctx context.Context, kind store.HistoryKind, before time.Time, limit int) (_ int64, err error) {
+	defer w.observe(ctx, "PruneHistory", time.Now(), &err)
+	return w.inner.PruneHistory(ctx, kind, before, limit)
+}
+
+// EnsurePartitions times store.Store.EnsurePartitions.
+func (w *wrapper) EnsurePartitions(ctx context.Context, now time.Time) (err error) {
+	defer w.observe(ctx, "EnsurePartitions", time.Now(), &err)
+	return w.inner.EnsurePartitions(ctx, now)
+}
+
+// TryLockRetention times store.Store.TryLockRetention.
+func (w *wrapper) TryLockRetention(ctx context.Context) (_ func(), _ bool, err error) {
+	defer w.observe(ctx, "TryLockRetention", time.Now(), &err)
+	return w.inner.TryLockRetention(ctx)
+}
+
 // Migrate times store.Store.Migrate.
 func (w *wrapper) Migrate(ctx context.Context) (err error) {
 	defer w.observe(ctx, "Migrate", time.Now(), &err)
@@ -476,6 +494,18 @@ func (o softwareCounterShim) SoftwareHostCount(ctx context.Context, softwareID i
 	return o.inner.SoftwareHostCount(ctx, softwareID)
 }
 
+// namedLockerShim times the methods of namedLocker for a store that has them.
+type namedLockerShim struct {
+	w     *wrapper
+	inner namedLocker
+}
+
+// TryLockNamed times namedLocker.TryLockNamed.
+func (o namedLockerShim) TryLockNamed(ctx context.Context, name string) (_ func(), _ bool, err error) {
+	defer o.w.observe(ctx, "TryLockNamed", time.Now(), &err)
+	return o.inner.TryLockNamed(ctx, name)
+}
+
 // withOptional returns w with the optional interfaces of its store, and
 // only those, each timed by its shim.
 func withOptional(w *wrapper) store.Store {
@@ -487,6 +517,10 @@ func withOptional(w *wrapper) store.Store {
 	o1, ok := w.inner.(softwareCounter)
 	if ok {
 		has |= 1 << 1
+	}
+	o2, ok := w.inner.(namedLocker)
+	if ok {
+		has |= 1 << 2
 	}
 	switch has {
 	case 1:
@@ -505,6 +539,30 @@ func withOptional(w *wrapper) store.Store {
 			evaluationLocker
 			softwareCounter
 		}{w, evaluationLockerShim{w, o0}, softwareCounterShim{w, o1}}
+	case 4:
+		return struct {
+			*wrapper
+			namedLocker
+		}{w, namedLockerShim{w, o2}}
+	case 5:
+		return struct {
+			*wrapper
+			evaluationLocker
+			namedLocker
+		}{w, evaluationLockerShim{w, o0}, namedLockerShim{w, o2}}
+	case 6:
+		return struct {
+			*wrapper
+			softwareCounter
+			namedLocker
+		}{w, softwareCounterShim{w, o1}, namedLockerShim{w, o2}}
+	case 7:
+		return struct {
+			*wrapper
+			evaluationLocker
+			softwareCounter
+			namedLocker
+		}{w, evaluationLockerShim{w, o0}, softwareCounterShim{w, o1}, namedLockerShim{w, o2}}
 	}
 	return w
 }

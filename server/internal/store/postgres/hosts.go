@@ -290,13 +290,20 @@ func (s *Store) RetireHost(ctx context.Context, id int64, actor string, at time.
 	return h, nil
 }
 
-// DeleteHost deletes a host; its rows in every other table go with it
-// (ON DELETE CASCADE), and the result count triggers see its results go.
+// DeleteHost deletes a host; its rows in every other table but
+// host_software go with it (ON DELETE CASCADE), and the result count
+// triggers see its results go.
 // Its software links are removed first, taking the catalog rows'
 // host_count down with them (rows locked in id order, as ingest does).
 func (s *Store) DeleteHost(ctx context.Context, id int64, actor string, at time.Time) error {
 	at = nowOr(at)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		// Locking the host first keeps a concurrent ingest from linking
+		// it between the two deletes: host_software has no foreign key
+		// to clean up after it.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM hosts WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return err
+		}
 		rows, _ := tx.Query(ctx, `DELETE FROM host_software WHERE host_id = $1 RETURNING software_id`, id)
 		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 		if err != nil {

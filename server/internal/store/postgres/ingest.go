@@ -17,9 +17,10 @@ import (
 )
 
 // ApplyBatch commits msgs in one transaction; see store.Ingest. Whatever
-// the batch size it costs three round trips: lock and read the hosts'
-// state; send every write as one pipelined batch; adjust catalog host
-// counts and record the changes. Go tracks sequence numbers, section
+// the batch size it costs three round trips, four with software sections:
+// lock and read the hosts' state; copy the wanted software links into a
+// staging table; send every write as one pipelined batch; adjust catalog
+// host counts and record the changes. Go tracks sequence numbers, section
 // hashes and data in between, so no statement waits on the answer of
 // another.
 func (s *Store) ApplyBatch(ctx context.Context, msgs []store.Message) ([]store.Result, error) {
@@ -98,6 +99,10 @@ func applyBatch(ctx context.Context, tx pgx.Tx, log *slog.Logger, msgs []store.M
 		}
 	}
 	p.hostProgress(hosts)
+	if err := p.sw.stage(ctx, tx); err != nil {
+		return err
+	}
+	p.sw.queue(p.batch, p.deltas)
 	if err := tx.SendBatch(ctx, p.batch).Close(); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
@@ -132,6 +137,7 @@ func lockHosts(ctx context.Context, tx pgx.Tx, msgs []store.Message) (map[int64]
 		return err
 	})
 	if len(invIDs) > 0 {
+		b.Queue(createStageSQL)
 		b.Queue(`SELECT host_id, name, hash FROM inventory_sections WHERE host_id = ANY($1)`,
 			slices.Collect(maps.Keys(invIDs))).Query(func(rows pgx.Rows) error {
 			var (
@@ -168,6 +174,8 @@ type planner struct {
 	deltas map[int64]int64
 	// pending holds each inventory message's changes, in batch order.
 	pending []*pending
+	// sw holds the batch's software sections, written together at the end.
+	sw softwareWrites
 }
 
 // hostProgress writes every host's final last_seq and last_seen in one

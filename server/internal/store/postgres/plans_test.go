@@ -71,7 +71,7 @@ func TestResultQueryPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan := strings.Join(lines, "\n")
+			plan := strings.Join(withoutEmptyPartitions(t, st, lines), "\n")
 			bads := []string{"Seq Scan on results_current", "Seq Scan on result_transitions", "Seq Scan on hosts"}
 			if c.sortKey != "" {
 				bads = append(bads, "Sort Key: "+c.sortKey)
@@ -141,7 +141,7 @@ func TestSoftwareQueryPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan := strings.Join(lines, "\n")
+			plan := strings.Join(withoutEmptyPartitions(t, st, lines), "\n")
 			bads := []string{"Seq Scan on host_software", "Seq Scan on hosts", "Sort Key: l.host_id"}
 			if strings.HasPrefix(c.name, "retired links") {
 				// Counting probes the retired hosts' links, never reads

@@ -181,7 +181,7 @@ func TestQueryPlans(t *testing.T) {
 		changePlan("changes of one host, later page", store.ChangeQuery{HostID: 7, AfterFirstSeen: time.Now().Add(-time.Hour), AfterID: 9}),
 		changePlan("changes of one host and kind", store.ChangeQuery{HostID: 7, Kinds: []string{"port_opened"}}),
 		changePlan("changes of one kind", store.ChangeQuery{Kinds: []string{"user_added"}, Since: time.Now().Add(-time.Hour)}),
-		changePlan("changes of the fleet", store.ChangeQuery{Until: time.Now().Add(-time.Hour)}),
+		changePlan("changes of the fleet", store.ChangeQuery{Until: time.Now().Add(-10 * time.Minute)}),
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -190,7 +190,7 @@ func TestQueryPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan := strings.Join(lines, "\n")
+			plan := strings.Join(withoutEmptyPartitions(t, st, lines), "\n")
 			bads := []string{"Seq Scan on host_software", "Seq Scan on hosts", "Bitmap Heap Scan on host_software",
 				"Seq Scan on host_changes"}
 			if strings.HasPrefix(c.name, "changes of the fleet") || strings.HasPrefix(c.name, "changes of one kind") {

@@ -1,18 +1,15 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/steward-project/steward/server/internal/changes"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/inventory"
 )
@@ -41,111 +38,6 @@ func decodeSoftware(data []byte) (map[softwareKey]string, error) {
 		}
 	}
 	return want, nil
-}
-
-// The set difference runs in PostgreSQL, three statements per software
-// section whatever its size, each taking the whole package list as
-// parallel arrays:
-const (
-	// unlinkVanishedSQL drops links to catalog rows not in the list.
-	unlinkVanishedSQL = `DELETE FROM host_software hs USING software s
-		WHERE hs.host_id = $1 AND s.id = hs.software_id
-		AND NOT EXISTS (
-			SELECT 1 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS k(name, version, arch, source)
-			WHERE k.name = s.name AND k.version = s.version AND k.arch = s.arch AND k.source = s.source)
-		RETURNING hs.software_id`
-	// addCatalogSQL creates catalog rows seen for the first time. The NOT
-	// EXISTS keeps known keys from drawing identity values that ON
-	// CONFLICT would throw away; ON CONFLICT still settles races with
-	// concurrent batches, and ORDER BY makes them take index locks in one
-	// order.
-	addCatalogSQL = `INSERT INTO software (name, version, arch, source, publisher)
-		SELECT k.name, k.version, k.arch, k.source, k.publisher
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(name, version, arch, source, publisher)
-		WHERE NOT EXISTS (SELECT 1 FROM software s
-			WHERE s.name = k.name AND s.version = k.version AND s.arch = k.arch AND s.source = k.source)
-		ORDER BY k.name, k.version, k.arch, k.source
-		ON CONFLICT (name, version, arch, source) DO NOTHING`
-	// linkNewSQL links the host to every listed catalog row it is not yet
-	// linked to; RETURNING names only the links actually added.
-	linkNewSQL = `INSERT INTO host_software (host_id, software_id)
-		SELECT $1, s.id
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS k(name, version, arch, source)
-		JOIN software s ON s.name = k.name AND s.version = k.version AND s.arch = k.arch AND s.source = k.source
-		ON CONFLICT DO NOTHING
-		RETURNING software_id`
-)
-
-// Keyed variants of the link statements also name the packages they
-// unlinked and linked, for the changes a later inventory brings; a
-// baseline inventory uses the plain ones.
-const (
-	unlinkVanishedKeyedSQL = unlinkVanishedSQL + `, s.name, s.version, s.arch, s.source`
-	linkNewKeyedSQL        = `WITH linked AS (` + linkNewSQL + `)
-		SELECT l.software_id, s.name, s.version, s.arch, s.source
-		FROM linked l JOIN software s ON s.id = l.software_id`
-)
-
-// software queues making the host's links equal want and notes the
-// host_count change of every link added or removed. With track, the link
-// statements also report which packages went and came.
-func (p *planner) software(hostID int64, want map[softwareKey]string, track *softwareTrack) {
-	keys := slices.SortedFunc(func(yield func(softwareKey) bool) {
-		for k := range want {
-			if !yield(k) {
-				return
-			}
-		}
-	}, func(a, b softwareKey) int {
-		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.version, b.version),
-			cmp.Compare(a.arch, b.arch), cmp.Compare(a.source, b.source))
-	})
-	n := len(keys)
-	names, versions, arches, sources, publishers :=
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, k := range keys {
-		names[i], versions[i], arches[i], sources[i], publishers[i] = k.name, k.version, k.arch, k.source, want[k]
-	}
-	count := func(delta int64) func(pgx.Rows) error {
-		return func(rows pgx.Rows) error {
-			var id int64
-			_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
-				p.deltas[id] += delta
-				return nil
-			})
-			return err
-		}
-	}
-	// countKeyed also collects the package of each link into *into.
-	countKeyed := func(delta int64, into *[]changes.Package) func(pgx.Rows) error {
-		return func(rows pgx.Rows) error {
-			var (
-				id int64
-				k  changes.Package
-			)
-			_, err := pgx.ForEachRow(rows, []any{&id, &k.Name, &k.Version, &k.Arch, &k.Source}, func() error {
-				p.deltas[id] += delta
-				*into = append(*into, k)
-				return nil
-			})
-			return err
-		}
-	}
-	if track != nil {
-		track.after = keys
-		p.batch.Queue(unlinkVanishedKeyedSQL, hostID, names, versions, arches, sources).Query(countKeyed(-1, &track.removed))
-	} else {
-		p.batch.Queue(unlinkVanishedSQL, hostID, names, versions, arches, sources).Query(count(-1))
-	}
-	if n == 0 {
-		return
-	}
-	p.batch.Queue(addCatalogSQL, names, versions, arches, sources, publishers)
-	if track != nil {
-		p.batch.Queue(linkNewKeyedSQL, hostID, names, versions, arches, sources).Query(countKeyed(+1, &track.added))
-	} else {
-		p.batch.Queue(linkNewSQL, hostID, names, versions, arches, sources).Query(count(+1))
-	}
 }
 
 // Software search runs in two steps. The catalog rows of a name come from

@@ -1,0 +1,284 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// How the policy set reaches agents after a change. One goroutine at a
+// time waits a moment for the changes that follow close behind, reads
+// the set, publishes its frame (policySet.current) and queues it to every
+// connection; a change arriving meanwhile only marks one more read as
+// pending, so a burst of applies costs a read or two and each agent is
+// sent the latest revision once, not every revision in turn.
+// Welcomes read the published frame and never wait for a read in
+// progress, except for the very first one. A failed read is retried by
+// the same goroutine with a growing pause; shutdown stops it and waits.
+
+const (
+	// defaultReloadTimeout bounds one read of the policy set.
+	defaultReloadTimeout = 30 * time.Second
+	// defaultSettle is how long a change waits for others before the set
+	// is read: changes a script makes back to back fold into one push,
+	// and an admin's single change still reaches agents well within a
+	// second. Changes arriving while a read or push is in flight fold
+	// into the next one whatever this is.
+	defaultSettle = 200 * time.Millisecond
+	// defaultRetryMin and defaultRetryMax bound the pause before a failed
+	// read is tried again; it doubles from one to the other.
+	defaultRetryMin = time.Second
+	defaultRetryMax = 30 * time.Second
+)
+
+// reloader is the state of the policy set's reload goroutine. Its zero
+// value is ready; what needs making is made on first use (init).
+type reloader struct {
+	mu        sync.Mutex
+	running   bool // a reload goroutine is running
+	pending   bool // a change arrived that no read has started after
+	stopped   bool // the gateway is shutting down
+	published bool // first has been closed
+	// first is closed once a set is published.
+	first chan struct{}
+	// idle is signalled when the goroutine ends (tests wait on it).
+	idle *sync.Cond
+	// ctx ends at shutdown, ending a read in progress and a pause.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// timeout, settle, retryMin and retryMax replace the defaults when
+	// set (tests; a negative settle is none).
+	timeout, settle, retryMin, retryMax time.Duration
+
+	// reads counts the reads of the set, failed or not.
+	reads atomic.Int64
+}
+
+// init makes what the zero reloader lacks. The caller holds r.mu.
+func (r *reloader) init() {
+	if r.first != nil {
+		return
+	}
+	r.first = make(chan struct{})
+	r.idle = sync.NewCond(&r.mu)
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	if r.timeout <= 0 {
+		r.timeout = defaultReloadTimeout
+	}
+	if r.settle == 0 {
+		r.settle = defaultSettle
+	}
+	if r.retryMin <= 0 {
+		r.retryMin = defaultRetryMin
+	}
+	if r.retryMax < r.retryMin {
+		r.retryMax = max(defaultRetryMax, r.retryMin)
+	}
+}
+
+// stop ends the reload goroutine's work: a read in progress is cancelled,
+// a pause cut short and no new goroutine starts. Gateway.Shutdown calls
+// it, then waits for the goroutine with the connections'.
+func (r *reloader) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.init()
+	r.stopped = true
+	r.cancel()
+}
+
+// requestReload marks a read as pending and starts the reload goroutine
+// unless it runs; a running one takes the mark when its work is done.
+func (g *Gateway) requestReload() {
+	r := &g.policies.reload
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.init()
+	r.pending = true
+	g.startReloadLocked()
+}
+
+// startReloadLocked starts the reload goroutine when none runs and the
+// gateway is not shutting down. The caller holds r.mu; stop sets stopped
+// under it before Shutdown waits, so the wait group is never added to
+// once the wait began.
+func (g *Gateway) startReloadLocked() {
+	r := &g.policies.reload
+	if r.running || r.stopped {
+		return
+	}
+	r.running = true
+	g.wg.Add(1)
+	go g.reloadLoop()
+}
+
+// firstPolicySet returns the published set, waiting for the first read
+// when there is none yet (asking for it unless one is under way).
+func (g *Gateway) firstPolicySet(ctx context.Context) (*encodedSet, error) {
+	ps := &g.policies
+	if s := ps.current.Load(); s != nil {
+		return s, nil
+	}
+	r := &ps.reload
+	r.mu.Lock()
+	r.init()
+	if !r.published && !r.running {
+		r.pending = true
+		g.startReloadLocked()
+	}
+	first := r.first
+	r.mu.Unlock()
+	select {
+	case <-first:
+		return ps.current.Load(), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for the policy set: %w", ctx.Err())
+	}
+}
+
+// reloadLoop reads and sends the set while reads are pending, then ends.
+func (g *Gateway) reloadLoop() {
+	defer g.wg.Done()
+	r := &g.policies.reload
+	pause := r.retryMin
+	for {
+		r.mu.Lock()
+		if !r.pending || r.stopped {
+			r.running = false
+			r.idle.Broadcast()
+			r.mu.Unlock()
+			return
+		}
+		// The first read is awaited by welcomes; later ones wait for
+		// the changes that follow close behind.
+		settle := r.published && r.settle > 0
+		r.mu.Unlock()
+		if settle {
+			r.sleep(r.settle)
+			if r.ctx.Err() != nil {
+				continue // shutting down; the loop ends above
+			}
+		}
+		r.mu.Lock()
+		r.pending = false
+		r.mu.Unlock()
+
+		err := g.reloadAndSend()
+		if err == nil {
+			pause = r.retryMin
+			continue
+		}
+		if r.ctx.Err() != nil {
+			continue // shutting down; the loop ends above
+		}
+		// Agents keep the set they have, and new ones get the last one
+		// read, until a read succeeds.
+		g.cfg.Logger.Warn("read policy set for agents failed; retrying", "err", err, "retry_in", pause)
+		r.mu.Lock()
+		r.pending = true
+		r.mu.Unlock()
+		r.sleep(pause)
+		pause = min(2*pause, r.retryMax)
+	}
+}
+
+// sleep waits d, or less when the gateway shuts down.
+func (r *reloader) sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.ctx.Done():
+	}
+}
+
+// reloadAndSend reads the set, publishes it and queues it to every
+// connection that has not been sent it or a newer one.
+func (g *Gateway) reloadAndSend() error {
+	ps := &g.policies
+	r := &ps.reload
+	ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
+	defer cancel()
+	r.reads.Add(1)
+	start := time.Now()
+	s, err := g.encodePolicySet(ctx)
+	if err != nil {
+		return err
+	}
+	ps.current.Store(s)
+	r.mu.Lock()
+	first := !r.published
+	if first {
+		r.published = true
+		close(r.first)
+	}
+	r.mu.Unlock()
+	if first {
+		// No connection was welcomed before: they all waited for this.
+		g.cfg.Logger.Debug("policy set read for agents", "revision", s.revision, "duration", time.Since(start))
+		return nil
+	}
+	sent := g.broadcast(s)
+	g.cfg.Logger.Info("policy set sent to agents", "revision", s.revision, "agents", sent,
+		"duration", time.Since(start))
+	return nil
+}
+
+// broadcast queues s to every welcomed connection that was not sent it
+// or a newer revision, and returns how many it queued it to. Queueing
+// never waits: a connection whose queue is full is closed (conn.send),
+// so a slow agent delays no other. s is published before the
+// connections are listed (the welcome's ordering, policies.go).
+func (g *Gateway) broadcast(s *encodedSet) int {
+	g.mu.Lock()
+	conns := make([]*conn, 0, len(g.conns))
+	for _, c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	sent := 0
+	for _, c := range conns {
+		if c.offerPolicySet(s) {
+			sent++
+		}
+	}
+	return sent
+}
+
+// connPolicy is what a connection was sent of the policy set.
+type connPolicy struct {
+	mu       sync.Mutex
+	welcomed bool  // the welcome and the set of its time are queued
+	sent     int64 // the revision the agent holds or was last sent
+}
+
+// offerPolicySet queues s to c when c is welcomed and s is newer than
+// what c's agent holds or was sent, and reports whether it did. A
+// connection not yet welcomed reads the published set in welcome.
+func (c *conn) offerPolicySet(s *encodedSet) bool {
+	c.policy.mu.Lock()
+	defer c.policy.mu.Unlock()
+	if !c.policy.welcomed || s.revision <= c.policy.sent {
+		return false
+	}
+	c.policy.sent = s.revision
+	c.sendPolicySet(s)
+	return true
+}
+
+// sendPolicySet queues s, in place of a set still queued for c (outbox),
+// so that an agent that has not yet been written the set of one change
+// is sent only the latest.
+func (c *conn) sendPolicySet(s *encodedSet) {
+	c.enqueue(outItem{kind: outPolicySet, set: s})
+}
+
+// writePolicySet writes s as prepared for every connection: a set is
+// compressed once per revision, not once per agent.
+func (c *conn) writePolicySet(s *encodedSet) error {
+	c.ws.EnableWriteCompression(len(s.frame) >= compressAbove)
+	return c.ws.WritePreparedMessage(s.prepared)
+}
