@@ -79,19 +79,24 @@ func waitNotification(ctx context.Context, conn *pgx.Conn) (*pgconn.Notification
 }
 
 // TryLockNamed takes the session advisory lock named name if no other
+// session holds it (see tryAdvisoryLock).
+func (s *Store) TryLockNamed(ctx context.Context, name string) (release func(), ok bool, err error) {
+	return s.tryAdvisoryLock(ctx, lockKey(name), name)
+}
+
+// tryAdvisoryLock takes the session advisory lock key if no other
 // session holds it, on a pooled connection it keeps until release is
 // called. ok is false, with a nil release, when another session (another
 // replica) holds the lock. PostgreSQL frees the lock by itself when the
 // holder's connection ends, so a replica that dies hands the work on.
-func (s *Store) TryLockNamed(ctx context.Context, name string) (release func(), ok bool, err error) {
+func (s *Store) tryAdvisoryLock(ctx context.Context, key int64, what string) (release func(), ok bool, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("lock %s: %w", name, err)
+		return nil, false, fmt.Errorf("lock %s: %w", what, err)
 	}
-	key := lockKey(name)
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
 		conn.Release()
-		return nil, false, fmt.Errorf("lock %s: %w", name, err)
+		return nil, false, fmt.Errorf("lock %s: %w", what, err)
 	}
 	if !ok {
 		conn.Release()

@@ -236,25 +236,5 @@ func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
 // a session lock on a connection of its own, which PostgreSQL frees by
 // itself if the process dies.
 func (s *Store) TryLockRetention(ctx context.Context) (func(), bool, error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("retention lock: %w", err)
-	}
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, retentionLockKey).Scan(&ok); err != nil {
-		conn.Release()
-		return nil, false, fmt.Errorf("retention lock: %w", err)
-	}
-	if !ok {
-		conn.Release()
-		return nil, false, nil
-	}
-	return func() {
-		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, retentionLockKey); err != nil {
-			_ = conn.Conn().Close(uctx) // closing the session frees the lock
-		}
-		conn.Release()
-	}, true, nil
+	return s.tryAdvisoryLock(ctx, retentionLockKey, "retention")
 }
