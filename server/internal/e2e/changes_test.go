@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -146,7 +147,14 @@ func TestChangeHistory(t *testing.T) {
 }
 
 func changeHistory(t *testing.T, db string) {
-	s := startServer(t, db)
+	// The history below is dated 2025, older than the default retention
+	// of changes: keep it, or the retention run at start may drop it
+	// while the test reads it.
+	conf := filepath.Join(t.TempDir(), "steward.yaml")
+	if err := os.WriteFile(conf, []byte("retention:\n  changes: 0s\n  audit: 0s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, db, "--config", conf)
 	const uuid = "4c4c4544-0042-3510-8052-b4c04f4d4a32"
 	pkg := func(name, version string) inventory.Package {
 		return inventory.Package{Name: name, Version: version, Arch: "amd64", Source: inventory.SourceDpkg}
