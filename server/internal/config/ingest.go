@@ -14,6 +14,10 @@ type Ingest struct {
 	QueueMiB int `yaml:"queue_mib"`
 	// BatchMiB bounds the messages of one transaction.
 	BatchMiB int `yaml:"batch_mib"`
+	// CommitDelay is how long a batch writer that found no more queued
+	// messages waits for some before committing (group commit); 0
+	// commits at once.
+	CommitDelay time.Duration `yaml:"commit_delay"`
 	// CommitTimeout bounds one transaction; one that runs out counts as
 	// the database being unavailable.
 	CommitTimeout time.Duration `yaml:"commit_timeout"`
@@ -36,6 +40,7 @@ func DefaultIngest() Ingest {
 	return Ingest{
 		QueueMiB:        256,
 		BatchMiB:        16,
+		CommitDelay:     10 * time.Millisecond,
 		CommitTimeout:   30 * time.Second,
 		WindowMessages:  64,
 		WindowMiB:       16,
@@ -61,6 +66,9 @@ func (c Config) validateIngest() error {
 		if v.d < time.Second {
 			return fmt.Errorf("ingest.%s %v: must be at least 1s", v.key, v.d)
 		}
+	}
+	if in.CommitDelay < 0 || in.CommitDelay > time.Second {
+		return fmt.Errorf("ingest.commit_delay %v: must be between 0 and 1s", in.CommitDelay)
 	}
 	if in.BatchMiB > in.QueueMiB {
 		return fmt.Errorf("ingest.batch_mib %d: must not exceed queue_mib %d", in.BatchMiB, in.QueueMiB)

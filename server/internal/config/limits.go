@@ -16,6 +16,10 @@ type Limits struct {
 	// MaxUnauthenticatedPerIP caps one address's connections that have
 	// not authenticated yet; 0 derives it from MaxConnections.
 	MaxUnauthenticatedPerIP int `yaml:"max_unauthenticated_per_ip"`
+	// APIReserve is how many of MaxConnections agents' WebSockets may not
+	// take, kept for API and admin requests; 0 derives it from
+	// MaxConnections.
+	APIReserve int `yaml:"api_reserve"`
 	// FailedAuth is how many failed authentications one address may
 	// make; past it, its requests get 429 without their credential
 	// being looked at.
@@ -60,6 +64,13 @@ func (c Config) validateLimits() error {
 	if l.MaxConnections > 0 && l.MaxUnauthenticatedPerIP > l.MaxConnections {
 		return fmt.Errorf("limits.max_unauthenticated_per_ip %d: must not exceed limits.max_connections %d",
 			l.MaxUnauthenticatedPerIP, l.MaxConnections)
+	}
+	if l.APIReserve < 0 {
+		return fmt.Errorf("limits.api_reserve %d: must be 0 (derive from max_connections) or more", l.APIReserve)
+	}
+	if l.MaxConnections > 0 && l.APIReserve >= l.MaxConnections {
+		return fmt.Errorf("limits.api_reserve %d: must be below limits.max_connections %d, or agents get no connection",
+			l.APIReserve, l.MaxConnections)
 	}
 	for _, r := range []struct {
 		name string

@@ -106,11 +106,13 @@ func (c *conn) send(b []byte) {
 	c.enqueue(outItem{kind: outFrame, frame: b})
 }
 
-// sendAck queues the ack of seq. Acks have a queue bound of their own
-// (Config.AckQueue), far above what an agent keeps in flight, because
-// ingest acks a whole committed batch at once.
-func (c *conn) sendAck(seq uint64, resync bool) {
-	c.enqueue(outItem{kind: outAck, seq: seq, resync: resync})
+// sendAck queues the ack of seq; more says that other messages of the
+// connection are still in flight, so their acks may follow at once. Acks
+// have a queue bound of their own (Config.AckQueue), far above what an
+// agent keeps in flight, because ingest acks a whole committed batch at
+// once.
+func (c *conn) sendAck(seq uint64, resync, more bool) {
+	c.enqueue(outItem{kind: outAck, seq: seq, resync: resync, more: more})
 }
 
 func (c *conn) enqueue(it outItem) {
@@ -120,7 +122,7 @@ func (c *conn) enqueue(it outItem) {
 	ok, start := c.out.push(it, c.g.cfg.AckQueue)
 	if ok {
 		if start {
-			go c.writer(it.kind == outAck)
+			go c.writer(it.kind == outAck && it.more)
 		}
 		return
 	}
@@ -161,15 +163,7 @@ func (c *conn) serve() {
 	}
 	// The agent's last reported spool depth leaves the gauge with it.
 	defer c.health.end(c.g.cfg.Metrics)
-	defer func() {
-		if c.g.detach(c) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := c.g.cfg.Store.HostDisconnected(ctx, c.host.ID, time.Now().UTC()); err != nil {
-				log.Warn("record disconnection", "err", err)
-			}
-		}
-	}()
+	defer c.g.detach(c)
 	welcome, _ := wire.Encode(wire.TypeWelcome, 0, wire.Welcome{
 		ProtocolVersion:   wire.ProtocolVersion,
 		HostID:            c.host.ID,
@@ -306,7 +300,7 @@ func (c *conn) readLoop() error {
 			return nil
 		}
 		err = c.g.cfg.Ingest.Submit(c.ctx, msg, func(res store.Result, err error) {
-			win.release(size)
+			inFlight := win.release(size)
 			if err != nil {
 				c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
 				return
@@ -316,7 +310,7 @@ func (c *conn) readLoop() error {
 			if health != nil && !res.Duplicate {
 				c.health.applied(c.g.cfg.Metrics, health)
 			}
-			c.sendAck(seq, res.Resync)
+			c.sendAck(seq, res.Resync, inFlight > 0)
 		})
 		if err != nil {
 			win.release(size)

@@ -28,7 +28,7 @@ type Store interface {
 	EnrollHost(ctx context.Context, h store.NewHost) (int64, error)
 	HostByNodeKey(ctx context.Context, nodeKeyHash string) (store.Host, error)
 	HostConnected(ctx context.Context, id int64, info store.HelloInfo, at time.Time) error
-	HostDisconnected(ctx context.Context, id int64, at time.Time) error
+	HostsDisconnected(ctx context.Context, ds []store.Disconnect) error
 }
 
 // Submitter queues a data message for commit; ingest.Batcher is one.
@@ -67,6 +67,11 @@ type Config struct {
 	// Guard, when set, rate-limits enroll secrets and node keys and the
 	// failed attempts of each client address (package limits).
 	Guard *limits.Guard
+	// Agents, when set, caps the agent WebSocket connections, from the
+	// upgrade request to the socket's close: past it an agent is answered
+	// 503 with Retry-After, before its node key is looked up, and the
+	// rest of the server's connection cap stays for API requests.
+	Agents *limits.Share
 
 	// AckQueue bounds the acks waiting for one connection's writer
 	// (default DefaultAckQueue); past it the agent counts as not reading
@@ -76,8 +81,9 @@ type Config struct {
 	WriteWait time.Duration
 	// Window bounds each connection's messages in flight (window.go).
 	Window WindowConfig
-	// AckDelay is how long a connection's writer, woken by an ack, waits
-	// for more before it writes, so that acks leave together (default
+	// AckDelay is how long a connection's writer, woken by an ack while
+	// more of the connection's messages are in flight, waits for their
+	// acks before it writes, so that acks leave together (default
 	// DefaultAckDelay; negative: none).
 	AckDelay time.Duration
 }
@@ -134,16 +140,22 @@ type Gateway struct {
 
 	// writeErrors limits the warnings of failed writes to agents.
 	writeErrors rateLimitedLog
+	// agentsRefused limits the warnings of agents refused over
+	// Config.Agents.
+	agentsRefused rateLimitedLog
+	// disconnects records agents' disconnections in batches.
+	disconnects *disconnectRecorder
 }
 
 // New builds a Gateway.
 func New(cfg Config) *Gateway {
 	cfg.setDefaults()
 	return &Gateway{
-		cfg:     cfg,
-		results: &resultsCommitter{st: cfg.Policies, applied: cfg.ResultsApplied, max: max(cfg.ResultWriters, 1)},
-		conns:   make(map[int64]*conn),
-		live:    newLiveness(cfg.PingInterval, cfg.PongWait),
+		cfg:         cfg,
+		results:     &resultsCommitter{st: cfg.Policies, applied: cfg.ResultsApplied, max: max(cfg.ResultWriters, 1)},
+		conns:       make(map[int64]*conn),
+		live:        newLiveness(cfg.PingInterval, cfg.PongWait),
+		disconnects: newDisconnectRecorder(cfg.Store, cfg.Logger),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
 			// A read buffer of its own, smaller than the HTTP server's
@@ -176,7 +188,9 @@ func (g *Gateway) Connected() int {
 }
 
 // Shutdown tells every connected agent the server is stopping, closes the
-// connections and waits for their goroutines, or until ctx ends.
+// connections, waits for their goroutines and records their
+// disconnections, or until ctx ends. Disconnections not recorded by then
+// are tried once more and dropped.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.closed = true
@@ -193,10 +207,22 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	go func() { g.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
+		g.disconnects.stop()
 		return ctx.Err()
 	}
+	if err := g.disconnects.flush(ctx); err != nil {
+		g.disconnects.stop()
+		return fmt.Errorf("record disconnections: %w", err)
+	}
+	return nil
+}
+
+// FlushDisconnections records the agent disconnections waiting to be
+// written (they go in batches, a short delay after the first) and
+// returns once none waits, or when ctx ends.
+func (g *Gateway) FlushDisconnections(ctx context.Context) error {
+	return g.disconnects.flush(ctx)
 }
 
 type enrollRequest struct {
@@ -300,6 +326,16 @@ func (g *Gateway) unavailable(w http.ResponseWriter, op string, err error) {
 }
 
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !g.cfg.Agents.Take() {
+		g.agentsFull(w)
+		return
+	}
+	served := false
+	defer func() {
+		if !served {
+			g.cfg.Agents.Release()
+		}
+	}()
 	key, ok := bearer(r)
 	keyHash := ""
 	if ok {
@@ -359,10 +395,27 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	// grown stack), which an agent's connection would hold for its whole
 	// life.
 	c := newConn(g, ws, cork, host, r.RemoteAddr)
+	served = true
 	go func() {
 		defer g.wg.Done()
+		defer g.cfg.Agents.Release()
 		c.serve()
 	}()
+}
+
+// agentsFull refuses an agent connection over Config.Agents, telling the
+// agent when to come back (it spreads the wait itself) and closing the
+// HTTP connection, which would otherwise stay open idle and hold a place
+// under the server's connection cap.
+func (g *Gateway) agentsFull(w http.ResponseWriter) {
+	if g.cfg.Metrics != nil {
+		g.cfg.Metrics.HTTPRefused.WithLabelValues(limits.ReasonAgentCap).Inc()
+	}
+	g.agentsRefused.warn(g.cfg.Logger, "agent connection refused: agents hold their whole share of the connection cap",
+		"agents", g.cfg.Agents.Held(), "max_agents", g.cfg.Agents.Max())
+	w.Header().Set("Retry-After", fmt.Sprint(int(g.cfg.RetryAfter.Seconds())))
+	w.Header().Set("Connection", "close")
+	writeJSONError(w, http.StatusServiceUnavailable, "server holds as many agents as it takes, retry later")
 }
 
 // readBufferSize is the size of each connection's read buffer.
@@ -399,20 +452,22 @@ func (g *Gateway) attach(c *conn) {
 	}
 }
 
-// detach removes c if it is still host's live connection and reports
-// whether it was.
-func (g *Gateway) detach(c *conn) bool {
+// detach removes c if it is still host's live connection, and then
+// queues the host's disconnection: a connection replaced by a newer one
+// does not mark its host disconnected. The disconnection is queued before
+// the count drops, so whoever sees an agent gone from Connected finds its
+// disconnection recorded after FlushDisconnections.
+func (g *Gateway) detach(c *conn) {
 	g.mu.Lock()
-	cur := g.conns[c.host.ID] == c
-	if cur {
+	if g.conns[c.host.ID] == c {
 		delete(g.conns, c.host.ID)
+		g.disconnects.add(c.host.ID, time.Now().UTC())
 	}
 	n := len(g.conns)
 	g.mu.Unlock()
 	if g.cfg.Metrics != nil {
 		g.cfg.Metrics.AgentsConnected.Set(float64(n))
 	}
-	return cur
 }
 
 func bearer(r *http.Request) (string, bool) {

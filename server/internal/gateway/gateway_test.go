@@ -33,6 +33,8 @@ type fakeStore struct {
 	resyncAll bool
 	// enrollLabels holds the labels of each enrollment, in order.
 	enrollLabels []map[string]string
+	// disconnectCalls counts HostsDisconnected calls.
+	disconnectCalls int
 }
 
 var errDown = errors.New("connection refused")
@@ -88,10 +90,15 @@ func (f *fakeStore) HostConnected(_ context.Context, id int64, info store.HelloI
 	return nil
 }
 
-func (f *fakeStore) HostDisconnected(_ context.Context, id int64, at time.Time) error {
+func (f *fakeStore) HostsDisconnected(_ context.Context, ds []store.Disconnect) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.hosts[id].DisconnectedAt = at
+	f.disconnectCalls++
+	for _, d := range ds {
+		if h := f.hosts[d.HostID]; h != nil && d.At.After(h.DisconnectedAt) {
+			h.DisconnectedAt = d.At
+		}
+	}
 	return nil
 }
 

@@ -38,9 +38,13 @@ const (
 type outItem struct {
 	kind   outKind
 	resync bool
-	seq    uint64
-	frame  []byte
-	set    *encodedSet // outPolicySet
+	// more marks an ack with more of the connection's messages still
+	// waiting for their commit: a writer it starts waits
+	// Config.AckDelay for their acks, to send them in one write.
+	more  bool
+	seq   uint64
+	frame []byte
+	set   *encodedSet // outPolicySet
 }
 
 // outbox is a connection's send queue: frames, acks and pings in the order

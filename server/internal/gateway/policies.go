@@ -189,7 +189,7 @@ func (c *conn) applyResults(seq uint64, r *wire.Results) error {
 	if err != nil {
 		return err
 	}
-	c.sendAck(seq, false)
+	c.sendAck(seq, false, false)
 	return nil
 }
 

@@ -58,13 +58,15 @@ type window struct {
 	mu    sync.Mutex
 	msgs  int
 	bytes int64
-	// freed is closed, and replaced, whenever room is given back.
-	freed chan struct{}
+	// freed is closed, and replaced, when room is given back while the
+	// reader waits for it (waiting); nil when nobody waits.
+	freed   chan struct{}
+	waiting bool
 }
 
 func newWindow(cfg WindowConfig) *window {
 	cfg.setDefaults()
-	return &window{cfg: cfg, freed: make(chan struct{})}
+	return &window{cfg: cfg}
 }
 
 // acquire takes room for a message of n bytes, waiting while the window
@@ -80,7 +82,11 @@ func (w *window) acquire(ctx context.Context, n int64) error {
 			w.mu.Unlock()
 			return nil
 		}
+		if w.freed == nil {
+			w.freed = make(chan struct{})
+		}
 		freed := w.freed
+		w.waiting = true
 		w.mu.Unlock()
 		if expired == nil {
 			t := time.NewTimer(w.cfg.Wait)
@@ -97,14 +103,18 @@ func (w *window) acquire(ctx context.Context, n int64) error {
 	}
 }
 
-// release gives back the room of one message of n bytes.
-func (w *window) release(n int64) {
+// release gives back the room of one message of n bytes and returns how
+// many messages are still in flight.
+func (w *window) release(n int64) int {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.msgs--
 	w.bytes -= n
-	close(w.freed)
-	w.freed = make(chan struct{})
-	w.mu.Unlock()
+	if w.waiting {
+		close(w.freed)
+		w.freed, w.waiting = nil, false
+	}
+	return w.msgs
 }
 
 // windowStuck ends the connection of an agent whose window stayed full:

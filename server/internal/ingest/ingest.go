@@ -48,6 +48,13 @@ type Config struct {
 	// yet committed or failed (default DefaultMaxQueuedBytes); Submit
 	// waits for room, which pushes back on the agents' connections.
 	MaxQueuedBytes int64
+	// CommitDelay is how long a writer that has emptied its queue waits
+	// for more messages before committing a batch that is not full
+	// (group commit). Under load queues never empty and it costs
+	// nothing; a lightly loaded server commits a few messages per
+	// transaction instead of one, for at most this much more latency.
+	// Zero commits at once.
+	CommitDelay time.Duration
 	// CommitTimeout bounds one transaction (default 30 s). A transaction
 	// that runs out of it counts as the database being unavailable.
 	CommitTimeout time.Duration
@@ -82,8 +89,8 @@ type item struct {
 // Batcher collects messages from all connections and commits them in
 // batches. It batches naturally: a writer takes everything queued (up to
 // MaxBatch and MaxBatchBytes) while the previous transaction was
-// committing, so batches grow with load and a lone message is committed
-// at once.
+// committing, so batches grow with load; with CommitDelay it then waits
+// that long for more, so a trickle of heartbeats shares transactions.
 type Batcher struct {
 	sink   Sink
 	cfg    Config
@@ -117,7 +124,7 @@ func New(sink Sink, cfg Config) *Batcher {
 		cfg.Writers = 1
 	}
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 512
+		cfg.MaxBatch = 2048
 	}
 	if cfg.MaxBatchBytes <= 0 {
 		cfg.MaxBatchBytes = DefaultMaxBatchBytes
@@ -262,6 +269,9 @@ func (b *Batcher) write(q chan item) {
 	// previous batch's bytes.
 	var next item
 	haveNext := false
+	delay := time.NewTimer(time.Hour)
+	delay.Stop()
+	defer delay.Stop()
 	for {
 		if !haveNext {
 			it, ok := <-q
@@ -273,22 +283,43 @@ func (b *Batcher) write(q chan item) {
 		batch = append(batch[:0], next)
 		size := next.bytes
 		haveNext, next = false, item{}
+		var expired <-chan time.Time // nil until the queue first runs dry
 	fill:
 		for len(batch) < b.cfg.MaxBatch && size < b.cfg.MaxBatchBytes {
+			var (
+				it item
+				ok bool
+			)
 			select {
-			case it, ok := <-q:
-				if !ok {
-					break fill
-				}
-				if size+it.bytes > b.cfg.MaxBatchBytes {
-					next, haveNext = it, true
-					break fill
-				}
-				batch = append(batch, it)
-				size += it.bytes
+			case it, ok = <-q:
 			default:
+				if b.cfg.CommitDelay <= 0 || b.stoppingNow() {
+					break fill
+				}
+				if expired == nil {
+					delay.Reset(b.cfg.CommitDelay)
+					expired = delay.C
+				}
+				select {
+				case it, ok = <-q:
+				case <-expired:
+					break fill
+				case <-b.stopping:
+					break fill
+				}
+			}
+			if !ok {
 				break fill
 			}
+			if size+it.bytes > b.cfg.MaxBatchBytes {
+				next, haveNext = it, true
+				break fill
+			}
+			batch = append(batch, it)
+			size += it.bytes
+		}
+		if expired != nil {
+			delay.Stop()
 		}
 		msgs = msgs[:0]
 		for _, it := range batch {

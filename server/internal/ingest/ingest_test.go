@@ -264,3 +264,54 @@ func TestLastFailure(t *testing.T) {
 		t.Errorf("LastFailure() = %v, want after %v", last, before)
 	}
 }
+
+// With a commit delay, messages that arrive one at a time share a
+// transaction: a writer whose queue ran dry waits for more instead of
+// committing one message. A full batch does not wait.
+func TestCommitDelayGroupsATrickle(t *testing.T) {
+	sink := &recordingSink{}
+	b := New(sink, Config{Writers: 1, MaxBatch: 3, CommitDelay: time.Hour})
+	defer b.Stop()
+	var wg sync.WaitGroup
+	for seq := uint64(1); seq <= 3; seq++ {
+		wg.Add(1)
+		err := b.Submit(context.Background(), store.Message{HostID: 1, Seq: seq, Received: time.Now()},
+			func(_ store.Result, err error) {
+				defer wg.Done()
+				if err != nil {
+					t.Errorf("seq %d: %v", seq, err)
+				}
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The hour's delay ends early only because the batch is full.
+	wg.Wait()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.batches) != 1 || len(sink.batches[0]) != 3 {
+		t.Fatalf("batches %v, want one of 3 messages", sink.batches)
+	}
+}
+
+// Stopping ends a writer's wait for more messages: what it holds is
+// committed, not held for the rest of the delay.
+func TestCommitDelayEndsOnStop(t *testing.T) {
+	sink := &recordingSink{}
+	b := New(sink, Config{Writers: 1, MaxBatch: 10, CommitDelay: time.Hour})
+	committed := make(chan error, 1)
+	if err := b.Submit(context.Background(), store.Message{HostID: 1, Seq: 1, Received: time.Now()},
+		func(_ store.Result, err error) { committed <- err }); err != nil {
+		t.Fatal(err)
+	}
+	b.Stop()
+	if err := <-committed; err != nil {
+		t.Fatalf("message held by a waiting writer: %v", err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.batches) != 1 {
+		t.Fatalf("batches %v, want the one message committed", sink.batches)
+	}
+}

@@ -22,6 +22,12 @@ const (
 	// of 200 handshakes in flight from one address, and far more than
 	// any single host needs.
 	maxUnauthPerIP = 1024
+	// minAPIReserve and maxAPIReserve bound the connections under the cap
+	// kept from agents for API and admin requests: a hundredth of the cap
+	// within these bounds. A few dozen cover every administrator and
+	// script at once; agents need the rest.
+	minAPIReserve = 16
+	maxAPIReserve = 256
 )
 
 // MaxConnsFor returns the default connection cap for an open files soft
@@ -43,4 +49,18 @@ func MaxConnsFor(soft uint64) int {
 // at most 1024.
 func MaxUnauthPerIPFor(maxConns int) int {
 	return min(max(maxConns/4, 1), maxUnauthPerIP)
+}
+
+// APIReserveFor returns the default number of connections under a cap of
+// maxConns that agents' WebSockets may not take, so that API requests
+// still get in when agents fill their share: a hundredth of the cap, at
+// least 16 and at most 256, and never more than half the cap.
+func APIReserveFor(maxConns int) int {
+	return min(max(maxConns/100, minAPIReserve), maxAPIReserve, maxConns/2)
+}
+
+// MaxAgentsFor returns the agent connections allowed under a cap of
+// maxConns with reserve kept for the API: the rest, at least 1.
+func MaxAgentsFor(maxConns, reserve int) int {
+	return max(maxConns-reserve, 1)
 }

@@ -45,10 +45,11 @@ const (
 	ReasonIPCap          = "ip_cap"          // one address's unauthenticated connections
 	ReasonRateIP         = "rate_ip"         // one address's failed authentications
 	ReasonRateCredential = "rate_credential" // one credential's requests
+	ReasonAgentCap       = "agent_cap"       // agents' share of the connection cap
 )
 
 // Reasons lists every refusal reason.
-var Reasons = []string{ReasonConnCap, ReasonIPCap, ReasonRateIP, ReasonRateCredential}
+var Reasons = []string{ReasonConnCap, ReasonIPCap, ReasonRateIP, ReasonRateCredential, ReasonAgentCap}
 
 // Defaults of the rate limits. See docs/api.md, "Connection limits".
 var (

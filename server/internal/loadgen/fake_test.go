@@ -91,10 +91,12 @@ func (f *fakeStore) HostConnected(_ context.Context, id int64, info store.HelloI
 	return nil
 }
 
-func (f *fakeStore) HostDisconnected(_ context.Context, id int64, at time.Time) error {
+func (f *fakeStore) HostsDisconnected(_ context.Context, ds []store.Disconnect) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.hosts[id].DisconnectedAt = at
+	for _, d := range ds {
+		f.hosts[d.HostID].DisconnectedAt = d.At
+	}
 	return nil
 }
 
@@ -238,6 +240,11 @@ func (ts *testServer) waitIdle(t *testing.T) {
 			t.Fatalf("gateway still has %d connections after the run ended", ts.gw.Connected())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// Disconnections are recorded in batches, a moment after the last
+	// connection went.
+	if err := ts.gw.FlushDisconnections(t.Context()); err != nil {
+		t.Fatalf("record disconnections: %v", err)
 	}
 }
 

@@ -1,8 +1,10 @@
 package loadgen
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,6 +24,30 @@ type policySetIDs struct {
 }
 
 // decodePolicySet reads a policy_set payload's revision and policy ids.
+// policySetPrefix starts every policy_set frame the server sends: Go
+// encodes the envelope's and the set's fields in declaration order.
+const policySetPrefix = `{"type":"policy_set","payload":{"revision":`
+
+// policySetRevision reads the revision of a policy_set frame from its
+// first bytes, without decoding the policies. ok is false for any other
+// frame, and for a policy set framed any other way, which the caller then
+// decodes in full.
+func policySetRevision(frame []byte) (revision uint64, ok bool) {
+	rest, found := bytes.CutPrefix(frame, []byte(policySetPrefix))
+	if !found {
+		return 0, false
+	}
+	end := bytes.IndexByte(rest, ',')
+	if end < 0 {
+		return 0, false
+	}
+	rev, err := strconv.ParseUint(string(rest[:end]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return rev, true
+}
+
 func decodePolicySet(env wire.Envelope) (policySetIDs, error) {
 	var set struct {
 		Revision uint64 `json:"revision"`

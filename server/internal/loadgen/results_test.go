@@ -1,13 +1,17 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/policy"
+	"github.com/steward-project/steward/shared/wire"
 )
 
 // TestResultsSentOnPolicySet pushes two policy sets to a connected fleet:
@@ -122,5 +126,55 @@ func TestResultsFor(t *testing.T) {
 	}
 	if msg := resultsFor(policySetIDs{Revision: 8}, policy.StatusPass, nil, now); len(msg.Results) != 0 || len(msg.Removed) != 0 {
 		t.Errorf("empty set, nothing reported: %+v", msg)
+	}
+}
+
+// The cheap revision read agrees with a full decode on every policy set
+// frame of the protocol's golden files, and leaves every other frame to
+// the full decode.
+func TestPolicySetRevisionMatchesDecode(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "wire", "testdata")
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("golden frames under %s: %v (found %d)", dir, err, len(files))
+	}
+	sets := 0
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frame := bytes.TrimSpace(raw)
+		env, err := wire.Decode(frame)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		rev, ok := policySetRevision(frame)
+		if env.Type != wire.TypePolicySet {
+			if ok {
+				t.Errorf("%s (%s): read as a policy set of revision %d", f, env.Type, rev)
+			}
+			continue
+		}
+		sets++
+		set, err := decodePolicySet(env)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if !ok || rev != set.Revision {
+			t.Errorf("%s: cheap read gave %d, %v; decode gave %d", f, rev, ok, set.Revision)
+		}
+	}
+	if sets < 3 {
+		t.Errorf("only %d policy set frames among the golden files", sets)
+	}
+	for _, frame := range []string{
+		`{"type":"policy_set", "payload":{"revision":3,"policies":[]}}`,
+		`{"type":"policy_set","payload":{"revision":-1,"policies":[]}}`,
+		`{"type":"policy_set","payload":{"revision":4`,
+	} {
+		if rev, ok := policySetRevision([]byte(frame)); ok {
+			t.Errorf("%s: read revision %d instead of leaving it to the decoder", frame, rev)
+		}
 	}
 }

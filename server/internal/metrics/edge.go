@@ -10,7 +10,7 @@ import (
 func (m *Metrics) registerEdge() {
 	m.HTTPRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "steward_http_refused_total",
-		Help: "Connections and requests refused at the HTTP edge, by reason: conn_cap and ip_cap (503 at accept), rate_ip and rate_credential (429).",
+		Help: "Connections and requests refused at the HTTP edge, by reason: conn_cap and ip_cap (503 at accept), agent_cap (503 to an agent over its share of the cap), rate_ip and rate_credential (429).",
 	}, []string{"reason"})
 	m.HTTPConnections = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "steward_http_connections",

@@ -14,7 +14,10 @@ import (
 // edge holds the server's connection caps and authentication rate
 // limits (package limits), built from the limits: section.
 type edge struct {
-	guard    *limits.Guard
+	guard *limits.Guard
+	// agents is agents' share of the connection cap: the gateway refuses
+	// agents past it, so that API requests still find room.
+	agents   *limits.Share
 	lcfg     limits.ListenerConfig
 	stopped  chan struct{}
 	stopFunc context.CancelFunc
@@ -37,6 +40,15 @@ func newEdge(cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*edge, er
 	if perIP == 0 {
 		perIP = limits.MaxUnauthPerIPFor(maxConns)
 	}
+	reserve := l.APIReserve
+	if reserve == 0 {
+		reserve = limits.APIReserveFor(maxConns)
+	}
+	if reserve >= maxConns {
+		log.Warn("limits.api_reserve is not below the connection cap: agents get a single connection",
+			"api_reserve", reserve, "max_connections", maxConns)
+	}
+	maxAgents := limits.MaxAgentsFor(maxConns, reserve)
 	if openFiles > 0 && uint64(maxConns) >= openFiles {
 		log.Warn("limits.max_connections is not below the open files limit: the server can run out of file descriptors before it refuses connections",
 			"max_connections", maxConns, "open_files_limit", openFiles)
@@ -66,9 +78,10 @@ func newEdge(cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*edge, er
 				unauthed.Set(float64(u))
 			},
 		},
+		agents:  limits.NewShare(maxAgents),
 		stopped: make(chan struct{}),
 	}
-	log.Info("connection limits", "max_connections", maxConns, "max_unauthenticated_per_ip", perIP,
+	log.Info("connection limits", "max_connections", maxConns, "max_agents", maxAgents, "max_unauthenticated_per_ip", perIP,
 		"open_files_limit", openFiles, "trusted_proxies", len(trusted))
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stopFunc = cancel

@@ -145,6 +145,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		MaxQueuedBytes: int64(cfg.Ingest.QueueMiB) << 20,
 		MaxBatchBytes:  int64(cfg.Ingest.BatchMiB) << 20,
 		CommitTimeout:  cfg.Ingest.CommitTimeout,
+		CommitDelay:    cfg.Ingest.CommitDelay,
 		Probe:          st.Ping,
 		Committed: func(msgs []store.Message, results []store.Result) {
 			evaluator.Committed(msgs, results)
@@ -160,6 +161,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Logger:            log,
 		Metrics:           m,
 		Guard:             edge.guard,
+		Agents:            edge.agents,
 		InventoryInterval: cfg.Agent.InventoryInterval,
 		HeartbeatInterval: cfg.Agent.HeartbeatInterval,
 		AckDelay:          cfg.Agent.AckDelay,

@@ -72,6 +72,12 @@ type HelloInfo struct {
 	AgentVersion string
 }
 
+// Disconnect is the end of one agent connection, for HostsDisconnected.
+type Disconnect struct {
+	HostID int64
+	At     time.Time
+}
+
 // HostPage selects one page of hosts ordered by (hostname, id).
 type HostPage struct {
 	AfterHostname string
@@ -92,7 +98,11 @@ type Hosts interface {
 	// for a retired host's.
 	HostByNodeKey(ctx context.Context, nodeKeyHash string) (Host, error)
 	HostConnected(ctx context.Context, id int64, info HelloInfo, at time.Time) error
-	HostDisconnected(ctx context.Context, id int64, at time.Time) error
+	// HostsDisconnected records when agents' connections ended, all of
+	// them in one statement. A host keeps the latest time it was given:
+	// an older one, or an earlier one for the same host in ds, does not
+	// replace it. A host id that does not exist (any more) is skipped.
+	HostsDisconnected(ctx context.Context, ds []Disconnect) error
 	// GetHost returns ErrNotFound for an unknown id.
 	GetHost(ctx context.Context, id int64) (Host, error)
 	ListHosts(ctx context.Context, p HostPage) ([]Host, error)

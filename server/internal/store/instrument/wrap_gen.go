@@ -27,10 +27,10 @@ func (w *wrapper) HostConnected(ctx context.Context, id int64, info store.HelloI
 	return w.inner.HostConnected(ctx, id, info, at)
 }
 
-// HostDisconnected times store.Store.HostDisconnected.
-func (w *wrapper) HostDisconnected(ctx context.Context, id int64, at time.Time) (err error) {
-	defer w.observe(ctx, "HostDisconnected", time.Now(), &err)
-	return w.inner.HostDisconnected(ctx, id, at)
+// HostsDisconnected times store.Store.HostsDisconnected.
+func (w *wrapper) HostsDisconnected(ctx context.Context, ds []store.Disconnect) (err error) {
+	defer w.observe(ctx, "HostsDisconnected", time.Now(), &err)
+	return w.inner.HostsDisconnected(ctx, ds)
 }
 
 // GetHost times store.Store.GetHost.

@@ -4,109 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/steward-project/steward/server/internal/changes"
 	"github.com/steward-project/steward/server/internal/store"
-	"github.com/steward-project/steward/shared/inventory"
-	"github.com/steward-project/steward/shared/wire"
+	"github.com/steward-project/steward/server/internal/store/ingestplan"
 )
-
-// pending collects the changes one inventory message brings. Software
-// changes are known only once the batch's link statements have answered,
-// so they are filled in then, at the place the software section had.
-type pending struct {
-	msg       int // index of the message in the batch
-	hostID    int64
-	seq       uint64
-	firstSeen time.Time
-	changes   []changes.Change
-	software  *softwareTrack
-	swAt      int // index in changes where software's belong
-}
-
-// softwareTrack is what the link statements report for one software
-// section: the packages unlinked and linked, and the whole new list.
-type softwareTrack struct {
-	removed, added []changes.Package
-	after          []softwareKey
-}
-
-// newPending dates changes by when the agent collected the inventory, the
-// closest the server knows to when they happened; an agent that spooled
-// for a day still dates them right. Without a collection time, the
-// message's receipt.
-func newPending(m store.Message) *pending {
-	at := m.Inventory.CollectedAt
-	if at.IsZero() {
-		at = m.Received
-	}
-	return &pending{hostID: m.HostID, seq: m.Seq, firstSeen: at}
-}
-
-func (p *pending) add(cs ...changes.Change) { p.changes = append(p.changes, cs...) }
-
-func (p *pending) trackSoftware() *softwareTrack {
-	p.software, p.swAt = &softwareTrack{}, len(p.changes)
-	return p.software
-}
-
-// all returns the message's changes with the software ones in place.
-func (p *pending) all() []changes.Change {
-	t := p.software
-	if t == nil || len(t.removed)+len(t.added) == 0 {
-		return p.changes
-	}
-	after := make([]changes.Package, len(t.after))
-	for i, k := range t.after {
-		after[i] = changes.Package{Name: k.name, Version: k.version, Arch: k.arch, Source: k.source}
-	}
-	return slices.Insert(slices.Clone(p.changes), p.swAt, changes.Software(t.removed, t.added, after)...)
-}
-
-// changeRows is every change of a batch as parallel arrays, so that one
-// statement records them all.
-type changeRows struct {
-	hosts                       []int64
-	kinds, subjects, olds, news []string
-	details                     []*string
-	seen                        []time.Time
-	seqs                        []int64
-}
-
-// changeRows gathers the batch's changes and counts each message's by
-// kind in its result.
-func (p *planner) changeRows(results []store.Result) *changeRows {
-	r := &changeRows{}
-	for _, pd := range p.pending {
-		for _, c := range pd.all() {
-			res := &results[pd.msg]
-			if res.Changes == nil {
-				res.Changes = map[string]int{}
-			}
-			res.Changes[c.Kind]++
-			var d *string
-			if len(c.Details) > 0 {
-				s := string(c.Details)
-				d = &s
-			}
-			r.hosts = append(r.hosts, pd.hostID)
-			r.kinds = append(r.kinds, c.Kind)
-			r.subjects = append(r.subjects, clean(c.Subject))
-			r.olds = append(r.olds, clean(c.Old))
-			r.news = append(r.news, clean(c.New))
-			r.details = append(r.details, d)
-			r.seen = append(r.seen, pd.firstSeen)
-			r.seqs = append(r.seqs, int64(pd.seq))
-		}
-	}
-	return r
-}
 
 // recordChangesSQL inserts a batch's changes in array order, so ids follow
 // the order the messages and sections came in.
@@ -116,53 +22,37 @@ const recordChangesSQL = `INSERT INTO host_changes (host_id, kind, subject, old_
 		WITH ORDINALITY AS u(host_id, kind, subject, old_value, new_value, details, first_seen, seq, n)
 	ORDER BY u.n`
 
-func (r *changeRows) queue(b *pgx.Batch) {
-	if len(r.hosts) == 0 {
+// queueChanges adds one statement recording every change of the batch,
+// passed as parallel arrays.
+func queueChanges(b *pgx.Batch, rows []ingestplan.ChangeRow) {
+	n := len(rows)
+	if n == 0 {
 		return
 	}
-	b.Queue(recordChangesSQL, r.hosts, r.kinds, r.subjects, r.olds, r.news, r.details, r.seen, r.seqs)
-}
-
-// sectionKey names one host's section.
-type sectionKey struct {
-	host int64
-	name string
-}
-
-// queueOldData reads, with the hosts' state, the stored data of every
-// section the batch may change, so changes are computed in Go without
-// another round trip. A section carried with one hash is read only when
-// the stored hash differs; carried with several (two messages of one
-// host), always. Software is left out: its changes come from its links.
-func queueOldData(b *pgx.Batch, msgs []store.Message, hosts map[int64]*hostState) {
-	carried := map[sectionKey]*string{} // nil: several hashes
-	var order []sectionKey
-	for _, m := range msgs {
-		if m.Type != wire.TypeInventory {
-			continue
-		}
-		for _, sec := range m.Inventory.Sections {
-			if sec.Name == inventory.SectionSoftware {
-				continue
-			}
-			k := sectionKey{m.HostID, sec.Name}
-			prev, seen := carried[k]
-			switch {
-			case !seen:
-				h := sec.Hash
-				carried[k] = &h
-				order = append(order, k)
-			case prev != nil && *prev != sec.Hash:
-				carried[k] = nil
-			}
-		}
+	var (
+		hosts, seqs                 = make([]int64, n), make([]int64, n)
+		kinds, subjects, olds, news = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		details                     = make([]*string, n)
+		seen                        = make([]time.Time, n)
+	)
+	for i, c := range rows {
+		hosts[i], seqs[i] = c.HostID, int64(c.Seq)
+		kinds[i], subjects[i], olds[i], news[i] = c.Kind, c.Subject, c.Old, c.New
+		details[i], seen[i] = c.Details, c.FirstSeen
 	}
-	if len(order) == 0 {
+	b.Queue(recordChangesSQL, hosts, kinds, subjects, olds, news, details, seen, seqs)
+}
+
+// queueOldData reads, with the hosts' state, the stored data of the
+// sections refs names (see ingestplan.OldData), so changes are computed
+// in Go without another round trip.
+func queueOldData(b *pgx.Batch, refs []ingestplan.SectionRef, hosts map[int64]*ingestplan.Host) {
+	if len(refs) == 0 {
 		return
 	}
-	ids, names, sums := make([]int64, len(order)), make([]string, len(order)), make([]*string, len(order))
-	for i, k := range order {
-		ids[i], names[i], sums[i] = k.host, k.name, carried[k]
+	ids, names, sums := make([]int64, len(refs)), make([]string, len(refs)), make([]*string, len(refs))
+	for i, r := range refs {
+		ids[i], names[i], sums[i] = r.HostID, r.Name, r.Hash
 	}
 	b.Queue(`SELECT s.host_id, s.name, s.data::text
 		FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(host_id, name, hash)
@@ -173,8 +63,8 @@ func queueOldData(b *pgx.Batch, msgs []store.Message, hosts map[int64]*hostState
 			name, data string
 		)
 		_, err := pgx.ForEachRow(rows, []any{&id, &name, &data}, func() error {
-			if h := hosts[id]; h != nil && h.data != nil {
-				h.data[name] = data
+			if h := hosts[id]; h != nil && h.Data != nil {
+				h.Data[name] = data
 			}
 			return nil
 		})

@@ -197,10 +197,24 @@ func (s *Store) HostConnected(ctx context.Context, id int64, info store.HelloInf
 	return nil
 }
 
-// HostDisconnected records when the agent's connection ended.
-func (s *Store) HostDisconnected(ctx context.Context, id int64, at time.Time) error {
-	if err := s.updateHost(ctx, `UPDATE hosts SET disconnected_at = $2 WHERE id = $1`, id, nullTime(at)); err != nil {
-		return fmt.Errorf("host %d disconnected: %w", id, err)
+// HostsDisconnected records when agents' connections ended in one
+// statement. Several ends of one host fold into the latest first: an
+// UPDATE ... FROM that matches a row twice applies one match, no matter
+// which.
+func (s *Store) HostsDisconnected(ctx context.Context, ds []store.Disconnect) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(ds))
+	ats := make([]time.Time, len(ds))
+	for i, d := range ds {
+		ids[i], ats[i] = d.HostID, d.At
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE hosts h SET disconnected_at = u.at
+		FROM (SELECT id, max(at) AS at FROM unnest($1::bigint[], $2::timestamptz[]) AS d(id, at) GROUP BY id) u
+		WHERE h.id = u.id AND (h.disconnected_at IS NULL OR h.disconnected_at < u.at)`, ids, ats)
+	if err != nil {
+		return fmt.Errorf("%d hosts disconnected: %w", len(ds), err)
 	}
 	return nil
 }

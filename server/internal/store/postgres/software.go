@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,34 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/steward-project/steward/server/internal/store"
-	"github.com/steward-project/steward/shared/inventory"
 )
-
-// softwareKey identifies one catalog row.
-type softwareKey struct {
-	name, version, arch, source string
-}
-
-// decodeSoftware returns the distinct packages of a software section, each
-// with the publisher first reported for it. Packages without a name carry
-// nothing to search for and are left out.
-func decodeSoftware(data []byte) (map[softwareKey]string, error) {
-	var sw inventory.Software
-	if err := json.Unmarshal(data, &sw); err != nil {
-		return nil, fmt.Errorf("decode software section: %w", err)
-	}
-	want := make(map[softwareKey]string, len(sw.Packages))
-	for _, p := range sw.Packages {
-		k := softwareKey{clean(p.Name), clean(p.Version), clean(p.Arch), clean(p.Source)}
-		if k.name == "" {
-			continue
-		}
-		if _, dup := want[k]; !dup {
-			want[k] = clean(p.Publisher)
-		}
-	}
-	return want, nil
-}
 
 // Software search runs in two steps. The catalog rows of a name come from
 // an index (the (name, version, ...) unique index for exact names, the

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -9,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/steward-project/steward/server/internal/changes"
+	"github.com/steward-project/steward/server/internal/store/ingestplan"
 )
 
 // A batch's software sections are written set-based, whatever the number
@@ -78,63 +78,48 @@ const (
 		FROM linked l JOIN software s ON s.id = l.software_id`
 )
 
-// softwareRound is the software sections of a batch applied together.
+// softwareRound is the software sets of a batch applied together.
 type softwareRound struct {
 	hosts       []int64
-	tracks      map[int64]*softwareTrack // hosts whose changes are recorded
-	trackedRows int                      // rows staged for tracked hosts
-	baseRows    int                      // rows staged for the others
+	tracks      map[int64]*ingestplan.SoftwareSet // sets whose difference is reported
+	trackedRows int                               // rows staged for tracked sets
+	baseRows    int                               // rows staged for the others
 }
 
-// softwareWrites gathers a batch's software sections.
+// softwareWrites gathers a batch's software sets.
 type softwareWrites struct {
 	rounds []*softwareRound
-	next   map[int64]int          // each host's next round
-	rows   [][]any                // software_stage rows
-	pubs   map[softwareKey]string // catalog keys, with the first publisher seen
-	order  []softwareKey          // catalog keys in first-seen order
+	next   map[int64]int              // each host's next round
+	rows   [][]any                    // software_stage rows
+	pubs   map[changes.Package]string // catalog keys, with the first publisher seen
+	order  []changes.Package          // catalog keys in first-seen order
 }
 
-// compareKeys orders keys as the catalog's unique index does: its
-// columns are "C" collation, which compares bytes as Go does.
-func compareKeys(a, b softwareKey) int {
-	return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.version, b.version),
-		cmp.Compare(a.arch, b.arch), cmp.Compare(a.source, b.source))
-}
-
-// software plans making the host's links equal want. With track, the link
-// statements also report which packages went and came.
-func (p *planner) software(hostID int64, want map[softwareKey]string, track *softwareTrack) {
-	w := &p.sw
+// add plans making the host's links equal set.Packages. A tracked set's
+// link statements also report which packages went and came.
+func (w *softwareWrites) add(set *ingestplan.SoftwareSet) {
 	if w.next == nil {
-		w.next, w.pubs = map[int64]int{}, map[softwareKey]string{}
+		w.next, w.pubs = map[int64]int{}, map[changes.Package]string{}
 	}
+	hostID := set.HostID
 	r := w.next[hostID]
 	w.next[hostID] = r + 1
 	if r == len(w.rounds) {
-		w.rounds = append(w.rounds, &softwareRound{tracks: map[int64]*softwareTrack{}})
+		w.rounds = append(w.rounds, &softwareRound{tracks: map[int64]*ingestplan.SoftwareSet{}})
 	}
 	round := w.rounds[r]
 	round.hosts = append(round.hosts, hostID)
-	keys := slices.SortedFunc(func(yield func(softwareKey) bool) {
-		for k := range want {
-			if !yield(k) {
-				return
-			}
-		}
-	}, compareKeys)
-	if track != nil {
-		track.after = keys
-		round.tracks[hostID] = track
-		round.trackedRows += len(keys)
+	if set.Track {
+		round.tracks[hostID] = set
+		round.trackedRows += len(set.Packages)
 	} else {
-		round.baseRows += len(keys)
+		round.baseRows += len(set.Packages)
 	}
-	for _, k := range keys {
-		w.rows = append(w.rows, []any{hostID, int32(r), track != nil, k.name, k.version, k.arch, k.source})
-		if _, ok := w.pubs[k]; !ok {
-			w.pubs[k] = want[k]
-			w.order = append(w.order, k)
+	for _, p := range set.Packages {
+		w.rows = append(w.rows, []any{hostID, int32(r), set.Track, p.Name, p.Version, p.Arch, p.Source})
+		if _, ok := w.pubs[p.Package]; !ok {
+			w.pubs[p.Package] = p.Publisher
+			w.order = append(w.order, p.Package)
 		}
 	}
 }
@@ -156,12 +141,14 @@ func (w *softwareWrites) stage(ctx context.Context, tx pgx.Tx) error {
 // noting every host_count change in deltas.
 func (w *softwareWrites) queue(b *pgx.Batch, deltas map[int64]int64) {
 	if len(w.order) > 0 {
-		keys := slices.SortedFunc(slices.Values(w.order), compareKeys)
+		// The catalog's key columns are "C" collation, which orders as
+		// ComparePackages does.
+		keys := slices.SortedFunc(slices.Values(w.order), ingestplan.ComparePackages)
 		n := len(keys)
 		names, versions, arches, sources, pubs :=
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		for i, k := range keys {
-			names[i], versions[i], arches[i], sources[i], pubs[i] = k.name, k.version, k.arch, k.source, w.pubs[k]
+			names[i], versions[i], arches[i], sources[i], pubs[i] = k.Name, k.Version, k.Arch, k.Source, w.pubs[k]
 		}
 		b.Queue(addCatalogSQL, names, versions, arches, sources, pubs)
 	}
@@ -184,7 +171,7 @@ func (w *softwareWrites) queue(b *pgx.Batch, deltas map[int64]int64) {
 }
 
 // keyed reads (host, catalog id, package) rows, counting each in deltas
-// and adding the package to its host's track, if it has one.
+// and adding the package to its host's set, if that is tracked.
 func keyed(round *softwareRound, deltas map[int64]int64, delta int64) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
 		var (
@@ -197,9 +184,9 @@ func keyed(round *softwareRound, deltas map[int64]int64, delta int64) func(pgx.R
 			switch {
 			case t == nil:
 			case delta < 0:
-				t.removed = append(t.removed, k)
+				t.Removed = append(t.Removed, k)
 			default:
-				t.added = append(t.added, k)
+				t.Added = append(t.Added, k)
 			}
 			return nil
 		})

@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/server/internal/store/ingestplan"
 )
 
 // openTimeout bounds connecting and the first ping, so a server pointed at
@@ -128,27 +127,9 @@ func nullTime(t time.Time) *time.Time {
 	return &t
 }
 
-// maxField bounds catalog and host text fields: a btree entry over about
-// 2,700 bytes is refused, and one odd agent report must not fail a batch.
-const maxField = 512
-
-// clean makes agent-reported text fit for an indexed text column: no NUL
-// bytes, which PostgreSQL text refuses, and at most maxField bytes, cut on
-// a rune boundary.
-func clean(s string) string {
-	s = strings.ReplaceAll(s, "\x00", "")
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if len(s) <= maxField {
-		return s
-	}
-	cut := maxField
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
+// clean makes agent-reported text fit for an indexed column; ingest and
+// every other writer of such text cut it the same way.
+func clean(s string) string { return ingestplan.Clean(s) }
 
 // defaultLimit is the page size when a query asks for none.
 const defaultLimit = 100

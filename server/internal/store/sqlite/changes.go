@@ -8,57 +8,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/steward-project/steward/server/internal/changes"
 	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/server/internal/store/ingestplan"
 )
 
-// recorder collects the changes one inventory message brings.
-type recorder struct {
-	hostID    int64
-	seq       uint64
-	firstSeen time.Time
-	changes   []changes.Change
-}
-
-// newRecorder dates changes by when the agent collected the inventory, the
-// closest the server knows to when they happened; an agent that spooled
-// for a day still dates them right. Without a collection time, the
-// message's receipt.
-func newRecorder(m store.Message) *recorder {
-	at := m.Inventory.CollectedAt
-	if at.IsZero() {
-		at = m.Received
-	}
-	return &recorder{hostID: m.HostID, seq: m.Seq, firstSeen: at}
-}
-
-func (r *recorder) add(cs ...changes.Change) { r.changes = append(r.changes, cs...) }
-
-// kinds counts the recorded changes by kind, for store.Result; nil when
-// there are none.
-func (r *recorder) kinds() map[string]int {
-	if len(r.changes) == 0 {
-		return nil
-	}
-	n := map[string]int{}
-	for _, c := range r.changes {
-		n[c.Kind]++
-	}
-	return n
-}
-
-// recordChanges appends rec's changes to host_changes, one prepared
+// recordChanges appends the batch's changes to host_changes, one prepared
 // statement per row: in process, a row costs microseconds.
-func (b *batch) recordChanges(rec *recorder) error {
-	for _, c := range rec.changes {
-		var details any
-		if len(c.Details) > 0 {
-			details = string(c.Details)
-		}
+func (b *batch) recordChanges(rows []ingestplan.ChangeRow) error {
+	for _, c := range rows {
 		if err := b.exec(`INSERT INTO host_changes (host_id, kind, subject, old_value, new_value, details, first_seen, seq)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			rec.hostID, c.Kind, clean(c.Subject), clean(c.Old), clean(c.New), details,
-			nanos(rec.firstSeen), int64(rec.seq)); err != nil {
+			c.HostID, c.Kind, c.Subject, c.Old, c.New, c.Details, nanos(c.FirstSeen), int64(c.Seq)); err != nil {
 			return fmt.Errorf("record change: %w", err)
 		}
 	}

@@ -185,10 +185,28 @@ func (s *Store) HostConnected(ctx context.Context, id int64, info store.HelloInf
 	return nil
 }
 
-// HostDisconnected records when the agent's connection ended.
-func (s *Store) HostDisconnected(ctx context.Context, id int64, at time.Time) error {
-	if err := s.updateHost(ctx, `UPDATE hosts SET disconnected_at = ? WHERE id = ?`, nanos(at), id); err != nil {
-		return fmt.Errorf("host %d disconnected: %w", id, err)
+// HostsDisconnected records when agents' connections ended, in one write
+// transaction.
+func (s *Store) HostsDisconnected(ctx context.Context, ds []store.Disconnect) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE hosts SET disconnected_at = ?
+			WHERE id = ? AND (disconnected_at IS NULL OR disconnected_at < ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, d := range ds {
+			if _, err := stmt.ExecContext(ctx, nanos(d.At), d.HostID, nanos(d.At)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%d hosts disconnected: %w", len(ds), err)
 	}
 	return nil
 }

@@ -6,33 +6,47 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"unicode/utf8"
 
 	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/server/internal/store/ingestplan"
 	"github.com/steward-project/steward/shared/wire"
 )
 
 // ApplyBatch commits msgs in one write transaction; see store.Ingest.
+// ingestplan decides what to write from the hosts' state read first;
+// the statements then run one by one, each costing microseconds in
+// process.
 func (s *Store) ApplyBatch(ctx context.Context, msgs []store.Message) ([]store.Result, error) {
-	results := make([]store.Result, len(msgs))
 	if len(msgs) == 0 {
-		return results, nil
+		return []store.Result{}, nil
 	}
-	if err := checkMessages(msgs); err != nil {
+	if err := ingestplan.Check(msgs); err != nil {
 		return nil, fmt.Errorf("apply batch: %w", err)
 	}
+	var results []store.Result
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		b := &batch{ctx: ctx, tx: tx, log: s.log, stmts: map[string]*sql.Stmt{},
-			lastSeq: map[int64]uint64{}, deltas: map[int64]int64{}}
+		b := &batch{ctx: ctx, tx: tx, log: s.log, stmts: map[string]*sql.Stmt{}, deltas: map[int64]int64{}}
 		defer b.close()
-		for i, m := range msgs {
-			r, err := b.apply(m)
-			if err != nil {
-				return fmt.Errorf("message %d (host %d, seq %d): %w", i, m.HostID, m.Seq, err)
-			}
-			results[i] = r
+		hosts, err := b.readHosts(msgs)
+		if err != nil {
+			return err
 		}
+		plan, err := ingestplan.Build(s.log, msgs, hosts)
+		if err != nil {
+			return err
+		}
+		for _, w := range plan.Writes {
+			if err := b.write(w); err != nil {
+				return err
+			}
+		}
+		if err := b.recordChanges(plan.Changes()); err != nil {
+			return err
+		}
+		if err := b.progress(plan.Progress); err != nil {
+			return err
+		}
+		results = plan.Results
 		return b.flushCounts()
 	})
 	if err != nil {
@@ -47,9 +61,6 @@ type batch struct {
 	tx    *sql.Tx
 	log   *slog.Logger
 	stmts map[string]*sql.Stmt
-	// lastSeq caches each host's last applied sequence number, so a host
-	// with many messages in the batch is read once.
-	lastSeq map[int64]uint64
 	// deltas sums host_count changes per catalog id; they are written once
 	// at the end instead of once per link.
 	deltas map[int64]int64
@@ -100,72 +111,74 @@ func (b *batch) close() {
 	}
 }
 
-// checkMessages refuses, before any database work, what no database state
-// could make valid. The postgres store refuses the same.
-func checkMessages(msgs []store.Message) error {
-	for i, m := range msgs {
-		switch m.Type {
-		case wire.TypeHeartbeat:
-		case wire.TypeInventory:
-			if m.Inventory == nil {
-				return fmt.Errorf("message %d: inventory message without inventory", i)
+// readHosts reads what ingestplan.Build needs: every known host's last_seq
+// and, for hosts with inventory, their section hashes and the stored data
+// of the sections the batch may change. An unknown host is left out for
+// Build to refuse.
+func (b *batch) readHosts(msgs []store.Message) (map[int64]*ingestplan.Host, error) {
+	hosts := map[int64]*ingestplan.Host{}
+	for _, m := range msgs {
+		h, ok := hosts[m.HostID]
+		var err error
+		if !ok {
+			if h, err = b.readHost(m.HostID); err != nil {
+				return nil, err
 			}
-			for _, sec := range m.Inventory.Sections {
-				// json.Valid lets invalid UTF-8 through; PostgreSQL text
-				// refuses it, and the section's hash forbids repairing it.
-				if !utf8.Valid(sec.Data) {
-					return fmt.Errorf("message %d: section %s is not valid UTF-8", i, sec.Name)
-				}
-			}
-		default:
-			return fmt.Errorf("message %d: unknown message type %q", i, m.Type)
+			hosts[m.HostID] = h
 		}
-		if m.Seq > math.MaxInt64 {
-			return fmt.Errorf("message %d: sequence number %d out of range", i, m.Seq)
+		if h != nil && m.Type == wire.TypeInventory && h.Hashes == nil {
+			if h.Hashes, err = b.sectionHashes(m.HostID); err != nil {
+				return nil, err
+			}
+			h.Data = map[string]string{}
 		}
 	}
-	return nil
+	for _, ref := range ingestplan.OldData(msgs) {
+		h := hosts[ref.HostID]
+		if h == nil {
+			continue
+		}
+		if stored, ok := h.Hashes[ref.Name]; !ok || !ref.Wanted(stored) {
+			continue
+		}
+		data, err := b.sectionData(ref.HostID, ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		h.Data[ref.Name] = data
+	}
+	for id, h := range hosts {
+		if h == nil {
+			delete(hosts, id)
+		}
+	}
+	return hosts, nil
 }
 
-func (b *batch) apply(m store.Message) (store.Result, error) {
-	last, err := b.hostLastSeq(m.HostID)
-	if err != nil {
-		return store.Result{}, err
-	}
-	if m.Seq <= last {
-		return store.Result{Duplicate: true}, nil
-	}
-	if err := b.exec(`UPDATE hosts SET last_seq = ?, last_seen = ? WHERE id = ?`,
-		int64(m.Seq), nanos(m.Received), m.HostID); err != nil {
-		return store.Result{}, fmt.Errorf("update host: %w", err)
-	}
-	b.lastSeq[m.HostID] = m.Seq
-	if m.Type == wire.TypeHeartbeat {
-		return store.Result{}, nil
-	}
-	resync, kinds, err := b.applyInventory(m)
-	if err != nil {
-		return store.Result{}, err
-	}
-	return store.Result{Resync: resync, Changes: kinds}, nil
-}
-
-func (b *batch) hostLastSeq(id int64) (uint64, error) {
-	if seq, ok := b.lastSeq[id]; ok {
-		return seq, nil
-	}
+// readHost returns a host's last_seq, or nil for an unknown host.
+func (b *batch) readHost(id int64) (*ingestplan.Host, error) {
 	row, err := b.queryRow(`SELECT last_seq FROM hosts WHERE id = ?`, id)
 	if err != nil {
-		return 0, err
+		return nil, fmt.Errorf("host %d: %w", id, err)
 	}
 	var seq int64
 	if err := row.Scan(&seq); errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("host %d: %w", id, store.ErrNotFound)
+		return nil, nil
 	} else if err != nil {
-		return 0, fmt.Errorf("host %d: %w", id, err)
+		return nil, fmt.Errorf("host %d: %w", id, err)
 	}
-	b.lastSeq[id] = uint64(seq)
-	return uint64(seq), nil
+	return &ingestplan.Host{LastSeq: uint64(seq)}, nil
+}
+
+// progress writes each host's final last_seq and last_seen.
+func (b *batch) progress(ps []ingestplan.Progress) error {
+	for _, p := range ps {
+		if err := b.exec(`UPDATE hosts SET last_seq = ?, last_seen = ? WHERE id = ?`,
+			int64(p.LastSeq), nanos(p.LastSeen), p.HostID); err != nil {
+			return fmt.Errorf("update host: %w", err)
+		}
+	}
+	return nil
 }
 
 // flushCounts applies the summed host_count changes of the batch.

@@ -3,95 +3,59 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/steward-project/steward/server/internal/changes"
 	"github.com/steward-project/steward/server/internal/store"
-	"github.com/steward-project/steward/shared/inventory"
+	"github.com/steward-project/steward/server/internal/store/ingestplan"
 )
 
-// softwareKey identifies one catalog row.
-type softwareKey struct {
-	name, version, arch, source string
-}
-
-// decodeSoftware returns the distinct packages of a software section, each
-// with the publisher first reported for it. Packages without a name carry
-// nothing to search for and are left out.
-func decodeSoftware(data []byte) (map[softwareKey]string, error) {
-	var sw inventory.Software
-	if err := json.Unmarshal(data, &sw); err != nil {
-		return nil, fmt.Errorf("decode software section: %w", err)
-	}
-	want := make(map[softwareKey]string, len(sw.Packages))
-	for _, p := range sw.Packages {
-		k := softwareKey{clean(p.Name), clean(p.Version), clean(p.Arch), clean(p.Source)}
-		if k.name == "" {
-			continue
-		}
-		if _, dup := want[k]; !dup {
-			want[k] = clean(p.Publisher)
-		}
-	}
-	return want, nil
-}
-
-// setSoftware makes the host's links equal want: links to packages no
-// longer reported go, new ones are added (with their catalog row if it is
-// the first host to report it), and host_count deltas are noted. It
-// returns the set difference, from which the software changes are made.
-func (b *batch) setSoftware(hostID int64, want map[softwareKey]string) (removed, added []changes.Package, err error) {
-	have, err := b.hostSoftware(hostID)
+// setSoftware makes the host's links equal set.Packages: links to
+// packages no longer reported go, new ones are added (with their catalog
+// row if it is the first host to report it), and host_count deltas are
+// noted. A tracked set gets the difference, for the change history.
+func (b *batch) setSoftware(set *ingestplan.SoftwareSet) error {
+	have, err := b.hostSoftware(set.HostID)
 	if err != nil {
-		return nil, nil, err
+		return err
+	}
+	want := make(map[changes.Package]bool, len(set.Packages))
+	for _, p := range set.Packages {
+		want[p.Package] = true
 	}
 	for k, id := range have {
-		if _, keep := want[k]; keep {
+		if want[k] {
 			continue
 		}
-		if err := b.exec(`DELETE FROM host_software WHERE host_id = ? AND software_id = ?`, hostID, id); err != nil {
-			return nil, nil, fmt.Errorf("unlink software: %w", err)
+		if err := b.exec(`DELETE FROM host_software WHERE host_id = ? AND software_id = ?`, set.HostID, id); err != nil {
+			return fmt.Errorf("unlink software: %w", err)
 		}
 		b.deltas[id]--
-		removed = append(removed, k.pkg())
+		if set.Track {
+			set.Removed = append(set.Removed, k)
+		}
 	}
-	for k, publisher := range want {
-		if _, ok := have[k]; ok {
+	for _, p := range set.Packages {
+		if _, ok := have[p.Package]; ok {
 			continue
 		}
-		id, err := b.catalogID(k, publisher)
+		id, err := b.catalogID(p)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		if err := b.exec(`INSERT INTO host_software (host_id, software_id) VALUES (?, ?)`, hostID, id); err != nil {
-			return nil, nil, fmt.Errorf("link software: %w", err)
+		if err := b.exec(`INSERT INTO host_software (host_id, software_id) VALUES (?, ?)`, set.HostID, id); err != nil {
+			return fmt.Errorf("link software: %w", err)
 		}
 		b.deltas[id]++
-		added = append(added, k.pkg())
+		if set.Track {
+			set.Added = append(set.Added, p.Package)
+		}
 	}
-	return removed, added, nil
+	return nil
 }
 
-func (k softwareKey) pkg() changes.Package {
-	return changes.Package{Name: k.name, Version: k.version, Arch: k.arch, Source: k.source}
-}
-
-// softwareChanges names the changes of a software set difference; want is
-// the whole new list.
-func softwareChanges(removed, added []changes.Package, want map[softwareKey]string) []changes.Change {
-	if len(removed) == 0 && len(added) == 0 {
-		return nil
-	}
-	after := make([]changes.Package, 0, len(want))
-	for k := range want {
-		after = append(after, k.pkg())
-	}
-	return changes.Software(removed, added, after)
-}
-
-func (b *batch) hostSoftware(hostID int64) (map[softwareKey]int64, error) {
+func (b *batch) hostSoftware(hostID int64) (map[changes.Package]int64, error) {
 	rows, err := b.query(`SELECT s.id, s.name, s.version, s.arch, s.source
 		FROM host_software hs JOIN software s ON s.id = hs.software_id
 		WHERE hs.host_id = ?`, hostID)
@@ -99,13 +63,13 @@ func (b *batch) hostSoftware(hostID int64) (map[softwareKey]int64, error) {
 		return nil, fmt.Errorf("read host software: %w", err)
 	}
 	defer rows.Close()
-	have := map[softwareKey]int64{}
+	have := map[changes.Package]int64{}
 	for rows.Next() {
 		var (
 			id int64
-			k  softwareKey
+			k  changes.Package
 		)
-		if err := rows.Scan(&id, &k.name, &k.version, &k.arch, &k.source); err != nil {
+		if err := rows.Scan(&id, &k.Name, &k.Version, &k.Arch, &k.Source); err != nil {
 			return nil, fmt.Errorf("read host software: %w", err)
 		}
 		have[k] = id
@@ -116,12 +80,12 @@ func (b *batch) hostSoftware(hostID int64) (map[softwareKey]int64, error) {
 	return have, nil
 }
 
-// catalogID returns the catalog id of k, creating the row if needed. The
+// catalogID returns the catalog id of p, creating the row if needed. The
 // write transaction holds SQLite's only write lock, so nobody can insert
 // the same key between the lookup and the insert.
-func (b *batch) catalogID(k softwareKey, publisher string) (int64, error) {
+func (b *batch) catalogID(p ingestplan.Package) (int64, error) {
 	row, err := b.queryRow(`SELECT id FROM software WHERE name = ? AND version = ? AND arch = ? AND source = ?`,
-		k.name, k.version, k.arch, k.source)
+		p.Name, p.Version, p.Arch, p.Source)
 	if err != nil {
 		return 0, fmt.Errorf("find software: %w", err)
 	}
@@ -134,7 +98,7 @@ func (b *batch) catalogID(k softwareKey, publisher string) (int64, error) {
 		return 0, fmt.Errorf("find software: %w", err)
 	}
 	row, err = b.queryRow(`INSERT INTO software (name, version, arch, source, publisher)
-		VALUES (?, ?, ?, ?, ?) RETURNING id`, k.name, k.version, k.arch, k.source, publisher)
+		VALUES (?, ?, ?, ?, ?) RETURNING id`, p.Name, p.Version, p.Arch, p.Source, p.Publisher)
 	if err != nil {
 		return 0, fmt.Errorf("add software: %w", err)
 	}

@@ -11,11 +11,11 @@ import (
 	"runtime"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/server/internal/store/ingestplan"
 )
 
 // busyTimeoutMS is how long a connection waits for another process's lock
@@ -136,28 +136,9 @@ func fromNanos(n sql.NullInt64) time.Time {
 	return time.Unix(0, n.Int64).UTC()
 }
 
-// maxField bounds catalog and host text fields so one odd agent report
-// cannot produce index entries SQLite or PostgreSQL refuse or bloat.
-const maxField = 512
-
-// clean makes agent-reported text fit for an indexed column: valid UTF-8
-// without NUL bytes (PostgreSQL text refuses both; both backends behave
-// alike) and at most
-// maxField bytes, cut on a rune boundary.
-func clean(s string) string {
-	s = strings.ReplaceAll(s, "\x00", "")
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if len(s) <= maxField {
-		return s
-	}
-	cut := maxField
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
+// clean makes agent-reported text fit for an indexed column; ingest and
+// every other writer of such text cut it the same way.
+func clean(s string) string { return ingestplan.Clean(s) }
 
 // privateFile creates path with mode 0600 if it does not exist, and takes
 // group and other permissions away from one that does (a database made

@@ -17,6 +17,7 @@ var hostTests = []subtest{
 	{"unknown host", testUnknownHost},
 	{"duplicate node key", testDuplicateNodeKey},
 	{"connect and disconnect", testConnect},
+	{"many disconnections at once", testHostsDisconnected},
 	{"list pages", testListPages},
 	{"list default limit", testListDefaultLimit},
 	{"possible duplicates", testPossibleDuplicates},
@@ -89,7 +90,6 @@ func testUnknownHost(t *testing.T, st store.Store) {
 		{"GetHost", func() error { _, err := st.GetHost(ctx, missing); return err }()},
 		{"HostByNodeKey", func() error { _, err := st.HostByNodeKey(ctx, "no-such-key"); return err }()},
 		{"HostConnected", st.HostConnected(ctx, missing, store.HelloInfo{Hostname: "x"}, t0)},
-		{"HostDisconnected", st.HostDisconnected(ctx, missing, t0)},
 		{"Inventory", func() error { _, err := st.Inventory(ctx, missing); return err }()},
 	}
 	for _, c := range checks {
@@ -124,12 +124,57 @@ func testConnect(t *testing.T, st store.Store) {
 	sameTime(t, "last_seen", h.LastSeen, at(time.Minute))
 	sameTime(t, "disconnected_at", h.DisconnectedAt, time.Time{})
 
-	if err := st.HostDisconnected(ctx, id, at(2*time.Minute)); err != nil {
+	if err := st.HostsDisconnected(ctx, []store.Disconnect{{HostID: id, At: at(2 * time.Minute)}}); err != nil {
 		t.Fatalf("disconnected: %v", err)
 	}
 	h = getHost(t, st, id)
 	sameTime(t, "disconnected_at", h.DisconnectedAt, at(2*time.Minute))
 	sameTime(t, "connected_at after disconnect", h.ConnectedAt, at(time.Minute))
+}
+
+func testHostsDisconnected(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	ids := make([]int64, 50)
+	var ds []store.Disconnect
+	for i := range ids {
+		ids[i] = enroll(t, st, fmt.Sprintf("host-%d", i))
+		ds = append(ds, store.Disconnect{HostID: ids[i], At: at(time.Duration(i) * time.Second)})
+	}
+	// A host that was never enrolled (or was deleted) is skipped, and
+	// the rest of the batch is still recorded.
+	missing := ids[len(ids)-1] + 1000
+	ds = append(ds, store.Disconnect{HostID: missing, At: at(time.Hour)})
+	// Two ends of one host in a batch: the later one counts, in
+	// whichever order they come.
+	ds = append(ds, store.Disconnect{HostID: ids[0], At: at(10 * time.Minute)}, store.Disconnect{HostID: ids[0], At: at(5 * time.Minute)})
+	if err := st.HostsDisconnected(ctx, ds); err != nil {
+		t.Fatalf("HostsDisconnected with %d entries: %v", len(ds), err)
+	}
+	sameTime(t, "host 0 disconnected_at", getHost(t, st, ids[0]).DisconnectedAt, at(10*time.Minute))
+	for i, id := range ids[1:] {
+		sameTime(t, fmt.Sprintf("host %d disconnected_at", i+1), getHost(t, st, id).DisconnectedAt, at(time.Duration(i+1)*time.Second))
+	}
+	if _, err := st.GetHost(ctx, missing); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the unknown host id exists after HostsDisconnected: %v", err)
+	}
+
+	// An older time does not overwrite a newer one; a newer one does.
+	if err := st.HostsDisconnected(ctx, []store.Disconnect{
+		{HostID: ids[1], At: at(0)},
+		{HostID: ids[2], At: at(time.Hour)},
+	}); err != nil {
+		t.Fatalf("second HostsDisconnected: %v", err)
+	}
+	sameTime(t, "host 1 after an older time", getHost(t, st, ids[1]).DisconnectedAt, at(time.Second))
+	sameTime(t, "host 2 after a newer time", getHost(t, st, ids[2]).DisconnectedAt, at(time.Hour))
+
+	// Nothing to record, and only unknown hosts: no error either.
+	if err := st.HostsDisconnected(ctx, nil); err != nil {
+		t.Errorf("HostsDisconnected(nil): %v", err)
+	}
+	if err := st.HostsDisconnected(ctx, []store.Disconnect{{HostID: missing, At: t0}}); err != nil {
+		t.Errorf("HostsDisconnected of an unknown host alone: %v", err)
+	}
 }
 
 // listAll pages through every host with page size n.
