@@ -38,6 +38,14 @@ program() {
 	tr '\000' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1
 }
 
+# gone succeeds when process $1 has ended: no such process, or a zombie.
+# (Its program is no test of that: while it execs, its command line reads
+# empty for a moment before the new program's arguments are in place.)
+gone() {
+	state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+	[ -z "$state" ] || [ "$state" = Z ]
+}
+
 # running succeeds when the pid file names a live process of exe; checking
 # the program makes a stale pid file harmless once its pid is reused.
 running() {
@@ -64,7 +72,7 @@ start() {
 	# Wait until the child has become exe, or has died trying.
 	i=0
 	until running; do
-		if [ -z "$(program "$child")" ] || [ "$i" -ge 50 ]; then
+		if gone "$child" || [ "$i" -ge 50 ]; then
 			echo "$name did not start; see $output"
 			rm -f "$pid_file"
 			return 1

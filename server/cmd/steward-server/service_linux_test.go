@@ -78,7 +78,9 @@ func TestServiceSysV(t *testing.T) {
 		out, code := runBin(t, bin, args...)
 		if code != want {
 			log, _ := os.ReadFile("/var/log/" + name + ".log")
-			t.Fatalf("steward-server %s: exit %d, want %d\n%s\nservice log:\n%s", strings.Join(args, " "), code, want, out, log)
+			errLog, _ := os.ReadFile("/var/log/" + name + ".err")
+			t.Fatalf("steward-server %s: exit %d, want %d\n%s\nservice log:\n%s\nservice errors:\n%s",
+				strings.Join(args, " "), code, want, out, log, errLog)
 		}
 		return out
 	}

@@ -92,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	fs.StringVar(&cfg.AlertReceiver, "alert-receiver", "", "run a webhook receiver on `host:port` and measure result-to-notification latency of trigger notifications")
 	fs.StringVar(&cfg.AlertSecret, "alert-secret", "", "the webhook receiver's HMAC `secret`: refuse deliveries without a valid X-Steward-Signature")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "do not verify the server's TLS certificate")
+	fs.BoolVar(&cfg.NoCompression, "no-compression", false, "do not offer per-message deflate (measure the server's fan-out without inflating every copy)")
 	fs.BoolVar(&quiet, "quiet", false, "log only warnings and errors to stderr, no progress")
 	fs.StringVar(&output, "o", "text", "report format: text or json")
 	if err := fs.Parse(args); err != nil {

@@ -41,6 +41,11 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// Insecure skips TLS certificate verification (test servers).
 	Insecure bool
+	// NoCompression does not offer per-message deflate, so the server
+	// sends every frame as it is and the generator inflates nothing: for
+	// measuring the server's fan-out of large frames (policy sets) to a
+	// fleet whose decompression would otherwise take the generator's CPU.
+	NoCompression bool
 	// RunID names this run in hostnames; empty picks a random one.
 	RunID string
 	// Results is what each agent reports for every policy of a policy_set

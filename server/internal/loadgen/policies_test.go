@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,19 +89,33 @@ func (f *fakePolicyStore) setPolicies(ids ...string) int64 {
 
 // TestPolicySetReceiptsMeasured changes the policy set while the
 // simulated fleet is connected: every agent must record the new revision,
-// and none of those frames may count as unexpected.
+// and none of those frames may count as unexpected; with and without
+// per-message deflate (--no-compression), for a set large enough to be
+// sent compressed to agents that offer it.
 func TestPolicySetReceiptsMeasured(t *testing.T) {
+	for _, noCompression := range []bool{false, true} {
+		t.Run(fmt.Sprintf("no_compression=%v", noCompression), func(t *testing.T) {
+			testPolicySetReceipts(t, noCompression)
+		})
+	}
+}
+
+func testPolicySetReceipts(t *testing.T, noCompression bool) {
 	ts := newTestServer(t)
 	cfg := testConfig(ts, 10)
 	cfg.Duration = 2 * time.Second
+	cfg.NoCompression = noCompression
 	go func() {
 		for i := 0; i < 600 && ts.gw.Connected() < 10; i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
 		ts.policies.mu.Lock()
 		ts.policies.revision = 1
-		ts.policies.policies = []store.StoredPolicy{{Policy: policy.Policy{ID: "p", Title: "t", Severity: "low",
-			Check: policy.Check{File: &policy.FileCheck{Path: "/etc/x", Exists: new(bool)}}}}}
+		for n := range 20 {
+			ts.policies.policies = append(ts.policies.policies, store.StoredPolicy{Policy: policy.Policy{
+				ID: fmt.Sprintf("p%d", n), Title: strings.Repeat("a long title ", 8), Severity: "low",
+				Check: policy.Check{File: &policy.FileCheck{Path: "/etc/x", Exists: new(bool)}}}})
+		}
 		ts.policies.mu.Unlock()
 		ts.gw.PoliciesChanged(context.Background())
 		ts.gw.CheckNow(1)
@@ -124,5 +140,22 @@ func TestPolicySetReceiptsMeasured(t *testing.T) {
 	}
 	if st.UnexpectedFrames != 0 || rep.Failed {
 		t.Errorf("unexpected frames %d, problems %v", st.UnexpectedFrames, rep.Problems)
+	}
+}
+
+// --no-compression makes every dialer leave per-message deflate out of
+// its handshake; by default each offers it, as agents do.
+func TestNoCompressionDialers(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		cfg := Config{Server: "http://127.0.0.1:1", Packages: 1, Concurrency: 1, NoCompression: off}
+		r, err := newRunner(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range r.dialers {
+			if d.EnableCompression == off {
+				t.Errorf("NoCompression %v: dialer offers compression %v", off, d.EnableCompression)
+			}
+		}
 	}
 }

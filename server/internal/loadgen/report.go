@@ -46,6 +46,7 @@ type Settings struct {
 	StateFile             string   `json:"state_file,omitempty"`
 	Results               string   `json:"results"`
 	AlertReceiver         string   `json:"alert_receiver,omitempty"`
+	NoCompression         bool     `json:"no_compression,omitempty"`
 }
 
 // EnrollReport covers POST /agent/v1/enroll.
@@ -218,6 +219,7 @@ func newReport(cfg Config) *Report {
 			StateFile:             cfg.StateFile,
 			Results:               cfg.Results,
 			AlertReceiver:         cfg.AlertReceiver,
+			NoCompression:         cfg.NoCompression,
 		},
 		Enroll:  EnrollReport{Failures: map[string]int{}},
 		Connect: ConnectReport{Failures: map[string]int{}},

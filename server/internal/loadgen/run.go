@@ -109,7 +109,7 @@ func newRunner(cfg Config) (*runner, error) {
 		r.dialers = append(r.dialers, &websocket.Dialer{
 			NetDialContext:    nd.DialContext,
 			HandshakeTimeout:  30 * time.Second,
-			EnableCompression: true,
+			EnableCompression: !cfg.NoCompression,
 			ReadBufferSize:    1024,
 			WriteBufferSize:   4096,
 			WriteBufferPool:   pool,
