@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -375,23 +376,45 @@ func (a *agent) write(b []byte) error {
 // abort drops the TCP connection; the reader then ends and records it.
 func (a *agent) abort() { a.ws.Close() }
 
+// headBytes is how much of each frame read looks at before reading the
+// rest: enough for a policy set's revision (policySetRevision).
+const headBytes = 96
+
 // read handles the server's frames until the connection ends.
 func (a *agent) read() {
 	defer close(a.readerDone)
+	var head [headBytes]byte
 	for {
-		_, data, err := a.ws.ReadMessage()
+		_, r, err := a.ws.NextReader()
 		if err != nil {
 			a.ended(err)
 			return
 		}
+		n, err := io.ReadFull(r, head[:])
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			a.ended(err)
+			return
+		}
 		// Without results to send, a policy set is only a revision to
-		// note. Decoding 19,900 copies of a 100 KiB set would make the
-		// load generator, not the server, what a propagation run measures.
+		// note, and it is the frame's first bytes: the next NextReader
+		// skips the rest of the message unread, so 19,900 copies of a
+		// 100 KiB set are neither inflated nor decoded. Otherwise the
+		// load generator, not the server, is what a propagation run
+		// measures.
 		if a.r.cfg.Results == ResultsNone {
-			if rev, ok := policySetRevision(data); ok {
+			if rev, ok := policySetRevision(head[:n]); ok {
 				a.r.st.policySets.add(rev, a.r.since())
 				continue
 			}
+		}
+		data := append([]byte(nil), head[:n]...)
+		if n == headBytes {
+			rest, err := io.ReadAll(r)
+			if err != nil {
+				a.ended(err)
+				return
+			}
+			data = append(data, rest...)
 		}
 		env, err := wire.Decode(data)
 		if err != nil {
