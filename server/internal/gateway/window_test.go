@@ -83,6 +83,8 @@ type hostSubmitter struct {
 	Submitter
 	mu sync.Mutex
 	n  map[int64]int
+	// cond, when set, is signalled after every count (reached).
+	cond *sync.Cond
 }
 
 func (h *hostSubmitter) Submit(ctx context.Context, msg store.Message, done ingest.Done) error {
@@ -90,9 +92,35 @@ func (h *hostSubmitter) Submit(ctx context.Context, msg store.Message, done inge
 	if err == nil {
 		h.mu.Lock()
 		h.n[msg.HostID]++
+		if h.cond != nil {
+			h.cond.Broadcast()
+		}
 		h.mu.Unlock()
 	}
 	return err
+}
+
+// reached waits until n of host's messages were handed to ingest, and
+// fails t if that has not happened within a minute: a server that stopped
+// reading short of the window would otherwise hang the test.
+func (h *hostSubmitter) reached(t *testing.T, host int64, n int) {
+	t.Helper()
+	given := false
+	up := time.AfterFunc(time.Minute, func() {
+		h.mu.Lock()
+		given = true
+		h.cond.Broadcast()
+		h.mu.Unlock()
+	})
+	defer up.Stop()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for h.n[host] < n && !given {
+		h.cond.Wait()
+	}
+	if h.n[host] < n {
+		t.Fatalf("only %d of host %d's messages handed to ingest after a minute, want %d", h.n[host], host, n)
+	}
 }
 
 func (h *hostSubmitter) count(host int64) int {
@@ -114,6 +142,7 @@ func TestAgentIgnoringWindowIsSlowedThenClosed(t *testing.T) {
 	// Two writers: host 1 commits on one, host 2 on the other.
 	b := ingest.New(sink, ingest.Config{Writers: 2})
 	sub := &hostSubmitter{Submitter: b, n: map[int64]int{}}
+	sub.cond = sync.NewCond(&sub.mu)
 	logs := &logBuffer{}
 	gw := New(Config{Store: st, Ingest: sub, HeartbeatInterval: 5 * time.Second, RetryAfter: 7 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
@@ -149,7 +178,10 @@ func TestAgentIgnoringWindowIsSlowedThenClosed(t *testing.T) {
 		}
 	}()
 	<-far
-	// The frames past the window wait unread in the socket.
+	// The server reads the window's worth; the frames past it wait unread
+	// in the socket (the client's writes fill socket buffers, which tells
+	// nothing of how far the server has read: wait for that).
+	sub.reached(t, 1, window)
 	if n := sub.count(1); n != window {
 		t.Errorf("%d of the flooding agent's messages handed to ingest, want its window of %d", n, window)
 	}
