@@ -342,3 +342,20 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Decode copies the payload out of its input: the server reads every
+// frame into a reused buffer and keeps only the envelope.
+func TestDecodeDoesNotAliasInput(t *testing.T) {
+	in := []byte(`{"type":"heartbeat","seq":7,"payload":{"time":"2026-12-07T08:00:00Z"}}`)
+	env, err := Decode(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := string(env.Payload)
+	for i := range in {
+		in[i] = 'x'
+	}
+	if string(env.Payload) != want {
+		t.Fatalf("payload changed with the input: %q, was %q", env.Payload, want)
+	}
+}

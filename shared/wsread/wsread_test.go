@@ -90,3 +90,31 @@ func TestRead(t *testing.T) {
 		t.Errorf("client read %v, want close 1009", err)
 	}
 }
+
+// The pool reuses buffers, keeps the same limit as Read, and leaves
+// buffers too large to keep to the collector.
+func TestPoolRead(t *testing.T) {
+	const limit = 1 << 20
+	client, server, _ := pair(t)
+	server.SetReadLimit(limit)
+	var p Pool
+	for i, msg := range []string{"first message", "second", strings.Repeat("b", maxPooled+1)} {
+		if err := client.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		typ, buf, err := p.Read(server, limit)
+		if err != nil || typ != websocket.TextMessage || buf.String() != msg {
+			t.Fatalf("message %d: type %d, %q, %v", i, typ, buf, err)
+		}
+		p.Put(buf)
+		if buf.Len() != 0 && buf.Cap() <= maxPooled {
+			t.Errorf("message %d: a pooled buffer was not reset", i)
+		}
+	}
+	if err := client.WriteMessage(websocket.TextMessage, make([]byte, 4*limit)); err != nil {
+		t.Fatal(err)
+	}
+	if _, buf, err := p.Read(server, limit); !errors.Is(err, websocket.ErrReadLimit) || buf != nil {
+		t.Fatalf("over the limit: %v, %v; want no buffer and ErrReadLimit", buf, err)
+	}
+}

@@ -227,8 +227,84 @@ func (g *Gateway) reloadAndSend() error {
 	return nil
 }
 
+// pushInFlight bounds the connections a push has queued the set to and
+// whose writers have not written it yet. Queued to 20,000 connections at
+// once, the set would wake 20,000 writers together, and an ack made ready
+// meanwhile would wait behind all of them: heartbeats sent during a push
+// took as long as the whole push to be acknowledged. In a window of a
+// few hundred the push keeps the CPU busy and acks still go out in
+// milliseconds.
+const pushInFlight = 256
+
+// pushSlotWait is how long a push waits for room in its window before it
+// gives up pacing and queues the set to the remaining connections at
+// once: writers stuck on peers that stopped reading hold their slots
+// until their write deadline, and they must not hold up the fleet.
+const pushSlotWait = 250 * time.Millisecond
+
+// pushSlot is one connection's room in a push's window (nil: none is
+// held). release gives it back; only the first call does.
+type pushSlot struct {
+	window chan struct{}
+	done   atomic.Bool
+}
+
+func (p *pushSlot) release() {
+	if p != nil && p.done.CompareAndSwap(false, true) {
+		<-p.window
+	}
+}
+
+// pushWindow paces one push: acquire waits for room among size slots,
+// and once a wait has taken longer than wait it stops pacing for good,
+// handing out nil slots.
+type pushWindow struct {
+	slots  chan struct{}
+	wait   time.Duration
+	timer  *time.Timer
+	paced  bool
+	stop   <-chan struct{}
+	onStop func() // called when pacing stops on a timeout
+}
+
+func newPushWindow(size int, wait time.Duration, stop <-chan struct{}) *pushWindow {
+	t := time.NewTimer(wait)
+	t.Stop()
+	return &pushWindow{slots: make(chan struct{}, size), wait: wait, timer: t, paced: true, stop: stop}
+}
+
+// acquire returns the next connection's slot, nil once pacing stopped.
+func (w *pushWindow) acquire() *pushSlot {
+	if !w.paced {
+		return nil
+	}
+	select {
+	case w.slots <- struct{}{}:
+		return &pushSlot{window: w.slots}
+	default:
+	}
+	w.timer.Reset(w.wait)
+	defer w.timer.Stop()
+	select {
+	case w.slots <- struct{}{}:
+		return &pushSlot{window: w.slots}
+	case <-w.timer.C:
+		// The window is held by writers that do not finish (peers not
+		// reading): the rest go out unpaced.
+		w.paced = false
+		if w.onStop != nil {
+			w.onStop()
+		}
+	case <-w.stop:
+		w.paced = false
+	}
+	return nil
+}
+
 // broadcast queues s to every welcomed connection that was not sent it
-// or a newer revision, and returns how many it queued it to. Queueing
+// or a newer revision, and returns how many it queued it to. At most
+// pushInFlight connections have it queued and not written at a time,
+// unless room took longer than pushSlotWait (pushWindow). Queueing itself
 // never waits: a connection whose queue is full is closed (conn.send),
 // so a slow agent delays no other. s is published before the
 // connections are listed (the welcome's ordering, policies.go).
@@ -239,10 +315,18 @@ func (g *Gateway) broadcast(s *encodedSet) int {
 		conns = append(conns, c)
 	}
 	g.mu.Unlock()
+	w := newPushWindow(pushInFlight, pushSlotWait, g.policies.reload.ctx.Done())
+	w.onStop = func() {
+		g.cfg.Logger.Info("policy set push no longer paced: its writes are not finishing",
+			"revision", s.revision, "in_flight", pushInFlight, "waited", pushSlotWait)
+	}
 	sent := 0
 	for _, c := range conns {
-		if c.offerPolicySet(s) {
+		slot := w.acquire()
+		if c.offerPolicySet(s, slot) {
 			sent++
+		} else {
+			slot.release()
 		}
 	}
 	return sent
@@ -258,22 +342,22 @@ type connPolicy struct {
 // offerPolicySet queues s to c when c is welcomed and s is newer than
 // what c's agent holds or was sent, and reports whether it did. A
 // connection not yet welcomed reads the published set in welcome.
-func (c *conn) offerPolicySet(s *encodedSet) bool {
+func (c *conn) offerPolicySet(s *encodedSet, slot *pushSlot) bool {
 	c.policy.mu.Lock()
 	defer c.policy.mu.Unlock()
 	if !c.policy.welcomed || s.revision <= c.policy.sent {
 		return false
 	}
 	c.policy.sent = s.revision
-	c.sendPolicySet(s)
+	c.sendPolicySet(s, slot)
 	return true
 }
 
 // sendPolicySet queues s, in place of a set still queued for c (outbox),
 // so that an agent that has not yet been written the set of one change
-// is sent only the latest.
-func (c *conn) sendPolicySet(s *encodedSet) {
-	c.enqueue(outItem{kind: outPolicySet, set: s})
+// is sent only the latest. slot is the push's room for it (nil: none).
+func (c *conn) sendPolicySet(s *encodedSet, slot *pushSlot) {
+	c.enqueue(outItem{kind: outPolicySet, set: s, slot: slot})
 }
 
 // writePolicySet writes s as prepared for every connection: a set is

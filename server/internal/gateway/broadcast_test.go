@@ -436,3 +436,65 @@ func TestQueuedPolicySetIsReplaced(t *testing.T) {
 		t.Fatalf("queue %+v, want welcome, the newer set, the ack", got)
 	}
 }
+
+// TestPushWindow: a push holds at most its window's slots at a time, a
+// released slot makes room for the next connection at once, and writers
+// that never finish make it stop pacing after the wait instead of
+// holding up the rest of the fleet.
+func TestPushWindow(t *testing.T) {
+	stop := make(chan struct{})
+	w := newPushWindow(2, time.Hour, stop)
+	a, b := w.acquire(), w.acquire()
+	if a == nil || b == nil {
+		t.Fatal("the first two connections got no slot")
+	}
+	got := make(chan *pushSlot)
+	go func() { got <- w.acquire() }()
+	select {
+	case s := <-got:
+		t.Fatalf("a third slot %v while two are held", s)
+	case <-time.After(50 * time.Millisecond):
+	}
+	a.release()
+	a.release() // a second release gives back nothing more
+	c := <-got
+	if c == nil {
+		t.Fatal("no slot after one was released")
+	}
+	if n := len(w.slots); n != 2 {
+		t.Fatalf("%d slots held, want 2 (b and c)", n)
+	}
+
+	// Nothing is released now: after the wait, pacing stops for good.
+	stopped := 0
+	w.wait = 10 * time.Millisecond
+	w.onStop = func() { stopped++ }
+	if s := w.acquire(); s != nil || w.paced || stopped != 1 {
+		t.Fatalf("stuck window: slot %v, paced %v, told %d times", s, w.paced, stopped)
+	}
+	if s := w.acquire(); s != nil || stopped != 1 {
+		t.Fatalf("after pacing stopped: slot %v, told %d times", s, stopped)
+	}
+	var none *pushSlot
+	none.release() // a nil slot is a no-op
+
+	// Shutdown ends a wait at once.
+	w2 := newPushWindow(1, time.Hour, stop)
+	w2.acquire()
+	close(stop)
+	if s := w2.acquire(); s != nil || w2.paced {
+		t.Fatalf("after shutdown: slot %v, paced %v", s, w2.paced)
+	}
+}
+
+// A replaced or dropped set gives its push slot back.
+func TestPushSlotReleasedWithSet(t *testing.T) {
+	w := newPushWindow(4, time.Hour, nil)
+	var o outbox
+	older := w.acquire()
+	o.push(outItem{kind: outPolicySet, set: &encodedSet{revision: 1}, slot: older}, 8)
+	o.push(outItem{kind: outPolicySet, set: &encodedSet{revision: 2}, slot: w.acquire()}, 8)
+	if !older.done.Load() || len(w.slots) != 1 {
+		t.Fatalf("replaced set: released %v, %d slots held; want released, 1", older.done.Load(), len(w.slots))
+	}
+}

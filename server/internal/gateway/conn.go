@@ -117,6 +117,7 @@ func (c *conn) sendAck(seq uint64, resync, more bool) {
 
 func (c *conn) enqueue(it outItem) {
 	if c.ctx.Err() != nil {
+		it.slot.release()
 		return
 	}
 	ok, start := c.out.push(it, c.g.cfg.AckQueue)
@@ -126,6 +127,7 @@ func (c *conn) enqueue(it outItem) {
 		}
 		return
 	}
+	it.slot.release()
 	c.g.cfg.Logger.Warn("agent not reading; closing connection", "host_id", c.host.ID, "remote", c.remote)
 	c.dropped.Store(true)
 	c.fail(closing{closeCode: websocket.ClosePolicyViolation, reason: "slow_reader"})
@@ -243,13 +245,20 @@ func (c *conn) readHello() (wire.Hello, error) {
 	return hello, nil
 }
 
+// readBufs lends every connection's reader its buffer for one message:
+// Decode copies the payload out, so the frame's bytes are done with once
+// it returns.
+var readBufs wsread.Pool
+
 func (c *conn) readEnvelope() (wire.Envelope, error) {
 	// The limit counts decompressed bytes; SetReadLimit (newConn) only
 	// bounds the bytes on the wire.
-	typ, data, err := wsread.Read(c.ws, wire.MaxMessageBytes)
+	typ, buf, err := readBufs.Read(c.ws, wire.MaxMessageBytes)
 	if err != nil {
 		return wire.Envelope{}, err
 	}
+	defer readBufs.Put(buf)
+	data := buf.Bytes()
 	if typ != websocket.TextMessage {
 		return wire.Envelope{}, fmt.Errorf("%w: binary frame", wire.ErrMalformed)
 	}

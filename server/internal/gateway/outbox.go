@@ -45,6 +45,9 @@ type outItem struct {
 	seq   uint64
 	frame []byte
 	set   *encodedSet // outPolicySet
+	// slot, on a set a push queued, is the push's room for it; it is
+	// given back once the set is written, replaced or dropped.
+	slot *pushSlot
 }
 
 // outbox is a connection's send queue: frames, acks and pings in the order
@@ -87,6 +90,7 @@ func (o *outbox) push(it outItem, maxAcks int) (ok, start bool) {
 		for i := range o.items {
 			if o.items[i].kind == outPolicySet {
 				// Queued, so a writer is running already.
+				o.items[i].slot.release()
 				o.items[i] = it
 				return true, false
 			}

@@ -140,7 +140,7 @@ func (c *conn) welcome(welcome []byte, agentRevision uint64, takesLabels bool) e
 	c.send(welcome)
 	set := ps.current.Load()
 	if uint64(set.revision) != agentRevision {
-		c.sendPolicySet(set)
+		c.sendPolicySet(set, nil)
 	}
 	c.policy.sent, c.policy.welcomed = set.revision, true
 	c.policy.mu.Unlock()

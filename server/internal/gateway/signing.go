@@ -95,6 +95,15 @@ func (c *conn) noteRefusal(r *wire.PolicyRefusal) error {
 	if !ok {
 		return nil
 	}
+	var next *store.PolicyRefusal
+	if r != nil {
+		next = &store.PolicyRefusal{Revision: int64(r.Revision), Code: r.Code, Reason: r.Reason, At: r.At.UTC().Truncate(time.Microsecond)}
+	}
+	// Nearly every heartbeat repeats what is stored: that costs a
+	// comparison, not a context, a timer and a logger per message.
+	if c.refusal.known && sameRefusal(c.refusal.cur, next) {
+		return nil
+	}
 	log := c.g.cfg.Logger.With("host_id", c.host.ID)
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
@@ -105,10 +114,6 @@ func (c *conn) noteRefusal(r *wire.PolicyRefusal) error {
 			return nil
 		}
 		c.refusal = refusalState{known: true, cur: cur}
-	}
-	var next *store.PolicyRefusal
-	if r != nil {
-		next = &store.PolicyRefusal{Revision: int64(r.Revision), Code: r.Code, Reason: r.Reason, At: r.At.UTC().Truncate(time.Microsecond)}
 	}
 	if sameRefusal(c.refusal.cur, next) {
 		return nil

@@ -82,11 +82,16 @@ func (c *conn) writeBatch(batch []outItem) error {
 			err = c.writeFrame(scratch)
 		case outPolicySet:
 			err = c.writePolicySet(it.set)
+			it.slot.release()
 		default:
 			err = c.writeFrame(it.frame)
 		}
 		if err != nil {
 			c.cork.unsent()
+			// What follows is not written: give back a push's room.
+			for _, rest := range batch[i+1:] {
+				rest.slot.release()
+			}
 			return err
 		}
 	}

@@ -490,6 +490,7 @@ func (a *agent) acked(env wire.Envelope) {
 		st.resultsAcked.Add(1)
 	default:
 		st.steadyLat.Record(now - m.at)
+		st.steadyWin.record(m.at, now-m.at)
 		st.acked.Add(1)
 	}
 	var ack wire.Ack

@@ -131,3 +131,32 @@ func TestBucketsCoverEveryValue(t *testing.T) {
 		t.Fatalf("maxValue lands in bucket %d of %d", b, numBuckets)
 	}
 }
+
+func TestWindowsSplitBySendTime(t *testing.T) {
+	var ws windows
+	// Window 0 (0-5 s): fast; window 2 (10-15 s): one slow send among fast.
+	for i := range 100 {
+		ws.record(time.Duration(i)*10*time.Millisecond, 2*time.Millisecond)
+	}
+	ws.record(11*time.Second, 3*time.Millisecond)
+	ws.record(12*time.Second, 900*time.Millisecond)
+	ws.record(-time.Second, time.Second)           // before the run: not kept
+	ws.record(maxWindows*windowWidth, time.Second) // past the last window: not kept
+	got := ws.snapshot()
+	if len(got) != 2 {
+		t.Fatalf("windows %+v, want 2 (0 s and 10 s)", got)
+	}
+	if got[0].FromSeconds != 0 || got[0].Count != 100 || got[0].MaxMs > 2.1 {
+		t.Errorf("first window %+v, want 100 sends from 0 s, max 2 ms", got[0])
+	}
+	if got[1].FromSeconds != 10 || got[1].Count != 2 || got[1].MaxMs < 899 || got[1].MaxMs > 901 {
+		t.Errorf("second window %+v, want 2 sends from 10 s, max 900 ms", got[1])
+	}
+	w, ok := worstWindow(got)
+	if !ok || w.FromSeconds != 10 {
+		t.Errorf("worst window %+v %v, want the one from 10 s", w, ok)
+	}
+	if _, ok := worstWindow(got[:1]); ok {
+		t.Error("one window reported as a worst window")
+	}
+}

@@ -85,13 +85,16 @@ type SteadyReport struct {
 	Unacked        int64   `json:"unacked"`
 	// Skipped messages were due while an agent had maxPending messages
 	// unacknowledged or had fallen a whole interval behind.
-	Skipped          int64          `json:"skipped"`
-	Resyncs          int64          `json:"resyncs"`
-	UnexpectedFrames int64          `json:"unexpected_frames"`
-	Latency          Latency        `json:"latency"` // send to ack
-	ErrorFrames      map[string]int `json:"error_frames"`
-	Disconnects      int64          `json:"disconnects"`
-	ConnectedAtEnd   int64          `json:"connected_at_end"`
+	Skipped          int64   `json:"skipped"`
+	Resyncs          int64   `json:"resyncs"`
+	UnexpectedFrames int64   `json:"unexpected_frames"`
+	Latency          Latency `json:"latency"` // send to ack
+	// LatencyByWindow is Latency per 5 s of send time, to read what a
+	// burst of policy applies did to heartbeats while it lasted.
+	LatencyByWindow []WindowLatency `json:"latency_by_window,omitempty"`
+	ErrorFrames     map[string]int  `json:"error_frames"`
+	Disconnects     int64           `json:"disconnects"`
+	ConnectedAtEnd  int64           `json:"connected_at_end"`
 	// PolicySets lists each policy set revision the server pushed during
 	// the run: apply a policy while loadgen runs to measure how long it
 	// takes to reach every agent.
@@ -204,11 +207,14 @@ type ServerReport struct {
 	TriggerDelayP99Seconds float64 `json:"trigger_delay_p99_seconds,omitempty"`
 }
 
-func newReport(cfg Config) *Report {
+// newReport starts the report of a run whose clock started at base: the
+// report's times in seconds count from StartedAt, kept to the
+// millisecond so that they line up with other clocks (an apply's).
+func newReport(cfg Config, base time.Time) *Report {
 	rep := &Report{
 		RunID:     cfg.RunID,
 		Server:    cfg.Server,
-		StartedAt: time.Now().UTC().Truncate(time.Second),
+		StartedAt: base.UTC().Truncate(time.Millisecond),
 		Settings: Settings{
 			Agents:                cfg.Agents,
 			Packages:              cfg.Packages,
@@ -350,6 +356,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\nsteady    %s: %d sent, %d acked (%.1f/s), %d unacked, %d skipped, %d resyncs\n",
 			secs(st.DurationSeconds), st.Sent, st.Acked, st.AckedPerSecond, st.Unacked, st.Skipped, st.Resyncs)
 		fmt.Fprintf(&b, "          latency %s\n", st.Latency)
+		if w, ok := worstWindow(st.LatencyByWindow); ok {
+			fmt.Fprintf(&b, "          worst 5 s of sends: p99 %.1fms, max %.1fms (%d messages from %.0fs)\n", w.P99Ms, w.MaxMs, w.Count, w.FromSeconds)
+		}
 		fmt.Fprintf(&b, "          %d error frames, %d disconnects, %d unexpected frames, %d connected at the end\n",
 			sum(st.ErrorFrames), st.Disconnects, st.UnexpectedFrames, st.ConnectedAtEnd)
 		for _, p := range st.PolicySets {
@@ -500,4 +509,19 @@ func bytesIEC(v float64) string {
 		return fmt.Sprintf("%.0f B", v)
 	}
 	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+// worstWindow is the window with the highest p99 (false: fewer than two
+// windows, where it would only repeat the phase's latency).
+func worstWindow(ws []WindowLatency) (WindowLatency, bool) {
+	if len(ws) < 2 {
+		return WindowLatency{}, false
+	}
+	w := ws[0]
+	for _, x := range ws[1:] {
+		if x.P99Ms > w.P99Ms {
+			w = x
+		}
+	}
+	return w, true
 }

@@ -60,7 +60,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		defer r.receiver.close()
 		cfg.Logger.Info("alert receiver listening", "addr", r.receiver.addr, "signature_checked", cfg.AlertSecret != "")
 	}
-	rep := newReport(r.cfg)
+	rep := newReport(r.cfg, r.base)
 	r.checkLimits(rep)
 	ids, err := r.enrollPhase(ctx, rep)
 	if err == nil && len(ids) > 0 && ctx.Err() == nil {
@@ -263,6 +263,7 @@ func (r *runner) steadyReport(rep *Report, ackedInWindow int64) {
 	s.Disconnects = st.disconnects.Load()
 	s.ErrorFrames = st.errorFrames.snapshot()
 	s.Latency = summarize(&st.steadyLat)
+	s.LatencyByWindow = st.steadyWin.snapshot()
 	if s.DurationSeconds > 0 {
 		s.AckedPerSecond = round(float64(ackedInWindow)/s.DurationSeconds, 1)
 	}

@@ -43,6 +43,7 @@ type stats struct {
 	unacked     atomic.Int64
 	disconnects atomic.Int64
 	steadyLat   Histogram
+	steadyWin   windows // steadyLat by send time
 	errorFrames counter
 	checkNows   atomic.Int64
 	policySets  receipts
