@@ -324,6 +324,9 @@ func Encode(typ string, seq uint64, payload any) ([]byte, error) {
 		}
 		env.Payload = raw
 	}
+	if b, ok := appendEnvelope(make([]byte, 0, len(env.Payload)+48), typ, seq, env.Payload); ok {
+		return b, nil
+	}
 	return marshalRaw(env)
 }
 
@@ -347,9 +350,12 @@ const MaxSeq = math.MaxInt64
 
 // Decode parses an envelope and checks its type is known.
 func Decode(b []byte) (Envelope, error) {
-	var env Envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		return env, fmt.Errorf("%w: %v", ErrMalformed, err)
+	env, ok := decodeEnvelope(b)
+	if !ok {
+		env = Envelope{}
+		if err := json.Unmarshal(b, &env); err != nil {
+			return env, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
 	}
 	if env.Seq > MaxSeq {
 		return env, fmt.Errorf("%w: seq %d above %d", ErrMalformed, env.Seq, uint64(MaxSeq))

@@ -489,12 +489,14 @@ func (a *agent) acked(env wire.Envelope) {
 		st.resultsLat.Record(now - m.at)
 		st.resultsAcked.Add(1)
 	default:
-		st.steadyLat.Record(now - m.at)
+		if int64(m.at) >= a.r.measureFrom.Load() {
+			st.steadyLat.Record(now - m.at)
+		}
 		st.steadyWin.record(m.at, now-m.at)
 		st.acked.Add(1)
 	}
 	var ack wire.Ack
-	if len(env.Payload) > 0 && wire.DecodePayload(env, &ack) == nil && ack.Resync {
+	if len(env.Payload) > 2 && wire.DecodePayload(env, &ack) == nil && ack.Resync { // "{}": no resync
 		st.resyncs.Add(1)
 		select {
 		case a.resync <- struct{}{}:

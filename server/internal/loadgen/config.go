@@ -26,6 +26,12 @@ type Config struct {
 	Packages int
 	// Heartbeat is each agent's heartbeat interval in the steady phase.
 	Heartbeat time.Duration
+	// Warmup is the steady phase's first part, before Duration: agents
+	// send as they will, but the latency and the rate leave it out (the
+	// windows of LatencyByWindow keep it). After a connect storm the
+	// server evaluates every host that reconnected; this keeps that
+	// transient apart from what it sustains.
+	Warmup time.Duration
 	// InventoryEvery, when above 0, makes each agent send an unchanged
 	// inventory (digest only) at this interval in the steady phase.
 	InventoryEvery time.Duration

@@ -336,3 +336,36 @@ func TestUnknownNodeKeysFailToConnect(t *testing.T) {
 		t.Errorf("agents without a connection sent %d messages", rep.Steady.Sent)
 	}
 }
+
+// A warm-up's sends are acked and kept in the windows, but the phase's
+// latency and rate count only what was sent after it.
+func TestWarmupLeftOutOfLatency(t *testing.T) {
+	ts := newTestServer(t)
+	cfg := testConfig(ts, 5)
+	cfg.InventoryEvery = 0
+	cfg.Warmup = 700 * time.Millisecond
+	cfg.Duration = 700 * time.Millisecond
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	ts.waitIdle(t)
+	s := rep.Steady
+	if rep.Failed || s.Unacked != 0 || s.Sent != s.Acked {
+		t.Fatalf("run: failed %v %v, sent %d acked %d unacked %d", rep.Failed, rep.Problems, s.Sent, s.Acked, s.Unacked)
+	}
+	if s.WarmupSeconds != 0.7 || s.DurationSeconds < 0.7 {
+		t.Errorf("warm-up %v s, measured %v s; want 0.7 and at least 0.7", s.WarmupSeconds, s.DurationSeconds)
+	}
+	var inWindows uint64
+	for _, w := range s.LatencyByWindow {
+		inWindows += w.Count
+	}
+	// Five agents at 10 a second send about 35 heartbeats in each part.
+	if inWindows != uint64(s.Acked) {
+		t.Errorf("windows hold %d samples, %d were acked", inWindows, s.Acked)
+	}
+	if s.Latency.Count == 0 || s.Latency.Count >= uint64(s.Acked) || s.Latency.Count < uint64(s.Acked)/4 {
+		t.Errorf("latency has %d samples of %d acked; want those sent after the warm-up, about half", s.Latency.Count, s.Acked)
+	}
+}

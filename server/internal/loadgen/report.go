@@ -78,8 +78,12 @@ type ConnectReport struct {
 // SteadyReport covers heartbeats and unchanged inventories.
 type SteadyReport struct {
 	DurationSeconds float64 `json:"duration_seconds"`
-	Sent            int64   `json:"sent"`
-	Acked           int64   `json:"acked"`
+	// WarmupSeconds went before DurationSeconds: what was sent in it
+	// counts in Sent, Acked and LatencyByWindow, not in Latency or
+	// AckedPerSecond.
+	WarmupSeconds float64 `json:"warmup_seconds,omitempty"`
+	Sent          int64   `json:"sent"`
+	Acked         int64   `json:"acked"`
 	// AckedPerSecond counts acks received within the steady window.
 	AckedPerSecond float64 `json:"acked_per_second"`
 	Unacked        int64   `json:"unacked"`
@@ -355,6 +359,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 	if st.DurationSeconds > 0 {
 		fmt.Fprintf(&b, "\nsteady    %s: %d sent, %d acked (%.1f/s), %d unacked, %d skipped, %d resyncs\n",
 			secs(st.DurationSeconds), st.Sent, st.Acked, st.AckedPerSecond, st.Unacked, st.Skipped, st.Resyncs)
+		if st.WarmupSeconds > 0 {
+			fmt.Fprintf(&b, "          after a %s warm-up, which the rate and latency leave out\n", secs(st.WarmupSeconds))
+		}
 		fmt.Fprintf(&b, "          latency %s\n", st.Latency)
 		if w, ok := worstWindow(st.LatencyByWindow); ok {
 			fmt.Fprintf(&b, "          worst 5 s of sends: p99 %.1fms, max %.1fms (%d messages from %.0fs)\n", w.P99Ms, w.MaxMs, w.Count, w.FromSeconds)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -23,6 +24,9 @@ type runner struct {
 	wsURL   string
 	base    time.Time // origin of the monotonic send times
 	st      stats
+	// measureFrom is when the steady phase's warm-up ended (since base,
+	// in ns): steady messages sent before it are left out of the latency.
+	measureFrom atomic.Int64
 	// receiver takes the server's webhook notifications (--alert-receiver).
 	receiver *alertReceiver
 }
@@ -177,9 +181,27 @@ func (r *runner) fleetPhases(ctx context.Context, ids []Identity, rep *Report) {
 // steadyWindow lets the agents send for Duration, or until ctx ends, and
 // returns how many acks arrived within the window.
 func (r *runner) steadyWindow(ctx context.Context, ph *phases, rep *Report) int64 {
-	r.cfg.Logger.Info("steady phase", "duration", r.cfg.Duration, "heartbeat", r.cfg.Heartbeat, "inventory_every", r.cfg.InventoryEvery)
-	start := time.Now()
+	r.cfg.Logger.Info("steady phase", "duration", r.cfg.Duration, "warmup", r.cfg.Warmup, "heartbeat", r.cfg.Heartbeat, "inventory_every", r.cfg.InventoryEvery)
+	if r.cfg.Warmup > 0 {
+		r.measureFrom.Store(math.MaxInt64)
+	}
 	close(ph.steady)
+	var ackedBefore int64
+	if r.cfg.Warmup > 0 {
+		t := time.NewTimer(r.cfg.Warmup)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			rep.Steady.WarmupSeconds = r.cfg.Warmup.Seconds()
+			return 0
+		}
+		r.measureFrom.Store(int64(r.since()))
+		ackedBefore = r.st.acked.Load()
+		rep.Steady.WarmupSeconds = r.cfg.Warmup.Seconds()
+		r.cfg.Logger.Info("warm-up done; measuring")
+	}
+	start := time.Now()
 	t := time.NewTimer(r.cfg.Duration)
 	defer t.Stop()
 	select {
@@ -187,7 +209,7 @@ func (r *runner) steadyWindow(ctx context.Context, ph *phases, rep *Report) int6
 	case <-ctx.Done():
 	}
 	rep.Steady.DurationSeconds = time.Since(start).Seconds()
-	return r.st.acked.Load()
+	return r.st.acked.Load() - ackedBefore
 }
 
 // scrapeQuietly reads the server's metrics at the steady phase's start,
