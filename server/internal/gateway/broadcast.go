@@ -229,11 +229,10 @@ func (g *Gateway) reloadAndSend() error {
 
 // pushInFlight bounds the connections a push has queued the set to and
 // whose writers have not written it yet. Queued to 20,000 connections at
-// once, the set would wake 20,000 writers together, and an ack made ready
-// meanwhile would wait behind all of them: heartbeats sent during a push
-// took as long as the whole push to be acknowledged. In a window of a
-// few hundred the push keeps the CPU busy and acks still go out in
-// milliseconds.
+// once, the set would start 20,000 writer goroutines together, each with
+// its stack, and the acks made ready meanwhile would wait in the run
+// queue behind them. A window of a few hundred keeps the CPU busy
+// without either.
 const pushInFlight = 256
 
 // pushSlotWait is how long a push waits for room in its window before it
