@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/steward-project/steward/agent/internal/testimage"
 )
 
 // TestCheckReports runs `check` with --format junit and html and the
@@ -134,7 +136,7 @@ func TestCheckReports(t *testing.T) {
 
 	t.Run("html of an offline image", func(t *testing.T) {
 		// The header's facts are the image's own, not this machine's.
-		const image = "/var/tmp/steward-debootstrap-bookworm-minbase-amd64"
+		image := testimage.DebianRoot(t)
 		name, err := os.ReadFile(filepath.Join(image, "etc", "hostname"))
 		if err != nil {
 			t.Fatalf("the cached Debian 12 image is needed: %v", err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/steward-project/steward/agent/internal/testimage"
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/policy"
 )
@@ -193,7 +194,7 @@ func TestFactsKernelImage(t *testing.T) {
 // container marker, no hardware, no init installed (minbase has no
 // systemd-sysv), no kernel installed.
 func TestFactsDebianImage(t *testing.T) {
-	const image = "/var/tmp/steward-debootstrap-bookworm-minbase-amd64"
+	image := testimage.DebianRoot(t)
 	if _, err := os.Stat(filepath.Join(image, ".steward-debootstrap-complete")); err != nil {
 		t.Fatalf("the cached Debian 12 image is needed: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/steward-project/steward/agent/internal/testimage"
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/policy"
 )
@@ -21,6 +22,7 @@ const debootstrapImage = "/var/tmp/steward-debootstrap-bookworm-minbase-amd64"
 // set-uid and set-gid files and compares the offenders with what GNU
 // find reports for the same tree.
 func TestFindInDebianImage(t *testing.T) {
+	testimage.DebianRoot(t) // built once and cached; waits for another test building it
 	if _, err := os.Stat(debootstrapImage + "/etc/debian_version"); err != nil {
 		t.Fatalf("this test needs the cached Debian 12 image: %v", err)
 	}
@@ -65,6 +67,7 @@ func TestFindInDebianImage(t *testing.T) {
 // TestFileGroupInDebianImage: the file leaf's group and bit keys on the
 // image's /etc/shadow (root:shadow 0640 in Debian 12).
 func TestFileGroupInDebianImage(t *testing.T) {
+	testimage.DebianRoot(t) // built once and cached; waits for another test building it
 	if _, err := os.Stat(debootstrapImage + "/etc/shadow"); err != nil {
 		t.Fatalf("this test needs the cached Debian 12 image: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/steward-project/steward/agent/internal/testimage"
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/policy"
 )
@@ -21,6 +22,7 @@ const configImage = "/var/tmp/steward-debootstrap-bookworm-minbase-amd64"
 // machine and the cached image under --root.
 func configRoots(t *testing.T) map[string]string {
 	t.Helper()
+	testimage.DebianRoot(t) // built once and cached; waits for another test building it
 	if _, err := os.Stat(filepath.Join(configImage, "etc", "os-release")); err != nil {
 		t.Fatalf("this test needs the cached Debian 12 image at %s: %v", configImage, err)
 	}

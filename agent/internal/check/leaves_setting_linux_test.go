@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/steward-project/steward/agent/internal/testimage"
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/policy"
 )
@@ -80,6 +81,7 @@ func TestSettingLiveJournald(t *testing.T) {
 // copyFromImage copies files of the cached Debian 12 image into root.
 func copyFromImage(t *testing.T, root string, files ...string) {
 	t.Helper()
+	testimage.DebianRoot(t) // built once and cached; waits for another test building it
 	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join(debianImage, f))
 		if err != nil {
@@ -124,6 +126,7 @@ func uncommentedLines(t *testing.T, file, prefix string) int {
 // as shipped, and a copy of its files with site drop-ins added.
 func TestSettingImageRoot(t *testing.T) {
 	ctx := context.Background()
+	testimage.DebianRoot(t) // built once and cached; waits for another test building it
 	// As shipped: faillock.conf and limits.conf hold only comments.
 	for _, c := range []struct{ file, prefix string }{{"etc/security/faillock.conf", "deny"}, {"etc/security/limits.conf", "*"}} {
 		if n := uncommentedLines(t, filepath.Join(debianImage, c.file), c.prefix); n != 0 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/steward-project/steward/agent/internal/testimage"
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/policy"
 )
@@ -146,6 +147,7 @@ func TestKernelModuleLive(t *testing.T) {
 // os.Readlink), its /proc is empty so runtime parts are skipped, and its
 // unconfigured fstab mounts nothing on /tmp.
 func TestSystemLeavesImage(t *testing.T) {
+	testimage.DebianRoot(t) // built once and cached; waits for another test building it
 	if _, err := os.Stat(filepath.Join(sysImage, "etc/debian_version")); err != nil {
 		t.Fatalf("this test needs the cached Debian 12 image: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/steward-project/steward/agent/internal/testimage"
 	"github.com/steward-project/steward/shared/inventory"
 	"github.com/steward-project/steward/shared/policy"
 )
@@ -338,6 +339,7 @@ func TestWalkExcludedAndDepthZeroRoots(t *testing.T) {
 // counts are the same, and the number of entries is what a plain
 // filepath.WalkDir (which follows no link either) counts.
 func TestWalkWorkersAgree(t *testing.T) {
+	testimage.DebianRoot(t) // built once and cached; waits for another test building it
 	if _, err := os.Stat(debootstrapImage + "/etc/debian_version"); err != nil {
 		t.Fatalf("this test needs the cached Debian 12 image: %v", err)
 	}
