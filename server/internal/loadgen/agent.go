@@ -186,6 +186,13 @@ func (a *agent) connect(ctx context.Context) bool {
 
 	a.digest = inv.Digest
 	inv.CollectedAt = time.Now().UTC()
+	if welcome.LastSeq > 0 {
+		// The server holds this host's inventory from an earlier run.
+		// The agent sends only what changed since its last ack, so an
+		// unchanged machine reconnects with the digest alone; the whole
+		// inventory follows if the server asks for it (resync).
+		inv = wire.Inventory{CollectedAt: inv.CollectedAt, Digest: inv.Digest}
+	}
 	n, err := a.send(wire.TypeInventory, inv, kindFirst, nil)
 	if err != nil {
 		// The reader sees the broken connection and records why.

@@ -270,6 +270,17 @@ func TestStateFileReconnectsTheSameFleet(t *testing.T) {
 		if h.connects != want {
 			t.Errorf("host %d connected %d times, want %d", h.ID, h.connects, want)
 		}
+		// A reconnected host sends its digest alone, as an agent whose
+		// machine did not change does: one full inventory per host.
+		full := 0
+		for _, m := range h.applied {
+			if m.Inventory != nil && len(m.Inventory.Sections) > 0 {
+				full++
+			}
+		}
+		if full != 1 {
+			t.Errorf("host %d sent %d full inventories over %d connections, want 1", h.ID, full, h.connects)
+		}
 		// A reconnected host continues above the server's last_seq.
 		if h.dups != 0 {
 			t.Errorf("host %d: %d duplicate sequence numbers after reconnecting", h.ID, h.dups)
