@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -24,15 +22,7 @@ func TestAgentsOverTheirShareAreRefused(t *testing.T) {
 	share := limits.NewShare(3)
 	m := metrics.New("test")
 	gw := New(Config{Store: st, Ingest: b, RetryAfter: 7 * time.Second, Agents: share, Metrics: m})
-	mux := http.NewServeMux()
-	gw.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		gw.Shutdown(context.Background())
-		srv.Close()
-		b.Stop()
-	})
-	h := &harness{t: t, st: st, gw: gw, srv: srv}
+	h := serve(t, st, b, gw)
 	keys := make([]string, 4)
 	for i := range keys {
 		keys[i] = h.nodeKey()

@@ -1,10 +1,7 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/steward-project/steward/server/internal/ingest"
@@ -26,15 +23,7 @@ func TestExprAnswersOnlyToAgentsThatAsk(t *testing.T) {
 	st := newFakeStore()
 	b := ingest.New(st, ingest.Config{})
 	gw := New(Config{Store: st, Ingest: b, Policies: fp, HostConnected: func(id int64) { connected <- id }})
-	mux := http.NewServeMux()
-	gw.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		gw.Shutdown(context.Background())
-		srv.Close()
-		b.Stop()
-	})
-	h := &harness{t: t, st: st, gw: gw, srv: srv}
+	h := serve(t, st, b, gw)
 
 	// An older agent: no expr_answers in its hello.
 	old, _ := h.connect(h.nodeKey())

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -97,15 +95,7 @@ func newBroadcastHarness(t *testing.T, st PolicyStore) (*harness, *syncBuffer) {
 	gw.policies.reload.settle = -1
 	gw.policies.reload.retryMin = time.Millisecond
 	gw.policies.reload.retryMax = 10 * time.Millisecond
-	mux := http.NewServeMux()
-	gw.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		gw.Shutdown(context.Background())
-		srv.Close()
-		b.Stop()
-	})
-	return &harness{t: t, st: fs, gw: gw, srv: srv}, logs
+	return serve(t, fs, b, gw), logs
 }
 
 // waitReloadIdle waits until no read of the set runs or is pending.

@@ -1,9 +1,6 @@
 package gateway
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -23,15 +20,7 @@ func TestMessageBytes(t *testing.T) {
 	m := metrics.New("test")
 	b := ingest.New(st, ingest.Config{})
 	gw := New(Config{Store: st, Ingest: b, Metrics: m, RetryAfter: time.Second, HeartbeatInterval: 5 * time.Second})
-	mux := http.NewServeMux()
-	gw.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		gw.Shutdown(context.Background())
-		srv.Close()
-		b.Stop()
-	})
-	h := &harness{t: t, st: st, gw: gw, srv: srv}
+	h := serve(t, st, b, gw)
 	ws, _ := h.connect(h.nodeKey())
 	hello, err := wire.Encode(wire.TypeHello, 0, wire.Hello{ProtocolVersions: []int{1}, AgentVersion: "test", OS: "linux", Arch: "amd64", Hostname: "web-1"})
 	if err != nil {

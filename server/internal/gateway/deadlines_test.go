@@ -1,11 +1,8 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -22,15 +19,7 @@ func newDeadlineHarness(t *testing.T) *harness {
 	b := ingest.New(st, ingest.Config{})
 	gw := New(Config{Store: st, Ingest: b, RetryAfter: time.Second, HeartbeatInterval: 5 * time.Second,
 		HelloTimeout: 300 * time.Millisecond, PingInterval: 100 * time.Millisecond, PongWait: 300 * time.Millisecond})
-	mux := http.NewServeMux()
-	gw.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		gw.Shutdown(context.Background())
-		srv.Close()
-		b.Stop()
-	})
-	return &harness{t: t, st: st, gw: gw, srv: srv}
+	return serve(t, st, b, gw)
 }
 
 // closedByServer reads until the connection ends and reports whether the

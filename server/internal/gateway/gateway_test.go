@@ -140,6 +140,14 @@ func newHarness(t *testing.T) *harness {
 	st := newFakeStore()
 	b := ingest.New(st, ingest.Config{})
 	gw := New(Config{Store: st, Ingest: b, RetryAfter: 7 * time.Second, HeartbeatInterval: 5 * time.Second})
+	return serve(t, st, b, gw)
+}
+
+// serve serves gw, which commits through b into st (nil when the test
+// uses a real store), on a test server; the gateway, the server and b
+// stop when the test ends.
+func serve(t *testing.T, st *fakeStore, b *ingest.Batcher, gw *Gateway) *harness {
+	t.Helper()
 	mux := http.NewServeMux()
 	gw.Register(mux)
 	srv := httptest.NewServer(mux)

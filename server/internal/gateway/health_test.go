@@ -1,11 +1,8 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,15 +64,7 @@ func newStoreHarness(t *testing.T, open func(*testing.T, *slog.Logger) store.Sto
 	m := metrics.New("test")
 	b := ingest.New(st, ingest.Config{Logger: log, Metrics: m})
 	gw := New(Config{Store: st, Ingest: b, Logger: log, Metrics: m})
-	mux := http.NewServeMux()
-	gw.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		gw.Shutdown(context.Background())
-		srv.Close()
-		b.Stop()
-	})
-	return &harness{t: t, gw: gw, srv: srv}, m
+	return serve(t, nil, b, gw), m
 }
 
 // heartbeat sends a heartbeat and waits for its ack.

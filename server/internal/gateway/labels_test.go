@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -51,15 +49,7 @@ func TestLabelsAndTailoringsReachTheAgent(t *testing.T) {
 	st := newFakeStore()
 	b := ingest.New(st, ingest.Config{})
 	gw := New(Config{Store: st, Ingest: b, Policies: fp})
-	mux := http.NewServeMux()
-	gw.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		gw.Shutdown(context.Background())
-		srv.Close()
-		b.Stop()
-	})
-	h := &harness{t: t, st: st, gw: gw, srv: srv}
+	h := serve(t, st, b, gw)
 	key := h.nodeKey()
 	hostID := int64(len(h.st.hosts))
 	fp.mu.Lock()

@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -47,15 +45,7 @@ func newPolicyHarness(t *testing.T, fp *fakePolicies) *harness {
 	st := newFakeStore()
 	b := ingest.New(st, ingest.Config{})
 	gw := New(Config{Store: st, Ingest: b, Policies: fp})
-	mux := http.NewServeMux()
-	gw.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		gw.Shutdown(context.Background())
-		srv.Close()
-		b.Stop()
-	})
-	return &harness{t: t, st: st, gw: gw, srv: srv}
+	return serve(t, st, b, gw)
 }
 
 func TestPolicySetAfterWelcomeAndOnChange(t *testing.T) {

@@ -188,17 +188,16 @@ func (r *runner) steadyWindow(ctx context.Context, ph *phases, rep *Report) int6
 	close(ph.steady)
 	var ackedBefore int64
 	if r.cfg.Warmup > 0 {
+		rep.Steady.WarmupSeconds = r.cfg.Warmup.Seconds()
 		t := time.NewTimer(r.cfg.Warmup)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			rep.Steady.WarmupSeconds = r.cfg.Warmup.Seconds()
 			return 0
 		}
 		r.measureFrom.Store(int64(r.since()))
 		ackedBefore = r.st.acked.Load()
-		rep.Steady.WarmupSeconds = r.cfg.Warmup.Seconds()
 		r.cfg.Logger.Info("warm-up done; measuring")
 	}
 	start := time.Now()

@@ -453,14 +453,22 @@ func DecodeParameters(s string) map[string]string {
 	return m
 }
 
-// CutError makes a result's error text fit its column: valid UTF-8
-// without NUL bytes, at most MaxErrorBytes, cut on a rune boundary.
-func CutError(s string) string {
-	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
-	if len(s) <= MaxErrorBytes {
+// CutError makes a result's error text fit its column (FitText, at most
+// MaxErrorBytes).
+func CutError(s string) string { return FitText(s, MaxErrorBytes) }
+
+// FitText makes text fit a text column in either database: no NUL bytes
+// and valid UTF-8 (PostgreSQL text refuses both), at most max bytes, cut
+// on a rune boundary.
+func FitText(s string, max int) string {
+	s = strings.ReplaceAll(s, "\x00", "")
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= max {
 		return s
 	}
-	cut := MaxErrorBytes
+	cut := max
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

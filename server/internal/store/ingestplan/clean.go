@@ -1,9 +1,6 @@
 package ingestplan
 
-import (
-	"strings"
-	"unicode/utf8"
-)
+import "github.com/steward-project/steward/server/internal/store"
 
 // MaxField bounds the agent-reported text that lands in indexed columns:
 // PostgreSQL refuses btree entries over about 2,700 bytes, and one odd
@@ -11,19 +8,5 @@ import (
 const MaxField = 512
 
 // Clean makes agent-reported text fit for an indexed text column in either
-// database: no NUL bytes and valid UTF-8 (PostgreSQL text refuses both),
-// at most MaxField bytes, cut on a rune boundary.
-func Clean(s string) string {
-	s = strings.ReplaceAll(s, "\x00", "")
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if len(s) <= MaxField {
-		return s
-	}
-	cut := MaxField
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
+// database (store.FitText, at most MaxField bytes).
+func Clean(s string) string { return store.FitText(s, MaxField) }
