@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -43,6 +44,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "steward-loadgen: %v\n", err)
 		return ExitUsage
+	}
+	if cfg.CPUProfile != "" {
+		stop, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "steward-loadgen: --cpuprofile: %v\n", err)
+			return ExitFailed
+		}
+		defer stop(stderr)
 	}
 	rep, err := Run(ctx, cfg)
 	if rep != nil {
@@ -94,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	fs.StringVar(&cfg.AlertSecret, "alert-secret", "", "the webhook receiver's HMAC `secret`: refuse deliveries without a valid X-Steward-Signature")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.BoolVar(&cfg.NoCompression, "no-compression", false, "do not offer per-message deflate (measure the server's fan-out without inflating every copy)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write the generator's own CPU profile (go tool pprof) to `file`: where a run's simulation spends its share of the machine")
 	fs.BoolVar(&quiet, "quiet", false, "log only warnings and errors to stderr, no progress")
 	fs.StringVar(&output, "o", "text", "report format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -129,4 +139,23 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 		return cfg, "", err
 	}
 	return cfg, output, nil
+}
+
+// startCPUProfile profiles the whole run into path; stop ends the
+// profile and reports a failure to close the file.
+func startCPUProfile(path string) (stop func(io.Writer), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func(stderr io.Writer) {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(stderr, "steward-loadgen: --cpuprofile: %v\n", err)
+		}
+	}, nil
 }

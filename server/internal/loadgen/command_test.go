@@ -60,10 +60,15 @@ func TestMainRefusedEnrollment(t *testing.T) {
 func TestMainSucceeds(t *testing.T) {
 	ts := newTestServer(t)
 	var stdout, stderr bytes.Buffer
+	profile := filepath.Join(t.TempDir(), "gen.pprof")
 	code := Main(context.Background(), []string{"--server", ts.url, "--agents", "3", "--duration", "300ms",
-		"--heartbeat", "50ms", "--packages", "30", "--enroll-secret", testSecret}, &stdout, &stderr)
+		"--heartbeat", "50ms", "--packages", "30", "--enroll-secret", testSecret, "--cpuprofile", profile}, &stdout, &stderr)
 	if code != ExitOK {
 		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	// --cpuprofile leaves a profile behind: pprof writes gzip.
+	if b, err := os.ReadFile(profile); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("--cpuprofile: want a gzip profile, read %d bytes, err %v", len(b), err)
 	}
 	for _, want := range []string{"3 attempted, 3 enrolled", "3 full inventories acked, 0 failed", "3 agents connected", "result    OK"} {
 		if !strings.Contains(stdout.String(), want) {

@@ -52,6 +52,9 @@ type Config struct {
 	// measuring the server's fan-out of large frames (policy sets) to a
 	// fleet whose decompression would otherwise take the generator's CPU.
 	NoCompression bool
+	// CPUProfile, when set, is where Main writes the generator's CPU
+	// profile of the whole run.
+	CPUProfile string
 	// RunID names this run in hostnames; empty picks a random one.
 	RunID string
 	// Results is what each agent reports for every policy of a policy_set
