@@ -371,8 +371,8 @@ func (c *conn) message(env wire.Envelope) (store.Message, *wire.Health, error) {
 		}
 		msg.Inventory = &inv
 	case wire.TypeHeartbeat:
-		var hb wire.Heartbeat
-		if err := wire.DecodePayload(env, &hb); err != nil {
+		hb, err := wire.DecodeHeartbeat(env)
+		if err != nil {
 			return msg, nil, err
 		}
 		if hb.Health != nil {

@@ -381,7 +381,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusServiceUnavailable, "server is shutting down")
 		return
 	}
-	cork := &corkConn{}
+	cork := &corkConn{slack: g.cfg.WriteWait / 2}
 	ws, err := g.upgrader.Upgrade(corkingWriter{ResponseWriter: w, conn: cork}, r, nil)
 	if err != nil {
 		g.wg.Done()
