@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/steward-project/steward/server/internal/ingest"
+	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/wire"
 )
@@ -257,9 +259,11 @@ func TestAckBurstKeepsConnection(t *testing.T) {
 // reads stops taking the server's writes; its acks fill their queue and
 // it is dropped as a slow reader, without waiting for the write deadline.
 func TestNonReadingAgentIsDropped(t *testing.T) {
+	m := metrics.New("test")
 	h := newBackpressureHarness(t, nil, func(c *Config) {
 		c.AckQueue = 256
 		c.WriteWait = time.Hour // only the queue bound can drop it
+		c.Metrics = m
 	})
 	ws, _ := h.connect(h.nodeKey())
 	h.stalled.Store(true) // from here on the agent reads nothing
@@ -276,6 +280,9 @@ func TestNonReadingAgentIsDropped(t *testing.T) {
 	if !strings.Contains(h.logs.String(), "agent not reading") {
 		t.Errorf("no slow-reader warning in the log:\n%s", h.logs)
 	}
+	waitFor(t, "the drop counted", func() bool {
+		return testutil.ToFloat64(m.AgentDisconnects.WithLabelValues("slow_reader")) == 1
+	})
 	// The socket is closed: the agent's reads end.
 	ws.SetReadDeadline(time.Now().Add(30 * time.Second))
 	_, _, err := ws.ReadMessage()
@@ -289,13 +296,18 @@ func TestNonReadingAgentIsDropped(t *testing.T) {
 // stopped reading and the write deadline passed), the server says so at
 // warn level before closing the connection.
 func TestWriteFailureIsLogged(t *testing.T) {
+	m := metrics.New("test")
 	h := newBackpressureHarness(t, nil, func(c *Config) {
 		c.WriteWait = 100 * time.Millisecond
+		c.Metrics = m
 	})
 	ws, _ := h.connect(h.nodeKey())
 	h.stalled.Store(true)
 	h.send(ws, wire.TypeHeartbeat, 1, wire.Heartbeat{Time: time.Now()})
 	waitFor(t, "the agent dropped", func() bool { return h.gw.Connected() == 0 })
+	waitFor(t, "the failure counted", func() bool {
+		return testutil.ToFloat64(m.AgentDisconnects.WithLabelValues("write_failed")) == 1
+	})
 	out := h.logs.String()
 	found := false
 	for line := range strings.Lines(out) {

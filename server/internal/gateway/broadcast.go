@@ -221,7 +221,7 @@ func (g *Gateway) reloadAndSend() error {
 		g.cfg.Logger.Debug("policy set read for agents", "revision", s.revision, "duration", time.Since(start))
 		return nil
 	}
-	sent := g.broadcast(s)
+	sent := g.broadcast(s, start)
 	g.cfg.Logger.Info("policy set sent to agents", "revision", s.revision, "agents", sent,
 		"duration", time.Since(start))
 	return nil
@@ -241,16 +241,57 @@ const pushInFlight = 256
 // until their write deadline, and they must not hold up the fleet.
 const pushSlotWait = 250 * time.Millisecond
 
-// pushSlot is one connection's room in a push's window (nil: none is
-// held). release gives it back; only the first call does.
+// pushSlot is one connection's part in a push: its room in the push's
+// window (none once pacing stopped) and its share of the push's run.
+// release gives both back once the set is written to the connection,
+// its write failed, or a newer set took its place; only the first call
+// counts. A nil slot (the set a welcome queues) is no push's.
 type pushSlot struct {
-	window chan struct{}
+	window chan struct{} // nil: taken without pacing
+	run    *pushRun
 	done   atomic.Bool
 }
 
 func (p *pushSlot) release() {
 	if p != nil && p.done.CompareAndSwap(false, true) {
-		<-p.window
+		if p.window != nil {
+			<-p.window
+		}
+		if p.run != nil {
+			p.run.finish()
+		}
+	}
+}
+
+// pushRun follows one push until the last connection it queued the set
+// to has released its slot, then calls done with the time since start.
+// The push itself holds one share while it queues, so the run cannot
+// end before every connection has been offered the set.
+type pushRun struct {
+	start time.Time
+	left  atomic.Int64
+	done  func(time.Duration)
+}
+
+func newPushRun(start time.Time, done func(time.Duration)) *pushRun {
+	r := &pushRun{start: start, done: done}
+	r.left.Store(1)
+	return r
+}
+
+// slot attaches a connection's slot (nil: an unpaced one) to the run.
+func (r *pushRun) slot(p *pushSlot) *pushSlot {
+	if p == nil {
+		p = &pushSlot{}
+	}
+	p.run = r
+	r.left.Add(1)
+	return p
+}
+
+func (r *pushRun) finish() {
+	if r.left.Add(-1) == 0 {
+		r.done(time.Since(r.start))
 	}
 }
 
@@ -306,8 +347,11 @@ func (w *pushWindow) acquire() *pushSlot {
 // unless room took longer than pushSlotWait (pushWindow). Queueing itself
 // never waits: a connection whose queue is full is closed (conn.send),
 // so a slow agent delays no other. s is published before the
-// connections are listed (the welcome's ordering, policies.go).
-func (g *Gateway) broadcast(s *encodedSet) int {
+// connections are listed (the welcome's ordering, policies.go). When the
+// last of those connections has had s written (or failed, or been sent
+// a newer set instead), the time since start, when the read of s began,
+// goes to steward_policy_push_duration_seconds.
+func (g *Gateway) broadcast(s *encodedSet, start time.Time) int {
 	g.mu.Lock()
 	conns := make([]*conn, 0, len(g.conns))
 	for _, c := range g.conns {
@@ -320,14 +364,22 @@ func (g *Gateway) broadcast(s *encodedSet) int {
 			"revision", s.revision, "in_flight", pushInFlight, "waited", pushSlotWait)
 	}
 	sent := 0
+	run := newPushRun(start, func(took time.Duration) {
+		if m := g.cfg.Metrics; m != nil {
+			m.PolicyPushDuration.Observe(took.Seconds())
+		}
+		g.cfg.Logger.Info("policy set written to every agent it was sent to", "revision", s.revision,
+			"agents", sent, "duration", took)
+	})
 	for _, c := range conns {
-		slot := w.acquire()
+		slot := run.slot(w.acquire())
 		if c.offerPolicySet(s, slot) {
 			sent++
 		} else {
 			slot.release()
 		}
 	}
+	run.finish()
 	return sent
 }
 

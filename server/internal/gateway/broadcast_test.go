@@ -13,8 +13,12 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/steward-project/steward/server/internal/ingest"
+	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/shared/wire"
 )
 
@@ -487,4 +491,79 @@ func TestPushSlotReleasedWithSet(t *testing.T) {
 	if !older.done.Load() || len(w.slots) != 1 {
 		t.Fatalf("replaced set: released %v, %d slots held; want released, 1", older.done.Load(), len(w.slots))
 	}
+}
+
+// A push's run ends once: after the push has offered the set to every
+// connection and every slot it handed out was released, paced or not.
+func TestPushRunEndsAfterLastSlot(t *testing.T) {
+	ended := 0
+	run := newPushRun(time.Now(), func(time.Duration) { ended++ })
+	w := newPushWindow(1, time.Hour, nil)
+	paced := run.slot(w.acquire())
+	w.paced = false
+	unpaced := run.slot(w.acquire())
+	if paced.window == nil || unpaced.window != nil || unpaced.run != run {
+		t.Fatalf("slots: paced %+v, unpaced %+v", paced, unpaced)
+	}
+	paced.release()
+	unpaced.release()
+	unpaced.release()
+	if ended != 0 {
+		t.Fatal("the run ended while the push was still offering the set")
+	}
+	run.finish()
+	if ended != 1 {
+		t.Fatalf("run ended %d times, want 1", ended)
+	}
+}
+
+// TestPushDurationObserved: a push to connected agents is observed in
+// steward_policy_push_duration_seconds once every agent was written the
+// set, and logged with how many agents it went to.
+func TestPushDurationObserved(t *testing.T) {
+	fp := &fakePolicies{revision: 1}
+	logs := &syncBuffer{}
+	fs := newFakeStore()
+	b := ingest.New(fs, ingest.Config{})
+	m := metrics.New("test")
+	gw := New(Config{Store: fs, Ingest: b, Policies: fp, Metrics: m,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	gw.policies.reload.settle = -1
+	h := serve(t, fs, b, gw)
+	var agents []*agentClient
+	for range 5 {
+		a, err := dialAgent(h, h.nodeKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.ws.Close() })
+		if err := a.until(1); err != nil {
+			t.Fatal(err)
+		}
+		agents = append(agents, a)
+	}
+	if n := testutil.CollectAndCount(m.PolicyPushDuration); n != 1 {
+		t.Fatalf("%d push duration series, want 1", n)
+	}
+	fp.bump()
+	gw.PoliciesChanged(context.Background())
+	for _, a := range agents {
+		if err := a.until(2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the push observed", func() bool { return histogramCount(t, m.PolicyPushDuration) == 1 })
+	if !strings.Contains(logs.String(), "policy set written to every agent it was sent to") || !strings.Contains(logs.String(), "agents=5") {
+		t.Errorf("no completion log naming 5 agents:\n%s", logs)
+	}
+}
+
+// histogramCount is how many observations h holds.
+func histogramCount(t *testing.T, h prometheus.Histogram) uint64 {
+	t.Helper()
+	var pb dto.Metric
+	if err := h.Write(&pb); err != nil {
+		t.Fatal(err)
+	}
+	return pb.GetHistogram().GetSampleCount()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,15 @@ type closing struct {
 	frame     []byte // an error envelope, or nil
 	closeCode int
 	reason    string
+	// cause is why the connection ends, as counted in
+	// steward_agent_disconnects_total (metrics.DisconnectReasons).
+	cause string
+}
+
+// as returns cl with cause set.
+func (cl closing) as(cause string) closing {
+	cl.cause = cause
+	return cl
 }
 
 func errorFrame(code, msg string, retry time.Duration) closing {
@@ -130,7 +140,7 @@ func (c *conn) enqueue(it outItem) {
 	it.slot.release()
 	c.g.cfg.Logger.Warn("agent not reading; closing connection", "host_id", c.host.ID, "remote", c.remote)
 	c.dropped.Store(true)
-	c.fail(closing{closeCode: websocket.ClosePolicyViolation, reason: "slow_reader"})
+	c.fail(closing{closeCode: websocket.ClosePolicyViolation, reason: "slow_reader", cause: "slow_reader"})
 	// The writer may be stuck in a write the peer will never take, and a
 	// close frame would not reach it either: drop the socket now rather
 	// than after the write deadline.
@@ -147,8 +157,12 @@ func (c *conn) serve() {
 	log := c.g.cfg.Logger.With("host_id", c.host.ID, "remote", c.remote)
 	c.ws.SetReadLimit(wire.MaxMessageBytes)
 	defer func() {
-		c.fail(closing{closeCode: websocket.CloseNormalClosure})
+		c.fail(closing{closeCode: websocket.CloseNormalClosure, cause: "connection_lost"})
 		<-c.wdone
+		// c.final is settled: fail's once has run.
+		if m := c.g.cfg.Metrics; m != nil {
+			m.AgentDisconnects.WithLabelValues(c.final.cause).Inc()
+		}
 	}()
 
 	hello, err := c.readHello()
@@ -160,7 +174,7 @@ func (c *conn) serve() {
 	info := store.HelloInfo{Hostname: hello.Hostname, OS: hello.OS, Arch: hello.Arch, AgentVersion: hello.AgentVersion}
 	if err := c.g.cfg.Store.HostConnected(c.ctx, c.host.ID, info, now); err != nil {
 		log.Error("record connection", "err", err)
-		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
+		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as("unavailable"))
 		return
 	}
 	// The agent's last reported spool depth leaves the gauge with it.
@@ -177,7 +191,7 @@ func (c *conn) serve() {
 	c.exprAnswers = hello.ExprAnswers
 	if err := c.welcome(welcome, hello.PolicyRevision, hello.Labels); err != nil {
 		log.Error("send policy set", "err", err)
-		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
+		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as("unavailable"))
 		return
 	}
 	log.Debug("agent connected", "agent_version", hello.AgentVersion)
@@ -199,28 +213,35 @@ func (c *conn) reject(log interface {
 		if m != nil {
 			m.MessagesRejected.WithLabelValues("malformed").Inc()
 		}
-		c.fail(errorFrame(wire.CodeBadMessage, err.Error(), 0))
+		c.fail(errorFrame(wire.CodeBadMessage, err.Error(), 0).as("rejected"))
 	case errors.Is(err, errUnsupported):
 		log.Warn("closing agent connection: no common protocol version", "err", err)
 		if m != nil {
 			m.MessagesRejected.WithLabelValues("unsupported_version").Inc()
 		}
-		c.fail(errorFrame(wire.CodeUnsupported, err.Error(), 0))
+		c.fail(errorFrame(wire.CodeUnsupported, err.Error(), 0).as("rejected"))
 	case errors.Is(err, websocket.ErrReadLimit):
 		log.Warn("closing agent connection: message too large", "limit_bytes", wire.MaxMessageBytes)
 		if m != nil {
 			m.MessagesRejected.WithLabelValues("too_large").Inc()
 		}
 		// Close code 1009 has been sent (by wsread or the library).
-		c.fail(closing{})
+		c.fail(closing{cause: "rejected"})
 	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
 		c.peerGone.Store(true)
 		log.Debug("agent closed connection")
+		c.fail(closing{closeCode: websocket.CloseNormalClosure, cause: "agent_closed"})
 	case c.ctx.Err() != nil:
 		// Torn down from our side (shutdown, replaced, database down).
 	default:
 		c.peerGone.Store(true)
 		log.Debug("agent connection ended", "err", err)
+		cause := "connection_lost"
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			cause = "timeout" // no hello in time, or silent past the pong wait (expire)
+		}
+		c.fail(closing{closeCode: websocket.CloseNormalClosure, cause: cause})
 	}
 }
 
@@ -311,7 +332,7 @@ func (c *conn) readLoop() error {
 		err = c.g.cfg.Ingest.Submit(c.ctx, msg, func(res store.Result, err error) {
 			inFlight := win.release(size)
 			if err != nil {
-				c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
+				c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as("unavailable"))
 				return
 			}
 			// A heartbeat's health counts once: when it is applied, not
@@ -323,7 +344,7 @@ func (c *conn) readLoop() error {
 		})
 		if err != nil {
 			win.release(size)
-			c.fail(errorFrame(wire.CodeUnavailable, "server is not accepting data", c.g.cfg.RetryAfter))
+			c.fail(errorFrame(wire.CodeUnavailable, "server is not accepting data", c.g.cfg.RetryAfter).as("unavailable"))
 			return nil
 		}
 	}
@@ -346,7 +367,7 @@ func (c *conn) results(env wire.Envelope) error {
 	}
 	if err := c.applyResults(env.Seq, &r); err != nil {
 		c.g.cfg.Logger.Error("record policy results", "host_id", c.host.ID, "err", err)
-		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter))
+		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as("unavailable"))
 		return nil
 	}
 	return nil

@@ -22,7 +22,7 @@ func (g *Gateway) Disconnect(hostIDs ...int64) int {
 	g.mu.Unlock()
 	for _, c := range victims {
 		g.cfg.Logger.Info("closing a retired host's connection", "host_id", c.host.ID, "remote", c.remote)
-		c.fail(errorFrame(wire.CodeRetired, "host retired by an administrator", 0))
+		c.fail(errorFrame(wire.CodeRetired, "host retired by an administrator", 0).as("retired"))
 	}
 	return len(victims)
 }

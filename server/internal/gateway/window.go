@@ -130,5 +130,5 @@ func (c *conn) windowStuck(err error) {
 	if m := c.g.cfg.Metrics; m != nil {
 		m.MessagesRejected.WithLabelValues("window").Inc()
 	}
-	c.fail(errorFrame(wire.CodeUnavailable, "too many messages awaiting their ack", c.g.cfg.RetryAfter))
+	c.fail(errorFrame(wire.CodeUnavailable, "too many messages awaiting their ack", c.g.cfg.RetryAfter).as("window"))
 }

@@ -161,5 +161,5 @@ func (c *conn) writeFailed(err error) {
 			c.g.writeErrors.warn(c.g.cfg.Logger, "agent connection write failed; closing it", args...)
 		}
 	}
-	c.fail(closing{})
+	c.fail(closing{cause: "write_failed"})
 }

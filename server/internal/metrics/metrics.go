@@ -20,6 +20,12 @@ type Metrics struct {
 	BatchSize        prometheus.Histogram
 	BatchFailures    prometheus.Counter
 	Enrollments      *prometheus.CounterVec
+	// AgentDisconnects counts agent connections that ended, by why
+	// (DisconnectReasons).
+	AgentDisconnects *prometheus.CounterVec
+	// PolicyPushDuration is how long a policy set push took, from the
+	// read of the changed set to its last write to an agent.
+	PolicyPushDuration prometheus.Histogram
 	// MessageBytes counts the decoded size of agent messages by type.
 	MessageBytes *prometheus.CounterVec
 	// InventoryChanges counts inventory changes recorded, by change kind
@@ -101,6 +107,15 @@ func New(version string) *Metrics {
 			Name: "steward_agent_messages_rejected_total",
 			Help: "Agent messages that closed their connection, by reason.",
 		}, []string{"reason"}),
+		AgentDisconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steward_agent_disconnects_total",
+			Help: "Agent connections that ended, by reason (see docs/metrics.md).",
+		}, []string{"reason"}),
+		PolicyPushDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "steward_policy_push_duration_seconds",
+			Help:    "Time from reading a changed policy set to writing it to the last connected agent it was sent to.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
 		IngestDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "steward_ingest_duration_seconds",
 			Help:    "Time from receiving an agent message to committing it.",
@@ -221,7 +236,7 @@ func New(version string) *Metrics {
 		Help: "Build information of the running server; always 1.",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(m.AgentsConnected, m.MessagesReceived, m.MessagesRejected,
+	reg.MustRegister(m.AgentsConnected, m.MessagesReceived, m.MessagesRejected, m.AgentDisconnects, m.PolicyPushDuration,
 		m.IngestDuration, m.BatchSize, m.BatchFailures, m.Enrollments, build,
 		m.MessageBytes, m.InventoryChanges, m.StoreDuration, m.StoreErrors, m.StoreUp,
 		m.AgentScanDuration, m.AgentCheckErrors, m.AgentDropped, m.AgentReconnects, m.AgentSpooled, m.AgentHealthReports,
@@ -241,5 +256,25 @@ func New(version string) *Metrics {
 	for _, r := range []string{"ok", "refused", "error"} {
 		m.Enrollments.WithLabelValues(r)
 	}
+	for _, r := range DisconnectReasons {
+		m.AgentDisconnects.WithLabelValues(r)
+	}
 	return m
+}
+
+// DisconnectReasons are the values of steward_agent_disconnects_total's
+// reason label, each counted from the start so that a rate or an alert on
+// one works before it first happens.
+var DisconnectReasons = []string{
+	"agent_closed",    // the agent closed the connection (a close frame)
+	"connection_lost", // the connection broke without a close frame
+	"timeout",         // the agent went silent past the pong wait
+	"rejected",        // a message the server refuses (malformed, too large, unsupported version)
+	"window",          // the agent kept sending past its in-flight window
+	"slow_reader",     // the agent stopped reading; its queue of frames filled up
+	"write_failed",    // a write to the agent failed or timed out
+	"unavailable",     // the database failed or ingest is not accepting data
+	"replaced",        // the same host connected again
+	"retired",         // an administrator retired the host
+	"shutdown",        // this server is shutting down
 }
