@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/steward-project/steward/shared/wire"
 )
@@ -63,7 +60,7 @@ type agent struct {
 	ph  *phases
 	idx int
 	id  Identity
-	ws  *websocket.Conn
+	ws  *wsConn
 
 	seq       uint64 // next sequence number; the writer's alone
 	digest    string
@@ -155,19 +152,14 @@ func (a *agent) connect(ctx context.Context) bool {
 	}
 	a.dialStart = a.r.since()
 	hdr := http.Header{"Authorization": {"Bearer " + a.id.NodeKey}}
-	ws, resp, err := a.r.dialers[a.idx%len(a.r.dialers)].DialContext(ctx, a.r.wsURL, hdr)
+	ws, err := a.r.dialers[a.idx%len(a.r.dialers)].dial(ctx, a.r.wsURL, hdr)
 	if err != nil {
-		if resp != nil {
-			resp.Body.Close()
-			err = httpStatusError{resp.StatusCode}
-		}
 		if ctx.Err() == nil {
 			st.connectFail.add("dial: " + reason(err))
 		}
 		return false
 	}
 	a.ws = ws
-	ws.SetReadLimit(wire.MaxMessageBytes)
 	welcome, err := a.handshake()
 	if err != nil {
 		ws.Close()
@@ -216,11 +208,11 @@ func (a *agent) handshake() (wire.Welcome, error) {
 	if err != nil {
 		return w, fmt.Errorf("hello: %w", err)
 	}
-	if err := a.write(hello); err != nil {
+	if err := a.ws.WriteMessage(hello); err != nil {
 		return w, fmt.Errorf("hello: %s", reason(err))
 	}
 	a.ws.SetReadDeadline(time.Now().Add(welcomeWait))
-	_, data, err := a.ws.ReadMessage()
+	data, err := a.ws.ReadInflated()
 	if err != nil {
 		return w, fmt.Errorf("welcome: %s", reason(err))
 	}
@@ -357,7 +349,7 @@ func (a *agent) send(typ string, payload any, kind msgKind, queued func(at time.
 	if queued != nil {
 		queued(at)
 	}
-	if err := a.write(b); err != nil {
+	if err := a.ws.WriteMessage(b); err != nil {
 		a.abort()
 		return 0, fmt.Errorf("send %s: %w", typ, err)
 	}
@@ -374,87 +366,116 @@ func (a *agent) send(typ string, payload any, kind msgKind, queued func(at time.
 	return len(b), nil
 }
 
-func (a *agent) write(b []byte) error {
-	a.ws.SetWriteDeadline(time.Now().Add(writeWait))
-	a.ws.EnableWriteCompression(len(b) >= compressMin)
-	return a.ws.WriteMessage(websocket.TextMessage, b)
-}
-
 // abort drops the TCP connection; the reader then ends and records it.
 func (a *agent) abort() { a.ws.Close() }
 
-// headBytes is how much of each frame read looks at before reading the
-// rest: enough for a policy set's revision (policySetRevision).
+// headBytes is how much of a message the reader looks at before the rest:
+// enough for a policy set's revision (policySetRevision).
 const headBytes = 96
+
+// headOnly tells the connection, for a run without results, which
+// messages it may drop after their head: policy sets, whose revision is
+// all the agent notes.
+func headOnly(head []byte) bool {
+	_, ok := policySetRevision(head)
+	return ok
+}
 
 // read handles the server's frames until the connection ends.
 func (a *agent) read() {
 	defer close(a.readerDone)
-	var head [headBytes]byte
 	for {
-		_, r, err := a.ws.NextReader()
+		data, deflated, err := a.ws.ReadMessage()
+		if err == nil && deflated {
+			data, err = a.inflate(data)
+		}
 		if err != nil {
 			a.ended(err)
 			return
 		}
-		n, err := io.ReadFull(r, head[:])
-		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-			a.ended(err)
+		if data != nil {
+			a.handle(data)
+		}
+	}
+}
+
+// inflate returns a compressed message's bytes, or nil when it was
+// handled from the run's shared inflate cache. A large one (a policy set)
+// goes through the cache: every agent was sent the same bytes, and
+// inflating and decoding them once per agent would make the load
+// generator, not the server, what a propagation run measures.
+func (a *agent) inflate(payload []byte) ([]byte, error) {
+	if len(payload) < inflateCacheMin {
+		return a.ws.Inflate(payload)
+	}
+	e, err := a.r.inflates.get(payload)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case e.set != nil:
+		a.policySet(*e.set)
+		return nil, nil
+	case e.msg != nil:
+		a.handle(e.msg)
+		return nil, nil
+	}
+	// Only the head was inflated: a run without results.
+	if rev, ok := policySetRevision(e.head); ok {
+		a.r.st.policySets.add(rev, a.r.since())
+		return nil, nil
+	}
+	return a.ws.Inflate(payload)
+}
+
+// handle acts on one message; it keeps nothing of data, which the
+// connection reuses.
+func (a *agent) handle(data []byte) {
+	// Without results to send, a policy set is only a revision to note,
+	// and it is the message's first bytes: the connection dropped the rest
+	// unread (headOnly), so 19,900 copies of a 100 KiB set are not decoded.
+	if a.r.cfg.Results == ResultsNone {
+		if rev, ok := policySetRevision(data[:min(len(data), headBytes)]); ok {
+			a.r.st.policySets.add(rev, a.r.since())
 			return
 		}
-		// Without results to send, a policy set is only a revision to
-		// note, and it is the frame's first bytes: the next NextReader
-		// skips the rest of the message unread, so 19,900 copies of a
-		// 100 KiB set are neither inflated nor decoded. Otherwise the
-		// load generator, not the server, is what a propagation run
-		// measures.
-		if a.r.cfg.Results == ResultsNone {
-			if rev, ok := policySetRevision(head[:n]); ok {
-				a.r.st.policySets.add(rev, a.r.since())
-				continue
-			}
-		}
-		data := append([]byte(nil), head[:n]...)
-		if n == headBytes {
-			rest, err := io.ReadAll(r)
-			if err != nil {
-				a.ended(err)
-				return
-			}
-			data = append(data, rest...)
-		}
-		env, err := wire.Decode(data)
+	}
+	env, err := wire.Decode(data)
+	if err != nil {
+		a.r.st.unexpected.Add(1)
+		return
+	}
+	switch env.Type {
+	case wire.TypeAck:
+		a.acked(env)
+	case wire.TypeError:
+		var e wire.Error
+		_ = wire.DecodePayload(env, &e)
+		a.mu.Lock()
+		a.errCode = e.Code
+		a.mu.Unlock()
+	case wire.TypePolicySet:
+		set, err := decodePolicySet(env)
 		if err != nil {
 			a.r.st.unexpected.Add(1)
-			continue
+			return
 		}
-		switch env.Type {
-		case wire.TypeAck:
-			a.acked(env)
-		case wire.TypeError:
-			var e wire.Error
-			_ = wire.DecodePayload(env, &e)
-			a.mu.Lock()
-			a.errCode = e.Code
-			a.mu.Unlock()
-		case wire.TypePolicySet:
-			// Simulated agents evaluate nothing; they note when each
-			// revision arrived, which measures policy propagation, and
-			// with --results hand the set to the writer to answer.
-			set, err := decodePolicySet(env)
-			if err != nil {
-				a.r.st.unexpected.Add(1)
-				continue
-			}
-			a.r.st.policySets.add(set.Revision, a.r.since())
-			if a.r.cfg.Results != ResultsNone {
-				a.offer(set)
-			}
-		case wire.TypeCheckNow:
-			a.r.st.checkNows.Add(1)
-		default:
-			a.r.st.unexpected.Add(1)
-		}
+		a.policySet(set)
+	case wire.TypeCheckNow:
+		a.r.st.checkNows.Add(1)
+	default:
+		a.r.st.unexpected.Add(1)
+	}
+}
+
+// policySet notes when a revision arrived, which measures policy
+// propagation (simulated agents evaluate nothing), and with --results
+// hands the set to the writer to answer. set's ids may be shared with
+// other agents: they are only read.
+func (a *agent) policySet(set policySetIDs) {
+	a.r.st.policySets.add(set.Revision, a.r.since())
+	if a.r.cfg.Results != ResultsNone {
+		a.offer(set)
 	}
 }
 
@@ -560,8 +581,7 @@ func (a *agent) shutdown() {
 		t.Stop()
 	}
 	a.closing.Store(true)
-	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-	if a.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait)) == nil {
+	if a.ws.WriteClose(closeNormal) == nil {
 		t := time.NewTimer(closeWait)
 		select {
 		case <-a.readerDone:

@@ -2,8 +2,9 @@ package loadgen
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,29 +92,36 @@ func (f *fakePolicyStore) setPolicies(ids ...string) int64 {
 // simulated fleet is connected: every agent must record the new revision,
 // and none of those frames may count as unexpected; with and without
 // per-message deflate (--no-compression), for a set large enough to be
-// sent compressed to agents that offer it.
+// sent compressed to agents that offer it, and to go through the shared
+// inflate cache: its hex titles keep it above inflateCacheMin compressed.
+// With --results, the agents answer the set they took from the cache.
 func TestPolicySetReceiptsMeasured(t *testing.T) {
-	for _, noCompression := range []bool{false, true} {
-		t.Run(fmt.Sprintf("no_compression=%v", noCompression), func(t *testing.T) {
-			testPolicySetReceipts(t, noCompression)
+	for _, tc := range []struct {
+		noCompression bool
+		results       string
+	}{{false, ResultsNone}, {true, ResultsNone}, {false, ResultsFail}} {
+		t.Run(fmt.Sprintf("no_compression=%v/results=%s", tc.noCompression, tc.results), func(t *testing.T) {
+			testPolicySetReceipts(t, tc.noCompression, tc.results)
 		})
 	}
 }
 
-func testPolicySetReceipts(t *testing.T, noCompression bool) {
+func testPolicySetReceipts(t *testing.T, noCompression bool, results string) {
 	ts := newTestServer(t)
 	cfg := testConfig(ts, 10)
 	cfg.Duration = 2 * time.Second
 	cfg.NoCompression = noCompression
+	cfg.Results = results
 	go func() {
 		for i := 0; i < 600 && ts.gw.Connected() < 10; i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
 		ts.policies.mu.Lock()
 		ts.policies.revision = 1
-		for n := range 20 {
+		for n := range 200 {
+			sum := sha256.Sum256(fmt.Appendf(nil, "title %d", n))
 			ts.policies.policies = append(ts.policies.policies, store.StoredPolicy{Policy: policy.Policy{
-				ID: fmt.Sprintf("p%d", n), Title: strings.Repeat("a long title ", 8), Severity: "low",
+				ID: fmt.Sprintf("p%d", n), Title: hex.EncodeToString(sum[:]), Severity: "low",
 				Check: policy.Check{File: &policy.FileCheck{Path: "/etc/x", Exists: new(bool)}}}})
 		}
 		ts.policies.mu.Unlock()
@@ -125,8 +133,12 @@ func testPolicySetReceipts(t *testing.T, noCompression bool) {
 		t.Fatalf("Run: %v", err)
 	}
 	ts.waitIdle(t)
-	if n := len(ts.policies.resultBatches()); n != 0 || rep.Results != nil {
-		t.Errorf("without --results the agents sent %d results messages (report %+v)", n, rep.Results)
+	batches := ts.policies.resultBatches()
+	switch res := rep.Results; {
+	case results == ResultsNone && (len(batches) != 0 || res != nil):
+		t.Errorf("without --results the agents sent %d results messages (report %+v)", len(batches), res)
+	case results != ResultsNone && (len(batches) != 10 || res == nil || res.Results != 10*200 || res.Acked != 10):
+		t.Errorf("%d results messages applied, report %+v; want one with 200 results from each of 10 agents", len(batches), res)
 	}
 	st := rep.Steady
 	if len(st.PolicySets) != 1 || st.PolicySets[0].Revision != 1 || st.PolicySets[0].Agents != 10 {
@@ -141,6 +153,16 @@ func testPolicySetReceipts(t *testing.T, noCompression bool) {
 	if st.UnexpectedFrames != 0 || rep.Failed {
 		t.Errorf("unexpected frames %d, problems %v", st.UnexpectedFrames, rep.Problems)
 	}
+	// The server compressed the set once and sent all ten agents the same
+	// bytes: the generator inflates it about once, not once per agent (a
+	// few readers that miss at the same time may each inflate it).
+	cl := rep.Client
+	switch {
+	case noCompression && (cl.Inflations != 0 || cl.InflateCacheHits != 0):
+		t.Errorf("without compression: %d inflations, %d cache hits", cl.Inflations, cl.InflateCacheHits)
+	case !noCompression && (cl.Inflations < 1 || cl.Inflations > 4 || cl.Inflations+cl.InflateCacheHits != 10):
+		t.Errorf("one set received by 10 agents: %d inflations, %d cache hits; want 1 to 4 inflations, 10 in all", cl.Inflations, cl.InflateCacheHits)
+	}
 }
 
 // --no-compression makes every dialer leave per-message deflate out of
@@ -153,8 +175,8 @@ func TestNoCompressionDialers(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, d := range r.dialers {
-			if d.EnableCompression == off {
-				t.Errorf("NoCompression %v: dialer offers compression %v", off, d.EnableCompression)
+			if d.compress == off {
+				t.Errorf("NoCompression %v: dialer offers compression %v", off, d.compress)
 			}
 		}
 	}

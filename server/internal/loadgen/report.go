@@ -185,6 +185,11 @@ type ClientReport struct {
 	OpenFilesLimit   uint64  `json:"open_files_limit"`
 	OpenFilesHard    uint64  `json:"open_files_hard_limit"`
 	EphemeralPorts   int     `json:"ephemeral_ports"`
+	// Inflations counts the large compressed messages (policy sets) the
+	// generator inflated, InflateCacheHits the copies it took from its
+	// shared cache instead: one inflation per distinct set is the aim.
+	Inflations       int64 `json:"inflations,omitempty"`
+	InflateCacheHits int64 `json:"inflate_cache_hits,omitempty"`
 }
 
 // ServerReport is scraped from the server's /metrics at the end of the
@@ -417,6 +422,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, ", %s per agent", bytesIEC(cl.RSSPerAgentBytes))
 	}
 	fmt.Fprintf(&b, "; open files limit %d (hard %d)\n", cl.OpenFilesLimit, cl.OpenFilesHard)
+	if cl.Inflations > 0 || cl.InflateCacheHits > 0 {
+		fmt.Fprintf(&b, "          large compressed frames: %d inflated, %d from the shared inflate cache\n", cl.Inflations, cl.InflateCacheHits)
+	}
 	sv := rep.ServerSide
 	switch {
 	case sv.Scraped:

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // runner holds what every phase shares.
@@ -20,7 +18,7 @@ type runner struct {
 	cfg     Config
 	fleet   *Fleet
 	hc      *http.Client
-	dialers []*websocket.Dialer // one per source address, used round robin
+	dialers []*wsDialer // one per source address, used round robin
 	wsURL   string
 	base    time.Time // origin of the monotonic send times
 	st      stats
@@ -29,6 +27,9 @@ type runner struct {
 	measureFrom atomic.Int64
 	// receiver takes the server's webhook notifications (--alert-receiver).
 	receiver *alertReceiver
+	// inflates is shared by every agent: identical compressed policy sets
+	// are inflated once per run, not once per agent.
+	inflates *inflateCache
 }
 
 // phases coordinates the fleet's goroutines.
@@ -97,10 +98,14 @@ func newRunner(cfg Config) (*runner, error) {
 		hc:    &http.Client{Transport: tr, Timeout: time.Minute},
 		wsURL: "ws" + strings.TrimPrefix(cfg.Server, "http") + "/agent/v1/ws",
 		base:  time.Now(),
+		// With results to send, agents need every policy set whole.
+		inflates: newInflateCache(cfg.Results != ResultsNone),
 	}
-	// Write buffers are only needed while a frame is written, so one pool
-	// serves every connection instead of 4 KiB held per agent.
-	pool := &sync.Pool{}
+	// Without results, a policy set's head is all an agent needs of it.
+	var head func([]byte) bool
+	if cfg.Results == ResultsNone {
+		head = headOnly
+	}
 	sources := cfg.SourceIPs
 	if len(sources) == 0 {
 		sources = []net.IP{nil}
@@ -110,15 +115,8 @@ func newRunner(cfg Config) (*runner, error) {
 		if ip != nil {
 			nd.LocalAddr = &net.TCPAddr{IP: ip}
 		}
-		r.dialers = append(r.dialers, &websocket.Dialer{
-			NetDialContext:    nd.DialContext,
-			HandshakeTimeout:  30 * time.Second,
-			EnableCompression: !cfg.NoCompression,
-			ReadBufferSize:    1024,
-			WriteBufferSize:   4096,
-			WriteBufferPool:   pool,
-			TLSClientConfig:   tlsConf,
-		})
+		r.dialers = append(r.dialers, &wsDialer{tcp: nd, tls: tlsConf, compress: !cfg.NoCompression,
+			timeout: 30 * time.Second, headOnly: head})
 	}
 	return r, nil
 }
@@ -285,6 +283,8 @@ func (r *runner) steadyReport(rep *Report, ackedInWindow int64) {
 	s.ErrorFrames = st.errorFrames.snapshot()
 	s.Latency = summarize(&st.steadyLat)
 	s.LatencyByWindow = st.steadyWin.snapshot()
+	rep.Client.Inflations = r.inflates.inflations.Load()
+	rep.Client.InflateCacheHits = r.inflates.hits.Load()
 	if s.DurationSeconds > 0 {
 		s.AckedPerSecond = round(float64(ackedInWindow)/s.DurationSeconds, 1)
 	}

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // stats is what every simulated agent reports into; counters are atomic
@@ -132,7 +130,7 @@ func sum(m map[string]int) int {
 func reason(err error) string {
 	var se httpStatusError
 	var ne net.Error
-	var ce *websocket.CloseError
+	var ce *wsCloseError
 	switch {
 	case errors.As(err, &se):
 		return se.Error()
@@ -148,10 +146,14 @@ func reason(err error) string {
 		return "no free local port"
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
 		return "too many open files"
-	case errors.Is(err, websocket.ErrBadHandshake):
+	case errors.Is(err, errBadHandshake):
 		return "bad websocket handshake"
 	case errors.As(err, &ce):
-		return fmt.Sprintf("closed by server (%d)", ce.Code)
+		return fmt.Sprintf("closed by server (%d)", ce.code)
+	case errors.Is(err, errProtocol):
+		return "websocket protocol error"
+	case errors.Is(err, errTooBig):
+		return "message over the size limit"
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
 	default:

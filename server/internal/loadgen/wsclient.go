@@ -1,0 +1,931 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/sha1"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/steward-project/steward/shared/wire"
+)
+
+// The simulated fleet speaks WebSocket (RFC 6455, with RFC 7692
+// permessage-deflate) through this client rather than gorilla's, for two
+// things a load generator needs and a general client does not do: the
+// policy set the server compresses once and sends every agent is inflated
+// once per run (inflateCache), not once per simulated agent, and write
+// deadlines are refreshed lazily instead of on every frame.
+
+const (
+	// wsReadBufferSize is each connection's read buffer: frame headers and
+	// small messages pass through it, larger payloads are read past it, so
+	// 10,000 idle connections hold 10 MiB.
+	wsReadBufferSize = 1024
+	// maxFrameHeader is a client frame's longest header: two bytes, an
+	// 8-byte length and the 4-byte mask key.
+	maxFrameHeader = 14
+	// keepBufferMax is the largest buffer put back in a pool, so that one
+	// huge message does not stay in memory for the rest of the run.
+	keepBufferMax = 256 << 10
+	// inflateCacheMin is the smallest compressed message the shared cache
+	// takes: policy sets are well above it; smaller compressed frames are
+	// cheap to inflate and may be one agent's own.
+	inflateCacheMin = 4 << 10
+	// inflateCacheEntries bounds the cache: a push sends one set per
+	// revision (per tailoring), and only the latest ones are in flight.
+	inflateCacheEntries = 8
+	// wsGUID is what RFC 6455 appends to the key for Sec-WebSocket-Accept.
+	wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+	// offerDeflate asks for compression without context takeover either
+	// way, as the server (gorilla) supports it: each message on its own.
+	offerDeflate = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+)
+
+// Frame opcodes.
+const (
+	opContinuation = 0x0
+	opText         = 0x1
+	opBinary       = 0x2
+	opClose        = 0x8
+	opPing         = 0x9
+	opPong         = 0xa
+)
+
+// Close codes the client sends or reports.
+const (
+	closeNormal        = 1000
+	closeProtocolError = 1002
+	closeNoStatus      = 1005 // a close frame without a code
+	closeAbnormal      = 1006 // the connection ended without a close frame
+	closeTooBig        = 1009
+)
+
+var (
+	// errBadHandshake is a 101 answer that does not complete the upgrade.
+	errBadHandshake = errors.New("bad websocket handshake")
+	// errProtocol is a frame or compressed payload RFC 6455 or 7692 forbids.
+	errProtocol = errors.New("websocket protocol error")
+	// errTooBig is a message above the read limit.
+	errTooBig = errors.New("websocket message over the read limit")
+	// errCloseSent refuses frames after our close frame.
+	errCloseSent = errors.New("websocket close frame already sent")
+)
+
+// wsCloseError is how a connection ended from the server's side: the code
+// of its close frame, closeNoStatus for one without, closeAbnormal when
+// the connection ended with no close frame at all.
+type wsCloseError struct{ code int }
+
+// Error says how the server ended the connection; reason() labels it.
+func (e *wsCloseError) Error() string {
+	return fmt.Sprintf("websocket closed by server (%d)", e.code)
+}
+
+// wsDialer opens simulated agents' connections.
+type wsDialer struct {
+	tcp      *net.Dialer // its LocalAddr is the source address (--source-ips)
+	tls      *tls.Config // for wss; nil: the system's roots
+	compress bool        // offer permessage-deflate, as agents do
+	// timeout bounds TCP connect, TLS and upgrade together.
+	timeout time.Duration
+	// headOnly, when set, sees the first headBytes of every uncompressed
+	// message; when it returns true, the rest of the message is read off
+	// the socket and dropped, and ReadMessage returns only that head.
+	headOnly func(head []byte) bool
+}
+
+// dial connects to rawURL (ws or wss) and upgrades with hdr's headers
+// added. A refused upgrade returns an httpStatusError.
+func (d *wsDialer) dial(ctx context.Context, rawURL string, hdr http.Header) (*wsConn, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("websocket url: %w", err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return nil, fmt.Errorf("websocket url %q: scheme is not ws or wss", rawURL)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "wss" {
+			port = "443"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	if d.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.timeout)
+		defer cancel()
+	}
+	nc, err := d.tcp.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	// The rest runs on the connection: its deadline is the context's, and
+	// the context's end fails whatever read or write is blocked.
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	c, err := d.upgrade(ctx, nc, u, hdr)
+	if !stop() && ctx.Err() != nil {
+		err = fmt.Errorf("websocket handshake: %w", ctx.Err())
+	}
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	nc.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// upgrade runs TLS for wss, then the HTTP/1.1 upgrade, on nc.
+func (d *wsDialer) upgrade(ctx context.Context, nc net.Conn, u *url.URL, hdr http.Header) (*wsConn, error) {
+	conn := nc
+	if u.Scheme == "wss" {
+		cfg := d.tls.Clone()
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, fmt.Errorf("tls handshake: %w", err)
+		}
+		conn = tc
+	}
+	var nonce [16]byte
+	binary.LittleEndian.PutUint64(nonce[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(nonce[8:], rand.Uint64())
+	key := base64.StdEncoding.EncodeToString(nonce[:])
+
+	req := make([]byte, 0, 512)
+	req = append(req, "GET "...)
+	req = append(req, u.RequestURI()...)
+	req = append(req, " HTTP/1.1\r\nHost: "...)
+	req = append(req, u.Host...)
+	req = append(req, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
+	req = append(req, key...)
+	req = append(req, "\r\nSec-WebSocket-Version: 13\r\n"...)
+	for name, values := range hdr {
+		for _, v := range values {
+			if strings.ContainsAny(name, "\r\n: ") || strings.ContainsAny(v, "\r\n") {
+				return nil, fmt.Errorf("websocket header %q: invalid characters", name)
+			}
+			req = append(req, name...)
+			req = append(req, ": "...)
+			req = append(req, v...)
+			req = append(req, "\r\n"...)
+		}
+	}
+	if d.compress {
+		req = append(req, "Sec-WebSocket-Extensions: "+offerDeflate+"\r\n"...)
+	}
+	req = append(req, "\r\n"...)
+	if _, err := conn.Write(req); err != nil {
+		return nil, err
+	}
+
+	// The reader outlives the response: bytes the server sent right after
+	// it are the first frames.
+	br := bufio.NewReaderSize(conn, wsReadBufferSize)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return nil, fmt.Errorf("websocket upgrade: %w", httpStatusError{resp.StatusCode})
+	}
+	switch {
+	case !hasToken(resp.Header, "Upgrade", "websocket"):
+		return nil, fmt.Errorf("%w: no Upgrade: websocket", errBadHandshake)
+	case !hasToken(resp.Header, "Connection", "upgrade"):
+		return nil, fmt.Errorf("%w: no Connection: upgrade", errBadHandshake)
+	case resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key):
+		return nil, fmt.Errorf("%w: wrong Sec-WebSocket-Accept", errBadHandshake)
+	case resp.Header.Get("Sec-WebSocket-Protocol") != "":
+		return nil, fmt.Errorf("%w: a subprotocol was not asked for", errBadHandshake)
+	}
+	deflate, err := d.accepted(resp.Header)
+	if err != nil {
+		return nil, err
+	}
+	return &wsConn{nc: conn, br: br, deflate: deflate, limit: wire.MaxMessageBytes, headOnly: d.headOnly}, nil
+}
+
+// accepted reads the answer's extensions: compression is on when the
+// server accepted permessage-deflate without its context takeover, which
+// inflating each message on its own needs. Anything not offered, or
+// offered otherwise, fails the handshake.
+func (d *wsDialer) accepted(h http.Header) (bool, error) {
+	deflate := false
+	for _, v := range h.Values("Sec-WebSocket-Extensions") {
+		for ext := range strings.SplitSeq(v, ",") {
+			params := strings.Split(ext, ";")
+			name := strings.TrimSpace(params[0])
+			if name == "" && len(params) == 1 {
+				continue
+			}
+			if !strings.EqualFold(name, "permessage-deflate") || !d.compress || deflate {
+				return false, fmt.Errorf("%w: extension %q was not offered", errBadHandshake, name)
+			}
+			noTakeover := false
+			for _, p := range params[1:] {
+				k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+				switch strings.ToLower(strings.TrimSpace(k)) {
+				case "server_no_context_takeover":
+					noTakeover = true
+				case "client_no_context_takeover":
+				case "server_max_window_bits":
+					// A smaller window than the inflater's 32 KiB is fine.
+					bits, err := strconv.Atoi(strings.Trim(strings.TrimSpace(val), `"`))
+					if err != nil || bits < 8 || bits > 15 {
+						return false, fmt.Errorf("%w: server_max_window_bits %q", errBadHandshake, val)
+					}
+				default:
+					return false, fmt.Errorf("%w: permessage-deflate parameter %q was not offered", errBadHandshake, k)
+				}
+			}
+			if !noTakeover {
+				return false, fmt.Errorf("%w: permessage-deflate with server context takeover", errBadHandshake)
+			}
+			deflate = true
+		}
+	}
+	return deflate, nil
+}
+
+// hasToken reports whether header name lists token (case-insensitive).
+func hasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// acceptKey is the Sec-WebSocket-Accept the server must answer key with.
+func acceptKey(key string) string {
+	sum := sha1.Sum([]byte(key + wsGUID))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// wsConn is one simulated agent's connection. One goroutine reads; any
+// may write, under the write lock.
+type wsConn struct {
+	nc       net.Conn
+	br       *bufio.Reader
+	deflate  bool // permessage-deflate negotiated
+	limit    int  // largest message read, compressed or not
+	headOnly func(head []byte) bool
+
+	// The reader's own.
+	scratch  [8]byte   // a frame header's bytes
+	ctl      [125]byte // a control frame's payload
+	msg, out *[]byte   // pooled buffers behind the message last returned
+	readErr  error     // the read that ended the connection, returned again
+
+	wmu       sync.Mutex
+	wdeadline time.Time // the write deadline last set
+	closeSent bool
+	writeErr  error // a failed write leaves a partial frame: no more frames
+	closeOnce sync.Once
+}
+
+// frameHeader is what readHeader reads of a frame.
+type frameHeader struct {
+	fin, rsv1 bool
+	op        byte
+	n         int64
+}
+
+// SetReadDeadline bounds the reads, as net.Conn's does.
+func (c *wsConn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+
+// Close closes the TCP connection; calls after the first do nothing.
+func (c *wsConn) Close() error {
+	var err error
+	c.closeOnce.Do(func() { err = c.nc.Close() })
+	return err
+}
+
+// ReadMessage returns the next data message, still compressed when
+// deflated is true (see Inflate and inflateCache). The payload is in a
+// buffer the connection reuses: it is valid until the next ReadMessage
+// and must not be kept. Pings are answered and pongs dropped on the way;
+// a close frame is answered and returned as a *wsCloseError. Once it
+// failed, ReadMessage returns the same error again.
+func (c *wsConn) ReadMessage() (payload []byte, deflated bool, err error) {
+	if c.readErr != nil {
+		return nil, false, c.readErr
+	}
+	c.release()
+	c.msg = getBuffer()
+	payload, deflated, err = c.readFrames(c.msg)
+	if err != nil {
+		c.readErr = err
+		c.release()
+		switch {
+		case errors.Is(err, errProtocol):
+			c.WriteClose(closeProtocolError)
+		case errors.Is(err, errTooBig):
+			c.WriteClose(closeTooBig)
+		}
+		return nil, false, err
+	}
+	return payload, deflated, nil
+}
+
+// ReadInflated returns the next data message decompressed, in a buffer
+// valid until the next read.
+func (c *wsConn) ReadInflated() ([]byte, error) {
+	p, deflated, err := c.ReadMessage()
+	if err != nil || !deflated {
+		return p, err
+	}
+	return c.Inflate(p)
+}
+
+// Inflate decompresses a payload ReadMessage returned deflated, into a
+// buffer the connection reuses: valid until the next ReadMessage.
+func (c *wsConn) Inflate(payload []byte) ([]byte, error) {
+	if c.out == nil {
+		c.out = getBuffer()
+	}
+	out, err := inflateAppend((*c.out)[:0], payload, c.limit)
+	*c.out = out
+	return out, err
+}
+
+// release pools the buffers of the message last returned.
+func (c *wsConn) release() {
+	if c.msg != nil {
+		putBuffer(c.msg)
+		c.msg = nil
+	}
+	if c.out != nil {
+		putBuffer(c.out)
+		c.out = nil
+	}
+}
+
+// readFrames reads one message's frames into buf, handling the control
+// frames between them.
+func (c *wsConn) readFrames(buf *[]byte) ([]byte, bool, error) {
+	started, deflated := false, false
+	peek, drop := c.headOnly != nil, false
+	total := 0
+	for {
+		f, err := c.readHeader()
+		if err != nil {
+			return nil, false, err
+		}
+		switch f.op {
+		case opClose, opPing, opPong:
+			if err := c.control(f); err != nil {
+				return nil, false, err
+			}
+			continue
+		case opContinuation:
+			if !started {
+				return nil, false, fmt.Errorf("%w: continuation frame outside a message", errProtocol)
+			}
+			if f.rsv1 {
+				return nil, false, fmt.Errorf("%w: RSV1 on a continuation frame", errProtocol)
+			}
+		case opText, opBinary:
+			if started {
+				return nil, false, fmt.Errorf("%w: new message inside a fragmented one", errProtocol)
+			}
+			if f.rsv1 && !c.deflate {
+				return nil, false, fmt.Errorf("%w: RSV1 without permessage-deflate", errProtocol)
+			}
+			started, deflated = true, f.rsv1
+			peek = peek && !deflated
+		default:
+			return nil, false, fmt.Errorf("%w: reserved opcode %#x", errProtocol, f.op)
+		}
+		if int64(total)+f.n > int64(c.limit) {
+			return nil, false, errTooBig
+		}
+		total += int(f.n)
+		n := int(f.n)
+		if peek {
+			k := min(n, headBytes-len(*buf))
+			if err := c.readInto(buf, k); err != nil {
+				return nil, false, err
+			}
+			n -= k
+			if len(*buf) == headBytes {
+				peek, drop = false, c.headOnly(*buf)
+			}
+		}
+		if drop {
+			if _, err := c.br.Discard(n); err != nil {
+				return nil, false, ended(err)
+			}
+		} else if err := c.readInto(buf, n); err != nil {
+			return nil, false, err
+		}
+		if f.fin {
+			return *buf, deflated, nil
+		}
+	}
+}
+
+// readHeader reads and checks one frame header.
+func (c *wsConn) readHeader() (frameHeader, error) {
+	b := c.scratch[:2]
+	if _, err := io.ReadFull(c.br, b); err != nil {
+		return frameHeader{}, ended(err)
+	}
+	f := frameHeader{fin: b[0]&0x80 != 0, rsv1: b[0]&0x40 != 0, op: b[0] & 0x0f, n: int64(b[1] & 0x7f)}
+	switch {
+	case b[0]&0x30 != 0:
+		return f, fmt.Errorf("%w: RSV2 or RSV3 set", errProtocol)
+	case b[1]&0x80 != 0:
+		return f, fmt.Errorf("%w: masked frame from the server", errProtocol)
+	}
+	switch f.n {
+	case 126:
+		if _, err := io.ReadFull(c.br, c.scratch[:2]); err != nil {
+			return f, ended(err)
+		}
+		f.n = int64(binary.BigEndian.Uint16(c.scratch[:2]))
+	case 127:
+		if _, err := io.ReadFull(c.br, c.scratch[:8]); err != nil {
+			return f, ended(err)
+		}
+		v := binary.BigEndian.Uint64(c.scratch[:8])
+		if v>>63 != 0 {
+			return f, fmt.Errorf("%w: frame length above 2^63", errProtocol)
+		}
+		f.n = int64(v)
+	}
+	if f.op >= opClose && (!f.fin || f.n > 125 || f.rsv1) {
+		return f, fmt.Errorf("%w: control frame fragmented, compressed or over 125 bytes", errProtocol)
+	}
+	return f, nil
+}
+
+// readInto appends the next n payload bytes to buf.
+func (c *wsConn) readInto(buf *[]byte, n int) error {
+	b := slices.Grow(*buf, n)
+	m := len(b)
+	b = b[:m+n]
+	*buf = b
+	if _, err := io.ReadFull(c.br, b[m:]); err != nil {
+		return ended(err)
+	}
+	return nil
+}
+
+// ended reports a connection that ended in the middle of the stream as
+// one closed without a close frame.
+func ended(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return &wsCloseError{code: closeAbnormal}
+	}
+	return err
+}
+
+// control handles a ping, pong or close frame.
+func (c *wsConn) control(f frameHeader) error {
+	p := c.ctl[:f.n]
+	if _, err := io.ReadFull(c.br, p); err != nil {
+		return ended(err)
+	}
+	switch f.op {
+	case opPing:
+		err := c.writeFrame(opPong, p)
+		if errors.Is(err, errCloseSent) {
+			return nil // closing: the server is about to answer
+		}
+		return err
+	case opPong:
+		return nil
+	}
+	code := closeNoStatus
+	switch {
+	case len(p) == 1:
+		return fmt.Errorf("%w: close frame of one byte", errProtocol)
+	case len(p) >= 2:
+		code = int(binary.BigEndian.Uint16(p))
+		if !validCloseCode(code) {
+			return fmt.Errorf("%w: close code %d", errProtocol, code)
+		}
+		p = p[:2]
+	}
+	// Echo the code, unless our own close frame went first.
+	c.writeFrame(opClose, p)
+	return &wsCloseError{code: code}
+}
+
+// validCloseCode reports whether a close frame may carry code.
+func validCloseCode(code int) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
+		return true
+	default:
+		return code >= 3000 && code <= 4999
+	}
+}
+
+// frameBuf is a pooled buffer a client frame is built in: maxFrameHeader
+// bytes of room for the header, then the payload. It is also where a
+// flate.Writer writes a compressed payload.
+type frameBuf struct{ b []byte }
+
+// Write appends p: the flate.Writer's output lands after the header room.
+func (f *frameBuf) Write(p []byte) (int, error) {
+	f.b = append(f.b, p...)
+	return len(p), nil
+}
+
+// frameBufs serve every connection: a buffer is held only while a frame
+// is built and written, not per idle agent.
+var frameBufs = sync.Pool{New: func() any { return &frameBuf{b: make([]byte, 0, 1024)} }}
+
+// getFrameBuf returns an empty frame buffer, header room reserved.
+func getFrameBuf() *frameBuf {
+	fb := frameBufs.Get().(*frameBuf)
+	fb.b = fb.b[:maxFrameHeader]
+	return fb
+}
+
+// putFrameBuf pools fb unless one large message made it too big to keep.
+func putFrameBuf(fb *frameBuf) {
+	if cap(fb.b) <= keepBufferMax {
+		frameBufs.Put(fb)
+	}
+}
+
+// deflaters hold flate writers at gorilla's default level (BestSpeed):
+// each is large, and only needed while a message is compressed.
+var deflaters = sync.Pool{New: func() any {
+	w, err := flate.NewWriter(nil, flate.BestSpeed)
+	if err != nil {
+		panic(err) // only for an invalid level
+	}
+	return w
+}}
+
+// syncMarker ends a flushed deflate stream; RFC 7692 has the sender strip
+// it and the receiver add it back.
+var syncMarker = []byte{0x00, 0x00, 0xff, 0xff}
+
+// WriteMessage sends b as one text frame, compressed when permessage-deflate
+// was negotiated and b is at least compressMin bytes, as the agent does.
+func (c *wsConn) WriteMessage(b []byte) error {
+	fb := getFrameBuf()
+	defer putFrameBuf(fb)
+	rsv1 := c.deflate && len(b) >= compressMin
+	if rsv1 {
+		fw := deflaters.Get().(*flate.Writer)
+		fw.Reset(fb)
+		_, err := fw.Write(b)
+		if err == nil {
+			err = fw.Flush()
+		}
+		fw.Reset(nil)
+		deflaters.Put(fw)
+		if err != nil {
+			return fmt.Errorf("deflate: %w", err)
+		}
+		if !bytes.HasSuffix(fb.b[maxFrameHeader:], syncMarker) {
+			return errors.New("deflate: flush without a sync marker")
+		}
+		fb.b = fb.b[:len(fb.b)-len(syncMarker)]
+	} else {
+		fb.b = append(fb.b, b...)
+	}
+	return c.send(fb, opText, rsv1)
+}
+
+// WriteClose sends a close frame with code; shutdown then waits for the
+// server's. It returns errCloseSent when a close frame already went out.
+func (c *wsConn) WriteClose(code int) error {
+	var p [2]byte
+	binary.BigEndian.PutUint16(p[:], uint16(code))
+	return c.writeFrame(opClose, p[:])
+}
+
+// writeFrame sends a frame with payload p, uncompressed.
+func (c *wsConn) writeFrame(op byte, p []byte) error {
+	fb := getFrameBuf()
+	defer putFrameBuf(fb)
+	fb.b = append(fb.b, p...)
+	return c.send(fb, op, false)
+}
+
+// send masks the payload fb holds, puts the header in front of it and
+// writes the frame with one write.
+func (c *wsConn) send(fb *frameBuf, op byte, rsv1 bool) error {
+	p := fb.b[maxFrameHeader:]
+	start := maxFrameHeader - 4
+	key := rand.Uint32()
+	binary.LittleEndian.PutUint32(fb.b[start:], key)
+	mask(p, key)
+	switch n := len(p); {
+	case n <= 125:
+		start -= 2
+		fb.b[start+1] = 0x80 | byte(n)
+	case n <= 0xffff:
+		start -= 4
+		fb.b[start+1] = 0x80 | 126
+		binary.BigEndian.PutUint16(fb.b[start+2:], uint16(n))
+	default:
+		start -= 10
+		fb.b[start+1] = 0x80 | 127
+		binary.BigEndian.PutUint64(fb.b[start+2:], uint64(n))
+	}
+	fb.b[start] = 0x80 | op
+	if rsv1 {
+		fb.b[start] |= 0x40
+	}
+	return c.write(fb.b[start:], op == opClose)
+}
+
+// mask XORs p with the key, whose little-endian bytes are the mask in
+// frame order, eight bytes at a time where it can.
+func mask(p []byte, key uint32) {
+	k8 := uint64(key) | uint64(key)<<32
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		binary.LittleEndian.PutUint64(p[i:], binary.LittleEndian.Uint64(p[i:])^k8)
+	}
+	for ; i < len(p); i++ {
+		p[i] ^= byte(key >> (8 * (i % 4)))
+	}
+}
+
+// write writes one whole frame under the write lock. The write deadline
+// is moved to writeWait ahead only when less than half of that is left:
+// each SetWriteDeadline costs timer work, and the fleet writes thousands
+// of frames a second.
+func (c *wsConn) write(frame []byte, closing bool) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if c.closeSent {
+		return errCloseSent
+	}
+	if now := time.Now(); c.wdeadline.Sub(now) < writeWait/2 {
+		c.wdeadline = now.Add(writeWait)
+		if err := c.nc.SetWriteDeadline(c.wdeadline); err != nil {
+			c.writeErr = fmt.Errorf("websocket write: %w", err)
+			return c.writeErr
+		}
+	}
+	if closing {
+		c.closeSent = true
+	}
+	if _, err := c.nc.Write(frame); err != nil {
+		c.writeErr = fmt.Errorf("websocket write: %w", err)
+		return c.writeErr
+	}
+	return nil
+}
+
+// msgBuffers hold the buffers messages are read into, so that a
+// connection holds none while it waits for the next message.
+var msgBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 512)
+	return &b
+}}
+
+// getBuffer returns an empty pooled message buffer.
+func getBuffer() *[]byte {
+	b := msgBuffers.Get().(*[]byte)
+	*b = (*b)[:0]
+	return b
+}
+
+// putBuffer pools b unless one large message made it too big to keep.
+func putBuffer(b *[]byte) {
+	if cap(*b) <= keepBufferMax {
+		msgBuffers.Put(b)
+	}
+}
+
+// deflateTail follows a message's payload into the inflater: the sync
+// marker the sender stripped (RFC 7692), then a final empty stored block,
+// so that the inflater ends with io.EOF at the message's end instead of
+// running out of input.
+var deflateTail = append(slices.Clone(syncMarker), 0x01, 0x00, 0x00, 0xff, 0xff)
+
+// deflateSource reads a payload, then deflateTail. It is a flate.Reader
+// (a ByteReader too), so the inflater reads it without a bufio of its own.
+type deflateSource struct {
+	p []byte
+	i int // bytes read, of p and then of the tail
+}
+
+// Read serves the payload, then the tail, then io.EOF.
+func (s *deflateSource) Read(b []byte) (int, error) {
+	if s.i < len(s.p) {
+		n := copy(b, s.p[s.i:])
+		s.i += n
+		return n, nil
+	}
+	t := s.i - len(s.p)
+	if t >= len(deflateTail) {
+		return 0, io.EOF
+	}
+	n := copy(b, deflateTail[t:])
+	s.i += n
+	return n, nil
+}
+
+// ReadByte is Read one byte at a time, which the inflater mostly uses.
+func (s *deflateSource) ReadByte() (byte, error) {
+	i := s.i
+	switch {
+	case i < len(s.p):
+		s.i++
+		return s.p[i], nil
+	case i-len(s.p) < len(deflateTail):
+		s.i++
+		return deflateTail[i-len(s.p)], nil
+	default:
+		return 0, io.EOF
+	}
+}
+
+// inflater is a pooled flate reader with its source: its 32 KiB window
+// and tables are reused, not allocated per message.
+type inflater struct {
+	src deflateSource
+	fr  io.ReadCloser
+}
+
+var inflaters = sync.Pool{New: func() any {
+	in := &inflater{}
+	in.fr = flate.NewReader(&in.src)
+	return in
+}}
+
+// getInflater returns an inflater reset to read payload.
+func getInflater(payload []byte) *inflater {
+	in := inflaters.Get().(*inflater)
+	in.src = deflateSource{p: payload}
+	// The decompressor's Reset cannot fail.
+	_ = in.fr.(flate.Resetter).Reset(&in.src, nil)
+	return in
+}
+
+// release pools in, without the payload it read.
+func (in *inflater) release() {
+	in.src = deflateSource{}
+	inflaters.Put(in)
+}
+
+// inflateAppend appends payload's message, decompressed, to dst; a
+// message above limit bytes is errTooBig.
+func inflateAppend(dst, payload []byte, limit int) ([]byte, error) {
+	in := getInflater(payload)
+	defer in.release()
+	dst = slices.Grow(dst, min(4*len(payload), limit))
+	for {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, max(len(dst), 4096))
+		}
+		n, err := in.fr.Read(dst[len(dst):min(cap(dst), limit+1)])
+		dst = dst[:len(dst)+n]
+		switch {
+		case len(dst) > limit:
+			return dst, errTooBig
+		case err == io.EOF:
+			return dst, nil
+		case err != nil:
+			return dst, fmt.Errorf("%w: inflate: %v", errProtocol, err)
+		}
+	}
+}
+
+// inflateHead returns the first n bytes of payload's message (all of it
+// if shorter), and inflates no more than the inflater must to get them.
+func inflateHead(payload []byte, n int) ([]byte, error) {
+	in := getInflater(payload)
+	defer in.release()
+	head := make([]byte, n)
+	got := 0
+	for got < n {
+		m, err := in.fr.Read(head[got:])
+		got += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: inflate: %v", errProtocol, err)
+		}
+	}
+	return head[:got], nil
+}
+
+// inflateCache shares among every connection of a run what large
+// compressed messages inflate to. The server compresses a policy set once
+// and sends each agent the same bytes, so the compressed payload itself is
+// the key, compared in full: a hit is the same message by construction.
+// Real agents each inflate their own copy on their own machine; the
+// simulation inflates it once per process. Misses that race inflate more
+// than once, which is harmless.
+type inflateCache struct {
+	// full keeps whole messages, and policy sets decoded, for a run that
+	// answers sets with results; otherwise only heads are inflated.
+	full  bool
+	mu    sync.RWMutex
+	m     map[string]*inflated
+	order []string // the keys, oldest first
+	// hits counts messages served from the cache, inflations those it
+	// inflated (misses).
+	hits, inflations atomic.Int64
+}
+
+// inflated is what the readers of one compressed message share; none of
+// them may modify it.
+type inflated struct {
+	head []byte        // the message's first headBytes (all of it if shorter)
+	msg  []byte        // the whole message when full and it is no policy set
+	set  *policySetIDs // the policy set decoded, when full and it is one
+}
+
+// newInflateCache returns an empty cache; full as in inflateCache.
+func newInflateCache(full bool) *inflateCache {
+	return &inflateCache{full: full, m: make(map[string]*inflated)}
+}
+
+// get returns what payload, a compressed message, inflates to.
+func (c *inflateCache) get(payload []byte) (*inflated, error) {
+	c.mu.RLock()
+	e := c.m[string(payload)]
+	c.mu.RUnlock()
+	if e != nil {
+		c.hits.Add(1)
+		return e, nil
+	}
+	e, err := c.inflate(payload)
+	if err != nil {
+		return nil, err
+	}
+	c.inflations.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[string(payload)]; ok {
+		return e, nil
+	}
+	if len(c.order) == inflateCacheEntries {
+		delete(c.m, c.order[0])
+		c.order = append(c.order[:0], c.order[1:]...)
+	}
+	key := string(payload)
+	c.m[key] = e
+	c.order = append(c.order, key)
+	return e, nil
+}
+
+// inflate builds the entry of payload.
+func (c *inflateCache) inflate(payload []byte) (*inflated, error) {
+	if !c.full {
+		head, err := inflateHead(payload, headBytes)
+		if err != nil {
+			return nil, err
+		}
+		return &inflated{head: head}, nil
+	}
+	msg, err := inflateAppend(nil, payload, wire.MaxMessageBytes)
+	if err != nil {
+		return nil, err
+	}
+	head := slices.Clone(msg[:min(len(msg), headBytes)])
+	if env, err := wire.Decode(msg); err == nil && env.Type == wire.TypePolicySet {
+		if set, err := decodePolicySet(env); err == nil {
+			return &inflated{head: head, set: &set}, nil
+		}
+	}
+	return &inflated{head: head, msg: msg}, nil
+}
