@@ -210,9 +210,19 @@ func (s *Store) HostsDisconnected(ctx context.Context, ds []store.Disconnect) er
 	for i, d := range ds {
 		ids[i], ats[i] = d.HostID, d.At
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE hosts h SET disconnected_at = u.at
-		FROM (SELECT id, max(at) AS at FROM unnest($1::bigint[], $2::timestamptz[]) AS d(id, at) GROUP BY id) u
-		WHERE h.id = u.id AND (h.disconnected_at IS NULL OR h.disconnected_at < u.at)`, ids, ats)
+	// The rows are locked in id order before they are updated, as ingest
+	// locks its batch's hosts: an UPDATE joined to the list would lock
+	// them in the join's order, and a batch of disconnections (thousands
+	// of agents dropping at once) then deadlocks with ingest committing
+	// heartbeats of the same hosts.
+	_, err := s.pool.Exec(ctx, `WITH u AS (
+			SELECT id, max(at) AS at FROM unnest($1::bigint[], $2::timestamptz[]) AS d(id, at) GROUP BY id
+		), locked AS (
+			SELECT h.id, u.at FROM hosts h JOIN u ON u.id = h.id
+			WHERE h.disconnected_at IS NULL OR h.disconnected_at < u.at
+			ORDER BY h.id FOR NO KEY UPDATE OF h
+		)
+		UPDATE hosts h SET disconnected_at = l.at FROM locked l WHERE h.id = l.id`, ids, ats)
 	if err != nil {
 		return fmt.Errorf("%d hosts disconnected: %w", len(ds), err)
 	}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ var hostTests = []subtest{
 	{"duplicate node key", testDuplicateNodeKey},
 	{"connect and disconnect", testConnect},
 	{"many disconnections at once", testHostsDisconnected},
+	{"disconnections beside ingest", testDisconnectsBesideIngest},
 	{"list pages", testListPages},
 	{"list default limit", testListDefaultLimit},
 	{"possible duplicates", testPossibleDuplicates},
@@ -174,6 +177,63 @@ func testHostsDisconnected(t *testing.T, st store.Store) {
 	}
 	if err := st.HostsDisconnected(ctx, []store.Disconnect{{HostID: missing, At: t0}}); err != nil {
 		t.Errorf("HostsDisconnected of an unknown host alone: %v", err)
+	}
+}
+
+// testDisconnectsBesideIngest records disconnections of many hosts, in
+// no particular order, while ingest commits heartbeats of the same hosts,
+// as when thousands of agents drop at once and others keep sending (a
+// load balancer or a network failing). Neither side may fail: on
+// PostgreSQL both lock the same host rows, and unless both lock them in
+// the same order they deadlock.
+func testDisconnectsBesideIngest(t *testing.T, st store.Store) {
+	const hosts, rounds = 400, 40
+	ids := make([]int64, hosts)
+	for i := range ids {
+		ids[i] = enroll(t, st, fmt.Sprintf("churn-%d", i))
+	}
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for r := range rounds {
+				ds := make([]store.Disconnect, hosts)
+				for i, id := range ids {
+					ds[i] = store.Disconnect{HostID: id, At: at(time.Duration(r*hosts+i) * time.Millisecond)}
+				}
+				rng.Shuffle(len(ds), func(i, j int) { ds[i], ds[j] = ds[j], ds[i] })
+				if err := st.HostsDisconnected(t.Context(), ds); err != nil {
+					t.Errorf("disconnections, round %d: %v", r, err)
+					return
+				}
+			}
+		})
+	}
+	for w := range 2 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 11))
+			for r := range rounds {
+				// Each writer its own half of every host's sequence numbers.
+				msgs := make([]store.Message, hosts)
+				for i, id := range ids {
+					msgs[i] = heartbeat(id, uint64(2*r+w+1), at(time.Duration(r)*time.Second))
+				}
+				rng.Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
+				if _, err := st.ApplyBatch(t.Context(), msgs); err != nil {
+					t.Errorf("heartbeats, round %d: %v", r, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	// The last disconnection of every host is the one kept.
+	for i, id := range ids {
+		sameTime(t, fmt.Sprintf("host %d disconnected_at", i), getHost(t, st, id).DisconnectedAt,
+			at(time.Duration((rounds-1)*hosts+i)*time.Millisecond))
 	}
 }
 
