@@ -55,6 +55,12 @@ type reloader struct {
 
 	// reads counts the reads of the set, failed or not.
 	reads atomic.Int64
+	// newer is set by a change no read has started after (pending, for
+	// a push in progress to see without the lock). cutLast says the
+	// reload goroutine's previous push was cut short for a newer change;
+	// only that goroutine touches it.
+	newer   atomic.Bool
+	cutLast bool
 }
 
 // init makes what the zero reloader lacks. The caller holds r.mu.
@@ -98,6 +104,7 @@ func (g *Gateway) requestReload() {
 	defer r.mu.Unlock()
 	r.init()
 	r.pending = true
+	r.newer.Store(true)
 	g.startReloadLocked()
 }
 
@@ -164,6 +171,7 @@ func (g *Gateway) reloadLoop() {
 		}
 		r.mu.Lock()
 		r.pending = false
+		r.newer.Store(false)
 		r.mu.Unlock()
 
 		err := g.reloadAndSend()
@@ -351,6 +359,12 @@ func (w *pushWindow) acquire() *pushSlot {
 // last of those connections has had s written (or failed, or been sent
 // a newer set instead), the time since start, when the read of s began,
 // goes to steward_policy_push_duration_seconds.
+//
+// A change that arrives during the push cuts it short: the connections
+// not offered s yet are offered the newer set instead by the next push,
+// rather than s and then the newer one. Of two pushes in a row, only
+// the first may be cut, so that changes coming faster than a push ends
+// still bring every connection a set every other push.
 func (g *Gateway) broadcast(s *encodedSet, start time.Time) int {
 	g.mu.Lock()
 	conns := make([]*conn, 0, len(g.conns))
@@ -371,7 +385,16 @@ func (g *Gateway) broadcast(s *encodedSet, start time.Time) int {
 		g.cfg.Logger.Info("policy set written to every agent it was sent to", "revision", s.revision,
 			"agents", sent, "duration", took)
 	})
-	for _, c := range conns {
+	r := &g.policies.reload
+	mayCut := !r.cutLast
+	r.cutLast = false
+	for i, c := range conns {
+		if mayCut && r.newer.Load() {
+			r.cutLast = true
+			g.cfg.Logger.Info("policy set push cut short for a newer change", "revision", s.revision,
+				"offered", i, "not_offered", len(conns)-i)
+			break
+		}
 		slot := run.slot(w.acquire())
 		if c.offerPolicySet(s, slot) {
 			sent++

@@ -567,3 +567,45 @@ func histogramCount(t *testing.T, h prometheus.Histogram) uint64 {
 	}
 	return pb.GetHistogram().GetSampleCount()
 }
+
+// TestPushCutForNewerChange: a push that finds a newer change waiting
+// stops offering its set, and the push after it is never cut, so every
+// connection is offered a set at least every other push.
+func TestPushCutForNewerChange(t *testing.T) {
+	fp := &fakePolicies{revision: 1}
+	h, logs := newBroadcastHarness(t, fp)
+	var agents []*agentClient
+	for range 3 {
+		a, err := dialAgent(h, h.nodeKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.ws.Close() })
+		if err := a.until(1); err != nil {
+			t.Fatal(err)
+		}
+		agents = append(agents, a)
+	}
+	waitReloadIdle(h.gw)
+	fp.bump()
+	s, err := h.gw.encodePolicySet(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &h.gw.policies.reload
+	r.newer.Store(true) // a change arrived that no read has started after
+	if sent := h.gw.broadcast(s, time.Now()); sent != 0 || !r.cutLast {
+		t.Fatalf("push with a newer change waiting: offered %d, cut %v; want 0, cut", sent, r.cutLast)
+	}
+	if !strings.Contains(logs.String(), "policy set push cut short for a newer change") {
+		t.Errorf("no log of the cut:\n%s", logs)
+	}
+	if sent := h.gw.broadcast(s, time.Now()); sent != 3 || r.cutLast {
+		t.Fatalf("the push after a cut one: offered %d, cut %v; want 3, not cut", sent, r.cutLast)
+	}
+	for i, a := range agents {
+		if err := a.until(2); err != nil {
+			t.Fatalf("agent %d: %v", i, err)
+		}
+	}
+}
