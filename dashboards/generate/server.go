@@ -139,6 +139,16 @@ func Server() (dashboard.Dashboard, []string, error) {
 		"short", 8, 8,
 		prom(`sum(steward_agent_spooled_messages{`+srvSel+`})`, "spooled")))
 	d.add(changesByKind(8))
+	d.add(seriesPanel("Agent disconnects by reason",
+		"Agent connections that ended per minute, by why (steward_agent_disconnects_total): agent_closed (restarts, stops), connection_lost and timeout (machines and networks gone) are a fleet's normal churn; slow_reader, write_failed and window are agents or a network that cannot keep up; replaced without a reconnect storm suggests machines sharing a node key.",
+		"cpm", 12, 8,
+		prom(`60 * sum by (reason) (rate(steward_agent_disconnects_total{`+srvSel+`}[$__rate_interval])) > 0`, "{{reason}}")).
+		NoValue("no disconnects"))
+	d.add(seriesPanel("Policy push duration",
+		"Mean time a policy change's push took in each interval that had one, from reading the changed set to writing it to the last connected agent it was sent to (steward_policy_push_duration_seconds); empty where no policy changed.",
+		"s", 12, 8,
+		prom(`sum(increase(steward_policy_push_duration_seconds_sum{`+srvSel+`}[$__rate_interval])) / sum(increase(steward_policy_push_duration_seconds_count{`+srvSel+`}[$__rate_interval])) > 0`, "mean push")).
+		NoValue("no policy changes"))
 
 	d.row("Process")
 	d.addCore(seriesPanel("CPU",
