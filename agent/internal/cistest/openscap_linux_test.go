@@ -70,13 +70,25 @@ func shortKey(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
+// commandEnv is the environment of a command the tests run. One run in
+// the image (chroot) gets TMPDIR=/tmp: a temporary directory set for the
+// tests on the host does not exist inside the image, and the packages'
+// maintainer scripts fail on it.
+func commandEnv(name string) []string {
+	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
+	if name == "chroot" {
+		env = append(env, "TMPDIR=/tmp")
+	}
+	return env
+}
+
 // run runs a command, failing the test with the end of its output.
 func run(t testing.TB, timeout time.Duration, okCodes []int, name string, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
+	cmd.Env = commandEnv(name)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok && slices.Contains(okCodes, ee.ExitCode()) {
@@ -139,7 +151,7 @@ func aptInstall(t testing.TB, root string, pkgs []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "chroot", args...)
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
+	cmd.Env = commandEnv("chroot")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Logf("apt-get install failed (%v), updating the image's package lists and retrying:\n%s", err, testimage.Tail(out, 1500))
 		run(t, 10*time.Minute, nil, "chroot", root, "apt-get", "update")
