@@ -90,11 +90,16 @@ func (s *syncBuffer) String() string {
 // newBroadcastHarness serves a gateway over st with fast retries, logging
 // to the returned buffer.
 func newBroadcastHarness(t *testing.T, st PolicyStore) (*harness, *syncBuffer) {
+	return newBroadcastHarnessMetrics(t, st, nil)
+}
+
+// newBroadcastHarnessMetrics is newBroadcastHarness exporting to m.
+func newBroadcastHarnessMetrics(t *testing.T, st PolicyStore, m *metrics.Metrics) (*harness, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
 	fs := newFakeStore()
 	b := ingest.New(fs, ingest.Config{})
-	gw := New(Config{Store: fs, Ingest: b, Policies: st,
+	gw := New(Config{Store: fs, Ingest: b, Policies: st, Metrics: m,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	gw.policies.reload.settle = -1
 	gw.policies.reload.retryMin = time.Millisecond
@@ -522,26 +527,10 @@ func TestPushRunEndsAfterLastSlot(t *testing.T) {
 // set, and logged with how many agents it went to.
 func TestPushDurationObserved(t *testing.T) {
 	fp := &fakePolicies{revision: 1}
-	logs := &syncBuffer{}
-	fs := newFakeStore()
-	b := ingest.New(fs, ingest.Config{})
 	m := metrics.New("test")
-	gw := New(Config{Store: fs, Ingest: b, Policies: fp, Metrics: m,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	gw.policies.reload.settle = -1
-	h := serve(t, fs, b, gw)
-	var agents []*agentClient
-	for range 5 {
-		a, err := dialAgent(h, h.nodeKey())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { a.ws.Close() })
-		if err := a.until(1); err != nil {
-			t.Fatal(err)
-		}
-		agents = append(agents, a)
-	}
+	h, logs := newBroadcastHarnessMetrics(t, fp, m)
+	gw := h.gw
+	agents := dialAgents(t, h, 5, 1)
 	if n := testutil.CollectAndCount(m.PolicyPushDuration); n != 1 {
 		t.Fatalf("%d push duration series, want 1", n)
 	}
@@ -556,6 +545,25 @@ func TestPushDurationObserved(t *testing.T) {
 	if !strings.Contains(logs.String(), "policy set written to every agent it was sent to") || !strings.Contains(logs.String(), "agents=5") {
 		t.Errorf("no completion log naming 5 agents:\n%s", logs)
 	}
+}
+
+// dialAgents connects n agents, each with a node key of its own, and
+// waits until each holds revision rev.
+func dialAgents(t *testing.T, h *harness, n int, rev uint64) []*agentClient {
+	t.Helper()
+	agents := make([]*agentClient, n)
+	for i := range agents {
+		a, err := dialAgent(h, h.nodeKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.ws.Close() })
+		if err := a.until(rev); err != nil {
+			t.Fatal(err)
+		}
+		agents[i] = a
+	}
+	return agents
 }
 
 // histogramCount is how many observations h holds.
@@ -574,18 +582,7 @@ func histogramCount(t *testing.T, h prometheus.Histogram) uint64 {
 func TestPushCutForNewerChange(t *testing.T) {
 	fp := &fakePolicies{revision: 1}
 	h, logs := newBroadcastHarness(t, fp)
-	var agents []*agentClient
-	for range 3 {
-		a, err := dialAgent(h, h.nodeKey())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { a.ws.Close() })
-		if err := a.until(1); err != nil {
-			t.Fatal(err)
-		}
-		agents = append(agents, a)
-	}
+	agents := dialAgents(t, h, 3, 1)
 	waitReloadIdle(h.gw)
 	fp.bump()
 	s, err := h.gw.encodePolicySet(context.Background())

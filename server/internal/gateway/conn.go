@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/shared/wire"
 	"github.com/steward-project/steward/shared/wsread"
@@ -140,7 +141,7 @@ func (c *conn) enqueue(it outItem) {
 	it.slot.release()
 	c.g.cfg.Logger.Warn("agent not reading; closing connection", "host_id", c.host.ID, "remote", c.remote)
 	c.dropped.Store(true)
-	c.fail(closing{closeCode: websocket.ClosePolicyViolation, reason: "slow_reader", cause: "slow_reader"})
+	c.fail(closing{closeCode: websocket.ClosePolicyViolation, reason: "slow_reader", cause: metrics.DisconnectSlowReader})
 	// The writer may be stuck in a write the peer will never take, and a
 	// close frame would not reach it either: drop the socket now rather
 	// than after the write deadline.
@@ -157,7 +158,7 @@ func (c *conn) serve() {
 	log := c.g.cfg.Logger.With("host_id", c.host.ID, "remote", c.remote)
 	c.ws.SetReadLimit(wire.MaxMessageBytes)
 	defer func() {
-		c.fail(closing{closeCode: websocket.CloseNormalClosure, cause: "connection_lost"})
+		c.fail(closing{closeCode: websocket.CloseNormalClosure, cause: metrics.DisconnectLost})
 		<-c.wdone
 		// c.final is settled: fail's once has run.
 		if m := c.g.cfg.Metrics; m != nil {
@@ -174,7 +175,7 @@ func (c *conn) serve() {
 	info := store.HelloInfo{Hostname: hello.Hostname, OS: hello.OS, Arch: hello.Arch, AgentVersion: hello.AgentVersion}
 	if err := c.g.cfg.Store.HostConnected(c.ctx, c.host.ID, info, now); err != nil {
 		log.Error("record connection", "err", err)
-		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as("unavailable"))
+		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
 		return
 	}
 	// The agent's last reported spool depth leaves the gauge with it.
@@ -191,7 +192,7 @@ func (c *conn) serve() {
 	c.exprAnswers = hello.ExprAnswers
 	if err := c.welcome(welcome, hello.PolicyRevision, hello.Labels); err != nil {
 		log.Error("send policy set", "err", err)
-		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as("unavailable"))
+		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
 		return
 	}
 	log.Debug("agent connected", "agent_version", hello.AgentVersion)
@@ -213,33 +214,33 @@ func (c *conn) reject(log interface {
 		if m != nil {
 			m.MessagesRejected.WithLabelValues("malformed").Inc()
 		}
-		c.fail(errorFrame(wire.CodeBadMessage, err.Error(), 0).as("rejected"))
+		c.fail(errorFrame(wire.CodeBadMessage, err.Error(), 0).as(metrics.DisconnectRejected))
 	case errors.Is(err, errUnsupported):
 		log.Warn("closing agent connection: no common protocol version", "err", err)
 		if m != nil {
 			m.MessagesRejected.WithLabelValues("unsupported_version").Inc()
 		}
-		c.fail(errorFrame(wire.CodeUnsupported, err.Error(), 0).as("rejected"))
+		c.fail(errorFrame(wire.CodeUnsupported, err.Error(), 0).as(metrics.DisconnectRejected))
 	case errors.Is(err, websocket.ErrReadLimit):
 		log.Warn("closing agent connection: message too large", "limit_bytes", wire.MaxMessageBytes)
 		if m != nil {
 			m.MessagesRejected.WithLabelValues("too_large").Inc()
 		}
 		// Close code 1009 has been sent (by wsread or the library).
-		c.fail(closing{cause: "rejected"})
+		c.fail(closing{cause: metrics.DisconnectRejected})
 	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
 		c.peerGone.Store(true)
 		log.Debug("agent closed connection")
-		c.fail(closing{closeCode: websocket.CloseNormalClosure, cause: "agent_closed"})
+		c.fail(closing{closeCode: websocket.CloseNormalClosure, cause: metrics.DisconnectAgentClosed})
 	case c.ctx.Err() != nil:
 		// Torn down from our side (shutdown, replaced, database down).
 	default:
 		c.peerGone.Store(true)
 		log.Debug("agent connection ended", "err", err)
-		cause := "connection_lost"
+		cause := metrics.DisconnectLost
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			cause = "timeout" // no hello in time, or silent past the pong wait (expire)
+			cause = metrics.DisconnectTimeout // no hello in time, or silent past the pong wait (expire)
 		}
 		c.fail(closing{closeCode: websocket.CloseNormalClosure, cause: cause})
 	}
@@ -332,7 +333,7 @@ func (c *conn) readLoop() error {
 		err = c.g.cfg.Ingest.Submit(c.ctx, msg, func(res store.Result, err error) {
 			inFlight := win.release(size)
 			if err != nil {
-				c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as("unavailable"))
+				c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
 				return
 			}
 			// A heartbeat's health counts once: when it is applied, not
@@ -344,7 +345,7 @@ func (c *conn) readLoop() error {
 		})
 		if err != nil {
 			win.release(size)
-			c.fail(errorFrame(wire.CodeUnavailable, "server is not accepting data", c.g.cfg.RetryAfter).as("unavailable"))
+			c.fail(errorFrame(wire.CodeUnavailable, "server is not accepting data", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
 			return nil
 		}
 	}
@@ -367,7 +368,7 @@ func (c *conn) results(env wire.Envelope) error {
 	}
 	if err := c.applyResults(env.Seq, &r); err != nil {
 		c.g.cfg.Logger.Error("record policy results", "host_id", c.host.ID, "err", err)
-		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as("unavailable"))
+		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
 		return nil
 	}
 	return nil

@@ -201,7 +201,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Unlock()
 	g.policies.reload.stop()
 	for _, c := range conns {
-		c.fail(errorFrame(wire.CodeShutdown, "server is shutting down", 5*time.Second).as("shutdown"))
+		c.fail(errorFrame(wire.CodeShutdown, "server is shutting down", 5*time.Second).as(metrics.DisconnectShutdown))
 	}
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()
@@ -435,7 +435,7 @@ func (g *Gateway) attach(c *conn) {
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
-		c.fail(errorFrame(wire.CodeShutdown, "server is shutting down", 5*time.Second).as("shutdown"))
+		c.fail(errorFrame(wire.CodeShutdown, "server is shutting down", 5*time.Second).as(metrics.DisconnectShutdown))
 		return
 	}
 	old := g.conns[c.host.ID]
@@ -445,7 +445,7 @@ func (g *Gateway) attach(c *conn) {
 	if old != nil {
 		g.cfg.Logger.Warn("host connected twice; closing the older connection", "host_id", c.host.ID,
 			"old_remote", old.remote, "new_remote", c.remote)
-		old.fail(errorFrame(wire.CodeBadMessage, "replaced by a newer connection for this node key", 0).as("replaced"))
+		old.fail(errorFrame(wire.CodeBadMessage, "replaced by a newer connection for this node key", 0).as(metrics.DisconnectReplaced))
 	}
 	if g.cfg.Metrics != nil {
 		g.cfg.Metrics.AgentsConnected.Set(float64(n))

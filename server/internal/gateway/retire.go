@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/shared/wire"
 )
 
@@ -22,7 +23,7 @@ func (g *Gateway) Disconnect(hostIDs ...int64) int {
 	g.mu.Unlock()
 	for _, c := range victims {
 		g.cfg.Logger.Info("closing a retired host's connection", "host_id", c.host.ID, "remote", c.remote)
-		c.fail(errorFrame(wire.CodeRetired, "host retired by an administrator", 0).as("retired"))
+		c.fail(errorFrame(wire.CodeRetired, "host retired by an administrator", 0).as(metrics.DisconnectRetired))
 	}
 	return len(victims)
 }

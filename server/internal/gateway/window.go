@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/shared/wire"
 )
 
@@ -130,5 +131,5 @@ func (c *conn) windowStuck(err error) {
 	if m := c.g.cfg.Metrics; m != nil {
 		m.MessagesRejected.WithLabelValues("window").Inc()
 	}
-	c.fail(errorFrame(wire.CodeUnavailable, "too many messages awaiting their ack", c.g.cfg.RetryAfter).as("window"))
+	c.fail(errorFrame(wire.CodeUnavailable, "too many messages awaiting their ack", c.g.cfg.RetryAfter).as(metrics.DisconnectWindow))
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/steward-project/steward/server/internal/metrics"
 	"github.com/steward-project/steward/shared/wire"
 )
 
@@ -161,5 +162,5 @@ func (c *conn) writeFailed(err error) {
 			c.g.writeErrors.warn(c.g.cfg.Logger, "agent connection write failed; closing it", args...)
 		}
 	}
-	c.fail(closing{cause: "write_failed"})
+	c.fail(closing{cause: metrics.DisconnectWriteFailed})
 }

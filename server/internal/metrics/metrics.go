@@ -262,19 +262,33 @@ func New(version string) *Metrics {
 	return m
 }
 
-// DisconnectReasons are the values of steward_agent_disconnects_total's
-// reason label, each counted from the start so that a rate or an alert on
-// one works before it first happens.
+// Values of steward_agent_disconnects_total's reason label.
+const (
+	DisconnectAgentClosed = "agent_closed"    // the agent closed the connection (a close frame)
+	DisconnectLost        = "connection_lost" // the connection broke without a close frame
+	DisconnectTimeout     = "timeout"         // no hello in time, or silent past the pong wait
+	DisconnectRejected    = "rejected"        // a message the server refuses (malformed, too large, unsupported version)
+	DisconnectWindow      = "window"          // the agent kept sending past its in-flight window
+	DisconnectSlowReader  = "slow_reader"     // the agent stopped reading; its queue of frames filled up
+	DisconnectWriteFailed = "write_failed"    // a write to the agent failed or timed out
+	DisconnectUnavailable = "unavailable"     // the database failed or ingest is not accepting data
+	DisconnectReplaced    = "replaced"        // the same host connected again
+	DisconnectRetired     = "retired"         // an administrator retired the host
+	DisconnectShutdown    = "shutdown"        // this server is shutting down
+)
+
+// DisconnectReasons are every reason label value, each counted from the
+// start so that a rate or an alert on one works before it first happens.
 var DisconnectReasons = []string{
-	"agent_closed",    // the agent closed the connection (a close frame)
-	"connection_lost", // the connection broke without a close frame
-	"timeout",         // the agent went silent past the pong wait
-	"rejected",        // a message the server refuses (malformed, too large, unsupported version)
-	"window",          // the agent kept sending past its in-flight window
-	"slow_reader",     // the agent stopped reading; its queue of frames filled up
-	"write_failed",    // a write to the agent failed or timed out
-	"unavailable",     // the database failed or ingest is not accepting data
-	"replaced",        // the same host connected again
-	"retired",         // an administrator retired the host
-	"shutdown",        // this server is shutting down
+	DisconnectAgentClosed,
+	DisconnectLost,
+	DisconnectTimeout,
+	DisconnectRejected,
+	DisconnectWindow,
+	DisconnectSlowReader,
+	DisconnectWriteFailed,
+	DisconnectUnavailable,
+	DisconnectReplaced,
+	DisconnectRetired,
+	DisconnectShutdown,
 }
