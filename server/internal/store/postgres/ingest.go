@@ -15,8 +15,10 @@ import (
 	"github.com/steward-project/steward/shared/wire"
 )
 
-// ApplyBatch commits msgs in one transaction; see store.Ingest. Whatever
-// the batch size it costs three round trips, four with software sections:
+// ApplyBatch commits msgs in one transaction; see store.Ingest. A batch
+// of heartbeats alone, the bulk of a fleet's traffic, is one statement
+// and one round trip (applyHeartbeats). Any other batch, whatever its
+// size, costs three round trips, four with software sections:
 // lock and read the hosts' state; copy the wanted software links into a
 // staging table; send every write as one pipelined batch; adjust catalog
 // host counts and record the changes. ingestplan tracks sequence numbers,
@@ -30,6 +32,12 @@ func (s *Store) ApplyBatch(ctx context.Context, msgs []store.Message) ([]store.R
 		return nil, fmt.Errorf("apply batch: %w", err)
 	}
 	results := make([]store.Result, len(msgs))
+	if heartbeatsOnly(msgs) {
+		if err := s.applyHeartbeats(ctx, msgs, results); err != nil {
+			return nil, fmt.Errorf("apply batch: %w", err)
+		}
+		return results, nil
+	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		return applyBatch(ctx, tx, s.log, msgs, results)
 	})
@@ -37,6 +45,76 @@ func (s *Store) ApplyBatch(ctx context.Context, msgs []store.Message) ([]store.R
 		return nil, fmt.Errorf("apply batch: %w", err)
 	}
 	return results, nil
+}
+
+func heartbeatsOnly(msgs []store.Message) bool {
+	for _, m := range msgs {
+		if m.Type != wire.TypeHeartbeat {
+			return false
+		}
+	}
+	return true
+}
+
+// heartbeatSQL is a batch of heartbeats in one statement, so one round
+// trip in its own implicit transaction instead of four (begin, lock,
+// update, commit). It locks the hosts in id order as every other writer
+// of hosts does, moves each host's last_seq and last_seen forward where
+// the batch's highest sequence number is new, and returns the sequence
+// numbers the hosts had before, from which ingestplan.Build tells the
+// duplicates. When a host is unknown it changes nothing, and Build fails
+// the batch as the general path would.
+const heartbeatSQL = `WITH locked AS (
+	SELECT id, last_seq FROM hosts WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE
+), moved AS (
+	UPDATE hosts h SET last_seq = u.seq, last_seen = u.seen
+	FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS u(id, seq, seen), locked l
+	WHERE h.id = u.id AND l.id = u.id AND u.seq > l.last_seq
+		AND (SELECT count(*) FROM locked) = cardinality($1::bigint[])
+)
+SELECT id, last_seq FROM locked`
+
+// applyHeartbeats applies a batch of heartbeats alone with heartbeatSQL
+// and sets their results. It writes what Build's Progress would: each
+// host's highest new sequence number and when its message arrived.
+func (s *Store) applyHeartbeats(ctx context.Context, msgs []store.Message, results []store.Result) error {
+	type top struct {
+		seq  uint64
+		seen time.Time
+	}
+	tops := make(map[int64]top, len(msgs))
+	for _, m := range msgs {
+		if t, ok := tops[m.HostID]; !ok || m.Seq > t.seq {
+			tops[m.HostID] = top{m.Seq, m.Received}
+		}
+	}
+	ids := slices.Sorted(maps.Keys(tops))
+	seqs, seen := make([]int64, len(ids)), make([]time.Time, len(ids))
+	for i, id := range ids {
+		seqs[i], seen[i] = int64(tops[id].seq), tops[id].seen
+	}
+	for attempt := 1; ; attempt++ {
+		hosts := make(map[int64]*ingestplan.Host, len(ids))
+		rows, _ := s.pool.Query(ctx, heartbeatSQL, ids, seqs, seen)
+		var id, seq int64
+		_, err := pgx.ForEachRow(rows, []any{&id, &seq}, func() error {
+			hosts[id] = &ingestplan.Host{LastSeq: uint64(seq)}
+			return nil
+		})
+		if err != nil {
+			if attempt < txAttempts && retryable(err) {
+				s.log.Debug("retrying heartbeat batch", "attempt", attempt, "err", err)
+				continue
+			}
+			return fmt.Errorf("heartbeats: %w", err)
+		}
+		plan, err := ingestplan.Build(s.log, msgs, hosts)
+		if err != nil {
+			return err
+		}
+		copy(results, plan.Results)
+		return nil
+	}
 }
 
 // applyBatch applies msgs in tx and sets their results.
