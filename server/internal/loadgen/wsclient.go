@@ -852,8 +852,8 @@ func inflateHead(payload []byte, n int) ([]byte, error) {
 // and sends each agent the same bytes, so the compressed payload itself is
 // the key, compared in full: a hit is the same message by construction.
 // Real agents each inflate their own copy on their own machine; the
-// simulation inflates it once per process. Misses that race inflate more
-// than once, which is harmless.
+// simulation inflates it once per process: readers that miss while the
+// first is inflating wait for its result instead of inflating too.
 type inflateCache struct {
 	// full keeps whole messages, and policy sets decoded, for a run that
 	// answers sets with results; otherwise only heads are inflated.
@@ -869,9 +869,12 @@ type inflateCache struct {
 // inflated is what the readers of one compressed message share; none of
 // them may modify it.
 type inflated struct {
-	head []byte        // the message's first headBytes (all of it if shorter)
-	msg  []byte        // the whole message when full and it is no policy set
-	set  *policySetIDs // the policy set decoded, when full and it is one
+	// ready is closed once the fields below are set (or err is).
+	ready chan struct{}
+	err   error
+	head  []byte        // the message's first headBytes (all of it if shorter)
+	msg   []byte        // the whole message when full and it is no policy set
+	set   *policySetIDs // the policy set decoded, when full and it is one
 }
 
 // newInflateCache returns an empty cache; full as in inflateCache.
@@ -884,28 +887,49 @@ func (c *inflateCache) get(payload []byte) (*inflated, error) {
 	c.mu.RLock()
 	e := c.m[string(payload)]
 	c.mu.RUnlock()
-	if e != nil {
-		c.hits.Add(1)
-		return e, nil
+	if e == nil {
+		c.mu.Lock()
+		if e = c.m[string(payload)]; e == nil {
+			return c.fill(payload)
+		}
+		c.mu.Unlock()
 	}
-	e, err := c.inflate(payload)
-	if err != nil {
-		return nil, err
+	<-e.ready
+	if e.err != nil {
+		return nil, e.err
 	}
-	c.inflations.Add(1)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[string(payload)]; ok {
-		return e, nil
-	}
+	c.hits.Add(1)
+	return e, nil
+}
+
+// fill inflates payload for the readers that want it; it is called with
+// c.mu held and releases it. A message that does not inflate leaves the
+// cache again, so the error is not kept for later copies.
+func (c *inflateCache) fill(payload []byte) (*inflated, error) {
+	key := string(payload)
+	e := &inflated{ready: make(chan struct{})}
 	if len(c.order) == inflateCacheEntries {
 		delete(c.m, c.order[0])
 		c.order = append(c.order[:0], c.order[1:]...)
 	}
-	key := string(payload)
 	c.m[key] = e
 	c.order = append(c.order, key)
-	return e, nil
+	c.mu.Unlock()
+	v, err := c.inflate(payload)
+	if err != nil {
+		e.err = err
+		c.mu.Lock()
+		if c.m[key] == e {
+			delete(c.m, key)
+			c.order = slices.DeleteFunc(c.order, func(k string) bool { return k == key })
+		}
+		c.mu.Unlock()
+	} else {
+		e.head, e.msg, e.set = v.head, v.msg, v.set
+	}
+	close(e.ready)
+	c.inflations.Add(1)
+	return e, err
 }
 
 // inflate builds the entry of payload.

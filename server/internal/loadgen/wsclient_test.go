@@ -714,3 +714,53 @@ func TestInflateCacheBounded(t *testing.T) {
 		t.Errorf("corrupt payload: %v", err)
 	}
 }
+
+// Readers that miss the cache together inflate the payload once: the
+// others wait for it. A payload that does not inflate fails every reader
+// and is not kept.
+func TestInflateCacheConcurrentMisses(t *testing.T) {
+	cache := newInflateCache(true)
+	payload := deflated(t, bigPolicySet(t, 3, 200))
+	corrupt := []byte("not deflate at all, and long enough to look like something")
+	const readers = 32
+	start := make(chan struct{})
+	errs := make(chan error, 2*readers)
+	var wg sync.WaitGroup
+	for range readers {
+		wg.Go(func() {
+			<-start
+			e, err := cache.get(payload)
+			if err == nil && (e.set == nil || e.set.Revision != 3) {
+				err = fmt.Errorf("entry %+v", e)
+			}
+			errs <- err
+		})
+		wg.Go(func() {
+			<-start
+			if _, err := cache.get(corrupt); !errors.Is(err, errProtocol) {
+				errs <- fmt.Errorf("corrupt payload: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The set is inflated once and the other readers are hits; a failed
+	// inflation counts no hit.
+	if h := cache.hits.Load(); h != readers-1 {
+		t.Errorf("%d hits for one set read by %d readers together, want %d", h, readers, readers-1)
+	}
+	if _, ok := cache.m[string(corrupt)]; ok || len(cache.m) != 1 || len(cache.order) != 1 {
+		t.Errorf("cache keeps %d entries (%d keys), the corrupt one %v; want the set alone", len(cache.m), len(cache.order), ok)
+	}
+	n := cache.inflations.Load()
+	e, err := cache.get(payload)
+	if err != nil || e.set == nil || cache.inflations.Load() != n {
+		t.Errorf("the set again: %v, inflations %d then %d", err, n, cache.inflations.Load())
+	}
+}
