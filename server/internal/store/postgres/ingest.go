@@ -93,28 +93,26 @@ func (s *Store) applyHeartbeats(ctx context.Context, msgs []store.Message, resul
 	for i, id := range ids {
 		seqs[i], seen[i] = int64(tops[id].seq), tops[id].seen
 	}
-	for attempt := 1; ; attempt++ {
-		hosts := make(map[int64]*ingestplan.Host, len(ids))
+	hosts := make(map[int64]*ingestplan.Host, len(ids))
+	err := s.retry(func() error {
+		clear(hosts)
 		rows, _ := s.pool.Query(ctx, heartbeatSQL, ids, seqs, seen)
 		var id, seq int64
 		_, err := pgx.ForEachRow(rows, []any{&id, &seq}, func() error {
 			hosts[id] = &ingestplan.Host{LastSeq: uint64(seq)}
 			return nil
 		})
-		if err != nil {
-			if attempt < txAttempts && retryable(err) {
-				s.log.Debug("retrying heartbeat batch", "attempt", attempt, "err", err)
-				continue
-			}
-			return fmt.Errorf("heartbeats: %w", err)
-		}
-		plan, err := ingestplan.Build(s.log, msgs, hosts)
-		if err != nil {
-			return err
-		}
-		copy(results, plan.Results)
-		return nil
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("heartbeats: %w", err)
 	}
+	plan, err := ingestplan.Build(s.log, msgs, hosts)
+	if err != nil {
+		return err
+	}
+	copy(results, plan.Results)
+	return nil
 }
 
 // applyBatch applies msgs in tx and sets their results.

@@ -87,8 +87,14 @@ const txAttempts = 3
 // tx runs fn in a transaction, again when PostgreSQL aborted it for a
 // deadlock or serialization failure. fn must not keep state across calls.
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.retry(func() error { return pgx.BeginFunc(ctx, s.pool, fn) })
+}
+
+// retry runs fn, a transaction, up to txAttempts times while PostgreSQL
+// aborts it for a deadlock or serialization failure.
+func (s *Store) retry(fn func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, s.pool, fn)
+		err := fn()
 		if err == nil || attempt == txAttempts || !retryable(err) {
 			return err
 		}
