@@ -152,11 +152,25 @@ func TestWindowsSplitBySendTime(t *testing.T) {
 	if got[1].FromSeconds != 10 || got[1].Count != 2 || got[1].MaxMs < 899 || got[1].MaxMs > 901 {
 		t.Errorf("second window %+v, want 2 sends from 10 s, max 900 ms", got[1])
 	}
-	w, ok := worstWindow(got)
+	w, ok := worstWindow(got, 0)
 	if !ok || w.FromSeconds != 10 {
 		t.Errorf("worst window %+v %v, want the one from 10 s", w, ok)
 	}
-	if _, ok := worstWindow(got[:1]); ok {
+	if _, ok := worstWindow(got[:1], 0); ok {
 		t.Error("one window reported as a worst window")
+	}
+	// Windows that began before the warm-up ended are not measured ones:
+	// the slow window at 10 s is then the only candidate and no worst
+	// window is named; with a third, later window it is the worst.
+	if w, ok := worstWindow(got, 5); ok {
+		t.Errorf("worst window %+v named from one measured window", w)
+	}
+	later := append(got, WindowLatency{FromSeconds: 15, Count: 5, P99Ms: 3, MaxMs: 3})
+	if w, ok := worstWindow(later, 5); !ok || w.FromSeconds != 10 {
+		t.Errorf("worst window after 5 s %+v %v, want the one from 10 s", w, ok)
+	}
+	slowWarmup := append([]WindowLatency{{FromSeconds: 0, Count: 9, P99Ms: 5000, MaxMs: 5000}}, later[1:]...)
+	if w, ok := worstWindow(slowWarmup, 5); !ok || w.FromSeconds != 10 {
+		t.Errorf("worst window %+v %v: a slow warm-up window was named", w, ok)
 	}
 }

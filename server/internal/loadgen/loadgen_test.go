@@ -368,9 +368,24 @@ func TestWarmupLeftOutOfLatency(t *testing.T) {
 	if s.WarmupSeconds != 0.7 || s.DurationSeconds < 0.7 {
 		t.Errorf("warm-up %v s, measured %v s; want 0.7 and at least 0.7", s.WarmupSeconds, s.DurationSeconds)
 	}
-	var inWindows uint64
+	if s.MeasuredFromSeconds < 0.7 {
+		t.Errorf("measured from %v s after the start; want after the 0.7 s warm-up", s.MeasuredFromSeconds)
+	}
+	// The windows wholly before MeasuredFromSeconds hold warm-up sends
+	// only, those from it on measured sends only.
+	var inWindows, before, after uint64
 	for _, w := range s.LatencyByWindow {
 		inWindows += w.Count
+		if w.FromSeconds+windowWidth.Seconds() <= s.MeasuredFromSeconds {
+			before += w.Count
+		}
+		if w.FromSeconds >= s.MeasuredFromSeconds {
+			after += w.Count
+		}
+	}
+	if before > uint64(s.Acked)-s.Latency.Count || after > s.Latency.Count {
+		t.Errorf("windows before %v s hold %d sends and after it %d; %d were measured of %d acked",
+			s.MeasuredFromSeconds, before, after, s.Latency.Count, s.Acked)
 	}
 	// Five agents at 10 a second send about 35 heartbeats in each part.
 	if inWindows != uint64(s.Acked) {

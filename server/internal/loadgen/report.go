@@ -82,8 +82,11 @@ type SteadyReport struct {
 	// counts in Sent, Acked and LatencyByWindow, not in Latency or
 	// AckedPerSecond.
 	WarmupSeconds float64 `json:"warmup_seconds,omitempty"`
-	Sent          int64   `json:"sent"`
-	Acked         int64   `json:"acked"`
+	// MeasuredFromSeconds is when the warm-up ended, on the clock of
+	// LatencyByWindow: windows from before it hold warm-up sends.
+	MeasuredFromSeconds float64 `json:"measured_from_seconds,omitempty"`
+	Sent                int64   `json:"sent"`
+	Acked               int64   `json:"acked"`
 	// AckedPerSecond counts acks received within the steady window.
 	AckedPerSecond float64 `json:"acked_per_second"`
 	Unacked        int64   `json:"unacked"`
@@ -368,8 +371,8 @@ func (rep *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "          after a %s warm-up, which the rate and latency leave out\n", secs(st.WarmupSeconds))
 		}
 		fmt.Fprintf(&b, "          latency %s\n", st.Latency)
-		if w, ok := worstWindow(st.LatencyByWindow); ok {
-			fmt.Fprintf(&b, "          worst 5 s of sends: p99 %.1fms, max %.1fms (%d messages from %.0fs)\n", w.P99Ms, w.MaxMs, w.Count, w.FromSeconds)
+		if w, ok := worstWindow(st.LatencyByWindow, st.MeasuredFromSeconds); ok {
+			fmt.Fprintf(&b, "          worst measured 5 s of sends: p99 %.1fms, max %.1fms (%d messages from %.0fs)\n", w.P99Ms, w.MaxMs, w.Count, w.FromSeconds)
 		}
 		fmt.Fprintf(&b, "          %d error frames, %d disconnects, %d unexpected frames, %d connected at the end\n",
 			sum(st.ErrorFrames), st.Disconnects, st.UnexpectedFrames, st.ConnectedAtEnd)
@@ -526,17 +529,21 @@ func bytesIEC(v float64) string {
 	return fmt.Sprintf("%.1f %s", v, units[i])
 }
 
-// worstWindow is the window with the highest p99 (false: fewer than two
-// windows, where it would only repeat the phase's latency).
-func worstWindow(ws []WindowLatency) (WindowLatency, bool) {
-	if len(ws) < 2 {
-		return WindowLatency{}, false
-	}
-	w := ws[0]
-	for _, x := range ws[1:] {
-		if x.P99Ms > w.P99Ms {
+// worstWindow is the window with the highest p99 among those that begin
+// at or after from, when the warm-up ended: a window of warm-up sends is
+// not part of what the phase measured. False: fewer than two such
+// windows, where it would only repeat the phase's latency.
+func worstWindow(ws []WindowLatency, from float64) (WindowLatency, bool) {
+	var w WindowLatency
+	n := 0
+	for _, x := range ws {
+		if x.FromSeconds < from {
+			continue
+		}
+		if n == 0 || x.P99Ms > w.P99Ms {
 			w = x
 		}
+		n++
 	}
-	return w, true
+	return w, n >= 2
 }

@@ -194,7 +194,9 @@ func (r *runner) steadyWindow(ctx context.Context, ph *phases, rep *Report) int6
 			t.Stop()
 			return 0
 		}
-		r.measureFrom.Store(int64(r.since()))
+		from := r.since()
+		r.measureFrom.Store(int64(from))
+		rep.Steady.MeasuredFromSeconds = round(from.Seconds(), 3)
 		ackedBefore = r.st.acked.Load()
 		r.cfg.Logger.Info("warm-up done; measuring")
 	}
