@@ -173,7 +173,7 @@ func (c *conn) serve() {
 	}
 	now := time.Now().UTC()
 	info := store.HelloInfo{Hostname: hello.Hostname, OS: hello.OS, Arch: hello.Arch, AgentVersion: hello.AgentVersion}
-	if err := c.g.cfg.Store.HostConnected(c.ctx, c.host.ID, info, now); err != nil {
+	if err := c.g.connects.record(c.ctx, store.Connect{HostID: c.host.ID, Info: info, At: now}); err != nil {
 		log.Error("record connection", "err", err)
 		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
 		return

@@ -27,7 +27,7 @@ type Store interface {
 	EnrollSecretID(ctx context.Context, hash string) (int64, error)
 	EnrollHost(ctx context.Context, h store.NewHost) (int64, error)
 	HostByNodeKey(ctx context.Context, nodeKeyHash string) (store.Host, error)
-	HostConnected(ctx context.Context, id int64, info store.HelloInfo, at time.Time) error
+	HostsConnected(ctx context.Context, cs []store.Connect) (missing []bool, err error)
 	HostsDisconnected(ctx context.Context, ds []store.Disconnect) error
 }
 
@@ -143,6 +143,8 @@ type Gateway struct {
 	// agentsRefused limits the warnings of agents refused over
 	// Config.Agents.
 	agentsRefused rateLimitedLog
+	// connects records agents' hellos in batches.
+	connects *connectRecorder
 	// disconnects records agents' disconnections in batches.
 	disconnects *disconnectRecorder
 }
@@ -155,6 +157,7 @@ func New(cfg Config) *Gateway {
 		results:     &resultsCommitter{st: cfg.Policies, applied: cfg.ResultsApplied, max: max(cfg.ResultWriters, 1)},
 		conns:       make(map[int64]*conn),
 		live:        newLiveness(cfg.PingInterval, cfg.PongWait),
+		connects:    newConnectRecorder(cfg.Store),
 		disconnects: newDisconnectRecorder(cfg.Store, cfg.Logger),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,

@@ -33,6 +33,8 @@ type fakeStore struct {
 	resyncAll bool
 	// enrollLabels holds the labels of each enrollment, in order.
 	enrollLabels []map[string]string
+	// connectCalls counts HostsConnected calls.
+	connectCalls int
 	// disconnectCalls counts HostsDisconnected calls.
 	disconnectCalls int
 }
@@ -82,12 +84,21 @@ func (f *fakeStore) HostByNodeKey(_ context.Context, hash string) (store.Host, e
 	return *f.hosts[id], nil
 }
 
-func (f *fakeStore) HostConnected(_ context.Context, id int64, info store.HelloInfo, at time.Time) error {
+func (f *fakeStore) HostsConnected(_ context.Context, cs []store.Connect) ([]bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.hosts[id].Hostname = info.Hostname
-	f.hosts[id].ConnectedAt = at
-	return nil
+	f.connectCalls++
+	missing := make([]bool, len(cs))
+	for i, c := range cs {
+		h := f.hosts[c.HostID]
+		if h == nil {
+			missing[i] = true
+			continue
+		}
+		h.Hostname = c.Info.Hostname
+		h.ConnectedAt = c.At
+	}
+	return missing, nil
 }
 
 func (f *fakeStore) HostsDisconnected(_ context.Context, ds []store.Disconnect) error {

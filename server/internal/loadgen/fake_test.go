@@ -81,14 +81,21 @@ func (f *fakeStore) HostByNodeKey(_ context.Context, hash string) (store.Host, e
 	return f.hosts[id].Host, nil
 }
 
-func (f *fakeStore) HostConnected(_ context.Context, id int64, info store.HelloInfo, at time.Time) error {
+func (f *fakeStore) HostsConnected(_ context.Context, cs []store.Connect) ([]bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	h := f.hosts[id]
-	h.hellos = append(h.hellos, info)
-	h.connects++
-	h.ConnectedAt = at
-	return nil
+	missing := make([]bool, len(cs))
+	for i, c := range cs {
+		h, ok := f.hosts[c.HostID]
+		if !ok {
+			missing[i] = true
+			continue
+		}
+		h.hellos = append(h.hellos, c.Info)
+		h.connects++
+		h.ConnectedAt = c.At
+	}
+	return missing, nil
 }
 
 func (f *fakeStore) HostsDisconnected(_ context.Context, ds []store.Disconnect) error {

@@ -4,9 +4,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/steward-project/steward/server/internal/pkgver"
@@ -72,6 +74,13 @@ type HelloInfo struct {
 	AgentVersion string
 }
 
+// Connect is one agent's hello, for HostsConnected.
+type Connect struct {
+	HostID int64
+	Info   HelloInfo
+	At     time.Time
+}
+
 // Disconnect is the end of one agent connection, for HostsDisconnected.
 type Disconnect struct {
 	HostID int64
@@ -98,6 +107,11 @@ type Hosts interface {
 	// for a retired host's.
 	HostByNodeKey(ctx context.Context, nodeKeyHash string) (Host, error)
 	HostConnected(ctx context.Context, id int64, info HelloInfo, at time.Time) error
+	// HostsConnected records the hellos of cs, what HostConnected records
+	// for one, in one statement. Several hellos of one host fold into its
+	// latest. missing says, in cs's order, which hosts do not exist;
+	// the others are recorded. An error records none.
+	HostsConnected(ctx context.Context, cs []Connect) (missing []bool, err error)
 	// HostsDisconnected records when agents' connections ended, all of
 	// them in one statement. A host keeps the latest time it was given:
 	// an older one, or an earlier one for the same host in ds, does not
@@ -337,4 +351,36 @@ type Retention interface {
 	// sharing a database prune at a time. ok is false, with no error, when
 	// another holds it; otherwise release must be called.
 	TryLockRetention(ctx context.Context) (release func(), ok bool, err error)
+}
+
+// LatestConnects returns cs with each host once, at its latest hello (of
+// two at the same time, the later in cs), in host id order: what
+// HostsConnected records.
+func LatestConnects(cs []Connect) []Connect {
+	byID := make(map[int64]int, len(cs))
+	for i, c := range cs {
+		if j, ok := byID[c.HostID]; !ok || !c.At.Before(cs[j].At) {
+			byID[c.HostID] = i
+		}
+	}
+	out := make([]Connect, 0, len(byID))
+	for _, i := range byID {
+		out = append(out, cs[i])
+	}
+	slices.SortFunc(out, func(a, b Connect) int { return cmp.Compare(a.HostID, b.HostID) })
+	return out
+}
+
+// MissingConnects is HostsConnected's answer: which entries of cs name a
+// host outside found, the ids it recorded.
+func MissingConnects(cs []Connect, found []int64) []bool {
+	ok := make(map[int64]bool, len(found))
+	for _, id := range found {
+		ok[id] = true
+	}
+	missing := make([]bool, len(cs))
+	for i, c := range cs {
+		missing[i] = !ok[c.HostID]
+	}
+	return missing
 }

@@ -27,6 +27,12 @@ func (w *wrapper) HostConnected(ctx context.Context, id int64, info store.HelloI
 	return w.inner.HostConnected(ctx, id, info, at)
 }
 
+// HostsConnected times store.Store.HostsConnected.
+func (w *wrapper) HostsConnected(ctx context.Context, cs []store.Connect) (_ []bool, err error) {
+	defer w.observe(ctx, "HostsConnected", time.Now(), &err)
+	return w.inner.HostsConnected(ctx, cs)
+}
+
 // HostsDisconnected times store.Store.HostsDisconnected.
 func (w *wrapper) HostsDisconnected(ctx context.Context, ds []store.Disconnect) (err error) {
 	defer w.observe(ctx, "HostsDisconnected", time.Now(), &err)

@@ -188,13 +188,47 @@ func (s *Store) GetHost(ctx context.Context, id int64) (store.Host, error) {
 
 // HostConnected records what the agent said in its hello.
 func (s *Store) HostConnected(ctx context.Context, id int64, info store.HelloInfo, at time.Time) error {
-	err := s.updateHost(ctx, `UPDATE hosts SET hostname = $2, os = $3, arch = $4, agent_version = $5,
-		connected_at = $6, last_seen = $6 WHERE id = $1`,
-		id, clean(info.Hostname), clean(info.OS), clean(info.Arch), clean(info.AgentVersion), nullTime(at))
+	missing, err := s.HostsConnected(ctx, []store.Connect{{HostID: id, Info: info, At: at}})
+	if err == nil && missing[0] {
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("host %d connected: %w", id, err)
 	}
 	return nil
+}
+
+// HostsConnected records the hellos of cs in one statement, which locks
+// the rows in id order as ingest and HostsDisconnected do, and returns
+// the ids it updated.
+func (s *Store) HostsConnected(ctx context.Context, cs []store.Connect) ([]bool, error) {
+	missing := make([]bool, len(cs))
+	if len(cs) == 0 {
+		return missing, nil
+	}
+	latest := store.LatestConnects(cs)
+	n := len(latest)
+	ids, ats := make([]int64, n), make([]*time.Time, n)
+	names, oses, arches, versions := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, c := range latest {
+		ids[i], ats[i] = c.HostID, nullTime(c.At)
+		names[i], oses[i], arches[i], versions[i] = clean(c.Info.Hostname), clean(c.Info.OS), clean(c.Info.Arch), clean(c.Info.AgentVersion)
+	}
+	rows, _ := s.pool.Query(ctx, `WITH c AS (
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+				AS c(id, hostname, os, arch, agent_version, at)
+		), locked AS (
+			SELECT h.id FROM hosts h JOIN c ON c.id = h.id ORDER BY h.id FOR NO KEY UPDATE OF h
+		)
+		UPDATE hosts h SET hostname = c.hostname, os = c.os, arch = c.arch, agent_version = c.agent_version,
+			connected_at = c.at, last_seen = c.at
+		FROM c JOIN locked l ON l.id = c.id WHERE h.id = c.id
+		RETURNING h.id`, ids, names, oses, arches, versions, ats)
+	found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("%d hosts connected: %w", len(cs), err)
+	}
+	return store.MissingConnects(cs, found), nil
 }
 
 // HostsDisconnected records when agents' connections ended in one
@@ -225,18 +259,6 @@ func (s *Store) HostsDisconnected(ctx context.Context, ds []store.Disconnect) er
 		UPDATE hosts h SET disconnected_at = l.at FROM locked l WHERE h.id = l.id`, ids, ats)
 	if err != nil {
 		return fmt.Errorf("%d hosts disconnected: %w", len(ds), err)
-	}
-	return nil
-}
-
-// updateHost runs a one-row update and reports ErrNotFound if no row matched.
-func (s *Store) updateHost(ctx context.Context, query string, args ...any) error {
-	tag, err := s.pool.Exec(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrNotFound
 	}
 	return nil
 }

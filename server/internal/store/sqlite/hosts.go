@@ -176,13 +176,48 @@ func (s *Store) GetHost(ctx context.Context, id int64) (store.Host, error) {
 
 // HostConnected records what the agent said in its hello.
 func (s *Store) HostConnected(ctx context.Context, id int64, info store.HelloInfo, at time.Time) error {
-	err := s.updateHost(ctx, `UPDATE hosts SET hostname = ?, os = ?, arch = ?, agent_version = ?,
-		connected_at = ?, last_seen = ? WHERE id = ?`,
-		clean(info.Hostname), clean(info.OS), clean(info.Arch), clean(info.AgentVersion), nanos(at), nanos(at), id)
+	missing, err := s.HostsConnected(ctx, []store.Connect{{HostID: id, Info: info, At: at}})
+	if err == nil && missing[0] {
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("host %d connected: %w", id, err)
 	}
 	return nil
+}
+
+// HostsConnected records the hellos of cs in one write transaction.
+func (s *Store) HostsConnected(ctx context.Context, cs []store.Connect) ([]bool, error) {
+	if len(cs) == 0 {
+		return []bool{}, nil
+	}
+	var found []int64
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		found = found[:0]
+		stmt, err := tx.PrepareContext(ctx, `UPDATE hosts SET hostname = ?, os = ?, arch = ?, agent_version = ?,
+			connected_at = ?, last_seen = ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, c := range store.LatestConnects(cs) {
+			res, err := stmt.ExecContext(ctx, clean(c.Info.Hostname), clean(c.Info.OS), clean(c.Info.Arch),
+				clean(c.Info.AgentVersion), nanos(c.At), nanos(c.At), c.HostID)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n > 0 {
+				found = append(found, c.HostID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%d hosts connected: %w", len(cs), err)
+	}
+	return store.MissingConnects(cs, found), nil
 }
 
 // HostsDisconnected records when agents' connections ended, in one write
@@ -209,24 +244,6 @@ func (s *Store) HostsDisconnected(ctx context.Context, ds []store.Disconnect) er
 		return fmt.Errorf("%d hosts disconnected: %w", len(ds), err)
 	}
 	return nil
-}
-
-// updateHost runs a one-row update and reports ErrNotFound if no row matched.
-func (s *Store) updateHost(ctx context.Context, query string, args ...any) error {
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
 }
 
 // defaultLimit is the page size when a query asks for none.

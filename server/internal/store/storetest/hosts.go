@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ var hostTests = []subtest{
 	{"duplicate node key", testDuplicateNodeKey},
 	{"connect and disconnect", testConnect},
 	{"many disconnections at once", testHostsDisconnected},
+	{"many connections at once", testHostsConnected},
+	{"connections beside ingest", testConnectsBesideIngest},
 	{"disconnections beside ingest", testDisconnectsBesideIngest},
 	{"list pages", testListPages},
 	{"list default limit", testListDefaultLimit},
@@ -180,6 +183,97 @@ func testHostsDisconnected(t *testing.T, st store.Store) {
 	}
 }
 
+func testHostsConnected(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	ids := make([]int64, 30)
+	var cs []store.Connect
+	for i := range ids {
+		ids[i] = enroll(t, st, fmt.Sprintf("old-%d", i))
+		cs = append(cs, store.Connect{HostID: ids[i], At: at(time.Duration(i) * time.Second),
+			Info: store.HelloInfo{Hostname: fmt.Sprintf("new-%d", i), OS: "linux", Arch: "arm64", AgentVersion: fmt.Sprint("1.", i)}})
+	}
+	// An unknown host is reported missing, and the rest of the batch is
+	// still recorded.
+	missing := ids[len(ids)-1] + 1000
+	cs = append(cs, store.Connect{HostID: missing, At: at(time.Hour), Info: store.HelloInfo{Hostname: "ghost"}})
+	// Two hellos of one host in a batch: the later one counts, in
+	// whichever order they come.
+	cs = append(cs,
+		store.Connect{HostID: ids[0], At: at(10 * time.Minute), Info: store.HelloInfo{Hostname: "renamed", OS: "windows"}},
+		store.Connect{HostID: ids[0], At: at(5 * time.Minute), Info: store.HelloInfo{Hostname: "stale", OS: "darwin"}})
+	got, err := st.HostsConnected(ctx, cs)
+	if err != nil {
+		t.Fatalf("HostsConnected with %d entries: %v", len(cs), err)
+	}
+	if len(got) != len(cs) {
+		t.Fatalf("HostsConnected answered %d entries for %d", len(got), len(cs))
+	}
+	for i, c := range cs {
+		if want := c.HostID == missing; got[i] != want {
+			t.Errorf("entry %d (host %d): missing = %v, want %v", i, c.HostID, got[i], want)
+		}
+	}
+	h := getHost(t, st, ids[0])
+	if h.Hostname != "renamed" || h.OS != "windows" {
+		t.Errorf("host 0 after two hellos: %q %q, want the later hello's", h.Hostname, h.OS)
+	}
+	sameTime(t, "host 0 connected_at", h.ConnectedAt, at(10*time.Minute))
+	for i, id := range ids[1:] {
+		h := getHost(t, st, id)
+		if h.Hostname != fmt.Sprintf("new-%d", i+1) || h.OS != "linux" || h.Arch != "arm64" || h.AgentVersion != fmt.Sprint("1.", i+1) {
+			t.Errorf("host %d after its hello: %+v", i+1, h)
+		}
+		sameTime(t, fmt.Sprintf("host %d connected_at", i+1), h.ConnectedAt, at(time.Duration(i+1)*time.Second))
+		sameTime(t, fmt.Sprintf("host %d last_seen", i+1), h.LastSeen, at(time.Duration(i+1)*time.Second))
+	}
+	if _, err := st.GetHost(ctx, missing); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the unknown host id exists after HostsConnected: %v", err)
+	}
+	// Nothing to record, and only unknown hosts: no error either.
+	if got, err := st.HostsConnected(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("HostsConnected(nil) = %v, %v", got, err)
+	}
+	if got, err := st.HostsConnected(ctx, []store.Connect{{HostID: missing, At: t0}}); err != nil || len(got) != 1 || !got[0] {
+		t.Errorf("HostsConnected of an unknown host alone = %v, %v; want [true], nil", got, err)
+	}
+}
+
+// testConnectsBesideIngest records hellos of many hosts in batches, in no
+// particular order, while ingest commits heartbeats of the same hosts, as
+// when a fleet reconnects to a restarted server and the first agents are
+// sending already. Neither side may fail: on PostgreSQL both lock the
+// same host rows and deadlock unless both lock them in one order.
+func testConnectsBesideIngest(t *testing.T, st store.Store) {
+	const hosts, rounds = 400, 40
+	ids := make([]int64, hosts)
+	for i := range ids {
+		ids[i] = enroll(t, st, fmt.Sprintf("reconnect-%d", i))
+	}
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 13))
+			for r := range rounds {
+				cs := make([]store.Connect, hosts)
+				for i, id := range ids {
+					cs[i] = store.Connect{HostID: id, At: at(time.Duration(r*hosts+i) * time.Millisecond),
+						Info: store.HelloInfo{Hostname: fmt.Sprintf("reconnect-%d", i), OS: "linux"}}
+				}
+				rng.Shuffle(len(cs), func(i, j int) { cs[i], cs[j] = cs[j], cs[i] })
+				if missing, err := st.HostsConnected(t.Context(), cs); err != nil {
+					t.Errorf("connections, round %d: %v", r, err)
+					return
+				} else if slices.Contains(missing, true) {
+					t.Errorf("connections, round %d: known hosts reported missing", r)
+					return
+				}
+			}
+		})
+	}
+	heartbeatsBeside(t, st, &wg, ids, rounds, 17)
+	wg.Wait()
+}
+
 // testDisconnectsBesideIngest records disconnections of many hosts, in
 // no particular order, while ingest commits heartbeats of the same hosts,
 // as when thousands of agents drop at once and others keep sending (a
@@ -209,12 +303,28 @@ func testDisconnectsBesideIngest(t *testing.T, st store.Store) {
 			}
 		})
 	}
+	heartbeatsBeside(t, st, &wg, ids, rounds, 11)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	// The last disconnection of every host is the one kept.
+	for i, id := range ids {
+		sameTime(t, fmt.Sprintf("host %d disconnected_at", i), getHost(t, st, id).DisconnectedAt,
+			at(time.Duration((rounds-1)*hosts+i)*time.Millisecond))
+	}
+}
+
+// heartbeatsBeside starts, on wg, two ingest writers that each commit
+// rounds batches of one heartbeat per host of ids in shuffled order
+// (seed picks the order), as the tests of writes beside ingest need.
+func heartbeatsBeside(t *testing.T, st store.Store, wg *sync.WaitGroup, ids []int64, rounds int, seed uint64) {
 	for w := range 2 {
 		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 11))
+			rng := rand.New(rand.NewPCG(uint64(w), seed))
 			for r := range rounds {
 				// Each writer its own half of every host's sequence numbers.
-				msgs := make([]store.Message, hosts)
+				msgs := make([]store.Message, len(ids))
 				for i, id := range ids {
 					msgs[i] = heartbeat(id, uint64(2*r+w+1), at(time.Duration(r)*time.Second))
 				}
@@ -225,15 +335,6 @@ func testDisconnectsBesideIngest(t *testing.T, st store.Store) {
 				}
 			}
 		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		return
-	}
-	// The last disconnection of every host is the one kept.
-	for i, id := range ids {
-		sameTime(t, fmt.Sprintf("host %d disconnected_at", i), getHost(t, st, id).DisconnectedAt,
-			at(time.Duration((rounds-1)*hosts+i)*time.Millisecond))
 	}
 }
 
