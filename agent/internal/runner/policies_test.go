@@ -2,6 +2,7 @@ package runner
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +60,19 @@ func (r evalRec) next(t *testing.T) bool {
 		t.Fatal("agent did not evaluate its policies")
 		return false
 	}
+}
+
+// waitStoredRevision waits until the agent has stored policy set rev.
+// An inventory given before that may be evaluated against the set before
+// it (none, for a new agent): an evaluation that sends nothing, which a
+// test counting evaluations would take for the one it waits for.
+func waitStoredRevision(t *testing.T, a *testAgent, rev uint64) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("policy set %d stored", rev), func() bool {
+		raw, err := os.ReadFile(filepath.Join(a.cfg.StateDir, state.PoliciesFile))
+		var ps state.PolicySet
+		return err == nil && json.Unmarshal(raw, &ps) == nil && ps.Revision == rev
+	})
 }
 
 // results returns the next results message, skipping heartbeats and
@@ -161,6 +175,7 @@ func TestPolicyLifecycle(t *testing.T) {
 		t.Fatalf("fresh agent's hello has policy revision %d, want 0", h.PolicyRevision)
 	}
 	fc.send(t, wire.TypePolicySet, 0, wire.PolicySet{Revision: 5, Policies: ps})
+	waitStoredRevision(t, a, 5)
 	f.give(t, doc(software))
 
 	m, res := fc.results(t)
@@ -401,6 +416,7 @@ func TestLargeResultsSplitAcrossMessages(t *testing.T) {
 	fc := fs.accept(t)
 	fc.handshake(t, 0)
 	fc.send(t, wire.TypePolicySet, 0, wire.PolicySet{Revision: 1, Policies: ps})
+	waitStoredRevision(t, a, 1)
 	f.give(t, doc(software))
 	seen := map[string]bool{}
 	for i := range ps {
