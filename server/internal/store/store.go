@@ -104,7 +104,8 @@ type Hosts interface {
 	// secret has reached its use limit (or was revoked meanwhile).
 	EnrollHost(ctx context.Context, h NewHost) (int64, error)
 	// HostByNodeKey returns ErrNotFound for an unknown key and ErrRetired
-	// for a retired host's.
+	// for a retired host's. It serves an agent's authentication and
+	// leaves the host's PossibleDuplicates empty; GetHost fills them.
 	HostByNodeKey(ctx context.Context, nodeKeyHash string) (Host, error)
 	HostConnected(ctx context.Context, id int64, info HelloInfo, at time.Time) error
 	// HostsConnected records the hellos of cs, what HostConnected records

@@ -15,9 +15,17 @@ import (
 
 // hostColumns is what every host read selects from hosts (unaliased), in
 // scanHost's order.
-var hostColumns = `id, hostname, os, platform, os_version, arch, agent_version,
+var hostColumns = hostOwnColumns + `, ` + duplicatesColumn
+
+// hostOwnColumns are a host's columns without its possible duplicates.
+const hostOwnColumns = `id, hostname, os, platform, os_version, arch, agent_version,
 	enrolled_at, last_seen, connected_at, disconnected_at, last_seq,
-	hardware_uuid, machine_id, serial, retired_at, policies_checked_at, ` + duplicatesColumn
+	hardware_uuid, machine_id, serial, retired_at, policies_checked_at`
+
+// nodeKeyColumns are what HostByNodeKey reads: the duplicates, two index
+// ranges and a sort, were most of the time of the read every agent
+// connection makes (0.28 against 0.02 ms on PostgreSQL).
+const nodeKeyColumns = hostOwnColumns + `, NULL AS duplicates`
 
 // sameUUID and sameMachineID find the other hosts sharing a host's
 // identifier. The literal "<> ”" terms let SQLite use the partial
@@ -149,7 +157,7 @@ func takeSecretUse(ctx context.Context, tx *sql.Tx, id int64, at time.Time) erro
 
 // HostByNodeKey returns the host with this node key hash.
 func (s *Store) HostByNodeKey(ctx context.Context, nodeKeyHash string) (store.Host, error) {
-	h, err := scanHost(s.r.QueryRowContext(ctx, `SELECT `+hostColumns+` FROM hosts WHERE node_key_hash = ?`, nodeKeyHash))
+	h, err := scanHost(s.r.QueryRowContext(ctx, `SELECT `+nodeKeyColumns+` FROM hosts WHERE node_key_hash = ?`, nodeKeyHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Host{}, fmt.Errorf("host by node key: %w", store.ErrNotFound)
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -145,5 +146,36 @@ func testDuplicatesBounded(t *testing.T, st store.Store) {
 	h := getHost(t, st, ids[0])
 	if want := ids[1 : store.MaxDuplicates+1]; !slices.Equal(h.PossibleDuplicates, want) {
 		t.Errorf("possible duplicates = %v, want the %d lowest other ids %v", h.PossibleDuplicates, store.MaxDuplicates, want)
+	}
+}
+
+// testNodeKeyWithoutDuplicates: HostByNodeKey, the read every agent
+// connection makes, leaves PossibleDuplicates empty and is otherwise the
+// host GetHost returns.
+func testNodeKeyWithoutDuplicates(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	ids := map[string]int64{}
+	for _, name := range []string{"twin-a", "twin-b"} {
+		id, err := st.EnrollHost(ctx, store.NewHost{NodeKeyHash: "key-" + name, Hostname: name, EnrolledAt: t0})
+		if err != nil {
+			t.Fatalf("enroll %s: %v", name, err)
+		}
+		ids[name] = id
+		sendHost(t, st, id, 1, inventory.Host{Hostname: name, HardwareUUID: "4c4c4544-0042-3510-8052-b4c04f4d4a32"})
+	}
+	full := getHost(t, st, ids["twin-a"])
+	if !slices.Equal(full.PossibleDuplicates, []int64{ids["twin-b"]}) {
+		t.Fatalf("GetHost: possible duplicates %v, want [%d]", full.PossibleDuplicates, ids["twin-b"])
+	}
+	got, err := st.HostByNodeKey(ctx, "key-twin-a")
+	if err != nil {
+		t.Fatalf("HostByNodeKey: %v", err)
+	}
+	if len(got.PossibleDuplicates) != 0 {
+		t.Errorf("HostByNodeKey: possible duplicates %v, want none", got.PossibleDuplicates)
+	}
+	full.PossibleDuplicates = nil
+	if !reflect.DeepEqual(got, full) {
+		t.Errorf("HostByNodeKey = %+v\nGetHost     = %+v (without duplicates)", got, full)
 	}
 }

@@ -28,6 +28,7 @@ var hostTests = []subtest{
 	{"list default limit", testListDefaultLimit},
 	{"possible duplicates", testPossibleDuplicates},
 	{"possible duplicates bounded", testDuplicatesBounded},
+	{"node key read without duplicates", testNodeKeyWithoutDuplicates},
 }
 
 func testEnroll(t *testing.T, st store.Store) {
