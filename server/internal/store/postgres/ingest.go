@@ -132,6 +132,7 @@ func applyBatch(ctx context.Context, tx pgx.Tx, log *slog.Logger, msgs []store.M
 		}
 	}
 	w.progress(plan.Progress)
+	w.collectStates()
 	if err := w.sw.stage(ctx, tx); err != nil {
 		return err
 	}
@@ -206,6 +207,27 @@ type writer struct {
 	deltas map[int64]int64
 	// sw holds the batch's software sets, written together at the end.
 	sw softwareWrites
+	// collect holds each host's last collection time and errors of the
+	// batch, written together by collectStates.
+	collect map[int64]ingestplan.CollectState
+}
+
+// collectStates writes the collection time and errors of every host with
+// an inventory in the batch in one statement, instead of one per host: a
+// fleet reconnecting with unchanged inventories sends one each.
+func (w *writer) collectStates() {
+	if len(w.collect) == 0 {
+		return
+	}
+	ids := slices.Sorted(maps.Keys(w.collect))
+	ats, errs := make([]*time.Time, len(ids)), make([]*string, len(ids))
+	for i, id := range ids {
+		c := w.collect[id]
+		ats[i], errs[i] = nullTime(c.CollectedAt), c.Errors
+	}
+	w.batch.Queue(`UPDATE hosts h SET collected_at = u.at, collect_errors = u.errors::json
+		FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS u(id, at, errors)
+		WHERE h.id = u.id`, ids, ats, errs)
 }
 
 // progress writes every host's final last_seq and last_seen in one

@@ -35,8 +35,12 @@ func (w *writer) queue(pw ingestplan.Write) error {
 	case *ingestplan.IdentityClear:
 		w.batch.Queue(`UPDATE hosts SET hardware_uuid = '', machine_id = '', serial = '' WHERE id = $1`, pw.HostID)
 	case *ingestplan.CollectState:
-		w.batch.Queue(`UPDATE hosts SET collected_at = $2, collect_errors = $3::json WHERE id = $1`,
-			pw.HostID, nullTime(pw.CollectedAt), pw.Errors)
+		// Written for all hosts at once (collectStates); a later
+		// inventory of the same host in the batch replaces an earlier.
+		if w.collect == nil {
+			w.collect = map[int64]ingestplan.CollectState{}
+		}
+		w.collect[pw.HostID] = *pw
 	case *ingestplan.SoftwareSet:
 		w.sw.add(pw)
 	default:

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ var ingestTests = []subtest{
 	{"heartbeat", testHeartbeat},
 	{"duplicates", testDuplicates},
 	{"inventory round trip", testInventoryRoundTrip},
+	{"collection state of many inventories in one batch", testCollectStatesInOneBatch},
 	{"inventory delta", testInventoryDelta},
 	{"resync", testResync},
 	{"unchanged resend", testUnchangedResend},
@@ -82,6 +84,37 @@ func testDuplicates(t *testing.T, st store.Store) {
 		heartbeat(id, 4, at(4*time.Minute)),
 	}, []store.Result{{}, {Duplicate: true}})
 	sameTime(t, "last_seen", getHost(t, st, id).LastSeen, at(3*time.Minute))
+}
+
+// testCollectStatesInOneBatch: each host's collection time and errors
+// are those of its last inventory in the batch, and hosts do not take
+// each other's.
+func testCollectStatesInOneBatch(t *testing.T, st store.Store) {
+	a, b, c := enroll(t, st, "collect-a"), enroll(t, st, "collect-b"), enroll(t, st, "collect-c")
+	inv := func(collected time.Time, errs map[string]string) wire.Inventory {
+		return wire.Inventory{CollectedAt: collected, Digest: digest(cpuSection), Sections: []wire.Section{cpuSection}, Errors: errs}
+	}
+	apply(t, st, []store.Message{
+		invMsg(a, 1, at(time.Minute), inv(at(time.Minute), map[string]string{"ports": "unsupported"})),
+		invMsg(b, 1, at(time.Minute), inv(at(2*time.Minute), map[string]string{"users": "timed out"})),
+		invMsg(a, 2, at(3*time.Minute), inv(at(3*time.Minute), nil)),
+		invMsg(c, 1, at(time.Minute), inv(at(4*time.Minute), nil)),
+	}, []store.Result{{}, {}, {}, {}})
+	for _, w := range []struct {
+		id        int64
+		collected time.Time
+		errs      map[string]string
+	}{
+		{a, at(3 * time.Minute), nil},
+		{b, at(2 * time.Minute), map[string]string{"users": "timed out"}},
+		{c, at(4 * time.Minute), nil},
+	} {
+		doc := getInventory(t, st, w.id)
+		sameTime(t, fmt.Sprintf("host %d collected_at", w.id), doc.CollectedAt, w.collected)
+		if !maps.Equal(doc.Errors, w.errs) {
+			t.Errorf("host %d errors = %v, want %v", w.id, doc.Errors, w.errs)
+		}
+	}
 }
 
 func testInventoryRoundTrip(t *testing.T, st store.Store) {
