@@ -33,8 +33,6 @@ type fakeStore struct {
 	resyncAll bool
 	// enrollLabels holds the labels of each enrollment, in order.
 	enrollLabels []map[string]string
-	// connectCalls counts HostsConnected calls.
-	connectCalls int
 	// disconnectCalls counts HostsDisconnected calls.
 	disconnectCalls int
 }
@@ -87,7 +85,6 @@ func (f *fakeStore) HostByNodeKey(_ context.Context, hash string) (store.Host, e
 func (f *fakeStore) HostsConnected(_ context.Context, cs []store.Connect) ([]bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.connectCalls++
 	missing := make([]bool, len(cs))
 	for i, c := range cs {
 		h := f.hosts[c.HostID]

@@ -213,12 +213,11 @@ func (s *Store) HostConnected(ctx context.Context, id int64, info store.HelloInf
 }
 
 // HostsConnected records the hellos of cs in one statement, which locks
-// the rows in id order as ingest and HostsDisconnected do, and returns
-// the ids it updated.
+// the rows in id order as ingest and HostsDisconnected do; the ids it
+// returns tell the missing hosts.
 func (s *Store) HostsConnected(ctx context.Context, cs []store.Connect) ([]bool, error) {
-	missing := make([]bool, len(cs))
 	if len(cs) == 0 {
-		return missing, nil
+		return []bool{}, nil
 	}
 	latest := store.LatestConnects(cs)
 	n := len(latest)
