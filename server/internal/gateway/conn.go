@@ -55,7 +55,8 @@ func errorFrame(code, msg string, retry time.Duration) closing {
 
 // conn is one agent's WebSocket. One goroutine reads; a writer goroutine
 // runs only while there is something to write (writer.go), so an idle
-// connection costs the reader alone.
+// connection costs the reader alone. A lone ack is written by the
+// goroutine that committed its message (writeAcksInline).
 type conn struct {
 	g      *Gateway
 	ws     *websocket.Conn
@@ -133,7 +134,11 @@ func (c *conn) enqueue(it outItem) {
 	}
 	ok, start := c.out.push(it, c.g.cfg.AckQueue)
 	if ok {
-		if start {
+		switch {
+		case !start:
+		case it.kind == outAck && !it.more:
+			c.writeAcksInline()
+		default:
 			go c.writer(it.kind == outAck && it.more)
 		}
 		return

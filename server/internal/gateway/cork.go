@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -25,12 +27,18 @@ var corkBuffers = sync.Pool{New: func() any {
 // together with its own bytes. A batch of acks then costs one system call
 // (and over TLS one record) instead of one each.
 //
-// Every socket write still happens inside a write of the library, under
-// the library's own write lock: frames other goroutines write (a pong, a
-// close frame) keep their place in the byte stream.
+// Every socket write happens under wmu: inside a write of the library
+// (under the library's own write lock as well), or in tryWrite, which
+// the library does not see. Frames other goroutines write (a pong, a
+// close frame) keep their place in the byte stream, and bytes tryWrite
+// could not send go out before anything written after them.
 type corkConn struct {
 	net.Conn
+	// raw is the socket's descriptor access for tryWrite; nil when the
+	// connection is not a plain socket (TLS), and tryWrite is not used.
+	raw syscall.RawConn
 
+	wmu      sync.Mutex // held across every write to the socket
 	mu       sync.Mutex
 	corked   bool
 	pending  *[]byte // gathered bytes, from corkBuffers
@@ -42,6 +50,91 @@ type corkConn struct {
 	// slack of it is not applied (see applyDeadline).
 	applied time.Time
 	slack   time.Duration
+	wait    time.Duration // a write's deadline from now (tryWrite)
+}
+
+// newCorkConn returns the corkConn of a connection whose frame writes
+// are bounded by wait.
+func newCorkConn(wait time.Duration) *corkConn {
+	return &corkConn{wait: wait, slack: wait / 2}
+}
+
+// errNoInline says tryWrite cannot be used on the connection now; the
+// caller hands its bytes to a writer goroutine instead.
+var errNoInline = errors.New("socket not writable from here")
+
+// tryWrite sends b with one non-blocking write, in the calling goroutine,
+// without the WebSocket library: b must be whole frames, and the caller
+// must own the connection's writes (outbox). What the socket does not
+// take at once stays gathered, to go out before any later write; left
+// says so, and the caller must then start a writer, which sends it with
+// the usual deadline (flush). errNoInline means nothing was tried.
+func (c *corkConn) tryWrite(b []byte) (left bool, err error) {
+	if c.raw == nil {
+		return false, errNoInline
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked || c.pending != nil {
+		return false, errNoInline
+	}
+	// The descriptor refuses writes once its deadline has passed, as an
+	// idle connection's has: give it the writer's deadline.
+	c.deadlineSet = false
+	if err := c.applyDeadline(time.Now().Add(c.wait)); err != nil {
+		return false, err
+	}
+	n := 0
+	var werr error
+	err = c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				return true // one attempt: a full socket is the writer's to wait on
+			}
+		}
+	})
+	if err == nil && werr != nil && werr != syscall.EAGAIN {
+		err = werr
+	}
+	if err != nil {
+		return false, err
+	}
+	n = max(n, 0)
+	if n == len(b) {
+		return false, nil
+	}
+	c.pending = corkBuffers.Get().(*[]byte)
+	*c.pending = append(*c.pending, b[n:]...)
+	return true, nil
+}
+
+// flush sends what tryWrite left, if anything, with the deadline of a
+// write; it waits as long as that.
+func (c *corkConn) flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	buf := c.pending
+	c.pending = nil
+	var err error
+	if buf != nil && !c.corked {
+		c.deadlineSet = false
+		err = c.applyDeadline(time.Now().Add(c.wait))
+	} else if buf != nil {
+		// Gathering again: the batch's first write sends it.
+		c.pending, buf = buf, nil
+	}
+	c.mu.Unlock()
+	if buf == nil || err != nil {
+		putCork(buf)
+		return err
+	}
+	defer putCork(buf)
+	_, err = c.Conn.Write(*buf)
+	return err
 }
 
 // applyDeadline gives the socket write deadline t, unless the socket's
@@ -106,6 +199,8 @@ func (c *corkConn) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.mu.Lock()
 	held := 0
 	if c.pending != nil {
@@ -170,5 +265,10 @@ func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn.Conn = nc
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			w.conn.raw = raw
+		}
+	}
 	return w.conn, brw, nil
 }

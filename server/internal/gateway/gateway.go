@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -140,6 +141,9 @@ type Gateway struct {
 
 	// writeErrors limits the warnings of failed writes to agents.
 	writeErrors rateLimitedLog
+	// acksInline counts the acks writeAcksInline sent itself, not
+	// through a writer goroutine.
+	acksInline atomic.Uint64
 	// agentsRefused limits the warnings of agents refused over
 	// Config.Agents.
 	agentsRefused rateLimitedLog
@@ -384,7 +388,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusServiceUnavailable, "server is shutting down")
 		return
 	}
-	cork := &corkConn{slack: g.cfg.WriteWait / 2}
+	cork := newCorkConn(g.cfg.WriteWait)
 	ws, err := g.upgrader.Upgrade(corkingWriter{ResponseWriter: w, conn: cork}, r, nil)
 	if err != nil {
 		g.wg.Done()

@@ -149,3 +149,36 @@ func (o *outbox) take(buf []outItem, keep bool) []outItem {
 	o.frames, o.acks, o.pings = 0, 0, 0
 	return buf
 }
+
+// takeAcks is take for a queue of acks alone: it moves them into buf
+// and empties the queue, or, when anything else is queued, moves nothing
+// and returns buf empty. The caller owns the writer either way.
+func (o *outbox) takeAcks(buf []outItem) []outItem {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.frames > 0 || o.pings > 0 || len(o.items) == 0 {
+		return buf[:0]
+	}
+	buf = append(buf[:0], o.items...)
+	clear(o.items)
+	o.items = o.items[:0]
+	if cap(o.items) > shrinkAbove {
+		o.items = nil
+	}
+	o.acks = 0
+	return buf
+}
+
+// release lets the writer go, as take does when it finds the queue
+// empty, and reports true; when something was queued meanwhile it keeps
+// the writer and reports false, and the caller must start one.
+func (o *outbox) release() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.items) > 0 {
+		return false
+	}
+	o.items = nil
+	o.writing = false
+	return true
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -36,6 +37,9 @@ func (c *conn) writer(delay bool) {
 			t.Stop()
 		}
 	}
+	if err := c.cork.flush(); err != nil {
+		c.writeFailed(err)
+	}
 	var batch []outItem
 	for {
 		if c.ctx.Err() != nil {
@@ -58,6 +62,87 @@ func (c *conn) writer(delay bool) {
 		clear(batch)
 		batch = batch[:0]
 	}
+}
+
+// inlineAcks is how many acks writeAcksInline sends from the caller's
+// goroutine; more go to a writer.
+const inlineAcks = 8
+
+// writeAcksInline is the writer for a queue that holds acks alone, run
+// by the goroutine that queued the last of them and found no writer:
+// ingest's commit loop, which acks a whole batch in turn. The acks go
+// out in one non-blocking write from here, sparing a goroutine start
+// and a scheduler wake-up per ack, which under load cost more than the
+// write itself. Whatever the socket does not take at once, and anything
+// queued meanwhile, is left to a writer goroutine, so a slow agent never
+// holds up the acks of the others.
+func (c *conn) writeAcksInline() {
+	if c.cork.raw == nil {
+		go c.writer(false)
+		return
+	}
+	var items [inlineAcks]outItem
+	batch := c.out.takeAcks(items[:0])
+	if len(batch) == 0 || len(batch) > inlineAcks || c.ctx.Err() != nil {
+		if len(batch) > 0 {
+			c.writeBatchAsync(batch)
+			return
+		}
+		go c.writer(false)
+		return
+	}
+	var buf [inlineAcks * 80]byte
+	frames := buf[:0]
+	for _, it := range batch {
+		frames = appendAckFrame(frames, it.seq, it.resync)
+	}
+	left, err := c.cork.tryWrite(frames)
+	switch {
+	case errors.Is(err, errNoInline):
+		c.writeBatchAsync(batch)
+		return
+	case err != nil:
+		c.writeFailed(err)
+		go c.writer(false) // ends in teardown: fail ended c.ctx
+		return
+	case left:
+		go c.writer(false) // sends the rest first (flush)
+		return
+	}
+	c.g.acksInline.Add(uint64(len(batch)))
+	if !c.out.release() {
+		go c.writer(false)
+		return
+	}
+	// A teardown that began meanwhile found this writer running.
+	if c.ctx.Err() != nil && c.out.wake() {
+		go c.writer(false)
+	}
+}
+
+// writeBatchAsync hands a batch already taken from the queue to a new
+// writer goroutine, which writes it before anything queued later.
+func (c *conn) writeBatchAsync(batch []outItem) {
+	taken := slices.Clone(batch)
+	go func() {
+		// Acks of committed messages go out even during a teardown, as
+		// the teardown writer sends what is queued.
+		if err := c.writeBatch(taken); err != nil {
+			c.writeFailed(err)
+		}
+		c.writer(false)
+	}()
+}
+
+// appendAckFrame appends the ack of seq as an unmasked, uncompressed
+// text frame, as a server sends it.
+func appendAckFrame(b []byte, seq uint64, resync bool) []byte {
+	start := len(b)
+	b = append(b, 0x81, 0) // FIN, text; the length follows
+	b = appendAck(b, seq, resync)
+	// An ack is well under 126 bytes, the most a one-byte length holds.
+	b[start+1] = byte(len(b) - start - 2)
+	return b
 }
 
 // writeBatch writes the queued items in order, gathered into one socket
