@@ -68,12 +68,14 @@ var errNoInline = errors.New("socket not writable from here")
 // must own the connection's writes (outbox). What the socket does not
 // take at once stays gathered, to go out before any later write; left
 // says so, and the caller must then start a writer, which sends it with
-// the usual deadline (flush). errNoInline means nothing was tried.
+// the usual deadline (flush). errNoInline means nothing was tried; so
+// when another write is in progress, such as a pong the reader writes
+// to a peer that sends pings and does not read: the caller never waits
+// on a peer.
 func (c *corkConn) tryWrite(b []byte) (left bool, err error) {
-	if c.raw == nil {
+	if c.raw == nil || !c.wmu.TryLock() {
 		return false, errNoInline
 	}
-	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -89,14 +91,10 @@ func (c *corkConn) tryWrite(b []byte) (left bool, err error) {
 	n := 0
 	var werr error
 	err = c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), b)
-			if werr != syscall.EINTR {
-				return true // one attempt: a full socket is the writer's to wait on
-			}
-		}
+		n, werr = rawWrite(fd, b)
+		return true // one attempt: a full socket is the writer's to wait on
 	})
-	if err == nil && werr != nil && werr != syscall.EAGAIN {
+	if err == nil && werr != nil && !wouldBlock(werr) {
 		err = werr
 	}
 	if err != nil {
@@ -265,7 +263,7 @@ func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn.Conn = nc
-	if sc, ok := nc.(syscall.Conn); ok {
+	if sc, ok := nc.(syscall.Conn); ok && inlineWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
 			w.conn.raw = raw
 		}

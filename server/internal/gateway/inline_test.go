@@ -198,7 +198,8 @@ func TestTryWriteLeavesTheRestFirst(t *testing.T) {
 }
 
 // TestTryWriteOnClosedSocket: a socket closed under the connection is an
-// error for tryWrite, not a silent loss.
+// error for tryWrite, not a silent loss; a write in progress or a
+// connection without a descriptor means nothing is tried.
 func TestTryWriteOnClosedSocket(t *testing.T) {
 	server, _ := tcpPair(t)
 	cc := newCorkConn(5 * time.Second)
@@ -212,6 +213,12 @@ func TestTryWriteOnClosedSocket(t *testing.T) {
 	if _, err := cc.tryWrite([]byte("ack")); err == nil || errors.Is(err, errNoInline) {
 		t.Fatalf("tryWrite on a closed socket: %v", err)
 	}
+	// Nor while another write holds the socket.
+	cc.wmu.Lock()
+	if _, err := cc.tryWrite([]byte("ack")); !errors.Is(err, errNoInline) {
+		t.Fatalf("tryWrite beside another write: %v", err)
+	}
+	cc.wmu.Unlock()
 	// Without a descriptor (TLS) nothing is tried.
 	if _, err := (&corkConn{}).tryWrite([]byte("ack")); !errors.Is(err, errNoInline) {
 		t.Fatalf("tryWrite without a descriptor: %v", err)
