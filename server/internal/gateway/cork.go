@@ -110,7 +110,8 @@ func (c *corkConn) tryWrite(b []byte) (left bool, err error) {
 }
 
 // flush sends what tryWrite left, if anything, with the deadline of a
-// write; it waits as long as that.
+// write; it waits as long as that. The writer calls it first, before it
+// corks the socket for a batch.
 func (c *corkConn) flush() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -118,12 +119,9 @@ func (c *corkConn) flush() error {
 	buf := c.pending
 	c.pending = nil
 	var err error
-	if buf != nil && !c.corked {
+	if buf != nil {
 		c.deadlineSet = false
 		err = c.applyDeadline(time.Now().Add(c.wait))
-	} else if buf != nil {
-		// Gathering again: the batch's first write sends it.
-		c.pending, buf = buf, nil
 	}
 	c.mu.Unlock()
 	if buf == nil || err != nil {

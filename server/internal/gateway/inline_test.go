@@ -20,12 +20,7 @@ import (
 func TestAcksGoOutInline(t *testing.T) {
 	h := newHarness(t)
 	ws, _ := h.connect(h.nodeKey())
-	h.gw.mu.Lock()
-	var c *conn
-	for _, cc := range h.gw.conns {
-		c = cc
-	}
-	h.gw.mu.Unlock()
+	c := h.onlyConn()
 
 	const n = 200
 	other, err := wire.Encode(wire.TypeError, 0, wire.Error{Code: "x", Message: "a frame of a writer goroutine"})
@@ -109,19 +104,27 @@ func tcpPair(t *testing.T) (server, client *net.TCPConn) {
 	return server, client
 }
 
+// socketCork returns a corkConn over sock, as a hijacked agent socket
+// has, with its descriptor for tryWrite.
+func socketCork(t *testing.T, sock *net.TCPConn) *corkConn {
+	t.Helper()
+	cc := newCorkConn(5 * time.Second)
+	cc.Conn = sock
+	raw, err := sock.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.raw = raw
+	return cc
+}
+
 // TestTryWriteLeavesTheRestFirst: when the socket is full, tryWrite
 // keeps what it could not send and never waits; those bytes go out
 // before anything written later, through a write of the library or
 // through flush, so the peer reads every byte once and in order.
 func TestTryWriteLeavesTheRestFirst(t *testing.T) {
 	server, client := tcpPair(t)
-	cc := newCorkConn(5 * time.Second)
-	cc.Conn = server
-	raw, err := server.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc.raw = raw
+	cc := socketCork(t, server)
 
 	var want bytes.Buffer
 	next := uint64(0)
@@ -202,13 +205,7 @@ func TestTryWriteLeavesTheRestFirst(t *testing.T) {
 // connection without a descriptor means nothing is tried.
 func TestTryWriteOnClosedSocket(t *testing.T) {
 	server, _ := tcpPair(t)
-	cc := newCorkConn(5 * time.Second)
-	cc.Conn = server
-	raw, err := server.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc.raw = raw
+	cc := socketCork(t, server)
 	server.Close()
 	if _, err := cc.tryWrite([]byte("ack")); err == nil || errors.Is(err, errNoInline) {
 		t.Fatalf("tryWrite on a closed socket: %v", err)
@@ -225,8 +222,8 @@ func TestTryWriteOnClosedSocket(t *testing.T) {
 	}
 }
 
-// TestTakeAcksLeavesOtherItems: takeAcks takes a queue of acks alone;
-// with a frame queued it takes nothing, and release keeps the writer
+// TestTakeAcksLeavesOtherItems: takeAcks takes a queue of acks alone, up
+// to its bound; over it, or with a frame queued, it takes nothing, and release keeps the writer
 // while anything is queued.
 func TestTakeAcksLeavesOtherItems(t *testing.T) {
 	var o outbox
@@ -234,7 +231,10 @@ func TestTakeAcksLeavesOtherItems(t *testing.T) {
 		t.Fatalf("first push: ok %v start %v", ok, start)
 	}
 	o.push(outItem{kind: outAck, seq: 2}, 10)
-	got := o.takeAcks(nil)
+	if got := o.takeAcks(nil, 1); len(got) != 0 {
+		t.Fatalf("takeAcks over its bound took %+v", got)
+	}
+	got := o.takeAcks(nil, 2)
 	if len(got) != 2 || got[0].seq != 1 || got[1].seq != 2 {
 		t.Fatalf("takeAcks = %+v", got)
 	}
@@ -243,7 +243,7 @@ func TestTakeAcksLeavesOtherItems(t *testing.T) {
 	}
 	o.push(outItem{kind: outAck, seq: 3}, 10)
 	o.push(outItem{kind: outFrame, frame: []byte("f")}, 10)
-	if got := o.takeAcks(nil); len(got) != 0 {
+	if got := o.takeAcks(nil, 10); len(got) != 0 {
 		t.Fatalf("takeAcks with a frame queued took %+v", got)
 	}
 	if o.release() || !o.writing {

@@ -150,13 +150,14 @@ func (o *outbox) take(buf []outItem, keep bool) []outItem {
 	return buf
 }
 
-// takeAcks is take for a queue of acks alone: it moves them into buf
-// and empties the queue, or, when anything else is queued, moves nothing
-// and returns buf empty. The caller owns the writer either way.
-func (o *outbox) takeAcks(buf []outItem) []outItem {
+// takeAcks is take for a queue of at most max acks alone: it moves them
+// into buf and empties the queue, or, when anything else or more is
+// queued, moves nothing and returns buf empty. The caller owns the
+// writer either way.
+func (o *outbox) takeAcks(buf []outItem, max int) []outItem {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.frames > 0 || o.pings > 0 || len(o.items) == 0 {
+	if o.frames > 0 || o.pings > 0 || len(o.items) == 0 || len(o.items) > max {
 		return buf[:0]
 	}
 	buf = append(buf[:0], o.items...)

@@ -82,12 +82,8 @@ func (c *conn) writeAcksInline() {
 		return
 	}
 	var items [inlineAcks]outItem
-	batch := c.out.takeAcks(items[:0])
-	if len(batch) == 0 || len(batch) > inlineAcks || c.ctx.Err() != nil {
-		if len(batch) > 0 {
-			c.writeBatchAsync(batch)
-			return
-		}
+	batch := c.out.takeAcks(items[:0], inlineAcks)
+	if len(batch) == 0 {
 		go c.writer(false)
 		return
 	}
@@ -121,7 +117,8 @@ func (c *conn) writeAcksInline() {
 }
 
 // writeBatchAsync hands a batch already taken from the queue to a new
-// writer goroutine, which writes it before anything queued later.
+// writer goroutine, which writes it before anything queued later (and
+// before a teardown's closing frames).
 func (c *conn) writeBatchAsync(batch []outItem) {
 	taken := slices.Clone(batch)
 	go func() {

@@ -140,6 +140,20 @@ func newRecordingHarness(t *testing.T, gate chan struct{}) (*harness, *recording
 	return h, ln, sub
 }
 
+// onlyConn returns the gateway's one connection.
+func (h *harness) onlyConn() *conn {
+	h.t.Helper()
+	h.gw.mu.Lock()
+	defer h.gw.mu.Unlock()
+	if len(h.gw.conns) != 1 {
+		h.t.Fatalf("%d connections, want 1", len(h.gw.conns))
+	}
+	for _, c := range h.gw.conns {
+		return c
+	}
+	return nil
+}
+
 // TestAcksOfOneCommitLeaveTogether: the acks of a committed batch reach
 // the socket in one write, each still its own uncompressed ack frame, in
 // order.
@@ -187,12 +201,7 @@ func TestAcksOfOneCommitLeaveTogether(t *testing.T) {
 func TestLargeFramesStillCompress(t *testing.T) {
 	h, ln, _ := newRecordingHarness(t, nil)
 	ws, _ := h.connect(h.nodeKey())
-	h.gw.mu.Lock()
-	var c *conn
-	for _, cc := range h.gw.conns {
-		c = cc
-	}
-	h.gw.mu.Unlock()
+	c := h.onlyConn()
 	big, err := wire.Encode(wire.TypeError, 0, wire.Error{Code: "x", Message: strings.Repeat("policy ", 1000)})
 	if err != nil {
 		t.Fatal(err)
@@ -218,12 +227,7 @@ func TestLargeFramesStillCompress(t *testing.T) {
 func TestIdleConnectionHasNoWriter(t *testing.T) {
 	h, _, _ := newRecordingHarness(t, nil)
 	ws, _ := h.connect(h.nodeKey())
-	h.gw.mu.Lock()
-	var c *conn
-	for _, cc := range h.gw.conns {
-		c = cc
-	}
-	h.gw.mu.Unlock()
+	c := h.onlyConn()
 	writing := func() bool {
 		c.out.mu.Lock()
 		defer c.out.mu.Unlock()
