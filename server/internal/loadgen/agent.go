@@ -53,7 +53,8 @@ type sent struct {
 }
 
 // agent is one simulated host. Its own goroutine is the connection's only
-// data writer; a second goroutine reads. It holds no inventory after
+// data writer; a read loop shared by many agents reads (a goroutine of
+// its own on systems without one, and over TLS). It holds no inventory after
 // sending one: only the digest, for unchanged-inventory messages.
 type agent struct {
 	r   *runner
@@ -174,7 +175,7 @@ func (a *agent) connect(ctx context.Context) bool {
 	// A host the server already knows (a fleet reloaded from --state)
 	// continues above the last number the server applied, as the agent does.
 	a.seq = max(1, welcome.LastSeq+1)
-	go a.read()
+	a.r.reads.read(ws, a)
 
 	a.digest = inv.Digest
 	inv.CollectedAt = time.Now().UTC()
@@ -381,22 +382,25 @@ func headOnly(head []byte) bool {
 	return ok
 }
 
-// read handles the server's frames until the connection ends.
-func (a *agent) read() {
-	defer close(a.readerDone)
-	for {
-		data, deflated, err := a.ws.ReadMessage()
-		if err == nil && deflated {
-			data, err = a.inflate(data)
-		}
-		if err != nil {
-			a.ended(err)
-			return
-		}
-		if data != nil {
-			a.handle(data)
+// receive acts on one message from the server; the connection's reader
+// (a read loop, or a goroutine of its own) calls it.
+func (a *agent) receive(payload []byte, deflated bool) error {
+	if deflated {
+		var err error
+		if payload, err = a.inflate(payload); err != nil {
+			return err
 		}
 	}
+	if payload != nil {
+		a.handle(payload)
+	}
+	return nil
+}
+
+// readEnded records why the connection ended and lets the agent go on.
+func (a *agent) readEnded(why error) {
+	a.ended(why)
+	close(a.readerDone)
 }
 
 // inflate returns a compressed message's bytes, or nil when it was

@@ -19,6 +19,7 @@ type runner struct {
 	fleet   *Fleet
 	hc      *http.Client
 	dialers []*wsDialer // one per source address, used round robin
+	reads   *readLoops  // nil: a goroutine reads each connection
 	wsURL   string
 	base    time.Time // origin of the monotonic send times
 	st      stats
@@ -137,6 +138,12 @@ func (r *runner) fleetPhases(ctx context.Context, ids []Identity, rep *Report) {
 	phase.Store("connect")
 	defer r.progress(func() string { return phase.Load().(string) })()
 
+	reads, err := newReadLoops()
+	if err != nil {
+		log.Warn("reading each connection in a goroutine of its own", "err", err)
+	}
+	r.reads = reads
+	defer reads.stop()
 	r.st.results.setHosts(ids)
 	log.Info("connecting agents", "agents", len(ids), "concurrency", r.cfg.Concurrency)
 	start := time.Now()

@@ -34,9 +34,10 @@ import (
 // deadlines are refreshed lazily instead of on every frame.
 
 const (
-	// wsReadBufferSize is each connection's read buffer: frame headers and
-	// small messages pass through it, larger payloads are read past it, so
-	// 10,000 idle connections hold 10 MiB.
+	// wsReadBufferSize is the read buffer of a connection read by a
+	// goroutine of its own (over TLS, or off Linux), and of every
+	// connection until its welcome: 10,000 such connections hold 10 MiB.
+	// A read loop drops it and reads the socket into its own buffer.
 	wsReadBufferSize = 1024
 	// maxFrameHeader is a client frame's longest header: two bytes, an
 	// 8-byte length and the 4-byte mask key.
@@ -229,7 +230,9 @@ func (d *wsDialer) upgrade(ctx context.Context, nc net.Conn, u *url.URL, hdr htt
 	if err != nil {
 		return nil, err
 	}
-	return &wsConn{nc: conn, br: br, deflate: deflate, limit: wire.MaxMessageBytes, headOnly: d.headOnly}, nil
+	c := &wsConn{nc: conn, br: br, deflate: deflate, limit: wire.MaxMessageBytes, headOnly: d.headOnly}
+	c.p.c = c
+	return c, nil
 }
 
 // accepted reads the answer's extensions: compression is on when the
@@ -302,16 +305,18 @@ type wsConn struct {
 	headOnly func(head []byte) bool
 
 	// The reader's own.
-	scratch  [8]byte   // a frame header's bytes
-	ctl      [125]byte // a control frame's payload
-	msg, out *[]byte   // pooled buffers behind the message last returned
-	readErr  error     // the read that ended the connection, returned again
+	p       frameParser
+	ctl     [125]byte // a control frame's payload
+	out     *[]byte   // pooled buffer behind the message Inflate returned
+	readErr error     // the read that ended the connection, returned again
 
 	wmu       sync.Mutex
 	wdeadline time.Time // the write deadline last set
 	closeSent bool
 	writeErr  error // a failed write leaves a partial frame: no more frames
 	closeOnce sync.Once
+	// onClose, when set, is told of Close: a read loop then stops reading.
+	onClose func()
 }
 
 // frameHeader is what readHeader reads of a frame.
@@ -327,7 +332,12 @@ func (c *wsConn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadlin
 // Close closes the TCP connection; calls after the first do nothing.
 func (c *wsConn) Close() error {
 	var err error
-	c.closeOnce.Do(func() { err = c.nc.Close() })
+	c.closeOnce.Do(func() {
+		err = c.nc.Close()
+		if c.onClose != nil {
+			c.onClose()
+		}
+	})
 	return err
 }
 
@@ -342,20 +352,38 @@ func (c *wsConn) ReadMessage() (payload []byte, deflated bool, err error) {
 		return nil, false, c.readErr
 	}
 	c.release()
-	c.msg = getBuffer()
-	payload, deflated, err = c.readFrames(c.msg)
-	if err != nil {
-		c.readErr = err
-		c.release()
-		switch {
-		case errors.Is(err, errProtocol):
-			c.WriteClose(closeProtocolError)
-		case errors.Is(err, errTooBig):
-			c.WriteClose(closeTooBig)
+	for {
+		if c.br.Buffered() == 0 {
+			if _, err := c.br.Peek(1); err != nil {
+				return nil, false, c.readFailed(ended(err))
+			}
 		}
-		return nil, false, err
+		b, _ := c.br.Peek(c.br.Buffered())
+		used, payload, deflated, done, err := c.p.feed(b)
+		c.br.Discard(used)
+		if err != nil {
+			return nil, false, c.readFailed(err)
+		}
+		if done {
+			return payload, deflated, nil
+		}
 	}
-	return payload, deflated, nil
+}
+
+// readFailed ends reading with err, which ReadMessage returns from then
+// on, and tells the server why with a close frame when it sent something
+// RFC 6455 forbids or a message too big.
+func (c *wsConn) readFailed(err error) error {
+	c.readErr = err
+	c.p.reset()
+	c.release()
+	switch {
+	case errors.Is(err, errProtocol):
+		c.WriteClose(closeProtocolError)
+	case errors.Is(err, errTooBig):
+		c.WriteClose(closeTooBig)
+	}
+	return err
 }
 
 // ReadInflated returns the next data message decompressed, in a buffer
@@ -379,127 +407,12 @@ func (c *wsConn) Inflate(payload []byte) ([]byte, error) {
 	return out, err
 }
 
-// release pools the buffers of the message last returned.
+// release pools the buffer of the message Inflate returned last.
 func (c *wsConn) release() {
-	if c.msg != nil {
-		putBuffer(c.msg)
-		c.msg = nil
-	}
 	if c.out != nil {
 		putBuffer(c.out)
 		c.out = nil
 	}
-}
-
-// readFrames reads one message's frames into buf, handling the control
-// frames between them.
-func (c *wsConn) readFrames(buf *[]byte) ([]byte, bool, error) {
-	started, deflated := false, false
-	peek, drop := c.headOnly != nil, false
-	total := 0
-	for {
-		f, err := c.readHeader()
-		if err != nil {
-			return nil, false, err
-		}
-		switch f.op {
-		case opClose, opPing, opPong:
-			if err := c.control(f); err != nil {
-				return nil, false, err
-			}
-			continue
-		case opContinuation:
-			if !started {
-				return nil, false, fmt.Errorf("%w: continuation frame outside a message", errProtocol)
-			}
-			if f.rsv1 {
-				return nil, false, fmt.Errorf("%w: RSV1 on a continuation frame", errProtocol)
-			}
-		case opText, opBinary:
-			if started {
-				return nil, false, fmt.Errorf("%w: new message inside a fragmented one", errProtocol)
-			}
-			if f.rsv1 && !c.deflate {
-				return nil, false, fmt.Errorf("%w: RSV1 without permessage-deflate", errProtocol)
-			}
-			started, deflated = true, f.rsv1
-			peek = peek && !deflated
-		default:
-			return nil, false, fmt.Errorf("%w: reserved opcode %#x", errProtocol, f.op)
-		}
-		if int64(total)+f.n > int64(c.limit) {
-			return nil, false, errTooBig
-		}
-		total += int(f.n)
-		n := int(f.n)
-		if peek {
-			k := min(n, headBytes-len(*buf))
-			if err := c.readInto(buf, k); err != nil {
-				return nil, false, err
-			}
-			n -= k
-			if len(*buf) == headBytes {
-				peek, drop = false, c.headOnly(*buf)
-			}
-		}
-		if drop {
-			if _, err := c.br.Discard(n); err != nil {
-				return nil, false, ended(err)
-			}
-		} else if err := c.readInto(buf, n); err != nil {
-			return nil, false, err
-		}
-		if f.fin {
-			return *buf, deflated, nil
-		}
-	}
-}
-
-// readHeader reads and checks one frame header.
-func (c *wsConn) readHeader() (frameHeader, error) {
-	b := c.scratch[:2]
-	if _, err := io.ReadFull(c.br, b); err != nil {
-		return frameHeader{}, ended(err)
-	}
-	f := frameHeader{fin: b[0]&0x80 != 0, rsv1: b[0]&0x40 != 0, op: b[0] & 0x0f, n: int64(b[1] & 0x7f)}
-	switch {
-	case b[0]&0x30 != 0:
-		return f, fmt.Errorf("%w: RSV2 or RSV3 set", errProtocol)
-	case b[1]&0x80 != 0:
-		return f, fmt.Errorf("%w: masked frame from the server", errProtocol)
-	}
-	switch f.n {
-	case 126:
-		if _, err := io.ReadFull(c.br, c.scratch[:2]); err != nil {
-			return f, ended(err)
-		}
-		f.n = int64(binary.BigEndian.Uint16(c.scratch[:2]))
-	case 127:
-		if _, err := io.ReadFull(c.br, c.scratch[:8]); err != nil {
-			return f, ended(err)
-		}
-		v := binary.BigEndian.Uint64(c.scratch[:8])
-		if v>>63 != 0 {
-			return f, fmt.Errorf("%w: frame length above 2^63", errProtocol)
-		}
-		f.n = int64(v)
-	}
-	if f.op >= opClose && (!f.fin || f.n > 125 || f.rsv1) {
-		return f, fmt.Errorf("%w: control frame fragmented, compressed or over 125 bytes", errProtocol)
-	}
-	return f, nil
-}
-
-// readInto appends the next n payload bytes to buf.
-func (c *wsConn) readInto(buf *[]byte, n int) error {
-	b := slices.Grow(*buf, n)
-	m := len(b)
-	b = b[:m+n]
-	*buf = b
-	if _, err := io.ReadFull(c.br, b[m:]); err != nil {
-		return ended(err)
-	}
-	return nil
 }
 
 // ended reports a connection that ended in the middle of the stream as
@@ -511,12 +424,9 @@ func ended(err error) error {
 	return err
 }
 
-// control handles a ping, pong or close frame.
-func (c *wsConn) control(f frameHeader) error {
-	p := c.ctl[:f.n]
-	if _, err := io.ReadFull(c.br, p); err != nil {
-		return ended(err)
-	}
+// control answers a ping or close frame whose payload is p, and drops a
+// pong.
+func (c *wsConn) control(f frameHeader, p []byte) error {
 	switch f.op {
 	case opPing:
 		err := c.writeFrame(opPong, p)

@@ -1,0 +1,231 @@
+package loadgen
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+)
+
+// frameParser turns the bytes a connection receives into messages,
+// however the reads split them: the blocking reader (ReadMessage) and the
+// shared read loop (readLoop) both feed it. It answers pings and close
+// frames on the way. Only one goroutine feeds a parser at a time.
+type frameParser struct {
+	c *wsConn
+
+	// The frame being read: its header bytes until the header is whole,
+	// then the header and how much of its payload is still to come.
+	hdr     [10]byte // a server frame's longest header (no mask)
+	hn      int
+	inFrame bool
+	f       frameHeader
+	left    int64
+	ctlN    int // a control frame's payload so far, in c.ctl
+
+	// The message being read. peek: its head is still being gathered for
+	// c.headOnly; drop: the rest is read off and not kept.
+	started, deflated bool
+	peek, drop        bool
+	total             int
+	msg               *[]byte // pooled; nil between messages
+	// last is the buffer of the message feed returned last, pooled again
+	// at the next feed.
+	last *[]byte
+}
+
+// parseHeader reads a frame header from the start of b. ok is false
+// while b holds fewer than size bytes, the header's length as far as b
+// tells it.
+func parseHeader(b []byte) (f frameHeader, size int, ok bool, err error) {
+	if len(b) < 2 {
+		return f, 2, false, nil
+	}
+	f = frameHeader{fin: b[0]&0x80 != 0, rsv1: b[0]&0x40 != 0, op: b[0] & 0x0f, n: int64(b[1] & 0x7f)}
+	switch {
+	case b[0]&0x30 != 0:
+		return f, 2, false, fmt.Errorf("%w: RSV2 or RSV3 set", errProtocol)
+	case b[1]&0x80 != 0:
+		return f, 2, false, fmt.Errorf("%w: masked frame from the server", errProtocol)
+	}
+	size = 2
+	switch f.n {
+	case 126:
+		size = 4
+	case 127:
+		size = 10
+	}
+	if len(b) < size {
+		return f, size, false, nil
+	}
+	switch f.n {
+	case 126:
+		f.n = int64(binary.BigEndian.Uint16(b[2:4]))
+	case 127:
+		v := binary.BigEndian.Uint64(b[2:10])
+		if v>>63 != 0 {
+			return f, size, false, fmt.Errorf("%w: frame length above 2^63", errProtocol)
+		}
+		f.n = int64(v)
+	}
+	if f.op >= opClose && (!f.fin || f.n > 125 || f.rsv1) {
+		return f, size, false, fmt.Errorf("%w: control frame fragmented, compressed or over 125 bytes", errProtocol)
+	}
+	return f, size, true, nil
+}
+
+// feed reads b up to the end of the next message, or all of it. It
+// returns how many bytes it used and, when done, the message: still
+// compressed when deflated, and valid until the next feed. A message
+// whose frames arrived whole in one b is returned in b itself.
+func (p *frameParser) feed(b []byte) (used int, payload []byte, deflated, done bool, err error) {
+	if p.last != nil {
+		putBuffer(p.last)
+		p.last = nil
+	}
+	if payload, used, deflated, ok := p.whole(b); ok {
+		return used, payload, deflated, true, nil
+	}
+	i := 0
+	for i < len(b) {
+		if !p.inFrame {
+			f, size, ok, err := parseHeader(p.hdr[:p.hn])
+			if err != nil {
+				return i, nil, false, false, err
+			}
+			if !ok {
+				k := min(size-p.hn, len(b)-i)
+				copy(p.hdr[p.hn:], b[i:i+k])
+				p.hn += k
+				i += k
+				if p.hn < size {
+					continue
+				}
+				if f, _, ok, err = parseHeader(p.hdr[:p.hn]); err != nil {
+					return i, nil, false, false, err
+				} else if !ok {
+					continue // the length bytes were still to come
+				}
+			}
+			p.hn = 0
+			if err := p.startFrame(f); err != nil {
+				return i, nil, false, false, err
+			}
+		} else {
+			k := int(min(p.left, int64(len(b)-i)))
+			p.take(b[i : i+k])
+			i += k
+			p.left -= int64(k)
+		}
+		if p.inFrame && p.left == 0 {
+			payload, deflated, done, err := p.endFrame()
+			if err != nil || done {
+				return i, payload, deflated, done, err
+			}
+		}
+	}
+	return i, nil, false, false, nil
+}
+
+// whole returns the message at b's start when it is one final,
+// unfragmented data frame that b holds all of and nothing is half read:
+// the common case (an ack) costs no copy. Like the general path, it cuts a
+// message c.headOnly refuses to its head.
+func (p *frameParser) whole(b []byte) (payload []byte, used int, deflated, ok bool) {
+	if p.inFrame || p.hn > 0 || p.started {
+		return nil, 0, false, false
+	}
+	f, size, ok, err := parseHeader(b)
+	if err != nil || !ok || !f.fin || (f.rsv1 && !p.c.deflate) || (f.op != opText && f.op != opBinary) ||
+		f.n > int64(p.c.limit) || int64(len(b)-size) < f.n {
+		return nil, 0, false, false
+	}
+	end := size + int(f.n)
+	payload = b[size:end]
+	if p.c.headOnly != nil && !f.rsv1 && len(payload) > headBytes && p.c.headOnly(payload[:headBytes]) {
+		payload = payload[:headBytes]
+	}
+	return payload, end, f.rsv1, true
+}
+
+// startFrame checks a frame's header against the message so far.
+func (p *frameParser) startFrame(f frameHeader) error {
+	switch f.op {
+	case opClose, opPing, opPong:
+		p.ctlN = 0
+	case opContinuation:
+		if !p.started {
+			return fmt.Errorf("%w: continuation frame outside a message", errProtocol)
+		}
+		if f.rsv1 {
+			return fmt.Errorf("%w: RSV1 on a continuation frame", errProtocol)
+		}
+	case opText, opBinary:
+		if p.started {
+			return fmt.Errorf("%w: new message inside a fragmented one", errProtocol)
+		}
+		if f.rsv1 && !p.c.deflate {
+			return fmt.Errorf("%w: RSV1 without permessage-deflate", errProtocol)
+		}
+		p.started, p.deflated = true, f.rsv1
+		p.peek, p.drop = p.c.headOnly != nil && !f.rsv1, false
+		p.total = 0
+		p.msg = getBuffer()
+	default:
+		return fmt.Errorf("%w: reserved opcode %#x", errProtocol, f.op)
+	}
+	if f.op < opClose {
+		if int64(p.total)+f.n > int64(p.c.limit) {
+			return errTooBig
+		}
+		p.total += int(f.n)
+		if !p.peek && !p.drop {
+			*p.msg = slices.Grow(*p.msg, int(f.n))
+		}
+	}
+	p.f, p.left, p.inFrame = f, f.n, true
+	return nil
+}
+
+// take adds a piece of the current frame's payload.
+func (p *frameParser) take(b []byte) {
+	if p.f.op >= opClose {
+		p.ctlN += copy(p.c.ctl[p.ctlN:], b)
+		return
+	}
+	if p.peek {
+		k := min(len(b), headBytes-len(*p.msg))
+		*p.msg = append(*p.msg, b[:k]...)
+		b = b[k:]
+		if len(*p.msg) == headBytes {
+			p.peek, p.drop = false, p.c.headOnly(*p.msg)
+		}
+	}
+	if !p.drop {
+		*p.msg = append(*p.msg, b...)
+	}
+}
+
+// endFrame acts on a frame whose payload is all in: a control frame is
+// answered, the last frame of a message ends it.
+func (p *frameParser) endFrame() ([]byte, bool, bool, error) {
+	p.inFrame = false
+	if p.f.op >= opClose {
+		return nil, false, false, p.c.control(p.f, p.c.ctl[:p.ctlN])
+	}
+	if !p.f.fin {
+		return nil, false, false, nil
+	}
+	p.started = false
+	p.last, p.msg = p.msg, nil
+	return *p.last, p.deflated, true, nil
+}
+
+// reset pools the parser's buffers once the connection is read no more.
+func (p *frameParser) reset() {
+	for _, b := range []*[]byte{p.msg, p.last} {
+		if b != nil {
+			putBuffer(b)
+		}
+	}
+	p.msg, p.last = nil, nil
+}
