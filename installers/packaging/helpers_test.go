@@ -68,7 +68,9 @@ func goBuild(t *testing.T, dir, pkg, arch, version, out string) {
 var (
 	stubOnce sync.Once
 	stubDir  string
-	stubErr  string
+	// realDir holds the real binaries the lifecycle tests build (Linux).
+	realDir string
+	stubErr string
 )
 
 // stubBinary returns a tiny Linux executable for arch, standing in for

@@ -1,3 +1,5 @@
+//go:build linux
+
 package packaging
 
 // The lifecycle tests install the packages on this machine with dpkg, as
@@ -48,7 +50,6 @@ var agentPaths = []string{
 
 var (
 	realOnce sync.Once
-	realDir  string
 	realErr  error
 )
 

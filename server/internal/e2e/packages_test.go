@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -27,14 +26,7 @@ const dpkgTestLock = "/run/lock/steward-test-dpkg.lock"
 // machine's packages with dpkg while the probe package comes and goes.
 func holdDpkgLock(t *testing.T) {
 	t.Helper()
-	f, err := os.OpenFile(dpkgTestLock, os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		t.Fatalf("dpkg test lock: %v", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("dpkg test lock: %v", err)
-	}
-	t.Cleanup(func() { f.Close() })
+	lockExclusive(t, dpkgTestLock, 0o666, "dpkg test lock")
 }
 
 // buildProbe builds a minimal .deb of probePackage at version with

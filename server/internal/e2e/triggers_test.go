@@ -1,8 +1,9 @@
+//go:build linux
+
 package e2e
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,20 +27,7 @@ const (
 // lock): two dpkg runs at once fail on dpkg's own lock.
 func lockSystemTests(t *testing.T) {
 	t.Helper()
-	f, err := os.OpenFile("/run/lock/steward-system-tests.lock", os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatalf("system tests lock: %v", err)
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("system tests lock: %v", err)
-	}
-	t.Cleanup(func() { f.Close() })
+	lockExclusive(t, "/run/lock/steward-system-tests.lock", 0o600, "system tests lock")
 }
 
 // buildDeb builds a minimal .deb with the given DEBIAN/ files (control is
