@@ -117,7 +117,7 @@ func (ls *readLoops) read(c *wsConn, to receiver) {
 		rc, err = sc.SyscallConn()
 		ok = err == nil
 	}
-	if !ok || ls == nil || len(ls.loops) == 0 {
+	if !ok || ls == nil {
 		go readEach(c, to)
 		return
 	}
@@ -242,9 +242,6 @@ func (l *readLoop) woken() bool {
 
 // service reads what pc's socket holds, once, and hands its messages on.
 func (l *readLoop) service(pc *polledConn) {
-	if pc.finished {
-		return
-	}
 	var n int
 	var rerr error
 	err := pc.rc.Control(func(fd uintptr) {

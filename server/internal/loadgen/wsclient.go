@@ -319,7 +319,7 @@ type wsConn struct {
 	onClose func()
 }
 
-// frameHeader is what readHeader reads of a frame.
+// frameHeader is what parseHeader reads of a frame.
 type frameHeader struct {
 	fin, rsv1 bool
 	op        byte

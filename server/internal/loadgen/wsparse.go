@@ -88,23 +88,19 @@ func (p *frameParser) feed(b []byte) (used int, payload []byte, deflated, done b
 	i := 0
 	for i < len(b) {
 		if !p.inFrame {
-			f, size, ok, err := parseHeader(p.hdr[:p.hn])
+			// Gather as much of the header as is known to be needed (two
+			// bytes, then the length's), and parse it once that is in.
+			_, size, _, _ := parseHeader(p.hdr[:p.hn])
+			k := min(size-p.hn, len(b)-i)
+			copy(p.hdr[p.hn:], b[i:i+k])
+			p.hn += k
+			i += k
+			f, _, ok, err := parseHeader(p.hdr[:p.hn])
 			if err != nil {
 				return i, nil, false, false, err
 			}
 			if !ok {
-				k := min(size-p.hn, len(b)-i)
-				copy(p.hdr[p.hn:], b[i:i+k])
-				p.hn += k
-				i += k
-				if p.hn < size {
-					continue
-				}
-				if f, _, ok, err = parseHeader(p.hdr[:p.hn]); err != nil {
-					return i, nil, false, false, err
-				} else if !ok {
-					continue // the length bytes were still to come
-				}
+				continue // the rest of the header is still to come
 			}
 			p.hn = 0
 			if err := p.startFrame(f); err != nil {
