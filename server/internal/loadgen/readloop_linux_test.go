@@ -84,10 +84,8 @@ func TestReadLoopReadsConnections(t *testing.T) {
 			}
 		})
 	}
-	loops.stop()
-	for _, l := range loops.loops {
-		if len(l.conns) != 0 {
-			t.Errorf("a loop still holds %d connections", len(l.conns))
-		}
+	if n := loops.ls.Len(); n != 0 {
+		t.Errorf("the loops still hold %d connections", n)
 	}
+	loops.stop()
 }

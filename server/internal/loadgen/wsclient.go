@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/steward-project/steward/server/internal/wsframe"
 	"github.com/steward-project/steward/shared/wire"
 )
 
@@ -61,12 +62,12 @@ const (
 
 // Frame opcodes.
 const (
-	opContinuation = 0x0
-	opText         = 0x1
-	opBinary       = 0x2
-	opClose        = 0x8
-	opPing         = 0x9
-	opPong         = 0xa
+	opContinuation = wsframe.OpContinuation
+	opText         = wsframe.OpText
+	opBinary       = wsframe.OpBinary
+	opClose        = wsframe.OpClose
+	opPing         = wsframe.OpPing
+	opPong         = wsframe.OpPong
 )
 
 // Close codes the client sends or reports.
@@ -82,9 +83,9 @@ var (
 	// errBadHandshake is a 101 answer that does not complete the upgrade.
 	errBadHandshake = errors.New("bad websocket handshake")
 	// errProtocol is a frame or compressed payload RFC 6455 or 7692 forbids.
-	errProtocol = errors.New("websocket protocol error")
+	errProtocol = wsframe.ErrProtocol
 	// errTooBig is a message above the read limit.
-	errTooBig = errors.New("websocket message over the read limit")
+	errTooBig = wsframe.ErrTooBig
 	// errCloseSent refuses frames after our close frame.
 	errCloseSent = errors.New("websocket close frame already sent")
 )
@@ -319,13 +320,6 @@ type wsConn struct {
 	onClose func()
 }
 
-// frameHeader is what parseHeader reads of a frame.
-type frameHeader struct {
-	fin, rsv1 bool
-	op        byte
-	n         int64
-}
-
 // SetReadDeadline bounds the reads, as net.Conn's does.
 func (c *wsConn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
 
@@ -402,7 +396,7 @@ func (c *wsConn) Inflate(payload []byte) ([]byte, error) {
 	if c.out == nil {
 		c.out = getBuffer()
 	}
-	out, err := inflateAppend((*c.out)[:0], payload, c.limit)
+	out, err := wsframe.InflateAppend((*c.out)[:0], payload, c.limit)
 	*c.out = out
 	return out, err
 }
@@ -426,8 +420,8 @@ func ended(err error) error {
 
 // control answers a ping or close frame whose payload is p, and drops a
 // pong.
-func (c *wsConn) control(f frameHeader, p []byte) error {
-	switch f.op {
+func (c *wsConn) control(f wsframe.Header, p []byte) error {
+	switch f.Op {
 	case opPing:
 		err := c.writeFrame(opPong, p)
 		if errors.Is(err, errCloseSent) {
@@ -443,7 +437,7 @@ func (c *wsConn) control(f frameHeader, p []byte) error {
 		return fmt.Errorf("%w: close frame of one byte", errProtocol)
 	case len(p) >= 2:
 		code = int(binary.BigEndian.Uint16(p))
-		if !validCloseCode(code) {
+		if !wsframe.ValidCloseCode(code) {
 			return fmt.Errorf("%w: close code %d", errProtocol, code)
 		}
 		p = p[:2]
@@ -451,16 +445,6 @@ func (c *wsConn) control(f frameHeader, p []byte) error {
 	// Echo the code, unless our own close frame went first.
 	c.writeFrame(opClose, p)
 	return &wsCloseError{code: code}
-}
-
-// validCloseCode reports whether a close frame may carry code.
-func validCloseCode(code int) bool {
-	switch {
-	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
-		return true
-	default:
-		return code >= 3000 && code <= 4999
-	}
 }
 
 // frameBuf is a pooled buffer a client frame is built in: maxFrameHeader
@@ -502,10 +486,6 @@ var deflaters = sync.Pool{New: func() any {
 	return w
 }}
 
-// syncMarker ends a flushed deflate stream; RFC 7692 has the sender strip
-// it and the receiver add it back.
-var syncMarker = []byte{0x00, 0x00, 0xff, 0xff}
-
 // WriteMessage sends b as one text frame, compressed when permessage-deflate
 // was negotiated and b is at least compressMin bytes, as the agent does.
 func (c *wsConn) WriteMessage(b []byte) error {
@@ -524,10 +504,10 @@ func (c *wsConn) WriteMessage(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("deflate: %w", err)
 		}
-		if !bytes.HasSuffix(fb.b[maxFrameHeader:], syncMarker) {
+		if !bytes.HasSuffix(fb.b[maxFrameHeader:], wsframe.SyncMarker) {
 			return errors.New("deflate: flush without a sync marker")
 		}
-		fb.b = fb.b[:len(fb.b)-len(syncMarker)]
+		fb.b = fb.b[:len(fb.b)-len(wsframe.SyncMarker)]
 	} else {
 		fb.b = append(fb.b, b...)
 	}
@@ -557,7 +537,7 @@ func (c *wsConn) send(fb *frameBuf, op byte, rsv1 bool) error {
 	start := maxFrameHeader - 4
 	key := rand.Uint32()
 	binary.LittleEndian.PutUint32(fb.b[start:], key)
-	mask(p, key)
+	wsframe.Mask(p, key, 0)
 	switch n := len(p); {
 	case n <= 125:
 		start -= 2
@@ -576,19 +556,6 @@ func (c *wsConn) send(fb *frameBuf, op byte, rsv1 bool) error {
 		fb.b[start] |= 0x40
 	}
 	return c.write(fb.b[start:], op == opClose)
-}
-
-// mask XORs p with the key, whose little-endian bytes are the mask in
-// frame order, eight bytes at a time where it can.
-func mask(p []byte, key uint32) {
-	k8 := uint64(key) | uint64(key)<<32
-	i := 0
-	for ; i+8 <= len(p); i += 8 {
-		binary.LittleEndian.PutUint64(p[i:], binary.LittleEndian.Uint64(p[i:])^k8)
-	}
-	for ; i < len(p); i++ {
-		p[i] ^= byte(key >> (8 * (i % 4)))
-	}
 }
 
 // write writes one whole frame under the write lock. The write deadline
@@ -642,116 +609,21 @@ func putBuffer(b *[]byte) {
 	}
 }
 
-// deflateTail follows a message's payload into the inflater: the sync
-// marker the sender stripped (RFC 7692), then a final empty stored block,
-// so that the inflater ends with io.EOF at the message's end instead of
-// running out of input.
-var deflateTail = append(slices.Clone(syncMarker), 0x01, 0x00, 0x00, 0xff, 0xff)
-
-// deflateSource reads a payload, then deflateTail. It is a flate.Reader
-// (a ByteReader too), so the inflater reads it without a bufio of its own.
-type deflateSource struct {
-	p []byte
-	i int // bytes read, of p and then of the tail
-}
-
-// Read serves the payload, then the tail, then io.EOF.
-func (s *deflateSource) Read(b []byte) (int, error) {
-	if s.i < len(s.p) {
-		n := copy(b, s.p[s.i:])
-		s.i += n
-		return n, nil
-	}
-	t := s.i - len(s.p)
-	if t >= len(deflateTail) {
-		return 0, io.EOF
-	}
-	n := copy(b, deflateTail[t:])
-	s.i += n
-	return n, nil
-}
-
-// ReadByte is Read one byte at a time, which the inflater mostly uses.
-func (s *deflateSource) ReadByte() (byte, error) {
-	i := s.i
-	switch {
-	case i < len(s.p):
-		s.i++
-		return s.p[i], nil
-	case i-len(s.p) < len(deflateTail):
-		s.i++
-		return deflateTail[i-len(s.p)], nil
-	default:
-		return 0, io.EOF
-	}
-}
-
-// inflater is a pooled flate reader with its source: its 32 KiB window
-// and tables are reused, not allocated per message.
-type inflater struct {
-	src deflateSource
-	fr  io.ReadCloser
-}
-
-var inflaters = sync.Pool{New: func() any {
-	in := &inflater{}
-	in.fr = flate.NewReader(&in.src)
-	return in
-}}
-
-// getInflater returns an inflater reset to read payload.
-func getInflater(payload []byte) *inflater {
-	in := inflaters.Get().(*inflater)
-	in.src = deflateSource{p: payload}
-	// The decompressor's Reset cannot fail.
-	_ = in.fr.(flate.Resetter).Reset(&in.src, nil)
-	return in
-}
-
-// release pools in, without the payload it read.
-func (in *inflater) release() {
-	in.src = deflateSource{}
-	inflaters.Put(in)
-}
-
-// inflateAppend appends payload's message, decompressed, to dst; a
-// message above limit bytes is errTooBig.
-func inflateAppend(dst, payload []byte, limit int) ([]byte, error) {
-	in := getInflater(payload)
-	defer in.release()
-	dst = slices.Grow(dst, min(4*len(payload), limit))
-	for {
-		if len(dst) == cap(dst) {
-			dst = slices.Grow(dst, max(len(dst), 4096))
-		}
-		n, err := in.fr.Read(dst[len(dst):min(cap(dst), limit+1)])
-		dst = dst[:len(dst)+n]
-		switch {
-		case len(dst) > limit:
-			return dst, errTooBig
-		case err == io.EOF:
-			return dst, nil
-		case err != nil:
-			return dst, fmt.Errorf("%w: inflate: %v", errProtocol, err)
-		}
-	}
-}
-
 // inflateHead returns the first n bytes of payload's message (all of it
 // if shorter), and inflates no more than the inflater must to get them.
 func inflateHead(payload []byte, n int) ([]byte, error) {
-	in := getInflater(payload)
-	defer in.release()
+	in := wsframe.GetInflater(payload)
+	defer in.Release()
 	head := make([]byte, n)
 	got := 0
 	for got < n {
-		m, err := in.fr.Read(head[got:])
+		m, err := in.Read(head[got:])
 		got += m
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: inflate: %v", errProtocol, err)
+			return nil, err
 		}
 	}
 	return head[:got], nil
@@ -851,7 +723,7 @@ func (c *inflateCache) inflate(payload []byte) (*inflated, error) {
 		}
 		return &inflated{head: head}, nil
 	}
-	msg, err := inflateAppend(nil, payload, wire.MaxMessageBytes)
+	msg, err := wsframe.InflateAppend(nil, payload, wire.MaxMessageBytes)
 	if err != nil {
 		return nil, err
 	}

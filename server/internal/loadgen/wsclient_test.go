@@ -22,6 +22,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/steward-project/steward/server/internal/wsframe"
 	"github.com/steward-project/steward/shared/policy"
 	"github.com/steward-project/steward/shared/wire"
 )
@@ -625,7 +626,7 @@ func deflated(t *testing.T, b []byte) []byte {
 	w, _ := flate.NewWriter(&buf, flate.BestSpeed)
 	w.Write(b)
 	w.Flush()
-	return bytes.TrimSuffix(buf.Bytes(), syncMarker)
+	return bytes.TrimSuffix(buf.Bytes(), wsframe.SyncMarker)
 }
 
 // One compressed policy set read 50 times, over 10 connections, is

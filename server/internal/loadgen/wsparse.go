@@ -1,9 +1,10 @@
 package loadgen
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
+
+	"github.com/steward-project/steward/server/internal/wsframe"
 )
 
 // frameParser turns the bytes a connection receives into messages,
@@ -15,10 +16,10 @@ type frameParser struct {
 
 	// The frame being read: its header bytes until the header is whole,
 	// then the header and how much of its payload is still to come.
-	hdr     [10]byte // a server frame's longest header (no mask)
+	hdr     [wsframe.MaxHeader]byte
 	hn      int
 	inFrame bool
-	f       frameHeader
+	f       wsframe.Header
 	left    int64
 	ctlN    int // a control frame's payload so far, in c.ctl
 
@@ -33,44 +34,14 @@ type frameParser struct {
 	last *[]byte
 }
 
-// parseHeader reads a frame header from the start of b. ok is false
-// while b holds fewer than size bytes, the header's length as far as b
-// tells it.
-func parseHeader(b []byte) (f frameHeader, size int, ok bool, err error) {
-	if len(b) < 2 {
-		return f, 2, false, nil
+// parseHeader is wsframe.ParseHeader for a server's frames, which are
+// never masked.
+func parseHeader(b []byte) (f wsframe.Header, size int, ok bool, err error) {
+	f, size, ok, err = wsframe.ParseHeader(b)
+	if f.Masked && err == nil {
+		return f, size, false, fmt.Errorf("%w: masked frame from the server", errProtocol)
 	}
-	f = frameHeader{fin: b[0]&0x80 != 0, rsv1: b[0]&0x40 != 0, op: b[0] & 0x0f, n: int64(b[1] & 0x7f)}
-	switch {
-	case b[0]&0x30 != 0:
-		return f, 2, false, fmt.Errorf("%w: RSV2 or RSV3 set", errProtocol)
-	case b[1]&0x80 != 0:
-		return f, 2, false, fmt.Errorf("%w: masked frame from the server", errProtocol)
-	}
-	size = 2
-	switch f.n {
-	case 126:
-		size = 4
-	case 127:
-		size = 10
-	}
-	if len(b) < size {
-		return f, size, false, nil
-	}
-	switch f.n {
-	case 126:
-		f.n = int64(binary.BigEndian.Uint16(b[2:4]))
-	case 127:
-		v := binary.BigEndian.Uint64(b[2:10])
-		if v>>63 != 0 {
-			return f, size, false, fmt.Errorf("%w: frame length above 2^63", errProtocol)
-		}
-		f.n = int64(v)
-	}
-	if f.op >= opClose && (!f.fin || f.n > 125 || f.rsv1) {
-		return f, size, false, fmt.Errorf("%w: control frame fragmented, compressed or over 125 bytes", errProtocol)
-	}
-	return f, size, true, nil
+	return f, size, ok, err
 }
 
 // feed reads b up to the end of the next message, or all of it. It
@@ -131,60 +102,60 @@ func (p *frameParser) whole(b []byte) (payload []byte, used int, deflated, ok bo
 		return nil, 0, false, false
 	}
 	f, size, ok, err := parseHeader(b)
-	if err != nil || !ok || !f.fin || (f.rsv1 && !p.c.deflate) || (f.op != opText && f.op != opBinary) ||
-		f.n > int64(p.c.limit) || int64(len(b)-size) < f.n {
+	if err != nil || !ok || !f.Fin || (f.RSV1 && !p.c.deflate) || (f.Op != opText && f.Op != opBinary) ||
+		f.N > int64(p.c.limit) || int64(len(b)-size) < f.N {
 		return nil, 0, false, false
 	}
-	end := size + int(f.n)
+	end := size + int(f.N)
 	payload = b[size:end]
-	if p.c.headOnly != nil && !f.rsv1 && len(payload) > headBytes && p.c.headOnly(payload[:headBytes]) {
+	if p.c.headOnly != nil && !f.RSV1 && len(payload) > headBytes && p.c.headOnly(payload[:headBytes]) {
 		payload = payload[:headBytes]
 	}
-	return payload, end, f.rsv1, true
+	return payload, end, f.RSV1, true
 }
 
 // startFrame checks a frame's header against the message so far.
-func (p *frameParser) startFrame(f frameHeader) error {
-	switch f.op {
+func (p *frameParser) startFrame(f wsframe.Header) error {
+	switch f.Op {
 	case opClose, opPing, opPong:
 		p.ctlN = 0
 	case opContinuation:
 		if !p.started {
 			return fmt.Errorf("%w: continuation frame outside a message", errProtocol)
 		}
-		if f.rsv1 {
+		if f.RSV1 {
 			return fmt.Errorf("%w: RSV1 on a continuation frame", errProtocol)
 		}
 	case opText, opBinary:
 		if p.started {
 			return fmt.Errorf("%w: new message inside a fragmented one", errProtocol)
 		}
-		if f.rsv1 && !p.c.deflate {
+		if f.RSV1 && !p.c.deflate {
 			return fmt.Errorf("%w: RSV1 without permessage-deflate", errProtocol)
 		}
-		p.started, p.deflated = true, f.rsv1
-		p.peek, p.drop = p.c.headOnly != nil && !f.rsv1, false
+		p.started, p.deflated = true, f.RSV1
+		p.peek, p.drop = p.c.headOnly != nil && !f.RSV1, false
 		p.total = 0
 		p.msg = getBuffer()
 	default:
-		return fmt.Errorf("%w: reserved opcode %#x", errProtocol, f.op)
+		return fmt.Errorf("%w: reserved opcode %#x", errProtocol, f.Op)
 	}
-	if f.op < opClose {
-		if int64(p.total)+f.n > int64(p.c.limit) {
+	if f.Op < opClose {
+		if int64(p.total)+f.N > int64(p.c.limit) {
 			return errTooBig
 		}
-		p.total += int(f.n)
+		p.total += int(f.N)
 		if !p.peek && !p.drop {
-			*p.msg = slices.Grow(*p.msg, int(f.n))
+			*p.msg = slices.Grow(*p.msg, int(f.N))
 		}
 	}
-	p.f, p.left, p.inFrame = f, f.n, true
+	p.f, p.left, p.inFrame = f, f.N, true
 	return nil
 }
 
 // take adds a piece of the current frame's payload.
 func (p *frameParser) take(b []byte) {
-	if p.f.op >= opClose {
+	if p.f.Op >= opClose {
 		p.ctlN += copy(p.c.ctl[p.ctlN:], b)
 		return
 	}
@@ -205,10 +176,10 @@ func (p *frameParser) take(b []byte) {
 // answered, the last frame of a message ends it.
 func (p *frameParser) endFrame() ([]byte, bool, bool, error) {
 	p.inFrame = false
-	if p.f.op >= opClose {
+	if p.f.Op >= opClose {
 		return nil, false, false, p.c.control(p.f, p.c.ctl[:p.ctlN])
 	}
-	if !p.f.fin {
+	if !p.f.Fin {
 		return nil, false, false, nil
 	}
 	p.started = false
