@@ -46,7 +46,10 @@ step "go test (unit, store contract on SQLite and PostgreSQL, end-to-end, fuzz s
 go test -count=1 -timeout 25m ./...
 
 step "go test -race (concurrent packages)"
-go test -race -count=1 -timeout 10m ./server/internal/gateway/... ./server/internal/limits/... ./server/internal/ingest/... ./server/internal/alerting/... ./server/internal/api/... ./server/internal/fleet/... ./server/internal/cluster/... ./agent/internal/runner/... ./agent/internal/state/... ./agent/internal/service/... ./agent/internal/collect/...
+go test -race -count=1 -timeout 10m ./server/internal/gateway/... ./server/internal/netpoll/... ./server/internal/limits/... ./server/internal/ingest/... ./server/internal/alerting/... ./server/internal/api/... ./server/internal/fleet/... ./server/internal/cluster/... ./agent/internal/runner/... ./agent/internal/state/... ./agent/internal/service/... ./agent/internal/collect/...
+
+step "go test -race (gateway, every agent read by a goroutine: TLS and non-Linux path)"
+STEWARD_GATEWAY_READS=goroutine go test -race -count=1 -timeout 10m ./server/internal/gateway/
 
 step "nothing left in /tmp"
 scripts/tmp-leftovers.sh check "$tmp_before"

@@ -542,7 +542,11 @@ func TestPushDurationObserved(t *testing.T) {
 		}
 	}
 	waitFor(t, "the push observed", func() bool { return histogramCount(t, m.PolicyPushDuration) == 1 })
-	if !strings.Contains(logs.String(), "policy set written to every agent it was sent to") || !strings.Contains(logs.String(), "agents=5") {
+	// The run is observed, then logged: wait for the log line too.
+	waitFor(t, "the push logged", func() bool {
+		return strings.Contains(logs.String(), "policy set written to every agent it was sent to")
+	})
+	if !strings.Contains(logs.String(), "agents=5") {
 		t.Errorf("no completion log naming 5 agents:\n%s", logs)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,7 +15,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/steward-project/steward/server/internal/metrics"
+	"github.com/steward-project/steward/server/internal/netpoll"
 	"github.com/steward-project/steward/server/internal/store"
+	"github.com/steward-project/steward/server/internal/wsframe"
 	"github.com/steward-project/steward/shared/wire"
 	"github.com/steward-project/steward/shared/wsread"
 )
@@ -90,12 +94,24 @@ type conn struct {
 	refusal refusalState
 	// exprAnswers: the agent takes expr_answers (answers.go).
 	exprAnswers bool
+
+	// win bounds the messages in flight (window.go).
+	win *window
+	// The read loop's side (read.go). pc is nil when a goroutine of the
+	// connection's own reads it instead. held is what was read past a
+	// message that had to wait: it is read once that message is handed on.
+	pc   *netpoll.Conn
+	rd   msgParser
+	held []byte
+	// parsing says rd reads c, not the library: from the hello on when a
+	// loop will read c.
+	parsing bool
 }
 
-func newConn(g *Gateway, ws *websocket.Conn, cork *corkConn, host store.Host, remote string) *conn {
+func newConn(g *Gateway, ws *websocket.Conn, cork *corkConn, host store.Host, remote string, deflate bool) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{g: g, ws: ws, cork: cork, host: host, remote: remote, ctx: ctx, cancel: cancel,
-		wdone: make(chan struct{})}
+		wdone: make(chan struct{}), win: newWindow(g.cfg.Window), rd: msgParser{deflate: deflate}}
 }
 
 // fail starts tearing the connection down, sending c's closing frame first.
@@ -156,24 +172,30 @@ func (c *conn) enqueue(it outItem) {
 // expire ends a connection whose peer has been silent past PongWait: the
 // reader's wait ends with a timeout, as with a socket read deadline.
 func (c *conn) expire() {
+	if c.pc != nil {
+		c.pc.End(os.ErrDeadlineExceeded)
+		return
+	}
 	_ = c.ws.NetConn().SetReadDeadline(time.Unix(1, 0))
 }
 
+// serve reads the agent's hello, welcomes it, and reads its messages:
+// from here, or from a read loop (read.go), which then ends it.
 func (c *conn) serve() {
-	log := c.g.cfg.Logger.With("host_id", c.host.ID, "remote", c.remote)
+	log := c.logger()
 	c.ws.SetReadLimit(wire.MaxMessageBytes)
-	defer func() {
-		c.fail(closing{closeCode: websocket.CloseNormalClosure, cause: metrics.DisconnectLost})
-		<-c.wdone
-		// c.final is settled: fail's once has run.
-		if m := c.g.cfg.Metrics; m != nil {
-			m.AgentDisconnects.WithLabelValues(c.final.cause).Inc()
-		}
-	}()
-
-	hello, err := c.readHello()
+	loops := c.readLoops()
+	var hello wire.Hello
+	var err error
+	if loops != nil {
+		c.parsing = true
+		hello, err = c.readHelloRaw()
+	} else {
+		hello, err = c.readHello()
+	}
 	if err != nil {
 		c.reject(log, err)
+		c.end(false)
 		return
 	}
 	now := time.Now().UTC()
@@ -181,11 +203,9 @@ func (c *conn) serve() {
 	if err := c.g.connects.record(c.ctx, store.Connect{HostID: c.host.ID, Info: info, At: now}); err != nil {
 		log.Error("record connection", "err", err)
 		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
+		c.end(false)
 		return
 	}
-	// The agent's last reported spool depth leaves the gauge with it.
-	defer c.health.end(c.g.cfg.Metrics)
-	defer c.g.detach(c)
 	welcome, _ := wire.Encode(wire.TypeWelcome, 0, wire.Welcome{
 		ProtocolVersion:   wire.ProtocolVersion,
 		HostID:            c.host.ID,
@@ -198,13 +218,42 @@ func (c *conn) serve() {
 	if err := c.welcome(welcome, hello.PolicyRevision, hello.Labels); err != nil {
 		log.Error("send policy set", "err", err)
 		c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
+		c.end(true)
 		return
 	}
 	log.Debug("agent connected", "agent_version", hello.AgentVersion)
 
+	if loops != nil {
+		c.startLoop(loops)
+		return
+	}
 	if err := c.readLoop(); err != nil {
 		c.reject(log, err)
 	}
+	c.end(true)
+}
+
+func (c *conn) logger() *slog.Logger {
+	return c.g.cfg.Logger.With("host_id", c.host.ID, "remote", c.remote)
+}
+
+// end finishes the connection once nothing reads it: welcomed says it
+// was attached as its host's connection. It waits for the teardown
+// writer, then gives back the connection's place.
+func (c *conn) end(welcomed bool) {
+	if welcomed {
+		c.g.detach(c)
+		// The agent's last reported spool depth leaves the gauge with it.
+		c.health.end(c.g.cfg.Metrics)
+	}
+	c.fail(closing{closeCode: websocket.CloseNormalClosure, cause: metrics.DisconnectLost})
+	<-c.wdone
+	// c.final is settled: fail's once has run.
+	if m := c.g.cfg.Metrics; m != nil {
+		m.AgentDisconnects.WithLabelValues(c.final.cause).Inc()
+	}
+	c.g.cfg.Agents.Release()
+	c.g.wg.Done()
 }
 
 // reject logs why a connection ends and picks the frame that tells the agent.
@@ -231,8 +280,19 @@ func (c *conn) reject(log interface {
 		if m != nil {
 			m.MessagesRejected.WithLabelValues("too_large").Inc()
 		}
-		// Close code 1009 has been sent (by wsread or the library).
-		c.fail(closing{cause: metrics.DisconnectRejected})
+		cl := closing{cause: metrics.DisconnectRejected}
+		if c.parsing {
+			// Read by this package's own parser: close code 1009 is still
+			// to send (wsread or the library sent it otherwise).
+			cl.closeCode, cl.reason = websocket.CloseMessageTooBig, "message too large"
+		}
+		c.fail(cl)
+	case errors.Is(err, wsframe.ErrProtocol):
+		log.Warn("closing agent connection: websocket protocol error", "err", err)
+		if m != nil {
+			m.MessagesRejected.WithLabelValues("malformed").Inc()
+		}
+		c.fail(closing{closeCode: websocket.CloseProtocolError, reason: "protocol error", cause: metrics.DisconnectRejected})
 	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
 		c.peerGone.Store(true)
 		log.Debug("agent closed connection")
@@ -254,12 +314,18 @@ func (c *conn) reject(log interface {
 var errUnsupported = errors.New("unsupported protocol version")
 
 func (c *conn) readHello() (wire.Hello, error) {
-	var hello wire.Hello
 	c.ws.SetReadDeadline(time.Now().Add(c.g.cfg.HelloTimeout))
 	env, err := c.readEnvelope()
 	if err != nil {
-		return hello, err
+		return wire.Hello{}, err
 	}
+	return helloOf(env)
+}
+
+// helloOf checks that an agent's first message is a hello the server can
+// answer.
+func helloOf(env wire.Envelope) (wire.Hello, error) {
+	var hello wire.Hello
 	if env.Type != wire.TypeHello {
 		return hello, fmt.Errorf("%w: first message is %q, want hello", wire.ErrMalformed, env.Type)
 	}
@@ -285,10 +351,14 @@ func (c *conn) readEnvelope() (wire.Envelope, error) {
 		return wire.Envelope{}, err
 	}
 	defer readBufs.Put(buf)
-	data := buf.Bytes()
 	if typ != websocket.TextMessage {
 		return wire.Envelope{}, fmt.Errorf("%w: binary frame", wire.ErrMalformed)
 	}
+	return c.decode(buf.Bytes())
+}
+
+// decode reads the envelope of a message the agent sent, data.
+func (c *conn) decode(data []byte) (wire.Envelope, error) {
 	// Handling the message is not waiting on the peer (liveness.go).
 	c.lastRead.Store(busy)
 	env, err := wire.Decode(data)
@@ -303,7 +373,6 @@ func (c *conn) readEnvelope() (wire.Envelope, error) {
 }
 
 func (c *conn) readLoop() error {
-	win := newWindow(c.g.cfg.Window)
 	// From here the shared liveness keeps the read deadline and pings.
 	live := c.g.live
 	c.ws.SetReadDeadline(time.Time{})
@@ -319,41 +388,96 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
-		if env.Type == wire.TypeResults {
-			if err := c.results(env); err != nil {
-				return err
-			}
-			continue
-		}
-		msg, health, err := c.message(env)
+		in, err := c.prepare(env)
 		if err != nil {
 			return err
 		}
-		seq, size := msg.Seq, int64(len(env.Payload))
-		msg.Bytes = len(env.Payload)
-		if err := win.acquire(c.ctx, size); err != nil {
-			c.windowStuck(err)
-			return nil
-		}
-		err = c.g.cfg.Ingest.Submit(c.ctx, msg, func(res store.Result, err error) {
-			inFlight := win.release(size)
-			if err != nil {
-				c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
-				return
+		if _, err := c.submit(in, true); err != nil {
+			if err == errStopped {
+				return nil
 			}
-			// A heartbeat's health counts once: when it is applied, not
-			// when an already applied sequence number is acked again.
-			if health != nil && !res.Duplicate {
-				c.health.applied(c.g.cfg.Metrics, health)
-			}
-			c.sendAck(seq, res.Resync, inFlight > 0)
-		})
-		if err != nil {
-			win.release(size)
-			c.fail(errorFrame(wire.CodeUnavailable, "server is not accepting data", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
-			return nil
+			return err
 		}
 	}
+}
+
+// inbound is a message read and checked, to hand on: policy results, or
+// a data message for ingest.
+type inbound struct {
+	results bool
+	env     wire.Envelope // results
+	msg     store.Message
+	health  *wire.Health
+	size    int64
+}
+
+// prepare checks a message the agent sent after its hello.
+func (c *conn) prepare(env wire.Envelope) (inbound, error) {
+	if env.Type == wire.TypeResults {
+		return inbound{results: true, env: env}, nil
+	}
+	msg, health, err := c.message(env)
+	if err != nil {
+		return inbound{}, err
+	}
+	msg.Bytes = len(env.Payload)
+	return inbound{msg: msg, health: health, size: int64(len(env.Payload))}, nil
+}
+
+// errStopped ends reading a connection that is being torn down already.
+var errStopped = errors.New("connection torn down")
+
+// submit hands in on: results are committed, a data message takes room
+// in the window and goes to ingest. When wait is false it only does what
+// needs no waiting, and reports handled false, having done nothing, for a
+// message that would wait (results always do); the caller waits
+// elsewhere. A full window that stays full, or ingest refusing, tears
+// the connection down, and submit returns errStopped.
+func (c *conn) submit(in inbound, wait bool) (handled bool, err error) {
+	if in.results {
+		if !wait {
+			return false, nil
+		}
+		return true, c.results(in.env)
+	}
+	if wait {
+		if err := c.win.acquire(c.ctx, in.size); err != nil {
+			c.windowStuck(err)
+			return true, errStopped
+		}
+	} else if !c.win.tryAcquire(in.size) {
+		return false, nil
+	}
+	seq, size, health := in.msg.Seq, in.size, in.health
+	done := func(res store.Result, err error) {
+		inFlight := c.win.release(size)
+		if err != nil {
+			c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
+			return
+		}
+		// A heartbeat's health counts once: when it is applied, not
+		// when an already applied sequence number is acked again.
+		if health != nil && !res.Duplicate {
+			c.health.applied(c.g.cfg.Metrics, health)
+		}
+		c.sendAck(seq, res.Resync, inFlight > 0)
+	}
+	if wait {
+		err = c.g.cfg.Ingest.Submit(c.ctx, in.msg, done)
+	} else {
+		var ok bool
+		ok, err = c.g.cfg.Ingest.TrySubmit(in.msg, done)
+		if !ok && err == nil {
+			c.win.release(size)
+			return false, nil
+		}
+	}
+	if err != nil {
+		c.win.release(size)
+		c.fail(errorFrame(wire.CodeUnavailable, "server is not accepting data", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
+		return true, errStopped
+	}
+	return true, nil
 }
 
 // results validates and commits an agent's policy results.

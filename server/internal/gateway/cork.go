@@ -51,6 +51,10 @@ type corkConn struct {
 	applied time.Time
 	slack   time.Duration
 	wait    time.Duration // a write's deadline from now (tryWrite)
+	// onClose, when set, is called once the socket is closed: the read
+	// loop reading it must be told (read.go). closed says Close ran.
+	onClose func()
+	closed  bool
 }
 
 // newCorkConn returns the corkConn of a connection whose frame writes
@@ -149,6 +153,31 @@ func (c *corkConn) applyDeadline(t time.Time) error {
 	}
 	c.applied = t
 	return nil
+}
+
+// Close closes the socket and tells its read loop, if it has one.
+func (c *corkConn) Close() error {
+	err := c.Conn.Close()
+	c.mu.Lock()
+	c.closed = true
+	f := c.onClose
+	c.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return err
+}
+
+// atClose has f called when the socket is closed, and reports false,
+// without keeping f, when it is closed already.
+func (c *corkConn) atClose(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.onClose = f
+	return true
 }
 
 // cork starts gathering writes.

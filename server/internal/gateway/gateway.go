@@ -35,6 +35,9 @@ type Store interface {
 // Submitter queues a data message for commit; ingest.Batcher is one.
 type Submitter interface {
 	Submit(ctx context.Context, msg store.Message, done ingest.Done) error
+	// TrySubmit is Submit without waiting: it reports false, queueing
+	// nothing, when Submit would wait.
+	TrySubmit(msg store.Message, done ingest.Done) (bool, error)
 }
 
 // Config wires a Gateway.
@@ -401,13 +404,10 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	// the request (its connection state and write buffer, the handler's
 	// grown stack), which an agent's connection would hold for its whole
 	// life.
-	c := newConn(g, ws, cork, host, r.RemoteAddr)
+	c := newConn(g, ws, cork, host, r.RemoteAddr, offersDeflate(r.Header))
 	served = true
-	go func() {
-		defer g.wg.Done()
-		defer g.cfg.Agents.Release()
-		c.serve()
-	}()
+	go c.serve() // its end gives back the place and g.wg
+
 }
 
 // agentsFull refuses an agent connection over Config.Agents, telling the

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,8 +23,20 @@ import (
 )
 
 // TestMain lets the health tests use a PostgreSQL database of their own;
-// the shared cluster starts on first use only.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// the shared cluster starts on first use only. STEWARD_GATEWAY_READS=goroutine
+// runs the suite with every connection read by a goroutine of its own,
+// the path of TLS connections and of systems without read loops.
+func TestMain(m *testing.M) {
+	switch r := os.Getenv("STEWARD_GATEWAY_READS"); r {
+	case "", "loops":
+	case "goroutine":
+		goroutineReads = true
+	default:
+		fmt.Fprintf(os.Stderr, "STEWARD_GATEWAY_READS=%q: want loops or goroutine\n", r)
+		os.Exit(2)
+	}
+	pgtest.Main(m)
+}
 
 // backends open each real store for a test: the embedded one and
 // PostgreSQL, both migrated and holding enroll secret "s3cret".

@@ -28,6 +28,9 @@ const (
 	outFrame outKind = iota // an encoded frame
 	outAck                  // the ack of seq, encoded when written
 	outPing                 // a WebSocket ping
+	// outPong answers an agent's ping, frame its data; it replaces an
+	// answer still queued, as only the latest ping needs one.
+	outPong
 	// outPolicySet is a policy set, prepared once for every connection
 	// (broadcast.go). A newer one replaces one still queued: the agent
 	// only needs the latest.
@@ -66,6 +69,7 @@ type outbox struct {
 	frames  int
 	acks    int
 	pings   int
+	pongs   int
 	writing bool // a writer goroutine owns the connection's writes
 }
 
@@ -86,6 +90,14 @@ func (o *outbox) push(it outItem, maxAcks int) (ok, start bool) {
 			return true, false
 		}
 		o.pings++
+	case outPong:
+		for i := range o.items {
+			if o.items[i].kind == outPong {
+				o.items[i].frame = it.frame
+				return true, false
+			}
+		}
+		o.pongs++
 	case outPolicySet:
 		for i := range o.items {
 			if o.items[i].kind == outPolicySet {
@@ -146,7 +158,7 @@ func (o *outbox) take(buf []outItem, keep bool) []outItem {
 	} else if cap(o.items) > shrinkAbove {
 		o.items = nil // a past burst need not stay allocated
 	}
-	o.frames, o.acks, o.pings = 0, 0, 0
+	o.frames, o.acks, o.pings, o.pongs = 0, 0, 0, 0
 	return buf
 }
 
@@ -157,7 +169,7 @@ func (o *outbox) take(buf []outItem, keep bool) []outItem {
 func (o *outbox) takeAcks(buf []outItem, max int) []outItem {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.frames > 0 || o.pings > 0 || len(o.items) == 0 || len(o.items) > max {
+	if o.frames > 0 || o.pings > 0 || o.pongs > 0 || len(o.items) == 0 || len(o.items) > max {
 		return buf[:0]
 	}
 	buf = append(buf[:0], o.items...)

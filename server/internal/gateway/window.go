@@ -77,9 +77,7 @@ func (w *window) acquire(ctx context.Context, n int64) error {
 	var expired <-chan time.Time
 	for {
 		w.mu.Lock()
-		if w.msgs == 0 || w.msgs < w.cfg.Messages && w.bytes+n <= w.cfg.Bytes {
-			w.msgs++
-			w.bytes += n
+		if w.take(n) {
 			w.mu.Unlock()
 			return nil
 		}
@@ -102,6 +100,23 @@ func (w *window) acquire(ctx context.Context, n int64) error {
 			return errWindowStuck
 		}
 	}
+}
+
+// tryAcquire takes room for a message of n bytes if there is room now.
+func (w *window) tryAcquire(n int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.take(n)
+}
+
+// take takes room for n bytes if there is room; mu is held.
+func (w *window) take(n int64) bool {
+	if w.msgs == 0 || w.msgs < w.cfg.Messages && w.bytes+n <= w.cfg.Bytes {
+		w.msgs++
+		w.bytes += n
+		return true
+	}
+	return false
 }
 
 // release gives back the room of one message of n bytes and returns how

@@ -90,14 +90,26 @@ type hostSubmitter struct {
 func (h *hostSubmitter) Submit(ctx context.Context, msg store.Message, done ingest.Done) error {
 	err := h.Submitter.Submit(ctx, msg, done)
 	if err == nil {
-		h.mu.Lock()
-		h.n[msg.HostID]++
-		if h.cond != nil {
-			h.cond.Broadcast()
-		}
-		h.mu.Unlock()
+		h.add(msg.HostID)
 	}
 	return err
+}
+
+func (h *hostSubmitter) TrySubmit(msg store.Message, done ingest.Done) (bool, error) {
+	ok, err := h.Submitter.TrySubmit(msg, done)
+	if ok {
+		h.add(msg.HostID)
+	}
+	return ok, err
+}
+
+func (h *hostSubmitter) add(host int64) {
+	h.mu.Lock()
+	h.n[host]++
+	if h.cond != nil {
+		h.cond.Broadcast()
+	}
+	h.mu.Unlock()
 }
 
 // reached waits until n of host's messages were handed to ingest, and

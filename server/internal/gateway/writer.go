@@ -160,6 +160,8 @@ func (c *conn) writeBatch(batch []outItem) error {
 		switch it.kind {
 		case outPing:
 			err = c.ws.WriteControl(websocket.PingMessage, nil, deadline)
+		case outPong:
+			err = c.ws.WriteControl(websocket.PongMessage, it.frame, deadline)
 		case outAck:
 			scratch = appendAck(scratch[:0], it.seq, it.resync)
 			err = c.writeFrame(scratch)

@@ -166,18 +166,35 @@ func New(sink Sink, cfg Config) *Batcher {
 // ends. While the database is unavailable it refuses at once with an
 // error wrapping ErrUnavailable.
 func (b *Batcher) Submit(ctx context.Context, msg store.Message, done Done) error {
+	_, err := b.submit(ctx, msg, done, true)
+	return err
+}
+
+// TrySubmit is Submit for a caller that must not wait, such as a read
+// loop serving many connections: when the writer's queue or the byte
+// budget is full it queues nothing and returns false, and the caller
+// waits elsewhere (in Submit).
+func (b *Batcher) TrySubmit(msg store.Message, done Done) (bool, error) {
+	return b.submit(context.Background(), msg, done, false)
+}
+
+func (b *Batcher) submit(ctx context.Context, msg store.Message, done Done, wait bool) (bool, error) {
 	if err := b.Unavailable(); err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	n := messageBytes(msg)
-	if err := b.budget.acquire(ctx, n, b.stopping); err != nil {
-		return err
+	if !wait {
+		if !b.budget.tryAcquire(n) {
+			return false, nil
+		}
+	} else if err := b.budget.acquire(ctx, n, b.stopping); err != nil {
+		return false, err
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed || b.stoppingNow() {
 		b.budget.release(n)
-		return ErrStopped
+		return false, ErrStopped
 	}
 	q := b.queues[uint64(msg.HostID)%uint64(len(b.queues))]
 	it := item{msg: msg, done: done, bytes: n}
@@ -185,18 +202,22 @@ func (b *Batcher) Submit(ctx context.Context, msg store.Message, done Done) erro
 	// which costs a lock of every channel on each message.
 	select {
 	case q <- it:
-		return nil
+		return true, nil
 	default:
+	}
+	if !wait {
+		b.budget.release(n)
+		return false, nil
 	}
 	select {
 	case q <- it:
-		return nil
+		return true, nil
 	case <-ctx.Done():
 		b.budget.release(n)
-		return ctx.Err()
+		return false, ctx.Err()
 	case <-b.stopping:
 		b.budget.release(n)
-		return ErrStopped
+		return false, ErrStopped
 	}
 }
 

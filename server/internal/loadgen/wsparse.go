@@ -16,8 +16,7 @@ type frameParser struct {
 
 	// The frame being read: its header bytes until the header is whole,
 	// then the header and how much of its payload is still to come.
-	hdr     [wsframe.MaxHeader]byte
-	hn      int
+	hdr     wsframe.HeaderBuf
 	inFrame bool
 	f       wsframe.Header
 	left    int64
@@ -38,11 +37,14 @@ type frameParser struct {
 // never masked.
 func parseHeader(b []byte) (f wsframe.Header, size int, ok bool, err error) {
 	f, size, ok, err = wsframe.ParseHeader(b)
-	if f.Masked && err == nil {
-		return f, size, false, fmt.Errorf("%w: masked frame from the server", errProtocol)
+	if ok && f.Masked {
+		return f, size, false, errMasked
 	}
 	return f, size, ok, err
 }
+
+// errMasked refuses a masked frame, which a server never sends.
+var errMasked = fmt.Errorf("%w: masked frame from the server", errProtocol)
 
 // feed reads b up to the end of the next message, or all of it. It
 // returns how many bytes it used and, when done, the message: still
@@ -59,21 +61,17 @@ func (p *frameParser) feed(b []byte) (used int, payload []byte, deflated, done b
 	i := 0
 	for i < len(b) {
 		if !p.inFrame {
-			// Gather as much of the header as is known to be needed (two
-			// bytes, then the length's), and parse it once that is in.
-			_, size, _, _ := parseHeader(p.hdr[:p.hn])
-			k := min(size-p.hn, len(b)-i)
-			copy(p.hdr[p.hn:], b[i:i+k])
-			p.hn += k
+			k, f, ok, err := p.hdr.Add(b[i:])
 			i += k
-			f, _, ok, err := parseHeader(p.hdr[:p.hn])
+			if err == nil && ok && f.Masked {
+				err = errMasked
+			}
 			if err != nil {
 				return i, nil, false, false, err
 			}
 			if !ok {
 				continue // the rest of the header is still to come
 			}
-			p.hn = 0
 			if err := p.startFrame(f); err != nil {
 				return i, nil, false, false, err
 			}
@@ -98,7 +96,7 @@ func (p *frameParser) feed(b []byte) (used int, payload []byte, deflated, done b
 // the common case (an ack) costs no copy. Like the general path, it cuts a
 // message c.headOnly refuses to its head.
 func (p *frameParser) whole(b []byte) (payload []byte, used int, deflated, ok bool) {
-	if p.inFrame || p.hn > 0 || p.started {
+	if p.inFrame || !p.hdr.Empty() || p.started {
 		return nil, 0, false, false
 	}
 	f, size, ok, err := parseHeader(b)

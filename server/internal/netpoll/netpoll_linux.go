@@ -61,9 +61,11 @@ type Conn struct {
 
 // Start starts one loop per processor the process may use
 // (runtime.GOMAXPROCS).
-func Start() (*Loops, error) {
+func Start() (*Loops, error) { return start(runtime.GOMAXPROCS(0)) }
+
+func start(n int) (*Loops, error) {
 	ls := &Loops{}
-	for range runtime.GOMAXPROCS(0) {
+	for range n {
 		l, err := newLoop()
 		if err != nil {
 			ls.Stop()

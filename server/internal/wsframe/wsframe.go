@@ -91,6 +91,33 @@ func ParseHeader(b []byte) (h Header, size int, ok bool, err error) {
 	return h, size, true, nil
 }
 
+// HeaderBuf gathers a frame header that may arrive over several reads.
+type HeaderBuf struct {
+	b [MaxHeader]byte
+	n int
+}
+
+// Add takes from b what the header still needs, as far as the bytes so
+// far tell its length, and returns how many bytes it used and, once the
+// header is whole, the header (ok). The buffer is then empty again.
+func (hb *HeaderBuf) Add(b []byte) (used int, h Header, ok bool, err error) {
+	for used < len(b) {
+		_, size, _, _ := ParseHeader(hb.b[:hb.n])
+		k := copy(hb.b[hb.n:size], b[used:])
+		hb.n += k
+		used += k
+		h, _, ok, err = ParseHeader(hb.b[:hb.n])
+		if err != nil || ok {
+			hb.n = 0
+			return used, h, ok, err
+		}
+	}
+	return used, h, false, nil
+}
+
+// Empty reports whether no part of a header is gathered.
+func (hb *HeaderBuf) Empty() bool { return hb.n == 0 }
+
 // Mask XORs p with the mask key, p starting pos bytes into the frame's
 // payload, eight bytes at a time where it can. Masking twice unmasks.
 func Mask(p []byte, key uint32, pos int) {

@@ -1,0 +1,264 @@
+package gateway
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/steward-project/steward/server/internal/ingest"
+	"github.com/steward-project/steward/server/internal/wsframe"
+	"github.com/steward-project/steward/shared/wire"
+)
+
+// clientFrameBytes builds one masked frame as an agent sends it: op is
+// the opcode, fin the FIN bit, rsv1 the compression bit.
+func clientFrameBytes(op byte, fin, rsv1 bool, payload []byte) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	if rsv1 {
+		b0 |= 0x40
+	}
+	b := []byte{b0}
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	case n < 1<<16:
+		b = append(b, 0x80|126)
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
+	default:
+		b = append(b, 0x80|127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	key := uint32(0x9e3779b9)
+	b = binary.LittleEndian.AppendUint32(b, key)
+	start := len(b)
+	b = append(b, payload...)
+	wsframe.Mask(b[start:], key, 0)
+	return b
+}
+
+// deflated compresses p as permessage-deflate sends it: raw deflate,
+// flushed, without the trailing sync marker.
+func deflated(t *testing.T, p []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	fw, err := flate.NewWriter(&buf, flate.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(p)
+	fw.Flush()
+	return bytes.TrimSuffix(buf.Bytes(), wsframe.SyncMarker)
+}
+
+func encodeTest(t *testing.T, typ string, seq uint64, payload any) []byte {
+	t.Helper()
+	b, err := wire.Encode(typ, seq, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// rawAgent is an agent connection whose frames the test writes byte by
+// byte, after the library did the upgrade.
+type rawAgent struct {
+	h  *harness
+	ws *websocket.Conn
+	nc net.Conn
+}
+
+func (h *harness) rawAgent() *rawAgent {
+	h.t.Helper()
+	ws, _, err := h.dial(h.nodeKey())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { ws.Close() })
+	return &rawAgent{h: h, ws: ws, nc: ws.NetConn()}
+}
+
+func (a *rawAgent) write(b []byte) {
+	a.h.t.Helper()
+	if _, err := a.nc.Write(b); err != nil {
+		a.h.t.Fatal(err)
+	}
+}
+
+func (a *rawAgent) expectAck(seq uint64) {
+	a.h.t.Helper()
+	env := a.h.read(a.ws)
+	if env.Type != wire.TypeAck || env.Seq != seq {
+		a.h.t.Fatalf("got %s seq %d, want ack %d", env.Type, env.Seq, seq)
+	}
+}
+
+// expectClose reads until the server's close frame and returns its code.
+func (a *rawAgent) expectClose() int {
+	a.h.t.Helper()
+	a.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := a.ws.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code
+		}
+		if err != nil {
+			a.h.t.Fatalf("connection ended without a close frame: %v", err)
+		}
+	}
+}
+
+// TestReadsFramesHoweverTheyArrive: messages reach ingest whatever their
+// framing and however the socket splits them: a heartbeat that arrives
+// in the same write as the hello, one written a byte at a time, one in
+// three fragments with a ping between them (answered), compressed whole
+// and compressed in fragments. On Linux the connection is read by a
+// read loop, unless the suite runs with goroutine reads; either way the
+// bytes are the same.
+func TestReadsFramesHoweverTheyArrive(t *testing.T) {
+	h := newHarness(t)
+	a := h.rawAgent()
+	hello := encodeTest(t, wire.TypeHello, 0, wire.Hello{ProtocolVersions: []int{1}, AgentVersion: "test", OS: "linux", Arch: "amd64", Hostname: "web-1"})
+	hb := func(seq uint64) []byte {
+		return encodeTest(t, wire.TypeHeartbeat, seq, wire.Heartbeat{Time: time.Now()})
+	}
+	a.write(append(clientFrameBytes(wsframe.OpText, true, false, hello), clientFrameBytes(wsframe.OpText, true, false, hb(1))...))
+	if env := h.read(a.ws); env.Type != wire.TypeWelcome {
+		t.Fatalf("got %s, want welcome", env.Type)
+	}
+	a.expectAck(1)
+	if !goroutineReads && runtime.GOOS == "linux" {
+		if sharedLoops == nil || sharedLoops.Len() == 0 {
+			t.Fatal("no read loop holds the connection")
+		}
+	}
+
+	for _, c := range clientFrameBytes(wsframe.OpText, true, false, hb(2)) {
+		a.write([]byte{c})
+	}
+	a.expectAck(2)
+
+	pinged := make(chan string, 1)
+	a.ws.SetPongHandler(func(data string) error { pinged <- data; return nil })
+	m := hb(3)
+	a.write(clientFrameBytes(wsframe.OpText, false, false, m[:10]))
+	a.write(clientFrameBytes(wsframe.OpContinuation, false, false, m[10:20]))
+	a.write(clientFrameBytes(wsframe.OpPing, true, false, []byte("still there?")))
+	a.write(clientFrameBytes(wsframe.OpContinuation, true, false, m[20:]))
+	a.expectAck(3) // reading the ack runs the pong handler first
+	select {
+	case got := <-pinged:
+		if got != "still there?" {
+			t.Errorf("pong %q, want the ping's data", got)
+		}
+	default:
+		t.Error("the ping was not answered before the ack")
+	}
+
+	a.write(clientFrameBytes(wsframe.OpText, true, true, deflated(t, hb(4))))
+	a.expectAck(4)
+	z := deflated(t, hb(5))
+	a.write(clientFrameBytes(wsframe.OpText, false, true, z[:len(z)/2]))
+	a.write(clientFrameBytes(wsframe.OpContinuation, true, false, z[len(z)/2:]))
+	a.expectAck(5)
+	h.st.mu.Lock()
+	defer h.st.mu.Unlock()
+	if n := len(h.st.applied); n != 5 {
+		t.Errorf("%d heartbeats applied, want 5", n)
+	}
+}
+
+// TestBadFramesCloseTheConnection: frames RFC 6455 forbids end the
+// connection with close code 1002, a message over the limit on the wire
+// or once inflated with 1009, a binary message with bad_message; an
+// agent's close frame ends it as closed by the agent.
+func TestBadFramesCloseTheConnection(t *testing.T) {
+	h := newHarness(t)
+	hello := encodeTest(t, wire.TypeHello, 0, wire.Hello{ProtocolVersions: []int{1}, AgentVersion: "test", OS: "linux", Arch: "amd64", Hostname: "web-1"})
+	welcomed := func() *rawAgent {
+		a := h.rawAgent()
+		a.write(clientFrameBytes(wsframe.OpText, true, false, hello))
+		if env := h.read(a.ws); env.Type != wire.TypeWelcome {
+			t.Fatalf("got %s, want welcome", env.Type)
+		}
+		return a
+	}
+	unmasked := func(op byte, p []byte) []byte { return append([]byte{0x80 | op, byte(len(p))}, p...) }
+	bomb := deflated(t, bytes.Repeat([]byte{' '}, wire.MaxMessageBytes+1))
+	huge := clientFrameBytes(wsframe.OpText, true, false, nil)
+	huge[1] = 0x80 | 127
+	huge = append(huge[:2], append(binary.BigEndian.AppendUint64(nil, wire.MaxMessageBytes+1), huge[2:]...)...)
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		code  int
+	}{
+		{"unmasked", unmasked(wsframe.OpText, []byte("{}")), websocket.CloseProtocolError},
+		{"reserved opcode", clientFrameBytes(0x3, true, false, nil), websocket.CloseProtocolError},
+		{"stray continuation", clientFrameBytes(wsframe.OpContinuation, true, false, []byte("x")), websocket.CloseProtocolError},
+		{"fragmented ping", clientFrameBytes(wsframe.OpPing, false, false, nil), websocket.CloseProtocolError},
+		{"too large on the wire", huge, websocket.CloseMessageTooBig},
+		{"too large inflated", clientFrameBytes(wsframe.OpText, true, true, bomb), websocket.CloseMessageTooBig},
+		{"agent closes", clientFrameBytes(wsframe.OpClose, true, false, binary.BigEndian.AppendUint16(nil, 1000)), websocket.CloseNormalClosure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := welcomed()
+			a.write(tc.frame)
+			if code := a.expectClose(); code != tc.code {
+				t.Errorf("close code %d, want %d", code, tc.code)
+			}
+		})
+	}
+	t.Run("binary", func(t *testing.T) {
+		a := welcomed()
+		a.write(clientFrameBytes(wsframe.OpBinary, true, false, []byte("{}")))
+		if e := h.expectError(a.ws, wire.CodeBadMessage); !strings.Contains(e.Message, "binary") {
+			t.Errorf("error %q does not say binary", e.Message)
+		}
+	})
+	waitFor(t, "every connection ended", func() bool { return h.gw.Connected() == 0 })
+	if !goroutineReads && runtime.GOOS == "linux" {
+		waitFor(t, "the loops let go of every connection", func() bool { return sharedLoops.Len() == 0 })
+	}
+}
+
+// TestPausedConnectionKeepsWhatFollows: a message that must wait for room
+// in the window pauses its connection (on a read loop, a goroutine
+// waits for it); the messages that came in the same read are handed on
+// after it, in order, once commits free room, and the connection is read
+// again afterwards.
+func TestPausedConnectionKeepsWhatFollows(t *testing.T) {
+	st := newFakeStore()
+	gate := make(chan struct{})
+	b := ingest.New(&gatedSink{fakeStore: st, gate: gate}, ingest.Config{})
+	gw := New(Config{Store: st, Ingest: b, HeartbeatInterval: 5 * time.Second, Window: WindowConfig{Messages: 1}})
+	h := serve(t, st, b, gw)
+	a := h.rawAgent()
+	hello := encodeTest(t, wire.TypeHello, 0, wire.Hello{ProtocolVersions: []int{1}, AgentVersion: "test", OS: "linux", Arch: "amd64", Hostname: "web-1"})
+	a.write(clientFrameBytes(wsframe.OpText, true, false, hello))
+	if env := h.read(a.ws); env.Type != wire.TypeWelcome {
+		t.Fatalf("got %s, want welcome", env.Type)
+	}
+	var burst []byte
+	for seq := uint64(1); seq <= 4; seq++ {
+		burst = append(burst, clientFrameBytes(wsframe.OpText, true, false, encodeTest(t, wire.TypeHeartbeat, seq, wire.Heartbeat{Time: time.Now()}))...)
+	}
+	a.write(burst)
+	close(gate)
+	for seq := uint64(1); seq <= 4; seq++ {
+		a.expectAck(seq)
+	}
+	a.write(clientFrameBytes(wsframe.OpText, true, false, encodeTest(t, wire.TypeHeartbeat, 5, wire.Heartbeat{Time: time.Now()})))
+	a.expectAck(5)
+}
