@@ -3,9 +3,12 @@ package gateway
 import (
 	"bytes"
 	"compress/flate"
+	"context"
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/steward-project/steward/server/internal/ingest"
+	"github.com/steward-project/steward/server/internal/limits"
 	"github.com/steward-project/steward/server/internal/wsframe"
 	"github.com/steward-project/steward/shared/wire"
 )
@@ -261,4 +265,43 @@ func TestPausedConnectionKeepsWhatFollows(t *testing.T) {
 	}
 	a.write(clientFrameBytes(wsframe.OpText, true, false, encodeTest(t, wire.TypeHeartbeat, 5, wire.Heartbeat{Time: time.Now()})))
 	a.expectAck(5)
+}
+
+// TestBehindTheConnectionCaps: behind the server's capping listener, as
+// in production, a connection still reaches its socket's descriptor: a
+// read loop reads it (on Linux, unless the suite runs with goroutine
+// reads) and acks can be written without a writer goroutine (on Unix).
+func TestBehindTheConnectionCaps(t *testing.T) {
+	st := newFakeStore()
+	b := ingest.New(st, ingest.Config{})
+	gw := New(Config{Store: st, Ingest: b, HeartbeatInterval: 5 * time.Second})
+	mux := http.NewServeMux()
+	gw.Register(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener = limits.NewListener(srv.Listener, limits.ListenerConfig{MaxConns: 100, MaxUnauthPerIP: 100})
+	srv.Config.ConnContext = limits.ConnContext
+	srv.Start()
+	t.Cleanup(func() {
+		gw.Shutdown(context.Background())
+		srv.Close()
+		b.Stop()
+	})
+	h := &harness{t: t, st: st, gw: gw, srv: srv}
+	ws, w := h.connect(h.nodeKey())
+	h.send(ws, wire.TypeHeartbeat, 1, wire.Heartbeat{Time: time.Now()})
+	if env := h.read(ws); env.Type != wire.TypeAck || env.Seq != 1 {
+		t.Fatalf("got %s seq %d, want ack 1", env.Type, env.Seq)
+	}
+	gw.mu.Lock()
+	c := gw.conns[w.HostID]
+	gw.mu.Unlock()
+	if c == nil {
+		t.Fatal("the agent's connection is not attached")
+	}
+	if inlineWrites && c.cork.raw == nil {
+		t.Error("no descriptor access behind the listener: every ack needs a writer goroutine")
+	}
+	if wantLoop := !goroutineReads && runtime.GOOS == "linux"; (c.pc != nil) != wantLoop {
+		t.Errorf("read by a loop: %v, want %v", c.pc != nil, wantLoop)
+	}
 }

@@ -2,10 +2,12 @@ package limits
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -157,6 +159,19 @@ func (c *Conn) Close() error {
 	}
 	l.mu.Unlock()
 	return c.Conn.Close()
+}
+
+// SyscallConn is the socket's own, when c is a plain socket: the agent
+// gateway reads and writes through the descriptor (its read loops and
+// the acks it writes without a writer goroutine), which a wrapper
+// without this method would hide. The caps are unaffected: they count
+// connections, and closing still goes through Close.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
 }
 
 // authenticate moves c from the unauthenticated to the authenticated.

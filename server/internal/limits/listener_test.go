@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -235,5 +236,37 @@ func TestListenerConcurrent(t *testing.T) {
 			t.Fatalf("counts did not return to 0: %d open, %d unauthenticated", open, unauth)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestConnKeepsSocketAccess: a connection the listener hands out still
+// gives its socket's descriptor access (the agent gateway's read loops
+// and inline writes need it), the caps still count it, and a wrapped
+// connection that is not a socket says it has none.
+func TestConnKeepsSocketAccess(t *testing.T) {
+	tl := listen(t, ListenerConfig{MaxConns: 10, MaxUnauthPerIP: 10})
+	c := tl.admitted(t, "127.0.0.2")
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		t.Fatalf("%T hides the socket's SyscallConn", c)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := -1
+	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil || fd < 0 {
+		t.Fatalf("Control: fd %d, %v", fd, err)
+	}
+	c.Close()
+	if open, _ := tl.Counts(); open != 0 {
+		t.Errorf("%d open after Close, want 0", open)
+	}
+	if err := rc.Control(func(uintptr) {}); err == nil {
+		t.Error("the descriptor is still usable after Close")
+	}
+	wrapped := &Conn{Conn: tls.Client(c, &tls.Config{}), l: tl.Listener}
+	if _, err := wrapped.SyscallConn(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("SyscallConn of a TLS connection: %v, want ErrUnsupported", err)
 	}
 }
