@@ -428,11 +428,15 @@ func (c *conn) prepare(env wire.Envelope) (inbound, error) {
 var errStopped = errors.New("connection torn down")
 
 // submit hands in on: results are committed, a data message takes room
-// in the window and goes to ingest. When wait is false it only does what
-// needs no waiting, and reports handled false, having done nothing, for a
-// message that would wait (results always do); the caller waits
-// elsewhere. A full window that stays full, or ingest refusing, tears
-// the connection down, and submit returns errStopped.
+// in the window and goes to ingest. With wait false (a read loop) it
+// reports handled false, having done nothing, for a message that would
+// wait on this connection alone (a full window, or results, which commit
+// at once); the caller waits elsewhere. Ingest's queue is shared by
+// every connection, so a loop waits for room in it like a reader
+// goroutine would: the other connections' bytes meanwhile wait in their
+// sockets, and the agents' sends back up in TCP. A full window that
+// stays full, or ingest refusing, tears the connection down, and submit
+// returns errStopped.
 func (c *conn) submit(in inbound, wait bool) (handled bool, err error) {
 	if in.results {
 		if !wait {
@@ -449,7 +453,7 @@ func (c *conn) submit(in inbound, wait bool) (handled bool, err error) {
 		return false, nil
 	}
 	seq, size, health := in.msg.Seq, in.size, in.health
-	done := func(res store.Result, err error) {
+	err = c.g.cfg.Ingest.Submit(c.ctx, in.msg, func(res store.Result, err error) {
 		inFlight := c.win.release(size)
 		if err != nil {
 			c.fail(errorFrame(wire.CodeUnavailable, "database unavailable", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))
@@ -461,17 +465,7 @@ func (c *conn) submit(in inbound, wait bool) (handled bool, err error) {
 			c.health.applied(c.g.cfg.Metrics, health)
 		}
 		c.sendAck(seq, res.Resync, inFlight > 0)
-	}
-	if wait {
-		err = c.g.cfg.Ingest.Submit(c.ctx, in.msg, done)
-	} else {
-		var ok bool
-		ok, err = c.g.cfg.Ingest.TrySubmit(in.msg, done)
-		if !ok && err == nil {
-			c.win.release(size)
-			return false, nil
-		}
-	}
+	})
 	if err != nil {
 		c.win.release(size)
 		c.fail(errorFrame(wire.CodeUnavailable, "server is not accepting data", c.g.cfg.RetryAfter).as(metrics.DisconnectUnavailable))

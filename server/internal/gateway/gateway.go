@@ -35,9 +35,6 @@ type Store interface {
 // Submitter queues a data message for commit; ingest.Batcher is one.
 type Submitter interface {
 	Submit(ctx context.Context, msg store.Message, done ingest.Done) error
-	// TrySubmit is Submit without waiting: it reports false, queueing
-	// nothing, when Submit would wait.
-	TrySubmit(msg store.Message, done ingest.Done) (bool, error)
 }
 
 // Config wires a Gateway.

@@ -22,12 +22,14 @@ import (
 // idle connection keeps no goroutine stack. The loop parses frames itself
 // (frames.go); gorilla's connection still does every write.
 //
-// A loop must never wait, so a message that would (a full in-flight
-// window, a full ingest queue, policy results, which commit at once)
-// pauses its connection: a goroutine hands it on, waiting as a reader
-// goroutine would, reads what came after it, and gives the connection
-// back to the loop. Over TLS, and off Linux, a goroutine reads each
-// connection (conn.readLoop).
+// A loop must not wait on one connection, so a message that would (a
+// full in-flight window, or policy results, which commit before the next
+// message is read) pauses its connection: a goroutine hands it on,
+// waiting as a reader goroutine would, reads what came after it, and
+// gives the connection back to the loop. Ingest's queue is everyone's:
+// a loop that finds it full waits for room (conn.submit), and its other
+// connections' bytes wait in their sockets meanwhile. Over TLS, and off
+// Linux, a goroutine reads each connection (conn.readLoop).
 
 var (
 	loopsOnce   sync.Once

@@ -95,14 +95,6 @@ func (h *hostSubmitter) Submit(ctx context.Context, msg store.Message, done inge
 	return err
 }
 
-func (h *hostSubmitter) TrySubmit(msg store.Message, done ingest.Done) (bool, error) {
-	ok, err := h.Submitter.TrySubmit(msg, done)
-	if ok {
-		h.add(msg.HostID)
-	}
-	return ok, err
-}
-
 func (h *hostSubmitter) add(host int64) {
 	h.mu.Lock()
 	h.n[host]++

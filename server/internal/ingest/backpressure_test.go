@@ -248,14 +248,6 @@ func TestSubmitWaitsForByteBudget(t *testing.T) {
 	if got := b.QueuedBytes(); got != 3<<20 {
 		t.Errorf("QueuedBytes = %d, want %d", got, 3<<20)
 	}
-	// TrySubmit does not wait: it queues nothing and says so.
-	ok, err := b.TrySubmit(big(98), func(store.Result, error) { t.Error("message TrySubmit refused was done") })
-	if ok || err != nil {
-		t.Fatalf("TrySubmit past the budget = %v, %v; want false, nil", ok, err)
-	}
-	if got := b.QueuedBytes(); got != 3<<20 {
-		t.Errorf("QueuedBytes after a refused TrySubmit = %d, want %d", got, 3<<20)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	refused := make(chan error)
 	go func() {
@@ -406,50 +398,5 @@ func TestUnavailableSQLiteBusy(t *testing.T) {
 	_, err = other.Exec("INSERT INTO t VALUES (3)")
 	if err == nil || Unavailable(err) {
 		t.Errorf("a trigger's refusal taken for an unavailable database: %v", err)
-	}
-}
-
-// TestTrySubmitFullQueue: with the writer busy and its queue full,
-// TrySubmit queues nothing, holds no bytes and says so at once; once the
-// queue drains it queues again.
-func TestTrySubmitFullQueue(t *testing.T) {
-	sink := &recordingSink{gate: make(chan struct{}), entered: make(chan struct{}, 8)}
-	b := New(sink, Config{Writers: 1, QueueLen: 2, MaxBatch: 1})
-	defer b.Stop()
-	msg := func(seq uint64) store.Message { return store.Message{HostID: 1, Seq: seq, Bytes: 100} }
-	out := newOutcome(4)
-	for seq := uint64(1); seq <= 3; seq++ {
-		ok, err := b.TrySubmit(msg(seq), out.done(seq))
-		if !ok || err != nil {
-			t.Fatalf("TrySubmit %d with room = %v, %v", seq, ok, err)
-		}
-		if seq == 1 {
-			<-sink.entered // the writer holds 1; 2 and 3 fill the queue
-		}
-	}
-	held := b.QueuedBytes()
-	ok, err := b.TrySubmit(msg(99), func(store.Result, error) { t.Error("refused message done") })
-	if ok || err != nil {
-		t.Fatalf("TrySubmit to a full queue = %v, %v; want false, nil", ok, err)
-	}
-	if got := b.QueuedBytes(); got != held {
-		t.Errorf("QueuedBytes after a refused TrySubmit = %d, want %d", got, held)
-	}
-	close(sink.gate)
-	go func() {
-		for range sink.entered {
-		}
-	}()
-	waitUntil(t, func() bool {
-		ok, err := b.TrySubmit(msg(4), out.done(4))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	})
-	for seq, err := range out.wait(t) {
-		if err != nil {
-			t.Errorf("seq %d: %v", seq, err)
-		}
 	}
 }

@@ -55,17 +55,6 @@ func (b *budget) acquire(ctx context.Context, n int64, stop <-chan struct{}) err
 	}
 }
 
-// tryAcquire takes n bytes if there is room now.
-func (b *budget) tryAcquire(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.used == 0 || b.used+n <= b.max {
-		b.used += n
-		return true
-	}
-	return false
-}
-
 // release gives n bytes back and wakes the waiting submitters.
 func (b *budget) release(n int64) {
 	if n == 0 {

@@ -166,35 +166,18 @@ func New(sink Sink, cfg Config) *Batcher {
 // ends. While the database is unavailable it refuses at once with an
 // error wrapping ErrUnavailable.
 func (b *Batcher) Submit(ctx context.Context, msg store.Message, done Done) error {
-	_, err := b.submit(ctx, msg, done, true)
-	return err
-}
-
-// TrySubmit is Submit for a caller that must not wait, such as a read
-// loop serving many connections: when the writer's queue or the byte
-// budget is full it queues nothing and returns false, and the caller
-// waits elsewhere (in Submit).
-func (b *Batcher) TrySubmit(msg store.Message, done Done) (bool, error) {
-	return b.submit(context.Background(), msg, done, false)
-}
-
-func (b *Batcher) submit(ctx context.Context, msg store.Message, done Done, wait bool) (bool, error) {
 	if err := b.Unavailable(); err != nil {
-		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	n := messageBytes(msg)
-	if !wait {
-		if !b.budget.tryAcquire(n) {
-			return false, nil
-		}
-	} else if err := b.budget.acquire(ctx, n, b.stopping); err != nil {
-		return false, err
+	if err := b.budget.acquire(ctx, n, b.stopping); err != nil {
+		return err
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed || b.stoppingNow() {
 		b.budget.release(n)
-		return false, ErrStopped
+		return ErrStopped
 	}
 	q := b.queues[uint64(msg.HostID)%uint64(len(b.queues))]
 	it := item{msg: msg, done: done, bytes: n}
@@ -202,22 +185,18 @@ func (b *Batcher) submit(ctx context.Context, msg store.Message, done Done, wait
 	// which costs a lock of every channel on each message.
 	select {
 	case q <- it:
-		return true, nil
+		return nil
 	default:
-	}
-	if !wait {
-		b.budget.release(n)
-		return false, nil
 	}
 	select {
 	case q <- it:
-		return true, nil
+		return nil
 	case <-ctx.Done():
 		b.budget.release(n)
-		return false, ctx.Err()
+		return ctx.Err()
 	case <-b.stopping:
 		b.budget.release(n)
-		return false, ErrStopped
+		return ErrStopped
 	}
 }
 
