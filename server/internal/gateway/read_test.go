@@ -305,3 +305,38 @@ func TestBehindTheConnectionCaps(t *testing.T) {
 		t.Errorf("read by a loop: %v, want %v", c.pc != nil, wantLoop)
 	}
 }
+
+// TestShutdownWhileIngestIsFull: with the database hung and ingest's
+// queue full, the connection's reader (a loop, or a goroutine) waits for
+// room in the queue; a shutdown still ends the connection, telling the
+// agent, and Shutdown returns without its deadline passing.
+func TestShutdownWhileIngestIsFull(t *testing.T) {
+	st := newFakeStore()
+	gate := make(chan struct{})
+	b := ingest.New(&gatedSink{fakeStore: st, gate: gate}, ingest.Config{Writers: 1, QueueLen: 1, MaxBatch: 1})
+	sub := &countingSubmitter{Submitter: b}
+	gw := New(Config{Store: st, Ingest: sub, HeartbeatInterval: 5 * time.Second})
+	h := serve(t, st, b, gw)
+	defer close(gate)
+	a := h.rawAgent()
+	hello := encodeTest(t, wire.TypeHello, 0, wire.Hello{ProtocolVersions: []int{1}, AgentVersion: "test", OS: "linux", Arch: "amd64", Hostname: "web-1"})
+	a.write(clientFrameBytes(wsframe.OpText, true, false, hello))
+	if env := h.read(a.ws); env.Type != wire.TypeWelcome {
+		t.Fatalf("got %s, want welcome", env.Type)
+	}
+	// 1 is committing (hung), 2 fills the queue, 3 waits for room.
+	var burst []byte
+	for seq := uint64(1); seq <= 4; seq++ {
+		burst = append(burst, clientFrameBytes(wsframe.OpText, true, false, encodeTest(t, wire.TypeHeartbeat, seq, wire.Heartbeat{Time: time.Now()}))...)
+	}
+	a.write(burst)
+	waitFor(t, "two heartbeats handed to ingest", func() bool { return sub.n.Load() == 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- gw.Shutdown(ctx) }()
+	h.expectError(a.ws, wire.CodeShutdown)
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown with ingest full: %v", err)
+	}
+}
