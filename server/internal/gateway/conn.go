@@ -406,9 +406,8 @@ func (c *conn) readLoop() error {
 type inbound struct {
 	results bool
 	env     wire.Envelope // results
-	msg     store.Message
+	msg     store.Message // Bytes is its payload's size
 	health  *wire.Health
-	size    int64
 }
 
 // prepare checks a message the agent sent after its hello.
@@ -421,7 +420,7 @@ func (c *conn) prepare(env wire.Envelope) (inbound, error) {
 		return inbound{}, err
 	}
 	msg.Bytes = len(env.Payload)
-	return inbound{msg: msg, health: health, size: int64(len(env.Payload))}, nil
+	return inbound{msg: msg, health: health}, nil
 }
 
 // errStopped ends reading a connection that is being torn down already.
@@ -445,14 +444,14 @@ func (c *conn) submit(in inbound, wait bool) (handled bool, err error) {
 		return true, c.results(in.env)
 	}
 	if wait {
-		if err := c.win.acquire(c.ctx, in.size); err != nil {
+		if err := c.win.acquire(c.ctx, int64(in.msg.Bytes)); err != nil {
 			c.windowStuck(err)
 			return true, errStopped
 		}
-	} else if !c.win.tryAcquire(in.size) {
+	} else if !c.win.tryAcquire(int64(in.msg.Bytes)) {
 		return false, nil
 	}
-	seq, size, health := in.msg.Seq, in.size, in.health
+	seq, size, health := in.msg.Seq, int64(in.msg.Bytes), in.health
 	err = c.g.cfg.Ingest.Submit(c.ctx, in.msg, func(res store.Result, err error) {
 		inFlight := c.win.release(size)
 		if err != nil {

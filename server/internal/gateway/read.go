@@ -72,27 +72,12 @@ func (c *conn) readHelloRaw() (wire.Hello, error) {
 	buf := make([]byte, helloBuffer)
 	for {
 		n, rerr := nc.Read(buf)
-		b := buf[:n]
-		for len(b) > 0 {
-			used, f, done, err := c.rd.feed(b)
-			b = b[used:]
-			if err != nil {
-				return wire.Hello{}, err
-			}
-			if !done {
-				continue
-			}
-			if f.op >= wsframe.OpClose {
-				if err := c.control(f); err != nil {
-					return wire.Hello{}, err
-				}
-				continue
-			}
-			env, err := c.decodeFrame(f)
-			if err != nil {
-				return wire.Hello{}, err
-			}
-			c.held = slices.Clone(b)
+		rest, env, got, err := c.nextMessage(buf[:n])
+		if err != nil {
+			return wire.Hello{}, err
+		}
+		if got {
+			c.held = slices.Clone(rest)
 			return helloOf(env)
 		}
 		if rerr != nil {
@@ -101,12 +86,30 @@ func (c *conn) readHelloRaw() (wire.Hello, error) {
 	}
 }
 
-// decodeFrame reads the envelope of a message the parser completed.
-func (c *conn) decodeFrame(f clientFrame) (wire.Envelope, error) {
-	if f.op != wsframe.OpText {
-		return wire.Envelope{}, errBinary
+// nextMessage parses b up to the end of the next message, acting on the
+// control frames before it, and returns the message's envelope (got) and
+// the bytes after it; without a whole message in b, it keeps what it
+// has of one and returns got false.
+func (c *conn) nextMessage(b []byte) (rest []byte, env wire.Envelope, got bool, err error) {
+	for len(b) > 0 {
+		used, f, done, err := c.rd.feed(b)
+		b = b[used:]
+		switch {
+		case err != nil:
+			return nil, env, false, err
+		case !done:
+		case f.op >= wsframe.OpClose:
+			if err := c.control(f); err != nil {
+				return nil, env, false, err
+			}
+		case f.op != wsframe.OpText:
+			return nil, env, false, errBinary
+		default:
+			env, err := c.decode(f.data)
+			return b, env, err == nil, err
+		}
 	}
-	return c.decode(f.data)
+	return nil, env, false, nil
 }
 
 var errBinary = fmt.Errorf("%w: binary frame", wire.ErrMalformed)
@@ -164,24 +167,11 @@ func (c *conn) Read(b []byte) error {
 // returns netpoll.ErrPause.
 func (c *conn) consume(b []byte, wait bool) error {
 	for len(b) > 0 {
-		used, f, done, err := c.rd.feed(b)
-		b = b[used:]
-		if err != nil {
+		rest, env, got, err := c.nextMessage(b)
+		if err != nil || !got {
 			return err
 		}
-		if !done {
-			continue
-		}
-		if f.op >= wsframe.OpClose {
-			if err := c.control(f); err != nil {
-				return err
-			}
-			continue
-		}
-		env, err := c.decodeFrame(f)
-		if err != nil {
-			return err
-		}
+		b = rest
 		in, err := c.prepare(env)
 		if err != nil {
 			return err

@@ -92,6 +92,22 @@ func (h *harness) rawAgent() *rawAgent {
 	return &rawAgent{h: h, ws: ws, nc: ws.NetConn()}
 }
 
+// welcomedRawAgent is rawAgent with its hello sent, as one masked frame,
+// and the welcome read.
+func (h *harness) welcomedRawAgent() *rawAgent {
+	h.t.Helper()
+	a := h.rawAgent()
+	hello, err := wire.Encode(wire.TypeHello, 0, wire.Hello{ProtocolVersions: []int{1}, AgentVersion: "test", OS: "linux", Arch: "amd64", Hostname: "web-1"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	a.write(clientFrameBytes(wsframe.OpText, true, false, hello))
+	if env := h.read(a.ws); env.Type != wire.TypeWelcome {
+		h.t.Fatalf("got %s, want welcome", env.Type)
+	}
+	return a
+}
+
 func (a *rawAgent) write(b []byte) {
 	a.h.t.Helper()
 	if _, err := a.nc.Write(b); err != nil {
@@ -189,15 +205,6 @@ func TestReadsFramesHoweverTheyArrive(t *testing.T) {
 // agent's close frame ends it as closed by the agent.
 func TestBadFramesCloseTheConnection(t *testing.T) {
 	h := newHarness(t)
-	hello := encodeTest(t, wire.TypeHello, 0, wire.Hello{ProtocolVersions: []int{1}, AgentVersion: "test", OS: "linux", Arch: "amd64", Hostname: "web-1"})
-	welcomed := func() *rawAgent {
-		a := h.rawAgent()
-		a.write(clientFrameBytes(wsframe.OpText, true, false, hello))
-		if env := h.read(a.ws); env.Type != wire.TypeWelcome {
-			t.Fatalf("got %s, want welcome", env.Type)
-		}
-		return a
-	}
 	unmasked := func(op byte, p []byte) []byte { return append([]byte{0x80 | op, byte(len(p))}, p...) }
 	bomb := deflated(t, bytes.Repeat([]byte{' '}, wire.MaxMessageBytes+1))
 	huge := clientFrameBytes(wsframe.OpText, true, false, nil)
@@ -217,7 +224,7 @@ func TestBadFramesCloseTheConnection(t *testing.T) {
 		{"agent closes", clientFrameBytes(wsframe.OpClose, true, false, binary.BigEndian.AppendUint16(nil, 1000)), websocket.CloseNormalClosure},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := welcomed()
+			a := h.welcomedRawAgent()
 			a.write(tc.frame)
 			if code := a.expectClose(); code != tc.code {
 				t.Errorf("close code %d, want %d", code, tc.code)
@@ -225,7 +232,7 @@ func TestBadFramesCloseTheConnection(t *testing.T) {
 		})
 	}
 	t.Run("binary", func(t *testing.T) {
-		a := welcomed()
+		a := h.welcomedRawAgent()
 		a.write(clientFrameBytes(wsframe.OpBinary, true, false, []byte("{}")))
 		if e := h.expectError(a.ws, wire.CodeBadMessage); !strings.Contains(e.Message, "binary") {
 			t.Errorf("error %q does not say binary", e.Message)
@@ -248,12 +255,7 @@ func TestPausedConnectionKeepsWhatFollows(t *testing.T) {
 	b := ingest.New(&gatedSink{fakeStore: st, gate: gate}, ingest.Config{})
 	gw := New(Config{Store: st, Ingest: b, HeartbeatInterval: 5 * time.Second, Window: WindowConfig{Messages: 1}})
 	h := serve(t, st, b, gw)
-	a := h.rawAgent()
-	hello := encodeTest(t, wire.TypeHello, 0, wire.Hello{ProtocolVersions: []int{1}, AgentVersion: "test", OS: "linux", Arch: "amd64", Hostname: "web-1"})
-	a.write(clientFrameBytes(wsframe.OpText, true, false, hello))
-	if env := h.read(a.ws); env.Type != wire.TypeWelcome {
-		t.Fatalf("got %s, want welcome", env.Type)
-	}
+	a := h.welcomedRawAgent()
 	var burst []byte
 	for seq := uint64(1); seq <= 4; seq++ {
 		burst = append(burst, clientFrameBytes(wsframe.OpText, true, false, encodeTest(t, wire.TypeHeartbeat, seq, wire.Heartbeat{Time: time.Now()}))...)
@@ -318,12 +320,7 @@ func TestShutdownWhileIngestIsFull(t *testing.T) {
 	gw := New(Config{Store: st, Ingest: sub, HeartbeatInterval: 5 * time.Second})
 	h := serve(t, st, b, gw)
 	defer close(gate)
-	a := h.rawAgent()
-	hello := encodeTest(t, wire.TypeHello, 0, wire.Hello{ProtocolVersions: []int{1}, AgentVersion: "test", OS: "linux", Arch: "amd64", Hostname: "web-1"})
-	a.write(clientFrameBytes(wsframe.OpText, true, false, hello))
-	if env := h.read(a.ws); env.Type != wire.TypeWelcome {
-		t.Fatalf("got %s, want welcome", env.Type)
-	}
+	a := h.welcomedRawAgent()
 	// 1 is committing (hung), 2 fills the queue, 3 waits for room.
 	var burst []byte
 	for seq := uint64(1); seq <= 4; seq++ {
