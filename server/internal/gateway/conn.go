@@ -408,6 +408,7 @@ type inbound struct {
 	env     wire.Envelope // results
 	msg     store.Message // Bytes is its payload's size
 	health  *wire.Health
+	refusal *store.PolicyRefusal // a heartbeat's (recordRefusal)
 }
 
 // prepare checks a message the agent sent after its hello.
@@ -415,22 +416,23 @@ func (c *conn) prepare(env wire.Envelope) (inbound, error) {
 	if env.Type == wire.TypeResults {
 		return inbound{results: true, env: env}, nil
 	}
-	msg, health, err := c.message(env)
+	in, err := c.message(env)
 	if err != nil {
 		return inbound{}, err
 	}
-	msg.Bytes = len(env.Payload)
-	return inbound{msg: msg, health: health}, nil
+	in.msg.Bytes = len(env.Payload)
+	return in, nil
 }
 
 // errStopped ends reading a connection that is being torn down already.
 var errStopped = errors.New("connection torn down")
 
-// submit hands in on: results are committed, a data message takes room
-// in the window and goes to ingest. With wait false (a read loop) it
-// reports handled false, having done nothing, for a message that would
-// wait on this connection alone (a full window, or results, which commit
-// at once); the caller waits elsewhere. Ingest's queue is shared by
+// submit hands in on: results are committed, a heartbeat's policy
+// refusal is recorded if it changed, a data message takes room in the
+// window and goes to ingest. With wait false (a read loop) it reports
+// handled false, having done nothing, for a message that would wait on
+// this connection alone (a full window, results, which commit at once,
+// or a refusal to read or write); the caller waits elsewhere. Ingest's queue is shared by
 // every connection, so a loop waits for room in it like a reader
 // goroutine would: the other connections' bytes meanwhile wait in their
 // sockets, and the agents' sends back up in TCP. A full window that
@@ -442,6 +444,12 @@ func (c *conn) submit(in inbound, wait bool) (handled bool, err error) {
 			return false, nil
 		}
 		return true, c.results(in.env)
+	}
+	if in.msg.Type == wire.TypeHeartbeat && !c.refusalRecorded(in.refusal) {
+		if !wait {
+			return false, nil
+		}
+		c.recordRefusal(in.refusal)
 	}
 	if wait {
 		if err := c.win.acquire(c.ctx, int64(in.msg.Bytes)); err != nil {
@@ -497,39 +505,40 @@ func (c *conn) results(env wire.Envelope) error {
 }
 
 // message turns a data envelope into a store message, validating it. For
-// a heartbeat it also returns the agent's health report, if it sent one;
-// a report out of bounds makes the heartbeat malformed.
-func (c *conn) message(env wire.Envelope) (store.Message, *wire.Health, error) {
-	msg := store.Message{HostID: c.host.ID, Seq: env.Seq, Type: env.Type, Received: time.Now()}
+// a heartbeat it also takes the agent's health report and policy
+// refusal, if it sent them; either out of bounds makes the heartbeat
+// malformed.
+func (c *conn) message(env wire.Envelope) (inbound, error) {
+	in := inbound{msg: store.Message{HostID: c.host.ID, Seq: env.Seq, Type: env.Type, Received: time.Now()}}
+	msg := &in.msg
 	if env.Seq == 0 {
-		return msg, nil, fmt.Errorf("%w: %s without a sequence number", wire.ErrMalformed, env.Type)
+		return in, fmt.Errorf("%w: %s without a sequence number", wire.ErrMalformed, env.Type)
 	}
 	switch env.Type {
 	case wire.TypeInventory:
 		var inv wire.Inventory
 		if err := wire.DecodePayload(env, &inv); err != nil {
-			return msg, nil, err
+			return in, err
 		}
 		if err := inv.Validate(); err != nil {
-			return msg, nil, err
+			return in, err
 		}
 		msg.Inventory = &inv
 	case wire.TypeHeartbeat:
 		hb, err := wire.DecodeHeartbeat(env)
 		if err != nil {
-			return msg, nil, err
+			return in, err
 		}
 		if hb.Health != nil {
 			if err := hb.Health.Validate(); err != nil {
-				return msg, nil, err
+				return in, err
 			}
 		}
-		if err := c.noteRefusal(hb.PolicyRefusal); err != nil {
-			return msg, nil, err
-		}
-		return msg, hb.Health, nil
+		in.health = hb.Health
+		in.refusal, err = heartbeatRefusal(hb.PolicyRefusal)
+		return in, err
 	default:
-		return msg, nil, fmt.Errorf("%w: agent may not send %q", wire.ErrMalformed, env.Type)
+		return in, fmt.Errorf("%w: agent may not send %q", wire.ErrMalformed, env.Type)
 	}
-	return msg, nil, nil
+	return in, nil
 }

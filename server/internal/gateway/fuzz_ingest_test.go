@@ -87,12 +87,12 @@ func FuzzIngest(f *testing.F) {
 				t.Fatalf("validated results were refused by the store: %v", err)
 			}
 		default:
-			msg, _, err := c.message(env)
+			in, err := c.message(env)
 			if err != nil {
 				malformed(t, env.Type, err)
 				return
 			}
-			res, err := st.ApplyBatch(ctx, []store.Message{msg})
+			res, err := st.ApplyBatch(ctx, []store.Message{in.msg})
 			if err != nil {
 				t.Fatalf("a validated %s was refused by the store: %v", env.Type, err)
 			}

@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 
 	"github.com/steward-project/steward/server/internal/ingest"
 	"github.com/steward-project/steward/server/internal/limits"
+	"github.com/steward-project/steward/server/internal/store"
 	"github.com/steward-project/steward/server/internal/wsframe"
 	"github.com/steward-project/steward/shared/wire"
 )
@@ -77,9 +80,10 @@ func encodeTest(t *testing.T, typ string, seq uint64, payload any) []byte {
 // rawAgent is an agent connection whose frames the test writes byte by
 // byte, after the library did the upgrade.
 type rawAgent struct {
-	h  *harness
-	ws *websocket.Conn
-	nc net.Conn
+	h      *harness
+	ws     *websocket.Conn
+	nc     net.Conn
+	hostID int64 // from the welcome (welcomedRawAgent)
 }
 
 func (h *harness) rawAgent() *rawAgent {
@@ -102,9 +106,12 @@ func (h *harness) welcomedRawAgent() *rawAgent {
 		h.t.Fatal(err)
 	}
 	a.write(clientFrameBytes(wsframe.OpText, true, false, hello))
-	if env := h.read(a.ws); env.Type != wire.TypeWelcome {
+	env := h.read(a.ws)
+	var w wire.Welcome
+	if env.Type != wire.TypeWelcome || wire.DecodePayload(env, &w) != nil {
 		h.t.Fatalf("got %s, want welcome", env.Type)
 	}
+	a.hostID = w.HostID
 	return a
 }
 
@@ -335,5 +342,128 @@ func TestShutdownWhileIngestIsFull(t *testing.T) {
 	h.expectError(a.ws, wire.CodeShutdown)
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown with ingest full: %v", err)
+	}
+}
+
+// slowRefusals is a SigningStore whose read of one host's stored refusal
+// waits until released, as a database under load would.
+type slowRefusals struct {
+	*fakePolicies
+	slowHost atomic.Int64
+	release  chan struct{}
+	reading  chan int64 // each host whose refusal is being read
+	gaveUp   atomic.Bool
+
+	mu     sync.Mutex
+	stored map[int64]*store.PolicyRefusal
+}
+
+func (s *slowRefusals) PolicySignature(context.Context) (store.PolicySignature, error) {
+	return store.PolicySignature{}, store.ErrNotFound
+}
+
+func (s *slowRefusals) PolicyRefusal(ctx context.Context, hostID int64) (*store.PolicyRefusal, error) {
+	s.reading <- hostID
+	if hostID == s.slowHost.Load() {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			s.gaveUp.Store(true)
+			return nil, ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stored[hostID], nil
+}
+
+func (s *slowRefusals) SetPolicyRefusal(_ context.Context, hostID int64, r *store.PolicyRefusal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stored[hostID] = r
+	return nil
+}
+
+// TestRefusalReadWaitsOffTheLoop: the first heartbeat of a connection
+// reads its host's stored policy refusal. While that read waits on the
+// database, the heartbeats of the other agents, read by the same loops,
+// are still acked; the waiting heartbeat is acked once the read returns,
+// with its refusal recorded. Reading in the loop, one slow read would
+// hold up every agent on it.
+func TestRefusalReadWaitsOffTheLoop(t *testing.T) {
+	st := newFakeStore()
+	b := ingest.New(st, ingest.Config{})
+	sp := &slowRefusals{fakePolicies: &fakePolicies{revision: 1}, release: make(chan struct{}),
+		reading: make(chan int64, 64), stored: map[int64]*store.PolicyRefusal{}}
+	sp.slowHost.Store(-1)
+	gw := New(Config{Store: st, Ingest: b, Policies: sp, HeartbeatInterval: 5 * time.Second})
+	h := serve(t, st, b, gw)
+	released := false
+	defer func() {
+		if !released {
+			close(sp.release)
+		}
+	}()
+
+	hb := func(a *rawAgent, seq uint64, refusal *wire.PolicyRefusal) {
+		a.write(clientFrameBytes(wsframe.OpText, true, false,
+			encodeTest(t, wire.TypeHeartbeat, seq, wire.Heartbeat{Time: time.Now(), PolicyRefusal: refusal})))
+	}
+	skipSet := func(a *rawAgent) {
+		t.Helper()
+		if env := h.read(a.ws); env.Type != wire.TypePolicySet {
+			t.Fatalf("got %s, want the policy set after the welcome", env.Type)
+		}
+	}
+	slow := h.welcomedRawAgent()
+	skipSet(slow)
+	// As many others as there are loops, and one more: at least one
+	// shares the slow agent's loop.
+	others := make([]*rawAgent, runtime.GOMAXPROCS(0)+1)
+	for i := range others {
+		others[i] = h.welcomedRawAgent()
+		skipSet(others[i])
+	}
+	slowID := slow.hostID
+	sp.slowHost.Store(slowID)
+	refusal := &wire.PolicyRefusal{Revision: 1, Code: "unsigned", Reason: "the set is not signed", At: time.Now().UTC()}
+	hb(slow, 1, refusal)
+	for id := range sp.reading {
+		if id == slowID {
+			break
+		}
+	}
+	for _, a := range others {
+		hb(a, 1, nil)
+	}
+	for _, a := range others {
+		a.expectAck(1)
+	}
+	if sp.gaveUp.Load() {
+		t.Fatal("the other agents were acked only after the slow read gave up")
+	}
+	for len(sp.reading) > 0 {
+		<-sp.reading // the others' first reads
+	}
+	close(sp.release)
+	released = true
+	slow.expectAck(1)
+	sp.mu.Lock()
+	got := sp.stored[slowID]
+	sp.mu.Unlock()
+	if got == nil || got.Code != "unsigned" || got.Revision != 1 {
+		t.Fatalf("stored refusal %+v, want the heartbeat's", got)
+	}
+	// What is stored is known now: the next heartbeats cost no read.
+	for _, a := range others {
+		hb(a, 2, nil)
+		a.expectAck(2)
+	}
+	hb(slow, 2, refusal)
+	slow.expectAck(2)
+	select {
+	case id := <-sp.reading:
+		t.Errorf("host %d's refusal read again though nothing changed", id)
+	default:
 	}
 }

@@ -81,29 +81,40 @@ type refusalState struct {
 	cur   *store.PolicyRefusal
 }
 
-// noteRefusal takes a heartbeat's policy refusal (nil: the agent refuses
-// no set) and records it when it differs from the stored one. A malformed
-// refusal makes the heartbeat malformed; a store failure is logged and
-// retried with the next heartbeat.
-func (c *conn) noteRefusal(r *wire.PolicyRefusal) error {
-	if r != nil {
-		if err := r.Validate(); err != nil {
-			return err
-		}
+// heartbeatRefusal checks a heartbeat's policy refusal (nil: the agent
+// refuses no set) and returns it as the store keeps it. A malformed
+// refusal makes the heartbeat malformed.
+func heartbeatRefusal(r *wire.PolicyRefusal) (*store.PolicyRefusal, error) {
+	if r == nil {
+		return nil, nil
 	}
-	ss, ok := c.g.cfg.Policies.(SigningStore)
-	if !ok {
-		return nil
+	if err := r.Validate(); err != nil {
+		return nil, err
 	}
-	var next *store.PolicyRefusal
-	if r != nil {
-		next = &store.PolicyRefusal{Revision: int64(r.Revision), Code: r.Code, Reason: r.Reason, At: r.At.UTC().Truncate(time.Microsecond)}
+	return &store.PolicyRefusal{Revision: int64(r.Revision), Code: r.Code, Reason: r.Reason, At: r.At.UTC().Truncate(time.Microsecond)}, nil
+}
+
+// refusalRecorded says whether next, a heartbeat's refusal, is what the
+// connection knows to be stored, so that nothing is to be done: nearly
+// every heartbeat repeats it, which costs a comparison. When it says no,
+// recordRefusal needs the database, which a read loop must not wait on
+// (submit hands the heartbeat to a goroutine then).
+func (c *conn) refusalRecorded(next *store.PolicyRefusal) bool {
+	if _, ok := c.g.cfg.Policies.(SigningStore); !ok {
+		return true
 	}
-	// Nearly every heartbeat repeats what is stored: that costs a
-	// comparison, not a context, a timer and a logger per message.
-	if c.refusal.known && sameRefusal(c.refusal.cur, next) {
-		return nil
+	return c.refusal.known && sameRefusal(c.refusal.cur, next)
+}
+
+// recordRefusal records next, a heartbeat's refusal, when it differs
+// from the stored one: the first heartbeat of a connection reads what is
+// stored. A store failure is logged and tried again with the next
+// heartbeat.
+func (c *conn) recordRefusal(next *store.PolicyRefusal) {
+	if c.refusalRecorded(next) {
+		return
 	}
+	ss := c.g.cfg.Policies.(SigningStore)
 	log := c.g.cfg.Logger.With("host_id", c.host.ID)
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
@@ -111,17 +122,17 @@ func (c *conn) noteRefusal(r *wire.PolicyRefusal) error {
 		cur, err := ss.PolicyRefusal(ctx, c.host.ID)
 		if err != nil {
 			log.Warn("read policy refusal", "err", err)
-			return nil
+			return
 		}
 		c.refusal = refusalState{known: true, cur: cur}
 	}
 	if sameRefusal(c.refusal.cur, next) {
-		return nil
+		return
 	}
 	if err := ss.SetPolicyRefusal(ctx, c.host.ID, next); err != nil {
 		log.Warn("record policy refusal", "err", err)
 		c.refusal.known = false
-		return nil
+		return
 	}
 	c.refusal.cur = next
 	if next != nil {
@@ -130,7 +141,6 @@ func (c *conn) noteRefusal(r *wire.PolicyRefusal) error {
 	} else {
 		log.Info("agent accepted a policy set; its refusal is cleared")
 	}
-	return nil
 }
 
 // sameRefusal compares refusals by what identifies one: the revision,
