@@ -30,11 +30,11 @@ func (g *gatedConnects) HostsConnected(ctx context.Context, cs []store.Connect) 
 	return g.inner.HostsConnected(ctx, cs)
 }
 
-// pendingCount is how many hellos wait for the writer.
-func (r *connectRecorder) pendingCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.pending)
+// pendingCount is how many calls wait for the store call.
+func (g *gatherer[In, Out]) pendingCount() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.pending)
 }
 
 // TestConnectsGatherWhileAWriteRuns: a lone hello is written at once;

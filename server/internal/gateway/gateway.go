@@ -151,11 +151,27 @@ type Gateway struct {
 	connects *connectRecorder
 	// disconnects records agents' disconnections in batches.
 	disconnects *disconnectRecorder
+	// labelReads and refusalReads read hosts' labels (for welcomes) and
+	// stored policy refusals (at first heartbeats) in batches; nil when
+	// Config.Policies keeps none.
+	labelReads   *gatherer[int64, map[string]string]
+	refusalReads *gatherer[int64, *store.PolicyRefusal]
 }
 
 // New builds a Gateway.
 func New(cfg Config) *Gateway {
 	cfg.setDefaults()
+	g := newGateway(cfg)
+	if ls, ok := cfg.Policies.(LabelStore); ok {
+		g.labelReads = hostReads(ls.HostsLabels)
+	}
+	if ss, ok := cfg.Policies.(SigningStore); ok {
+		g.refusalReads = hostReads(ss.PolicyRefusals)
+	}
+	return g
+}
+
+func newGateway(cfg Config) *Gateway {
 	return &Gateway{
 		cfg:         cfg,
 		results:     &resultsCommitter{st: cfg.Policies, applied: cfg.ResultsApplied, max: max(cfg.ResultWriters, 1)},

@@ -18,10 +18,12 @@ type TailoringStore interface {
 }
 
 // LabelStore is what the gateway needs to tell an agent its host's
-// labels in the welcome. Config.Policies may implement it (the server's
-// store does); without it welcomes carry no labels.
+// labels in the welcome: the labels of many hosts at once, since a
+// reconnecting fleet's welcomes read theirs together (gatherer). Hosts
+// that do not exist are left out. Config.Policies may implement it (the
+// server's store does); without it welcomes carry no labels.
 type LabelStore interface {
-	HostLabels(ctx context.Context, hostID int64) (map[string]string, error)
+	HostsLabels(ctx context.Context, hostIDs []int64) (map[int64]map[string]string, error)
 }
 
 // readTailorings reads the tailorings agents receive, in the order they
@@ -49,11 +51,10 @@ func (g *Gateway) readTailorings(ctx context.Context) ([]policy.LabelTailoring, 
 // hostLabels reads the labels of c's host; nil when the store keeps no
 // labels.
 func (c *conn) hostLabels(ctx context.Context) (map[string]string, error) {
-	ls, ok := c.g.cfg.Policies.(LabelStore)
-	if !ok {
+	if c.g.labelReads == nil {
 		return nil, nil
 	}
-	labels, err := ls.HostLabels(ctx, c.host.ID)
+	labels, err := c.g.labelReads.call(ctx, c.host.ID)
 	if err != nil {
 		return nil, fmt.Errorf("host labels: %w", err)
 	}

@@ -27,10 +27,14 @@ func (f *fakeTailoredPolicies) ListTailorings(context.Context) ([]store.StoredTa
 	return append([]store.StoredTailoring(nil), f.tailorings...), nil
 }
 
-func (f *fakeTailoredPolicies) HostLabels(_ context.Context, id int64) (map[string]string, error) {
+func (f *fakeTailoredPolicies) HostsLabels(_ context.Context, ids []int64) (map[int64]map[string]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return maps.Clone(f.labels[id]), nil
+	out := map[int64]map[string]string{}
+	for _, id := range ids {
+		out[id] = maps.Clone(f.labels[id])
+	}
+	return out, nil
 }
 
 // TestLabelsAndTailoringsReachTheAgent: the welcome carries the host's

@@ -345,14 +345,14 @@ func TestShutdownWhileIngestIsFull(t *testing.T) {
 	}
 }
 
-// slowRefusals is a SigningStore whose read of one host's stored refusal
-// waits until released, as a database under load would.
+// slowRefusals is a SigningStore whose reads of stored refusals wait,
+// once hung is set, until released, as a database under load would.
 type slowRefusals struct {
 	*fakePolicies
-	slowHost atomic.Int64
-	release  chan struct{}
-	reading  chan int64 // each host whose refusal is being read
-	gaveUp   atomic.Bool
+	hung    atomic.Bool
+	release chan struct{}
+	reading chan int64 // each host whose refusal is being read
+	gaveUp  atomic.Bool
 
 	mu     sync.Mutex
 	stored map[int64]*store.PolicyRefusal
@@ -362,9 +362,11 @@ func (s *slowRefusals) PolicySignature(context.Context) (store.PolicySignature, 
 	return store.PolicySignature{}, store.ErrNotFound
 }
 
-func (s *slowRefusals) PolicyRefusal(ctx context.Context, hostID int64) (*store.PolicyRefusal, error) {
-	s.reading <- hostID
-	if hostID == s.slowHost.Load() {
+func (s *slowRefusals) PolicyRefusals(ctx context.Context, hostIDs []int64) (map[int64]*store.PolicyRefusal, error) {
+	for _, id := range hostIDs {
+		s.reading <- id
+	}
+	if s.hung.Load() {
 		select {
 		case <-s.release:
 		case <-ctx.Done():
@@ -374,7 +376,11 @@ func (s *slowRefusals) PolicyRefusal(ctx context.Context, hostID int64) (*store.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stored[hostID], nil
+	out := map[int64]*store.PolicyRefusal{}
+	for _, id := range hostIDs {
+		out[id] = s.stored[id]
+	}
+	return out, nil
 }
 
 func (s *slowRefusals) SetPolicyRefusal(_ context.Context, hostID int64, r *store.PolicyRefusal) error {
@@ -385,17 +391,17 @@ func (s *slowRefusals) SetPolicyRefusal(_ context.Context, hostID int64, r *stor
 }
 
 // TestRefusalReadWaitsOffTheLoop: the first heartbeat of a connection
-// reads its host's stored policy refusal. While that read waits on the
-// database, the heartbeats of the other agents, read by the same loops,
-// are still acked; the waiting heartbeat is acked once the read returns,
-// with its refusal recorded. Reading in the loop, one slow read would
-// hold up every agent on it.
+// reads its host's stored policy refusal. While that read waits on a
+// hung database, the heartbeats of the other agents, read by the same
+// loops, are still acked (theirs were read before the database hung);
+// the waiting heartbeat is acked once the read returns, with its refusal
+// recorded, and later heartbeats that repeat it read nothing. Reading in
+// the loop, one slow read would hold up every agent on it.
 func TestRefusalReadWaitsOffTheLoop(t *testing.T) {
 	st := newFakeStore()
 	b := ingest.New(st, ingest.Config{})
 	sp := &slowRefusals{fakePolicies: &fakePolicies{revision: 1}, release: make(chan struct{}),
 		reading: make(chan int64, 64), stored: map[int64]*store.PolicyRefusal{}}
-	sp.slowHost.Store(-1)
 	gw := New(Config{Store: st, Ingest: b, Policies: sp, HeartbeatInterval: 5 * time.Second})
 	h := serve(t, st, b, gw)
 	released := false
@@ -423,41 +429,40 @@ func TestRefusalReadWaitsOffTheLoop(t *testing.T) {
 	for i := range others {
 		others[i] = h.welcomedRawAgent()
 		skipSet(others[i])
-	}
-	slowID := slow.hostID
-	sp.slowHost.Store(slowID)
-	refusal := &wire.PolicyRefusal{Revision: 1, Code: "unsigned", Reason: "the set is not signed", At: time.Now().UTC()}
-	hb(slow, 1, refusal)
-	for id := range sp.reading {
-		if id == slowID {
-			break
-		}
-	}
-	for _, a := range others {
-		hb(a, 1, nil)
-	}
-	for _, a := range others {
-		a.expectAck(1)
-	}
-	if sp.gaveUp.Load() {
-		t.Fatal("the other agents were acked only after the slow read gave up")
+		hb(others[i], 1, nil)
+		others[i].expectAck(1)
 	}
 	for len(sp.reading) > 0 {
 		<-sp.reading // the others' first reads
+	}
+	sp.hung.Store(true)
+	refusal := &wire.PolicyRefusal{Revision: 1, Code: "unsigned", Reason: "the set is not signed", At: time.Now().UTC()}
+	hb(slow, 1, refusal)
+	if id := <-sp.reading; id != slow.hostID {
+		t.Fatalf("host %d's refusal read, want the slow agent's %d", id, slow.hostID)
+	}
+	for _, a := range others {
+		hb(a, 2, nil)
+	}
+	for _, a := range others {
+		a.expectAck(2)
+	}
+	if sp.gaveUp.Load() {
+		t.Fatal("the other agents were acked only after the hung read gave up")
 	}
 	close(sp.release)
 	released = true
 	slow.expectAck(1)
 	sp.mu.Lock()
-	got := sp.stored[slowID]
+	got := sp.stored[slow.hostID]
 	sp.mu.Unlock()
 	if got == nil || got.Code != "unsigned" || got.Revision != 1 {
 		t.Fatalf("stored refusal %+v, want the heartbeat's", got)
 	}
 	// What is stored is known now: the next heartbeats cost no read.
 	for _, a := range others {
-		hb(a, 2, nil)
-		a.expectAck(2)
+		hb(a, 3, nil)
+		a.expectAck(3)
 	}
 	hb(slow, 2, refusal)
 	slow.expectAck(2)

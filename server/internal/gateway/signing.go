@@ -17,7 +17,10 @@ import (
 // without it sets go to agents unsigned and refusals are not recorded.
 type SigningStore interface {
 	PolicySignature(ctx context.Context) (store.PolicySignature, error)
-	PolicyRefusal(ctx context.Context, hostID int64) (*store.PolicyRefusal, error)
+	// PolicyRefusals reads the stored refusals of many hosts at once:
+	// the first heartbeats of a reconnecting fleet read theirs together
+	// (gatherer). Hosts that do not exist are left out.
+	PolicyRefusals(ctx context.Context, hostIDs []int64) (map[int64]*store.PolicyRefusal, error)
 	SetPolicyRefusal(ctx context.Context, hostID int64, r *store.PolicyRefusal) error
 }
 
@@ -119,7 +122,7 @@ func (c *conn) recordRefusal(next *store.PolicyRefusal) {
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
 	if !c.refusal.known {
-		cur, err := ss.PolicyRefusal(ctx, c.host.ID)
+		cur, err := c.g.refusalReads.call(ctx, c.host.ID)
 		if err != nil {
 			log.Warn("read policy refusal", "err", err)
 			return

@@ -283,6 +283,10 @@ type Exemptions interface {
 	SetHostLabels(ctx context.Context, hostID int64, labels map[string]string, actor string) error
 	// HostLabels returns ErrNotFound for an unknown host.
 	HostLabels(ctx context.Context, hostID int64) (map[string]string, error)
+	// HostsLabels is HostLabels for many hosts in one statement: each
+	// host of hostIDs that exists is in the map, with an empty map when
+	// it has no labels; an unknown host is absent.
+	HostsLabels(ctx context.Context, hostIDs []int64) (map[int64]map[string]string, error)
 }
 
 // Audit actions.

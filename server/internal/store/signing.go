@@ -34,6 +34,10 @@ type PolicySigning interface {
 	// PolicyRefusal returns the host's current refusal, nil when it has
 	// none; ErrNotFound for an unknown host.
 	PolicyRefusal(ctx context.Context, hostID int64) (*PolicyRefusal, error)
+	// PolicyRefusals is PolicyRefusal for many hosts in one statement:
+	// each host of hostIDs that exists is in the map, with nil when it
+	// has no refusal; an unknown host is absent.
+	PolicyRefusals(ctx context.Context, hostIDs []int64) (map[int64]*PolicyRefusal, error)
 	// SetPolicyRefusal records the host's current refusal, replacing the
 	// previous one; nil clears it. ErrNotFound for an unknown host.
 	SetPolicyRefusal(ctx context.Context, hostID int64, r *PolicyRefusal) error

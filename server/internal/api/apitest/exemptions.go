@@ -129,6 +129,26 @@ func (s *Store) HostLabels(_ context.Context, hostID int64) (map[string]string, 
 	return labels, nil
 }
 
+// HostsLabels implements api.Store.
+func (s *Store) HostsLabels(_ context.Context, hostIDs []int64) (map[int64]map[string]string, error) {
+	err := s.enter("HostsLabels")
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]map[string]string{}
+	for _, id := range hostIDs {
+		if _, ok := s.hosts[id]; ok {
+			labels := maps.Clone(s.c.labels[id])
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			out[id] = labels
+		}
+	}
+	return out, nil
+}
+
 // ListAudit implements api.Store.
 func (s *Store) ListAudit(_ context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
 	err := s.enter("ListAudit")

@@ -37,6 +37,27 @@ func (s *Store) PolicyRefusal(_ context.Context, hostID int64) (*store.PolicyRef
 	return nil, nil
 }
 
+// PolicyRefusals implements api.Store.
+func (s *Store) PolicyRefusals(_ context.Context, hostIDs []int64) (map[int64]*store.PolicyRefusal, error) {
+	err := s.enter("PolicyRefusals")
+	defer s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]*store.PolicyRefusal{}
+	for _, id := range hostIDs {
+		if _, ok := s.hosts[id]; !ok {
+			continue
+		}
+		out[id] = nil
+		if r := s.c.refusals[id]; r != nil {
+			c := *r
+			out[id] = &c
+		}
+	}
+	return out, nil
+}
+
 // SetPolicyRefusal implements api.Store.
 func (s *Store) SetPolicyRefusal(_ context.Context, hostID int64, r *store.PolicyRefusal) error {
 	err := s.enter("SetPolicyRefusal")

@@ -201,6 +201,12 @@ func (w *wrapper) PolicyRefusal(ctx context.Context, hostID int64) (_ *store.Pol
 	return w.inner.PolicyRefusal(ctx, hostID)
 }
 
+// PolicyRefusals times store.Store.PolicyRefusals.
+func (w *wrapper) PolicyRefusals(ctx context.Context, hostIDs []int64) (_ map[int64]*store.PolicyRefusal, err error) {
+	defer w.observe(ctx, "PolicyRefusals", time.Now(), &err)
+	return w.inner.PolicyRefusals(ctx, hostIDs)
+}
+
 // SetPolicyRefusal times store.Store.SetPolicyRefusal.
 func (w *wrapper) SetPolicyRefusal(ctx context.Context, hostID int64, r *store.PolicyRefusal) (err error) {
 	defer w.observe(ctx, "SetPolicyRefusal", time.Now(), &err)
@@ -301,6 +307,12 @@ func (w *wrapper) SetHostLabels(ctx context.Context, hostID int64, labels map[st
 func (w *wrapper) HostLabels(ctx context.Context, hostID int64) (_ map[string]string, err error) {
 	defer w.observe(ctx, "HostLabels", time.Now(), &err)
 	return w.inner.HostLabels(ctx, hostID)
+}
+
+// HostsLabels times store.Store.HostsLabels.
+func (w *wrapper) HostsLabels(ctx context.Context, hostIDs []int64) (_ map[int64]map[string]string, err error) {
+	defer w.observe(ctx, "HostsLabels", time.Now(), &err)
+	return w.inner.HostsLabels(ctx, hostIDs)
 }
 
 // ListAudit times store.Store.ListAudit.

@@ -240,6 +240,33 @@ func (s *Store) HostLabels(ctx context.Context, hostID int64) (map[string]string
 	return labels, nil
 }
 
+// HostsLabels returns the labels of each host of hostIDs that exists,
+// an empty map for one without, in one statement.
+func (s *Store) HostsLabels(ctx context.Context, hostIDs []int64) (map[int64]map[string]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT h.id, l.key, l.value
+		FROM hosts h LEFT JOIN host_labels l ON l.host_id = h.id WHERE h.id = ANY($1::bigint[])`, hostIDs)
+	out := make(map[int64]map[string]string, len(hostIDs))
+	var (
+		id   int64
+		k, v *string
+	)
+	_, err := pgx.ForEachRow(rows, []any{&id, &k, &v}, func() error {
+		labels := out[id]
+		if labels == nil {
+			labels = map[string]string{}
+			out[id] = labels
+		}
+		if k != nil {
+			labels[*k] = *v
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hosts labels: %w", err)
+	}
+	return out, nil
+}
+
 func hostLabels(ctx context.Context, q queryer, hostID int64) (map[string]string, error) {
 	rows, _ := q.Query(ctx, `SELECT key, value FROM host_labels WHERE host_id = $1`, hostID)
 	labels := map[string]string{}

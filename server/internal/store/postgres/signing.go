@@ -47,6 +47,32 @@ func (s *Store) PolicyRefusal(ctx context.Context, hostID int64) (*store.PolicyR
 	return &store.PolicyRefusal{Revision: *rev, Code: *code, Reason: *reason, At: at.UTC()}, nil
 }
 
+// PolicyRefusals returns the current refusal of each host of hostIDs
+// that exists, nil for one without, in one statement.
+func (s *Store) PolicyRefusals(ctx context.Context, hostIDs []int64) (map[int64]*store.PolicyRefusal, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT h.id, r.revision, r.code, r.reason, r.at
+		FROM hosts h LEFT JOIN host_policy_refusals r ON r.host_id = h.id WHERE h.id = ANY($1::bigint[])`, hostIDs)
+	out := make(map[int64]*store.PolicyRefusal, len(hostIDs))
+	var (
+		id           int64
+		rev          *int64
+		code, reason *string
+		at           *time.Time
+	)
+	_, err := pgx.ForEachRow(rows, []any{&id, &rev, &code, &reason, &at}, func() error {
+		if rev == nil {
+			out[id] = nil
+			return nil
+		}
+		out[id] = &store.PolicyRefusal{Revision: *rev, Code: *code, Reason: *reason, At: at.UTC()}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("policy refusals: %w", err)
+	}
+	return out, nil
+}
+
 // SetPolicyRefusal records or clears the host's current refusal.
 func (s *Store) SetPolicyRefusal(ctx context.Context, hostID int64, r *store.PolicyRefusal) error {
 	var err error

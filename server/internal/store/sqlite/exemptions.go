@@ -197,6 +197,40 @@ func (s *Store) HostLabels(ctx context.Context, hostID int64) (map[string]string
 	return labels, nil
 }
 
+// HostsLabels returns the labels of each host of hostIDs that exists,
+// an empty map for one without, in one statement.
+func (s *Store) HostsLabels(ctx context.Context, hostIDs []int64) (map[int64]map[string]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT h.id, l.key, l.value
+		FROM hosts h LEFT JOIN host_labels l ON l.host_id = h.id
+		WHERE h.id IN (SELECT value FROM json_each(?))`, int64sJSON(hostIDs))
+	if err != nil {
+		return nil, fmt.Errorf("hosts labels: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]map[string]string, len(hostIDs))
+	for rows.Next() {
+		var (
+			id   int64
+			k, v sql.NullString
+		)
+		if err := rows.Scan(&id, &k, &v); err != nil {
+			return nil, fmt.Errorf("hosts labels: %w", err)
+		}
+		labels := out[id]
+		if labels == nil {
+			labels = map[string]string{}
+			out[id] = labels
+		}
+		if k.Valid {
+			labels[k.String] = v.String
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("hosts labels: %w", err)
+	}
+	return out, nil
+}
+
 func hostLabels(ctx context.Context, tx *sql.Tx, hostID int64) (map[string]string, error) {
 	var one int
 	err := tx.QueryRowContext(ctx, `SELECT 1 FROM hosts WHERE id = ?`, hostID).Scan(&one)

@@ -47,6 +47,39 @@ func (s *Store) PolicyRefusal(ctx context.Context, hostID int64) (*store.PolicyR
 	return &r, nil
 }
 
+// PolicyRefusals returns the current refusal of each host of hostIDs
+// that exists, nil for one without, in one statement.
+func (s *Store) PolicyRefusals(ctx context.Context, hostIDs []int64) (map[int64]*store.PolicyRefusal, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT h.id, r.revision, r.code, r.reason, r.at
+		FROM hosts h LEFT JOIN host_policy_refusals r ON r.host_id = h.id
+		WHERE h.id IN (SELECT value FROM json_each(?))`, int64sJSON(hostIDs))
+	if err != nil {
+		return nil, fmt.Errorf("policy refusals: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]*store.PolicyRefusal, len(hostIDs))
+	for rows.Next() {
+		var (
+			id int64
+			r  store.PolicyRefusal
+			at sql.NullInt64
+		)
+		if err := rows.Scan(&id, (*nullInt)(&r.Revision), (*nullString)(&r.Code), (*nullString)(&r.Reason), &at); err != nil {
+			return nil, fmt.Errorf("policy refusals: %w", err)
+		}
+		if !at.Valid {
+			out[id] = nil
+			continue
+		}
+		r.At = time.Unix(0, at.Int64).UTC()
+		out[id] = &r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("policy refusals: %w", err)
+	}
+	return out, nil
+}
+
 // SetPolicyRefusal records or clears the host's current refusal.
 func (s *Store) SetPolicyRefusal(ctx context.Context, hostID int64, r *store.PolicyRefusal) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {

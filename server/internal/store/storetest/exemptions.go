@@ -275,10 +275,24 @@ func testHostLabels(t *testing.T, st store.Store) {
 			t.Errorf("labels = %v, want %v", got, labels)
 		}
 	}
+	// Read together: a labelled host, one without labels (an empty map)
+	// and an unknown host (absent).
+	bare := enroll(t, st, "web-2")
+	if err := st.SetHostLabels(ctx, host, map[string]string{"env": "lab", "team": "qa"}, "ci"); err != nil {
+		t.Fatalf("set labels: %v", err)
+	}
+	all, err := st.HostsLabels(ctx, []int64{host, bare, host + 100})
+	want := map[int64]map[string]string{host: {"env": "lab", "team": "qa"}, bare: {}}
+	if err != nil || !reflect.DeepEqual(all, want) {
+		t.Errorf("labels read together = %v, %v; want %v", all, err, want)
+	}
+	if err := st.SetHostLabels(ctx, host, map[string]string{}, "ci"); err != nil {
+		t.Fatalf("set labels: %v", err)
+	}
 	// Setting the same labels again is not a change.
 	entries, err := st.ListAudit(ctx, store.AuditQuery{Action: store.AuditHostLabelsSet})
-	if err != nil || len(entries) != 3 {
-		t.Errorf("label audit rows = %d, %v; want 3", len(entries), err)
+	if err != nil || len(entries) != 5 {
+		t.Errorf("label audit rows = %d, %v; want 5", len(entries), err)
 	}
 	if _, err := st.HostLabels(ctx, host+100); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("labels of unknown host: %v, want ErrNotFound", err)

@@ -131,6 +131,18 @@ func testPolicyRefusals(t *testing.T, st store.Store) {
 	if r, err := st.PolicyRefusal(ctx, other); err != nil || r != nil {
 		t.Errorf("the other host's refusal: %+v, %v", r, err)
 	}
+	// Read together: the refusing host with its refusal, the other with
+	// none (present, nil), an unknown host absent.
+	rs, err := st.PolicyRefusals(ctx, []int64{host, other, 1 << 40})
+	if err != nil || len(rs) != 2 || rs[host] == nil || *rs[host] != second {
+		t.Fatalf("refusals read together = %v, %v; want %d's %+v and %d's none", rs, err, host, second, other)
+	}
+	if r, ok := rs[other]; !ok || r != nil {
+		t.Errorf("refusals read together: other host %v, %v; want present without one", r, ok)
+	}
+	if rs, err := st.PolicyRefusals(ctx, nil); err != nil || len(rs) != 0 {
+		t.Errorf("refusals of no hosts = %v, %v", rs, err)
+	}
 	if err := st.SetPolicyRefusal(ctx, host, nil); err != nil {
 		t.Fatal(err)
 	}
