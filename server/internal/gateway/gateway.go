@@ -27,7 +27,9 @@ import (
 type Store interface {
 	EnrollSecretID(ctx context.Context, hash string) (int64, error)
 	EnrollHost(ctx context.Context, h store.NewHost) (int64, error)
-	HostByNodeKey(ctx context.Context, nodeKeyHash string) (store.Host, error)
+	// HostsByNodeKeys authenticates agents: the connections of a fleet
+	// reconnecting together look up their node keys together (gatherer).
+	HostsByNodeKeys(ctx context.Context, nodeKeyHashes []string) (map[string]store.Host, error)
 	HostsConnected(ctx context.Context, cs []store.Connect) (missing []bool, err error)
 	HostsDisconnected(ctx context.Context, ds []store.Disconnect) error
 }
@@ -151,6 +153,8 @@ type Gateway struct {
 	connects *connectRecorder
 	// disconnects records agents' disconnections in batches.
 	disconnects *disconnectRecorder
+	// nodeKeys looks up agents' node keys in batches.
+	nodeKeys *gatherer[string, store.Host]
 	// labelReads and refusalReads read hosts' labels (for welcomes) and
 	// stored policy refusals (at first heartbeats) in batches; nil when
 	// Config.Policies keeps none.
@@ -162,6 +166,7 @@ type Gateway struct {
 func New(cfg Config) *Gateway {
 	cfg.setDefaults()
 	g := newGateway(cfg)
+	g.nodeKeys = nodeKeyReads(cfg.Store)
 	if ls, ok := cfg.Policies.(LabelStore); ok {
 		g.labelReads = hostReads(ls.HostsLabels)
 	}
@@ -372,7 +377,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnauthorized, "node key required")
 		return
 	}
-	host, err := g.cfg.Store.HostByNodeKey(r.Context(), keyHash)
+	host, err := g.nodeKeys.call(r.Context(), keyHash)
 	if errors.Is(err, store.ErrNotFound) {
 		g.cfg.Guard.Result(r, false, "agent: unknown node key")
 		writeJSONError(w, http.StatusUnauthorized, "unknown node key")

@@ -109,23 +109,46 @@ const (
 	hostReadTimeout = 10 * time.Second
 )
 
-// hostReads gathers one per-host read by host id (many reads the hosts
-// given in one statement and leaves out those that do not exist, which
-// are store.ErrNotFound to their callers).
-func hostReads[V any](many func(ctx context.Context, ids []int64) (map[int64]V, error)) *gatherer[int64, V] {
-	return &gatherer[int64, V]{batch: hostReadBatch, timeout: hostReadTimeout,
-		do: func(ctx context.Context, ids []int64, out []gathered[V]) {
-			got, err := many(ctx, ids)
-			for i, id := range ids {
-				v, ok := got[id]
+// keyedReads gathers one read by key: many reads the keys given in one
+// statement and leaves out those it has nothing for, which are missing's
+// error to their callers; check, when set, may refuse what was read.
+func keyedReads[K comparable, V any](many func(ctx context.Context, keys []K) (map[K]V, error),
+	missing func(K) error, check func(V) error) *gatherer[K, V] {
+	return &gatherer[K, V]{batch: hostReadBatch, timeout: hostReadTimeout,
+		do: func(ctx context.Context, keys []K, out []gathered[V]) {
+			got, err := many(ctx, keys)
+			for i, k := range keys {
+				v, ok := got[k]
 				switch {
 				case err != nil:
 					out[i].err = err
 				case !ok:
-					out[i].err = fmt.Errorf("host %d: %w", id, store.ErrNotFound)
+					out[i].err = missing(k)
+				case check != nil:
+					out[i].v, out[i].err = v, check(v)
 				default:
 					out[i].v = v
 				}
 			}
 		}}
+}
+
+// hostReads gathers one per-host read by host id; a host the store
+// leaves out is store.ErrNotFound.
+func hostReads[V any](many func(ctx context.Context, ids []int64) (map[int64]V, error)) *gatherer[int64, V] {
+	return keyedReads(many, func(id int64) error { return fmt.Errorf("host %d: %w", id, store.ErrNotFound) }, nil)
+}
+
+// nodeKeyReads gathers the node key lookups of connecting agents: a key
+// without a host is store.ErrNotFound to its caller, a retired host's
+// store.ErrRetired.
+func nodeKeyReads(st Store) *gatherer[string, store.Host] {
+	return keyedReads(st.HostsByNodeKeys,
+		func(string) error { return fmt.Errorf("node key: %w", store.ErrNotFound) },
+		func(h store.Host) error {
+			if !h.RetiredAt.IsZero() {
+				return fmt.Errorf("host %d: %w", h.ID, store.ErrRetired)
+			}
+			return nil
+		})
 }

@@ -71,14 +71,16 @@ func (f *fakeStore) EnrollHost(_ context.Context, h store.NewHost) (int64, error
 	return id, nil
 }
 
-func (f *fakeStore) HostByNodeKey(_ context.Context, hash string) (store.Host, error) {
+func (f *fakeStore) HostsByNodeKeys(_ context.Context, hashes []string) (map[string]store.Host, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	id, ok := f.keys[hash]
-	if !ok {
-		return store.Host{}, store.ErrNotFound
+	out := map[string]store.Host{}
+	for _, hash := range hashes {
+		if id, ok := f.keys[hash]; ok {
+			out[hash] = f.hosts[id].Host
+		}
 	}
-	return f.hosts[id].Host, nil
+	return out, nil
 }
 
 func (f *fakeStore) HostsConnected(_ context.Context, cs []store.Connect) ([]bool, error) {

@@ -107,6 +107,11 @@ type Hosts interface {
 	// for a retired host's. It serves an agent's authentication and
 	// leaves the host's PossibleDuplicates empty; GetHost fills them.
 	HostByNodeKey(ctx context.Context, nodeKeyHash string) (Host, error)
+	// HostsByNodeKeys is HostByNodeKey for many keys in one statement:
+	// each key of a host is in the map, a retired host's too (RetiredAt
+	// set, where HostByNodeKey returns ErrRetired); an unknown key is
+	// absent.
+	HostsByNodeKeys(ctx context.Context, nodeKeyHashes []string) (map[string]Host, error)
 	HostConnected(ctx context.Context, id int64, info HelloInfo, at time.Time) error
 	// HostsConnected records the hellos of cs, what HostConnected records
 	// for one, in one statement. Several hellos of one host fold into its

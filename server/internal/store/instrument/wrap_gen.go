@@ -21,6 +21,12 @@ func (w *wrapper) HostByNodeKey(ctx context.Context, nodeKeyHash string) (_ stor
 	return w.inner.HostByNodeKey(ctx, nodeKeyHash)
 }
 
+// HostsByNodeKeys times store.Store.HostsByNodeKeys.
+func (w *wrapper) HostsByNodeKeys(ctx context.Context, nodeKeyHashes []string) (_ map[string]store.Host, err error) {
+	defer w.observe(ctx, "HostsByNodeKeys", time.Now(), &err)
+	return w.inner.HostsByNodeKeys(ctx, nodeKeyHashes)
+}
+
 // HostConnected times store.Store.HostConnected.
 func (w *wrapper) HostConnected(ctx context.Context, id int64, info store.HelloInfo, at time.Time) (err error) {
 	defer w.observe(ctx, "HostConnected", time.Now(), &err)

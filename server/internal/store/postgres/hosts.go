@@ -191,6 +191,25 @@ func (s *Store) HostByNodeKey(ctx context.Context, nodeKeyHash string) (store.Ho
 	return h, nil
 }
 
+// HostsByNodeKeys returns the hosts of the node key hashes that have
+// one, retired hosts included, in one statement.
+func (s *Store) HostsByNodeKeys(ctx context.Context, nodeKeyHashes []string) (map[string]store.Host, error) {
+	type keyedRow struct {
+		NodeKeyHash string `db:"node_key_hash"`
+		hostRow
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT node_key_hash, `+nodeKeyColumns+` FROM hosts WHERE node_key_hash = ANY($1::text[])`, nodeKeyHashes)
+	found, err := pgx.CollectRows(rows, pgx.RowToStructByName[keyedRow])
+	if err != nil {
+		return nil, fmt.Errorf("hosts by node keys: %w", err)
+	}
+	out := make(map[string]store.Host, len(found))
+	for _, r := range found {
+		out[r.NodeKeyHash] = r.host()
+	}
+	return out, nil
+}
+
 // GetHost returns one host.
 func (s *Store) GetHost(ctx context.Context, id int64) (store.Host, error) {
 	h, err := s.oneHost(ctx, `id = $1`, id)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -153,6 +154,45 @@ func takeSecretUse(ctx context.Context, tx *sql.Tx, id int64, at time.Time) erro
 		return fmt.Errorf("enroll secret %d used %d of %d times: %w", id, used, maxUses.Int64, store.ErrNotFound)
 	}
 	return nil
+}
+
+// HostsByNodeKeys returns the hosts of the node key hashes that have
+// one, retired hosts included, in one statement.
+func (s *Store) HostsByNodeKeys(ctx context.Context, nodeKeyHashes []string) (map[string]store.Host, error) {
+	keys, err := json.Marshal(nodeKeyHashes)
+	if err != nil {
+		return nil, fmt.Errorf("hosts by node keys: %w", err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT node_key_hash, `+nodeKeyColumns+` FROM hosts
+		WHERE node_key_hash IN (SELECT value FROM json_each(?))`, string(keys))
+	if err != nil {
+		return nil, fmt.Errorf("hosts by node keys: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]store.Host{}
+	for rows.Next() {
+		var hash string
+		h, err := scanHost(keyedScanner{rows, &hash})
+		if err != nil {
+			return nil, fmt.Errorf("hosts by node keys: %w", err)
+		}
+		out[hash] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("hosts by node keys: %w", err)
+	}
+	return out, nil
+}
+
+// keyedScanner scans a row whose first column is a key into key, and
+// the rest as its scanner's caller asks.
+type keyedScanner struct {
+	row scanner
+	key *string
+}
+
+func (k keyedScanner) Scan(dest ...any) error {
+	return k.row.Scan(append([]any{k.key}, dest...)...)
 }
 
 // HostByNodeKey returns the host with this node key hash.

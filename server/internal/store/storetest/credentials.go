@@ -216,6 +216,11 @@ func testRetireHost(t *testing.T, st store.Store) {
 	if _, err := st.HostByNodeKey(ctx, "retire-me"); !errors.Is(err, store.ErrRetired) {
 		t.Errorf("retired host's node key: %v, want ErrRetired", err)
 	}
+	// Read with other keys: the retired host is there, marked retired.
+	if hs, err := st.HostsByNodeKeys(ctx, []string{"retire-me", "no-such-key"}); err != nil || len(hs) != 1 ||
+		hs["retire-me"].ID != gone || !hs["retire-me"].RetiredAt.Equal(at(time.Hour)) {
+		t.Errorf("retired host read by its key with others: %+v, %v", hs, err)
+	}
 	// Lists, counts and fleet metrics leave it out; GetHost still shows it.
 	listed, err := st.ListHosts(ctx, store.HostPage{Limit: 100})
 	if err != nil || len(listed) != 1 || listed[0].ID != keep {

@@ -178,4 +178,19 @@ func testNodeKeyWithoutDuplicates(t *testing.T, st store.Store) {
 	if !reflect.DeepEqual(got, full) {
 		t.Errorf("HostByNodeKey = %+v\nGetHost     = %+v (without duplicates)", got, full)
 	}
+	// Many keys at once read each host as HostByNodeKey does; an unknown
+	// key is left out.
+	all, err := st.HostsByNodeKeys(ctx, []string{"key-twin-a", "key-twin-b", "key-nobody"})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("HostsByNodeKeys = %+v, %v; want the twins", all, err)
+	}
+	if !reflect.DeepEqual(all["key-twin-a"], got) {
+		t.Errorf("HostsByNodeKeys = %+v\nHostByNodeKey  = %+v", all["key-twin-a"], got)
+	}
+	if b := all["key-twin-b"]; b.ID != ids["twin-b"] || b.Hostname != "twin-b" || len(b.PossibleDuplicates) != 0 {
+		t.Errorf("HostsByNodeKeys: twin-b = %+v", b)
+	}
+	if none, err := st.HostsByNodeKeys(ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("HostsByNodeKeys of no keys = %+v, %v", none, err)
+	}
 }
