@@ -521,7 +521,7 @@ func (a *agent) acked(env wire.Envelope) {
 		st.resultsLat.Record(now - m.at)
 		st.resultsAcked.Add(1)
 	default:
-		if int64(m.at) >= a.r.measureFrom.Load() {
+		if at := int64(m.at); at >= a.r.measureFrom.Load() && at < a.r.measureUntil.Load() {
 			st.steadyLat.Record(now - m.at)
 		}
 		st.steadyWin.record(m.at, now-m.at)

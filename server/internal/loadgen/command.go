@@ -93,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	fs.IntVar(&cfg.Packages, "packages", DefaultPackages, "software packages per host")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", DefaultHeartbeat, "heartbeat interval per agent in the steady phase")
 	fs.DurationVar(&cfg.Warmup, "warmup", 0, "send for this long at the start of the steady phase before measuring latency and rate (the post-connect transient)")
+	fs.DurationVar(&cfg.Linger, "linger", 0, "after the measured steady phase, keep sending this long, unmeasured, before closing (so one generator's teardown misses another's measured phase)")
 	fs.DurationVar(&cfg.InventoryEvery, "inventory-every", 0, "send an unchanged inventory (digest only) at this interval per agent; 0: never")
 	fs.IntVar(&cfg.Concurrency, "concurrency", DefaultConcurrency, "enrollments and connection handshakes in flight")
 	fs.StringVar(&cfg.StateFile, "state", "", "keep node keys in `file` and reuse them on the next run instead of enrolling")

@@ -32,6 +32,12 @@ type Config struct {
 	// server evaluates every host that reconnected; this keeps that
 	// transient apart from what it sustains.
 	Warmup time.Duration
+	// Linger keeps the agents connected and sending after Duration, this
+	// long, before they close: what they send then is left out of the
+	// latency and the rate (the windows of LatencyByWindow keep it). With
+	// several generators on one server, one's teardown of its thousands
+	// of connections then falls outside the others' measured phases.
+	Linger time.Duration
 	// InventoryEvery, when above 0, makes each agent send an unchanged
 	// inventory (digest only) at this interval in the steady phase.
 	InventoryEvery time.Duration
@@ -107,6 +113,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Duration < 0 {
 		errs = append(errs, fmt.Errorf("--duration must not be negative"))
+	}
+	if c.Linger < 0 {
+		errs = append(errs, fmt.Errorf("--linger must not be negative"))
 	}
 	if c.Packages < 0 || c.Packages > 100000 {
 		errs = append(errs, fmt.Errorf("--packages must be between 0 and 100000, not %d", c.Packages))

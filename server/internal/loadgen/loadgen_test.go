@@ -351,20 +351,7 @@ func TestUnknownNodeKeysFailToConnect(t *testing.T) {
 // A warm-up's sends are acked and kept in the windows, but the phase's
 // latency and rate count only what was sent after it.
 func TestWarmupLeftOutOfLatency(t *testing.T) {
-	ts := newTestServer(t)
-	cfg := testConfig(ts, 5)
-	cfg.InventoryEvery = 0
-	cfg.Warmup = 700 * time.Millisecond
-	cfg.Duration = 700 * time.Millisecond
-	rep, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	ts.waitIdle(t)
-	s := rep.Steady
-	if rep.Failed || s.Unacked != 0 || s.Sent != s.Acked {
-		t.Fatalf("run: failed %v %v, sent %d acked %d unacked %d", rep.Failed, rep.Problems, s.Sent, s.Acked, s.Unacked)
-	}
+	s := steadyOfFive(t, 700*time.Millisecond, 0)
 	if s.WarmupSeconds != 0.7 || s.DurationSeconds < 0.7 {
 		t.Errorf("warm-up %v s, measured %v s; want 0.7 and at least 0.7", s.WarmupSeconds, s.DurationSeconds)
 	}
@@ -394,4 +381,48 @@ func TestWarmupLeftOutOfLatency(t *testing.T) {
 	if s.Latency.Count == 0 || s.Latency.Count >= uint64(s.Acked) || s.Latency.Count < uint64(s.Acked)/4 {
 		t.Errorf("latency has %d samples of %d acked; want those sent after the warm-up, about half", s.Latency.Count, s.Acked)
 	}
+}
+
+// What agents send while lingering after the measured part is acked and
+// kept in the windows, but the phase's latency and rate leave it out.
+func TestLingerLeftOutOfLatency(t *testing.T) {
+	s := steadyOfFive(t, 0, 700*time.Millisecond)
+	if s.LingerSeconds != 0.7 || s.DurationSeconds < 0.7 {
+		t.Errorf("lingered %v s, measured %v s; want 0.7 and at least 0.7", s.LingerSeconds, s.DurationSeconds)
+	}
+	var inWindows uint64
+	for _, w := range s.LatencyByWindow {
+		inWindows += w.Count
+	}
+	if inWindows != uint64(s.Acked) {
+		t.Errorf("windows hold %d samples, %d were acked", inWindows, s.Acked)
+	}
+	// Five agents at 10 a second send about 35 heartbeats in each part.
+	if s.Latency.Count == 0 || s.Latency.Count >= uint64(s.Acked) || s.Latency.Count < uint64(s.Acked)/4 {
+		t.Errorf("latency has %d samples of %d acked; want those sent before lingering, about half", s.Latency.Count, s.Acked)
+	}
+	if max := s.AckedPerSecond * s.DurationSeconds; float64(s.Acked) <= max {
+		t.Errorf("acked %d in all, %.0f in the measured part: the lingering's acks are counted in the rate", s.Acked, max)
+	}
+}
+
+// steadyOfFive runs five agents for a 700 ms measured steady phase, with
+// warmup before it and linger after, and returns the steady report once
+// every message was acked.
+func steadyOfFive(t *testing.T, warmup, linger time.Duration) SteadyReport {
+	t.Helper()
+	ts := newTestServer(t)
+	cfg := testConfig(ts, 5)
+	cfg.InventoryEvery = 0
+	cfg.Warmup, cfg.Duration, cfg.Linger = warmup, 700*time.Millisecond, linger
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	ts.waitIdle(t)
+	s := rep.Steady
+	if rep.Failed || s.Unacked != 0 || s.Sent != s.Acked {
+		t.Fatalf("run: failed %v %v, sent %d acked %d unacked %d", rep.Failed, rep.Problems, s.Sent, s.Acked, s.Unacked)
+	}
+	return s
 }

@@ -85,8 +85,12 @@ type SteadyReport struct {
 	// MeasuredFromSeconds is when the warm-up ended, on the clock of
 	// LatencyByWindow: windows from before it hold warm-up sends.
 	MeasuredFromSeconds float64 `json:"measured_from_seconds,omitempty"`
-	Sent                int64   `json:"sent"`
-	Acked               int64   `json:"acked"`
+	// LingerSeconds came after DurationSeconds: what was sent in it
+	// counts in Sent, Acked and LatencyByWindow, not in Latency or
+	// AckedPerSecond.
+	LingerSeconds float64 `json:"linger_seconds,omitempty"`
+	Sent          int64   `json:"sent"`
+	Acked         int64   `json:"acked"`
 	// AckedPerSecond counts acks received within the steady window.
 	AckedPerSecond float64 `json:"acked_per_second"`
 	Unacked        int64   `json:"unacked"`
@@ -369,6 +373,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 			secs(st.DurationSeconds), st.Sent, st.Acked, st.AckedPerSecond, st.Unacked, st.Skipped, st.Resyncs)
 		if st.WarmupSeconds > 0 {
 			fmt.Fprintf(&b, "          after a %s warm-up, which the rate and latency leave out\n", secs(st.WarmupSeconds))
+		}
+		if st.LingerSeconds > 0 {
+			fmt.Fprintf(&b, "          then %s more, sending, which the rate and latency leave out\n", secs(st.LingerSeconds))
 		}
 		fmt.Fprintf(&b, "          latency %s\n", st.Latency)
 		if w, ok := worstWindow(st.LatencyByWindow, st.MeasuredFromSeconds); ok {

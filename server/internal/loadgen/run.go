@@ -26,6 +26,9 @@ type runner struct {
 	// measureFrom is when the steady phase's warm-up ended (since base,
 	// in ns): steady messages sent before it are left out of the latency.
 	measureFrom atomic.Int64
+	// measureUntil is when the measured part ended (since base, in ns):
+	// steady messages sent from it on, while lingering, are left out too.
+	measureUntil atomic.Int64
 	// receiver takes the server's webhook notifications (--alert-receiver).
 	receiver *alertReceiver
 	// inflates is shared by every agent: identical compressed policy sets
@@ -165,16 +168,21 @@ func (r *runner) fleetPhases(ctx context.Context, ids []Identity, rep *Report) {
 
 	var ackedInWindow int64
 	var before samples
+	steady := false
 	// With no agent connected there is nothing to measure in a steady phase.
 	if ctx.Err() == nil && r.cfg.Duration > 0 && r.st.live.Load() > 0 {
 		phase.Store("steady")
 		before = r.scrapeQuietly()
 		ackedInWindow = r.steadyWindow(ctx, ph, rep)
+		steady = true
 	}
 	// Measured while every connection is still open: the server's memory
 	// per connected agent is the point.
 	rep.Steady.ConnectedAtEnd = r.st.live.Load()
 	r.measure(rep, before)
+	if steady && r.cfg.Linger > 0 && ctx.Err() == nil {
+		r.linger(ctx, rep)
+	}
 
 	phase.Store("closing")
 	log.Info("closing connections")
@@ -190,6 +198,7 @@ func (r *runner) steadyWindow(ctx context.Context, ph *phases, rep *Report) int6
 	if r.cfg.Warmup > 0 {
 		r.measureFrom.Store(math.MaxInt64)
 	}
+	r.measureUntil.Store(math.MaxInt64)
 	close(ph.steady)
 	var ackedBefore int64
 	if r.cfg.Warmup > 0 {
@@ -214,8 +223,26 @@ func (r *runner) steadyWindow(ctx context.Context, ph *phases, rep *Report) int6
 	case <-t.C:
 	case <-ctx.Done():
 	}
+	if r.cfg.Linger > 0 {
+		// What is sent while lingering is left out; without it, the
+		// sends of the moment before closing count as they always did.
+		r.measureUntil.Store(int64(r.since()))
+	}
 	rep.Steady.DurationSeconds = time.Since(start).Seconds()
 	return r.st.acked.Load() - ackedBefore
+}
+
+// linger lets the agents go on sending, unmeasured, for Linger or until
+// ctx ends.
+func (r *runner) linger(ctx context.Context, rep *Report) {
+	r.cfg.Logger.Info("measured; lingering before closing", "linger", r.cfg.Linger)
+	rep.Steady.LingerSeconds = r.cfg.Linger.Seconds()
+	t := time.NewTimer(r.cfg.Linger)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // scrapeQuietly reads the server's metrics at the steady phase's start,
