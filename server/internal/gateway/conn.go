@@ -432,8 +432,8 @@ var errStopped = errors.New("connection torn down")
 // window and goes to ingest. With wait false (a read loop) it reports
 // handled false, having done nothing, for a message that would wait on
 // this connection alone (a full window, results, which commit at once,
-// or a refusal to read or write); the caller waits elsewhere. Ingest's queue is shared by
-// every connection, so a loop waits for room in it like a reader
+// or a refusal to read or write); the caller waits elsewhere. Ingest's
+// queue is shared by every connection, so a loop waits for room in it like a reader
 // goroutine would: the other connections' bytes meanwhile wait in their
 // sockets, and the agents' sends back up in TCP. A full window that
 // stays full, or ingest refusing, tears the connection down, and submit
@@ -510,7 +510,6 @@ func (c *conn) results(env wire.Envelope) error {
 // malformed.
 func (c *conn) message(env wire.Envelope) (inbound, error) {
 	in := inbound{msg: store.Message{HostID: c.host.ID, Seq: env.Seq, Type: env.Type, Received: time.Now()}}
-	msg := &in.msg
 	if env.Seq == 0 {
 		return in, fmt.Errorf("%w: %s without a sequence number", wire.ErrMalformed, env.Type)
 	}
@@ -523,7 +522,7 @@ func (c *conn) message(env wire.Envelope) (inbound, error) {
 		if err := inv.Validate(); err != nil {
 			return in, err
 		}
-		msg.Inventory = &inv
+		in.msg.Inventory = &inv
 	case wire.TypeHeartbeat:
 		hb, err := wire.DecodeHeartbeat(env)
 		if err != nil {

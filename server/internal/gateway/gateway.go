@@ -165,25 +165,14 @@ type Gateway struct {
 // New builds a Gateway.
 func New(cfg Config) *Gateway {
 	cfg.setDefaults()
-	g := newGateway(cfg)
-	g.nodeKeys = nodeKeyReads(cfg.Store)
-	if ls, ok := cfg.Policies.(LabelStore); ok {
-		g.labelReads = hostReads(ls.HostsLabels)
-	}
-	if ss, ok := cfg.Policies.(SigningStore); ok {
-		g.refusalReads = hostReads(ss.PolicyRefusals)
-	}
-	return g
-}
-
-func newGateway(cfg Config) *Gateway {
-	return &Gateway{
+	g := &Gateway{
 		cfg:         cfg,
 		results:     &resultsCommitter{st: cfg.Policies, applied: cfg.ResultsApplied, max: max(cfg.ResultWriters, 1)},
 		conns:       make(map[int64]*conn),
 		live:        newLiveness(cfg.PingInterval, cfg.PongWait),
 		connects:    newConnectRecorder(cfg.Store),
 		disconnects: newDisconnectRecorder(cfg.Store, cfg.Logger),
+		nodeKeys:    nodeKeyReads(cfg.Store),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
 			// A read buffer of its own, smaller than the HTTP server's
@@ -200,6 +189,13 @@ func newGateway(cfg Config) *Gateway {
 			CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "" },
 		},
 	}
+	if ls, ok := cfg.Policies.(LabelStore); ok {
+		g.labelReads = hostReads(ls.HostsLabels)
+	}
+	if ss, ok := cfg.Policies.(SigningStore); ok {
+		g.refusalReads = hostReads(ss.PolicyRefusals)
+	}
+	return g
 }
 
 // Register mounts the agent endpoints on mux.

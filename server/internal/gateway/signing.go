@@ -103,20 +103,17 @@ func heartbeatRefusal(r *wire.PolicyRefusal) (*store.PolicyRefusal, error) {
 // recordRefusal needs the database, which a read loop must not wait on
 // (submit hands the heartbeat to a goroutine then).
 func (c *conn) refusalRecorded(next *store.PolicyRefusal) bool {
-	if _, ok := c.g.cfg.Policies.(SigningStore); !ok {
+	if c.g.refusalReads == nil { // no SigningStore: refusals are not kept
 		return true
 	}
 	return c.refusal.known && sameRefusal(c.refusal.cur, next)
 }
 
-// recordRefusal records next, a heartbeat's refusal, when it differs
-// from the stored one: the first heartbeat of a connection reads what is
-// stored. A store failure is logged and tried again with the next
-// heartbeat.
+// recordRefusal records next, a heartbeat's refusal, for which
+// refusalRecorded said no: the first heartbeat of a connection reads what
+// is stored, and a change is written. A store failure is logged and tried
+// again with the next heartbeat.
 func (c *conn) recordRefusal(next *store.PolicyRefusal) {
-	if c.refusalRecorded(next) {
-		return
-	}
 	ss := c.g.cfg.Policies.(SigningStore)
 	log := c.g.cfg.Logger.With("host_id", c.host.ID)
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)

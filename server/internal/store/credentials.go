@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// ErrRetired is returned by HostByNodeKey for the node key of a retired
-// host: the key is known but no longer admitted.
+// ErrRetired says a node key is a retired host's: the key is known but
+// no longer admitted (HostsByNodeKeys marks such a host with RetiredAt).
 var ErrRetired = errors.New("host retired")
 
 // Roles of API tokens. A viewer token reads; only an admin token changes
@@ -100,7 +100,7 @@ type Credentials interface {
 // HostLifecycle retires and deletes hosts.
 type HostLifecycle interface {
 	// RetireHost marks a host retired at at, audited: its node key is
-	// refused from then on (HostByNodeKey returns ErrRetired), its current
+	// refused from then on (ErrRetired), its current
 	// policy results are dropped (so it leaves compliance counts), and it
 	// leaves host lists and fleet counts; its inventory and history stay.
 	// ErrNotFound for an unknown id, ErrConflict for a retired host.

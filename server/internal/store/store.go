@@ -103,14 +103,10 @@ type Hosts interface {
 	// EnrollHost returns an error wrapping ErrNotFound when the enroll
 	// secret has reached its use limit (or was revoked meanwhile).
 	EnrollHost(ctx context.Context, h NewHost) (int64, error)
-	// HostByNodeKey returns ErrNotFound for an unknown key and ErrRetired
-	// for a retired host's. It serves an agent's authentication and
-	// leaves the host's PossibleDuplicates empty; GetHost fills them.
-	HostByNodeKey(ctx context.Context, nodeKeyHash string) (Host, error)
-	// HostsByNodeKeys is HostByNodeKey for many keys in one statement:
-	// each key of a host is in the map, a retired host's too (RetiredAt
-	// set, where HostByNodeKey returns ErrRetired); an unknown key is
-	// absent.
+	// HostsByNodeKeys serves agents' authentication, the connections of
+	// many agents in one statement: each key of a host is in the map, a
+	// retired host's too (RetiredAt set), an unknown key is absent. It
+	// leaves the hosts' PossibleDuplicates empty; GetHost fills them.
 	HostsByNodeKeys(ctx context.Context, nodeKeyHashes []string) (map[string]Host, error)
 	HostConnected(ctx context.Context, id int64, info HelloInfo, at time.Time) error
 	// HostsConnected records the hellos of cs, what HostConnected records

@@ -15,12 +15,6 @@ func (w *wrapper) EnrollHost(ctx context.Context, h store.NewHost) (_ int64, err
 	return w.inner.EnrollHost(ctx, h)
 }
 
-// HostByNodeKey times store.Store.HostByNodeKey.
-func (w *wrapper) HostByNodeKey(ctx context.Context, nodeKeyHash string) (_ store.Host, err error) {
-	defer w.observe(ctx, "HostByNodeKey", time.Now(), &err)
-	return w.inner.HostByNodeKey(ctx, nodeKeyHash)
-}
-
 // HostsByNodeKeys times store.Store.HostsByNodeKeys.
 func (w *wrapper) HostsByNodeKeys(ctx context.Context, nodeKeyHashes []string) (_ map[string]store.Host, err error) {
 	defer w.observe(ctx, "HostsByNodeKeys", time.Now(), &err)

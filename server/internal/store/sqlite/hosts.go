@@ -23,7 +23,7 @@ const hostOwnColumns = `id, hostname, os, platform, os_version, arch, agent_vers
 	enrolled_at, last_seen, connected_at, disconnected_at, last_seq,
 	hardware_uuid, machine_id, serial, retired_at, policies_checked_at`
 
-// nodeKeyColumns are what HostByNodeKey reads: the duplicates, two index
+// nodeKeyColumns are what HostsByNodeKeys reads: the duplicates, two index
 // ranges and a sort, were most of the time of the read every agent
 // connection makes (0.28 against 0.02 ms on PostgreSQL).
 const nodeKeyColumns = hostOwnColumns + `, NULL AS duplicates`
@@ -193,21 +193,6 @@ type keyedScanner struct {
 
 func (k keyedScanner) Scan(dest ...any) error {
 	return k.row.Scan(append([]any{k.key}, dest...)...)
-}
-
-// HostByNodeKey returns the host with this node key hash.
-func (s *Store) HostByNodeKey(ctx context.Context, nodeKeyHash string) (store.Host, error) {
-	h, err := scanHost(s.r.QueryRowContext(ctx, `SELECT `+nodeKeyColumns+` FROM hosts WHERE node_key_hash = ?`, nodeKeyHash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Host{}, fmt.Errorf("host by node key: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Host{}, fmt.Errorf("host by node key: %w", err)
-	}
-	if !h.RetiredAt.IsZero() {
-		return store.Host{}, fmt.Errorf("host %d: %w", h.ID, store.ErrRetired)
-	}
-	return h, nil
 }
 
 // GetHost returns one host.

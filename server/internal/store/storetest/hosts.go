@@ -42,8 +42,8 @@ func testEnroll(t *testing.T, st store.Store) {
 	}
 	want := store.Host{ID: id, Hostname: "web-1", EnrolledAt: t0}
 	for name, get := range map[string]func() (store.Host, error){
-		"GetHost":       func() (store.Host, error) { return st.GetHost(ctx, id) },
-		"HostByNodeKey": func() (store.Host, error) { return st.HostByNodeKey(ctx, "abc123") },
+		"GetHost":         func() (store.Host, error) { return st.GetHost(ctx, id) },
+		"HostsByNodeKeys": func() (store.Host, error) { return byNodeKey(t, st, "abc123"), nil },
 	} {
 		h, err := get()
 		if err != nil {
@@ -95,9 +95,11 @@ func testUnknownHost(t *testing.T, st store.Store) {
 		err  error
 	}{
 		{"GetHost", func() error { _, err := st.GetHost(ctx, missing); return err }()},
-		{"HostByNodeKey", func() error { _, err := st.HostByNodeKey(ctx, "no-such-key"); return err }()},
 		{"HostConnected", st.HostConnected(ctx, missing, store.HelloInfo{Hostname: "x"}, t0)},
 		{"Inventory", func() error { _, err := st.Inventory(ctx, missing); return err }()},
+	}
+	if hs, err := st.HostsByNodeKeys(ctx, []string{"no-such-key"}); err != nil || len(hs) != 0 {
+		t.Errorf("HostsByNodeKeys of an unknown key = %+v, %v; want none", hs, err)
 	}
 	for _, c := range checks {
 		if !errors.Is(c.err, store.ErrNotFound) {

@@ -176,3 +176,15 @@ func sameTime(t *testing.T, what string, got, want time.Time) {
 		t.Errorf("%s location = %v, want UTC", what, got.Location())
 	}
 }
+
+// byNodeKey reads the host of one node key, failing the test when the
+// key has none.
+func byNodeKey(t *testing.T, st store.Store, key string) store.Host {
+	t.Helper()
+	hs, err := st.HostsByNodeKeys(t.Context(), []string{key})
+	h, ok := hs[key]
+	if err != nil || !ok {
+		t.Fatalf("host of node key %q: %v, found %v", key, err, ok)
+	}
+	return h
+}
